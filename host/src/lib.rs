@@ -1,0 +1,2 @@
+//! Baton: a GitOps promotion engine whose decisions are WebAssembly policies.
+pub mod secret;
