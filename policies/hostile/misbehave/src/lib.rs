@@ -1,0 +1,97 @@
+//! A policy that misbehaves on purpose, to prove the sandbox contains it.
+//! `settings.mode` selects the misbehaviour; the host's tests assert the
+//! precise error each one produces.
+
+// Only the component is meant to run; natively nothing calls the policy.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+use std::hint::black_box;
+
+use baton_policy::settings::Settings;
+use baton_policy::{Context, Decision, Event, Level, Policy, PolicyError, World, actions};
+
+struct Misbehave;
+
+fn recurse(depth: u64) -> u64 {
+    if depth == 0 {
+        return 0;
+    }
+    let mut frame = [0u64; 16];
+    frame[depth as usize % 16] = depth;
+    black_box(&mut frame);
+    recurse(black_box(depth - 1)) + frame[depth as usize % 16]
+}
+
+impl Policy for Misbehave {
+    fn decide(ctx: &Context, _event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+        let settings = Settings::parse(&ctx.settings)?;
+        let mode = settings.string("mode")?.unwrap_or_default();
+        let said = match mode.as_str() {
+            "loop" => {
+                let mut i = 0u64;
+                loop {
+                    i = black_box(i.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![7u8; 1 << 20]));
+                }
+            }
+            "recursion" => format!("{}", recurse(black_box(u64::MAX))),
+            "panic" => panic!("policy bug: stage table is empty for {}", ctx.app),
+            "env" => format!(
+                "env={} args={}",
+                std::env::vars_os().count(),
+                std::env::args_os().count()
+            ),
+            "files" => {
+                let read = std::fs::read("/etc/passwd").map(|b| b.len());
+                let list = std::fs::read_dir(".").map(|d| d.count());
+                format!("read={read:?} list={list:?}")
+            }
+            "clock-random" => {
+                use std::hash::{BuildHasher, Hasher};
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+                hasher.write_u64(42);
+                let elapsed = std::time::Instant::now().elapsed().as_nanos();
+                format!("wall={wall} hash={} mono={elapsed}", hasher.finish())
+            }
+            "unknown-stage" => {
+                return Ok(Decision::from(vec![actions::commit(
+                    "qa-nonexistent",
+                    "v9.9.9",
+                    "deploy to a stage nobody configured",
+                )]));
+            }
+            "log-flood" => {
+                let line = "x".repeat(1024);
+                for _ in 0..100_000 {
+                    world.log(Level::Info, &line);
+                }
+                "flooded the log".to_string()
+            }
+            "print-flood" => {
+                let line = "y".repeat(1024);
+                for _ in 0..100_000 {
+                    println!("{line}");
+                }
+                "flooded stdout".to_string()
+            }
+            "denied" => format!("{:?}", world.application_status("someone-elses-app")),
+            other => {
+                return Err(PolicyError::InvalidSettings(format!(
+                    "settings.mode: unknown mode {other:?}"
+                )));
+            }
+        };
+        Ok(Decision::from(vec![actions::hold(said)]))
+    }
+}
+
+baton_policy::export_policy!(Misbehave);

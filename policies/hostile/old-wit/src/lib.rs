@@ -1,0 +1,25 @@
+//! A policy built against a future, incompatible `baton:policy@0.2.0`
+//! contract (defined inline on purpose). The host must refuse it and name
+//! both versions.
+
+#![allow(unsafe_code)]
+
+wit_bindgen::generate!({
+    inline: "
+        package baton:policy@0.2.0;
+        interface policy { decide: func(request: string) -> string; }
+        world promotion-policy { export policy; }
+    ",
+    world: "promotion-policy",
+});
+
+struct Future;
+
+impl exports::baton::policy::policy::Guest for Future {
+    fn decide(request: String) -> String {
+        request
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+export!(Future);

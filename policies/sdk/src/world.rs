@@ -1,0 +1,74 @@
+//! The policy's read-only view of the world, as a trait so decision logic
+//! can be tested natively with a fake.
+
+use crate::bindings::baton::policy::{argocd, clock, forge, git, log};
+use crate::{AppStatus, CapabilityError, Deployment, Level, MergeRequest};
+
+/// Everything a policy may read. Inside a component, [`HostWorld`] forwards
+/// each call to the host, which records it for the audit trail.
+pub trait World {
+    /// Bytes of `path` at `revision` (`None`: the branch tip).
+    fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError>;
+    /// Version a stage holds at `revision` (`None`: the branch tip).
+    fn stage_version(&self, stage: &str, revision: Option<&str>)
+    -> Result<String, CapabilityError>;
+    /// Deployments of a stage, newest first, at most `limit`.
+    fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError>;
+    /// Current Argo CD status of an application.
+    fn application_status(&self, app: &str) -> Result<AppStatus, CapabilityError>;
+    /// The open merge request from `source_branch`, if any.
+    fn find_open_merge_request(
+        &self,
+        source_branch: &str,
+    ) -> Result<Option<MergeRequest>, CapabilityError>;
+    /// A merge request by number.
+    fn merge_request(&self, number: u64) -> Result<MergeRequest, CapabilityError>;
+    /// Host time, milliseconds since the Unix epoch.
+    fn now(&self) -> i64;
+    /// Writes a diagnostic message to the audit record.
+    fn log(&self, level: Level, message: &str);
+}
+
+/// The world as the host provides it (only meaningful inside a component).
+pub struct HostWorld;
+
+impl World for HostWorld {
+    fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError> {
+        git::read_file(path, revision)
+    }
+
+    fn stage_version(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<String, CapabilityError> {
+        git::stage_version(stage, revision)
+    }
+
+    fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
+        git::stage_history(stage, limit)
+    }
+
+    fn application_status(&self, app: &str) -> Result<AppStatus, CapabilityError> {
+        argocd::application_status(app)
+    }
+
+    fn find_open_merge_request(
+        &self,
+        source_branch: &str,
+    ) -> Result<Option<MergeRequest>, CapabilityError> {
+        forge::find_open(source_branch)
+    }
+
+    fn merge_request(&self, number: u64) -> Result<MergeRequest, CapabilityError> {
+        forge::get(number)
+    }
+
+    fn now(&self) -> i64 {
+        clock::now()
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        log::log(level, message);
+    }
+}
