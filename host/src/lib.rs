@@ -1,2 +1,12 @@
 //! Baton: a GitOps promotion engine whose decisions are WebAssembly policies.
+//!
+//! The crate is the `baton` binary's library: [`runtime`] runs policies in a
+//! sandbox, [`capabilities`] talks to git, Argo CD and the forges, [`engine`]
+//! drives promotions, and [`cli`] is the command line.
+
+pub mod capabilities;
+pub mod cli;
+pub mod engine;
+pub mod policies;
+pub mod runtime;
 pub mod secret;

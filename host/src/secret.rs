@@ -23,10 +23,7 @@ impl Secret {
     /// Reads the secret from the environment variable `name`; `None` when it
     /// is unset or empty.
     pub fn from_env(name: &str) -> Option<Self> {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(Self)
+        std::env::var(name).ok().filter(|v| !v.is_empty()).map(Self)
     }
 
     /// Replaces every occurrence of the secret in `text` with `<redacted>`,
@@ -60,6 +57,9 @@ mod tests {
     fn never_prints_the_value() {
         let s = Secret::new("glpat-123");
         assert_eq!(format!("{s} {s:?}"), "<redacted> Secret(<redacted>)");
-        assert_eq!(s.redact("token glpat-123 rejected"), "token <redacted> rejected");
+        assert_eq!(
+            s.redact("token glpat-123 rejected"),
+            "token <redacted> rejected"
+        );
     }
 }

@@ -1,0 +1,419 @@
+//! GitHub REST client for pull requests. Labels and comments go through the
+//! issues API (a pull request is an issue); `head` filters use `owner:branch`.
+
+use async_trait::async_trait;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName};
+use reqwest::{Method, StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::Forge;
+use super::error::ForgeError;
+use super::http::{HttpConfig, Reply, Transport};
+use super::model::{MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened};
+use crate::secret::Secret;
+
+/// GitHub's merge methods (`merge_method` of the merge call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GitHubMergeMethod {
+    /// A merge commit.
+    #[default]
+    Merge,
+    /// One squashed commit.
+    Squash,
+    /// The commits rebased onto the base branch.
+    Rebase,
+}
+
+/// Where and how to reach one GitHub repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubConfig {
+    /// API root: `https://api.github.com`, or `https://HOST/api/v3` for GHES.
+    pub api_url: String,
+    /// Repository owner (user or organisation).
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+    /// Name of the environment variable holding the token.
+    pub token_env: String,
+    /// How pull requests are merged.
+    pub merge_method: GitHubMergeMethod,
+    /// Timeouts and retries.
+    pub http: HttpConfig,
+    /// `per_page` for list calls (at most 100).
+    pub page_size: u32,
+}
+
+impl GitHubConfig {
+    /// A config with default HTTP settings, merge commits and page size 100.
+    pub fn new(
+        api_url: impl Into<String>,
+        owner: impl Into<String>,
+        repo: impl Into<String>,
+        token_env: impl Into<String>,
+    ) -> Self {
+        Self {
+            api_url: api_url.into(),
+            owner: owner.into(),
+            repo: repo.into(),
+            token_env: token_env.into(),
+            merge_method: GitHubMergeMethod::default(),
+            http: HttpConfig::default(),
+            page_size: 100,
+        }
+    }
+}
+
+/// A GitHub repository's pull requests.
+#[derive(Debug, Clone)]
+pub struct GitHub {
+    base: Url,
+    owner: String,
+    repo: String,
+    merge_method: GitHubMergeMethod,
+    page_size: u32,
+    http: Transport,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiRef {
+    #[serde(rename = "ref")]
+    name: String,
+    sha: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiLabel {
+    name: String,
+}
+
+/// The pull request fields Baton reads.
+#[derive(Debug, Deserialize)]
+struct ApiPull {
+    number: u64,
+    html_url: String,
+    title: String,
+    body: Option<String>,
+    state: String,
+    merged_at: Option<String>,
+    #[serde(default)]
+    labels: Vec<ApiLabel>,
+    head: ApiRef,
+    base: ApiRef,
+    mergeable_state: Option<String>,
+    merge_commit_sha: Option<String>,
+}
+
+impl From<ApiPull> for MergeRequest {
+    fn from(pr: ApiPull) -> Self {
+        let merged = pr.merged_at.is_some();
+        let state = match (pr.state.as_str(), merged) {
+            (_, true) => MrState::Merged,
+            ("open", false) => MrState::Opened,
+            _ => MrState::Closed,
+        };
+        // GitHub's words mapped onto GitLab's `detailed_merge_status`.
+        let detailed_merge_status = if state != MrState::Opened {
+            Some("not_open".to_owned())
+        } else {
+            pr.mergeable_state.map(|s| {
+                match s.as_str() {
+                    "clean" | "has_hooks" => "mergeable",
+                    "dirty" => "conflict",
+                    "behind" => "need_rebase",
+                    "blocked" => "merge_request_blocked",
+                    "unstable" => "ci_must_pass",
+                    "draft" => "draft_status",
+                    _ => "checking",
+                }
+                .to_owned()
+            })
+        };
+        Self {
+            iid: pr.number,
+            web_url: pr.html_url,
+            title: pr.title,
+            description: pr.body.unwrap_or_default(),
+            state,
+            source_branch: pr.head.name,
+            target_branch: pr.base.name,
+            labels: pr.labels.into_iter().map(|l| l.name).collect(),
+            detailed_merge_status,
+            sha: Some(pr.head.sha),
+            // On an open PR this is GitHub's test merge: not a landed commit.
+            merge_commit_sha: if merged { pr.merge_commit_sha } else { None },
+        }
+    }
+}
+
+impl GitHub {
+    /// A client using `token` (see [`GitHub::from_env`]).
+    pub fn new(config: GitHubConfig, token: Secret) -> Result<Self, ForgeError> {
+        let base = Url::parse(&config.api_url).map_err(|source| ForgeError::InvalidUrl {
+            url: config.api_url.clone(),
+            source,
+        })?;
+        let auth = (AUTHORIZATION, format!("Bearer {}", token.expose()));
+        let extra = [
+            (ACCEPT, "application/vnd.github+json"),
+            (
+                HeaderName::from_static("x-github-api-version"),
+                "2022-11-28",
+            ),
+        ];
+        let http = Transport::new(
+            &config.api_url,
+            config.http,
+            auth,
+            &extra,
+            token,
+            config.token_env,
+        )?;
+        Ok(Self {
+            base,
+            owner: config.owner,
+            repo: config.repo,
+            merge_method: config.merge_method,
+            page_size: config.page_size.clamp(1, 100),
+            http,
+        })
+    }
+
+    /// A client reading the token from the variable the config names.
+    pub fn from_env(config: GitHubConfig) -> Result<Self, ForgeError> {
+        let token =
+            Secret::from_env(&config.token_env).ok_or_else(|| ForgeError::MissingToken {
+                token_env: config.token_env.clone(),
+            })?;
+        Self::new(config, token)
+    }
+
+    /// `…/repos/<owner>/<repo>/<rest…>`.
+    fn repo_url(&self, rest: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .pop_if_empty()
+                .push("repos")
+                .push(&self.owner)
+                .push(&self.repo)
+                .extend(rest);
+        }
+        url
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+    ) -> Result<Reply, ForgeError> {
+        self.http.send(method, url, body.as_ref()).await
+    }
+
+    fn pull(reply: Reply, ok: StatusCode) -> Result<MergeRequest, ForgeError> {
+        if reply.status != ok {
+            return Err(reply.into_error());
+        }
+        Ok(reply.json::<ApiPull>()?.into())
+    }
+
+    async fn add_labels(&self, number: u64, labels: &[String]) -> Result<Vec<String>, ForgeError> {
+        let url = self.repo_url(&["issues", &number.to_string(), "labels"]);
+        let reply = self
+            .send(Method::POST, url, Some(json!({ "labels": labels })))
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        Ok(reply
+            .json::<Vec<ApiLabel>>()?
+            .into_iter()
+            .map(|l| l.name)
+            .collect())
+    }
+
+    async fn reuse(
+        &self,
+        request: &NewMergeRequest,
+        message: String,
+    ) -> Result<Opened, ForgeError> {
+        let open = self.list_open(&request.source_branch).await?;
+        let Some(existing) = open
+            .into_iter()
+            .filter(|pr| pr.target_branch == request.target_branch)
+            .min_by_key(|pr| pr.iid)
+        else {
+            return Err(ForgeError::DuplicateNotFound {
+                forge: "github",
+                source_branch: request.source_branch.clone(),
+                message,
+            });
+        };
+        tracing::info!(number = existing.iid, source_branch = %request.source_branch, "reusing the open pull request");
+        if existing.description == request.description {
+            return Ok(Opened {
+                merge_request: existing,
+                reused: true,
+                description_updated: false,
+            });
+        }
+        let updated = self
+            .update_description(existing.iid, &request.description)
+            .await?;
+        Ok(Opened {
+            merge_request: updated,
+            reused: true,
+            description_updated: true,
+        })
+    }
+}
+
+#[async_trait]
+impl Forge for GitHub {
+    fn kind(&self) -> &'static str {
+        "github"
+    }
+
+    async fn create_or_reuse(&self, request: &NewMergeRequest) -> Result<Opened, ForgeError> {
+        let body = json!({
+            "title": request.title,
+            "head": request.source_branch,
+            "base": request.target_branch,
+            "body": request.description,
+        });
+        let reply = self
+            .send(Method::POST, self.repo_url(&["pulls"]), Some(body))
+            .await?;
+        if reply.status == StatusCode::UNPROCESSABLE_ENTITY {
+            let message = reply.message();
+            if message.contains("A pull request already exists for") {
+                return self.reuse(request, message).await;
+            }
+            return Err(reply.into_error());
+        }
+        let mut merge_request = Self::pull(reply, StatusCode::CREATED)?;
+        if !request.labels.is_empty() {
+            merge_request.labels = self.add_labels(merge_request.iid, &request.labels).await?;
+        }
+        Ok(Opened {
+            merge_request,
+            reused: false,
+            description_updated: false,
+        })
+    }
+
+    async fn list_open(&self, source_branch: &str) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.repo_url(&["pulls"]);
+        url.query_pairs_mut()
+            .append_pair("state", "open")
+            .append_pair("head", &format!("{}:{source_branch}", self.owner))
+            .append_pair("per_page", &self.page_size.to_string());
+        let mut all = Vec::new();
+        let mut next = Some(url);
+        for _ in 0..1000 {
+            let Some(url) = next.take() else { break };
+            let reply = self.send(Method::GET, url, None).await?;
+            if reply.status != StatusCode::OK {
+                return Err(reply.into_error());
+            }
+            all.extend(
+                reply
+                    .json::<Vec<ApiPull>>()?
+                    .into_iter()
+                    .map(MergeRequest::from),
+            );
+            next = reply.next_page();
+        }
+        Ok(all)
+    }
+
+    /// List items carry no mergeability: the chosen PR is read in full.
+    async fn find_open(&self, source_branch: &str) -> Result<Option<MergeRequest>, ForgeError> {
+        let first = self
+            .list_open(source_branch)
+            .await?
+            .into_iter()
+            .min_by_key(|pr| pr.iid);
+        match first {
+            Some(pr) => self.get(pr.iid).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn get(&self, iid: u64) -> Result<MergeRequest, ForgeError> {
+        let reply = self
+            .send(
+                Method::GET,
+                self.repo_url(&["pulls", &iid.to_string()]),
+                None,
+            )
+            .await?;
+        Self::pull(reply, StatusCode::OK)
+    }
+
+    async fn update_description(
+        &self,
+        iid: u64,
+        description: &str,
+    ) -> Result<MergeRequest, ForgeError> {
+        let url = self.repo_url(&["pulls", &iid.to_string()]);
+        let reply = self
+            .send(Method::PATCH, url, Some(json!({ "body": description })))
+            .await?;
+        Self::pull(reply, StatusCode::OK)
+    }
+
+    /// GitHub's REST API cannot arm auto-merge (that is GraphQL
+    /// `enablePullRequestAutoMerge`); `auto_merge` merges now.
+    async fn merge(&self, iid: u64, options: &MergeOptions) -> Result<MergeRequest, ForgeError> {
+        let mut body = serde_json::Map::new();
+        body.insert("merge_method".into(), json!(self.merge_method));
+        if let Some(sha) = &options.sha {
+            body.insert("sha".into(), sha.clone().into());
+        }
+        if let Some(message) = &options.commit_message {
+            body.insert("commit_title".into(), message.clone().into());
+        }
+        let url = self.repo_url(&["pulls", &iid.to_string(), "merge"]);
+        let reply = self.send(Method::PUT, url, Some(body.into())).await?;
+        match reply.status {
+            StatusCode::OK => self.get(iid).await,
+            StatusCode::METHOD_NOT_ALLOWED => {
+                let detail = match self.get(iid).await {
+                    Ok(pr) => pr.detailed_merge_status.unwrap_or_else(|| "unknown".into()),
+                    Err(_) => "unknown".to_owned(),
+                };
+                Err(ForgeError::NotMergeable {
+                    forge: "github",
+                    iid,
+                    status: 405,
+                    detail,
+                    message: reply.message(),
+                })
+            }
+            StatusCode::CONFLICT => Err(ForgeError::ShaMismatch {
+                forge: "github",
+                iid,
+                message: reply.message(),
+            }),
+            _ => Err(reply.into_error()),
+        }
+    }
+
+    async fn add_note(&self, iid: u64, body: &str) -> Result<u64, ForgeError> {
+        #[derive(Deserialize)]
+        struct Comment {
+            id: u64,
+        }
+        let url = self.repo_url(&["issues", &iid.to_string(), "comments"]);
+        let reply = self
+            .send(Method::POST, url, Some(json!({ "body": body })))
+            .await?;
+        if reply.status != StatusCode::CREATED {
+            return Err(reply.into_error());
+        }
+        Ok(reply.json::<Comment>()?.id)
+    }
+}

@@ -1,0 +1,135 @@
+//! GitHub's JSON objects as the simulator renders them: the pull request
+//! (list form, and the single-PR form with mergeability and counts), its
+//! `head`/`base` refs, labels and users, with go-github's field names and
+//! JSON types.
+
+use super::*;
+
+impl Gh {
+    pub(super) fn user(&self) -> Value {
+        let base = &self.shared.base_url;
+        json!({
+            "login": "baton", "id": 1, "node_id": "MDQ6VXNlcjE=",
+            "avatar_url": format!("{base}/avatars/u/1?v=4"), "gravatar_id": "",
+            "url": format!("{base}/users/baton"), "html_url": format!("{base}/baton"),
+            "type": "User", "site_admin": false,
+        })
+    }
+
+    pub(super) fn repo_json(&self) -> Value {
+        json!({
+            "id": 1296269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": self.name,
+            "full_name": format!("{}/{}", self.owner, self.name), "private": true, "owner": self.user(),
+            "html_url": self.html(), "description": null, "fork": false, "url": self.api(),
+            "default_branch": "main", "visibility": "private",
+        })
+    }
+
+    pub(super) fn branch_json(&self, branch: &str, sha: &str) -> Value {
+        json!({
+            "label": format!("{}:{branch}", self.owner), "ref": branch, "sha": sha,
+            "user": self.user(), "repo": self.repo_json(),
+        })
+    }
+
+    pub(super) fn label_json(&self, name: &str) -> Value {
+        json!({
+            "id": 208045946, "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
+            "url": format!("{}/labels/{name}", self.api()), "name": name,
+            "description": null, "color": "ededed", "default": false,
+        })
+    }
+
+    /// The pull request; `single` adds the fields only `GET …/{n}` has.
+    pub(super) async fn pr_json(&self, pr: &SimMergeRequest, single: bool) -> Value {
+        let repo = &self.shared.repo;
+        let open = pr.state == MrState::Opened;
+        let merged = pr.state == MrState::Merged;
+        let head_sha = if open {
+            repo.head(&pr.source_branch).await.ok().flatten()
+        } else {
+            pr.merged_sha.clone()
+        };
+        let base_sha = repo.head(&pr.target_branch).await.ok().flatten();
+        let head_sha = head_sha.unwrap_or_default();
+        let base_sha = base_sha.unwrap_or_default();
+        let (mergeable, mergeable_state) = if open && !head_sha.is_empty() && !base_sha.is_empty() {
+            let conflicts = repo.conflicts(&base_sha, &head_sha).await.unwrap_or(true);
+            (json!(!conflicts), if conflicts { "dirty" } else { "clean" })
+        } else {
+            (Value::Null, "unknown")
+        };
+        let n = pr.iid;
+        let api = self.api();
+        let url = format!("{api}/pulls/{n}");
+        let html_url = format!("{}/pull/{n}", self.html());
+        let links = json!({
+            "self": { "href": url },
+            "html": { "href": html_url },
+            "issue": { "href": format!("{api}/issues/{n}") },
+            "comments": { "href": format!("{api}/issues/{n}/comments") },
+            "review_comments": { "href": format!("{url}/comments") },
+            "review_comment": { "href": format!("{api}/pulls/comments{{/number}}") },
+            "commits": { "href": format!("{url}/commits") },
+            "statuses": { "href": format!("{api}/statuses/{head_sha}") },
+        });
+        let mut v = json!({
+            "url": url,
+            "id": 100_000 + n,
+            "node_id": format!("PR_kwDOsim{n}"),
+            "html_url": html_url,
+            "diff_url": format!("{html_url}.diff"),
+            "patch_url": format!("{html_url}.patch"),
+            "issue_url": format!("{api}/issues/{n}"),
+            "commits_url": format!("{url}/commits"),
+            "review_comments_url": format!("{url}/comments"),
+            "review_comment_url": format!("{api}/pulls/comments{{/number}}"),
+            "comments_url": format!("{api}/issues/{n}/comments"),
+            "statuses_url": format!("{api}/statuses/{head_sha}"),
+            "number": n,
+            "state": if open { "open" } else { "closed" },
+            "locked": false,
+            "title": pr.title,
+            "user": self.user(),
+            "body": if pr.description.is_empty() { Value::Null } else { json!(pr.description) },
+            "labels": pr.labels.iter().map(|l| self.label_json(l)).collect::<Vec<_>>(),
+            "milestone": null,
+            "active_lock_reason": null,
+            "created_at": pr.created_at,
+            "updated_at": pr.updated_at,
+            "closed_at": pr.closed_at,
+            "merged_at": pr.merged_at,
+            "merge_commit_sha": pr.merge_commit_sha,
+            "assignee": null,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "head": self.branch_json(&pr.source_branch, &head_sha),
+            "base": self.branch_json(&pr.target_branch, &base_sha),
+            "_links": links,
+            "author_association": "OWNER",
+            "auto_merge": null,
+            "draft": false,
+        });
+        if single && let Some(obj) = v.as_object_mut() {
+            let extra = json!({
+                "merged": merged,
+                "mergeable": mergeable,
+                "rebaseable": mergeable,
+                "mergeable_state": mergeable_state,
+                "merged_by": if merged { self.user() } else { Value::Null },
+                "comments": pr.notes.len(),
+                "review_comments": 0,
+                "maintainer_can_modify": false,
+                "commits": 1,
+                "additions": 1,
+                "deletions": 1,
+                "changed_files": 1,
+            });
+            if let Value::Object(extra) = extra {
+                obj.extend(extra);
+            }
+        }
+        v
+    }
+}

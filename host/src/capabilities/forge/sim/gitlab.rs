@@ -1,0 +1,407 @@
+//! GitLab v4 merge request simulator (`baton sim gitlab`): the endpoints
+//! Baton uses under `/api/v4/projects/:id/merge_requests`, with GitLab's
+//! status codes and bodies (see the fact sheet copied in
+//! `tests/fixtures/forge/`), MR objects with the field names and JSON types
+//! of GitLab's own payloads, and `X-*`/`Link` pagination headers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+use super::repo::Strategy;
+use super::{
+    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimNote, bind_loopback,
+    listener_url, now_rfc3339, p_bool, p_labels, p_str, page_params, params, record, start,
+    with_page,
+};
+use crate::capabilities::forge::model::MrState;
+use crate::secret::Secret;
+
+mod merge;
+mod payload;
+
+/// Settings of `baton sim gitlab`.
+#[derive(Debug, Clone)]
+pub struct GitLabSimConfig {
+    /// The bare repository the project's branches live in.
+    pub repo: PathBuf,
+    /// Project path, e.g. `group/env-repo` (also accepted URL-encoded as `:id`).
+    pub project_path: String,
+    /// Numeric project id (also accepted as `:id`).
+    pub project_id: u64,
+    /// When set, every request must carry it (`PRIVATE-TOKEN`, `JOB-TOKEN`
+    /// or `Authorization: Bearer`), else 401.
+    pub token: Option<Secret>,
+    /// The project's merge method: merge commit or fast-forward only.
+    pub merge_method: Strategy,
+}
+
+struct Gl {
+    shared: Arc<Shared>,
+    project_path: String,
+    project_id: u64,
+    strategy: Strategy,
+}
+
+/// Starts the simulator on `127.0.0.1:0`.
+pub async fn spawn(config: GitLabSimConfig) -> Result<SimHandle, SimError> {
+    let (listener, base) = bind_loopback().await?;
+    let (router, shared) = router(config, base.clone()).await?;
+    start(listener, router, shared, format!("{base}/api/v4"))
+}
+
+/// Serves on `listener` until the process ends (for `baton sim gitlab`).
+pub async fn serve(config: GitLabSimConfig, listener: TcpListener) -> Result<(), SimError> {
+    let base = listener_url(&listener)?;
+    let (router, _) = router(config, base).await?;
+    axum::serve(listener, router)
+        .await
+        .map_err(|source| SimError::Serve { source })
+}
+
+async fn router(config: GitLabSimConfig, base: String) -> Result<(Router, Arc<Shared>), SimError> {
+    let shared = Shared::new(config.repo, config.token, base).await?;
+    let gl = Arc::new(Gl {
+        shared: shared.clone(),
+        project_path: config.project_path,
+        project_id: config.project_id,
+        strategy: config.merge_method,
+    });
+    let mrs = "/api/v4/projects/{id}/merge_requests";
+    let router = Router::new()
+        .route(mrs, get(list).post(create))
+        .route(&format!("{mrs}/{{iid}}"), get(show).put(update))
+        .route(&format!("{mrs}/{{iid}}/merge"), put(merge::merge))
+        .route(&format!("{mrs}/{{iid}}/notes"), get(notes).post(add_note))
+        .fallback(|| async { message(StatusCode::NOT_FOUND, json!("404 Not Found")) })
+        .layer(middleware::from_fn_with_state(gl.clone(), auth))
+        .layer(middleware::from_fn_with_state(shared.clone(), record))
+        .with_state(gl);
+    Ok((router, shared))
+}
+
+fn message(status: StatusCode, message: Value) -> Response {
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+async fn auth(State(gl): State<Arc<Gl>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &gl.shared.token {
+        let h = request.headers();
+        let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+        let presented = header("private-token")
+            .or_else(|| header("job-token"))
+            .or_else(|| header("authorization").and_then(|a| a.strip_prefix("Bearer ")));
+        if presented != Some(token.expose()) {
+            return message(StatusCode::UNAUTHORIZED, json!("401 Unauthorized"));
+        }
+    }
+    next.run(request).await
+}
+
+impl Gl {
+    fn project_matches(&self, id: &str) -> bool {
+        id == self.project_path || id == self.project_id.to_string()
+    }
+}
+
+type Params = Map<String, Value>;
+
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the early HTTP answer, built at most once per request"
+)]
+fn parse(uri: &Uri, body: &Bytes) -> Result<Params, Response> {
+    params(uri.query(), body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response())
+}
+
+fn project_404() -> Response {
+    message(StatusCode::NOT_FOUND, json!("404 Project Not Found"))
+}
+
+fn mr_404() -> Response {
+    message(StatusCode::NOT_FOUND, json!("404 Not found"))
+}
+
+async fn create(
+    State(gl): State<Arc<Gl>>,
+    Path(id): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    if !gl.project_matches(&id) {
+        return project_404();
+    }
+    let p = match parse(&uri, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let missing: Vec<&str> = ["source_branch", "target_branch", "title"]
+        .into_iter()
+        .filter(|k| p_str(&p, k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        let text = missing
+            .iter()
+            .map(|k| format!("{k} is missing"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": text }))).into_response();
+    }
+    let (source, target, title) = (
+        p_str(&p, "source_branch").unwrap_or_default(),
+        p_str(&p, "target_branch").unwrap_or_default(),
+        p_str(&p, "title").unwrap_or_default(),
+    );
+    if source == target {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!(["You can't use same project/branch for source and target"]),
+        );
+    }
+    let mut errors = Vec::new();
+    for (kind, branch) in [("Source", &source), ("Target", &target)] {
+        if gl.shared.repo.head(branch).await.ok().flatten().is_none() {
+            errors.push(format!("{kind} branch \"{branch}\" does not exist"));
+        }
+    }
+    if !errors.is_empty() {
+        return message(StatusCode::UNPROCESSABLE_ENTITY, json!(errors));
+    }
+    let mut store = gl.shared.store.lock().await;
+    if let Some(open) = store.iter().find(|m| {
+        m.state == MrState::Opened && m.source_branch == source && m.target_branch == target
+    }) {
+        return message(
+            StatusCode::CONFLICT,
+            json!([format!(
+                "Another open merge request already exists for this source branch: !{}",
+                open.iid
+            )]),
+        );
+    }
+    let now = now_rfc3339(true);
+    let mr = SimMergeRequest {
+        iid: store.len() as u64 + 1,
+        title,
+        description: p_str(&p, "description").unwrap_or_default(),
+        labels: p_labels(p.get("labels")),
+        source_branch: source,
+        target_branch: target,
+        state: MrState::Opened,
+        created_at: now.clone(),
+        updated_at: now,
+        merged_at: None,
+        closed_at: None,
+        merged_sha: None,
+        merge_commit_sha: None,
+        remove_source_branch: p_bool(&p, "remove_source_branch").unwrap_or(false),
+        auto_merge: false,
+        notes: Vec::new(),
+    };
+    store.push(mr.clone());
+    drop(store);
+    (StatusCode::CREATED, Json(gl.mr_json(&mr, true).await)).into_response()
+}
+
+async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri: Uri) -> Response {
+    if !gl.project_matches(&id) {
+        return project_404();
+    }
+    let p = match parse(&uri, &Bytes::new()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let state = p_str(&p, "state").unwrap_or_else(|| "all".into());
+    let (page, per_page) = page_params(&p, 20);
+    let mut matching: Vec<SimMergeRequest> = gl
+        .shared
+        .store
+        .lock()
+        .await
+        .iter()
+        .filter(|m| state == "all" || serde_json::to_value(m.state).ok() == Some(json!(state)))
+        .filter(|m| p_str(&p, "source_branch").is_none_or(|b| b == m.source_branch))
+        .filter(|m| p_str(&p, "target_branch").is_none_or(|b| b == m.target_branch))
+        .cloned()
+        .collect();
+    // GitLab's default order: created_at, newest first.
+    matching.reverse();
+    let total = matching.len();
+    let pages = total.div_ceil(per_page).max(1);
+    let mut items = Vec::new();
+    for mr in matching.iter().skip((page - 1) * per_page).take(per_page) {
+        items.push(gl.mr_json(mr, false).await);
+    }
+    let mut headers = HeaderMap::new();
+    let path = uri.path();
+    let link = |n: usize, rel: &str| {
+        format!(
+            "<{}>; rel=\"{rel}\"",
+            with_page(&gl.shared.base_url, path, uri.query(), n)
+        )
+    };
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(link(page - 1, "prev"));
+    }
+    if page < pages {
+        links.push(link(page + 1, "next"));
+    }
+    links.push(link(1, "first"));
+    links.push(link(pages, "last"));
+    let next = if page < pages {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
+    let prev = if page > 1 {
+        (page - 1).to_string()
+    } else {
+        String::new()
+    };
+    for (name, value) in [
+        ("x-total", total.to_string()),
+        ("x-total-pages", pages.to_string()),
+        ("x-per-page", per_page.to_string()),
+        ("x-page", page.to_string()),
+        ("x-next-page", next),
+        ("x-prev-page", prev),
+        ("link", links.join(", ")),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
+}
+
+async fn find(gl: &Gl, id: &str, iid: &str) -> Result<SimMergeRequest, Response> {
+    if !gl.project_matches(id) {
+        return Err(project_404());
+    }
+    let iid: u64 = iid.parse().map_err(|_| mr_404())?;
+    gl.shared
+        .store
+        .lock()
+        .await
+        .iter()
+        .find(|m| m.iid == iid)
+        .cloned()
+        .ok_or_else(mr_404)
+}
+
+async fn show(State(gl): State<Arc<Gl>>, Path((id, iid)): Path<(String, String)>) -> Response {
+    match find(&gl, &id, &iid).await {
+        Ok(mr) => Json(gl.mr_json(&mr, true).await).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn update(
+    State(gl): State<Arc<Gl>>,
+    Path((id, iid)): Path<(String, String)>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let mr = match find(&gl, &id, &iid).await {
+        Ok(mr) => mr,
+        Err(r) => return r,
+    };
+    let p = match parse(&uri, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let updated = {
+        let mut store = gl.shared.store.lock().await;
+        let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
+            return mr_404();
+        };
+        if let Some(t) = p_str(&p, "title") {
+            m.title = t;
+        }
+        if let Some(d) = p_str(&p, "description") {
+            m.description = d;
+        }
+        if p.contains_key("labels") {
+            m.labels = p_labels(p.get("labels"));
+        }
+        if let Some(r) = p_bool(&p, "remove_source_branch") {
+            m.remove_source_branch = r;
+        }
+        match (p_str(&p, "state_event").as_deref(), m.state) {
+            (Some("close"), MrState::Opened) => {
+                m.state = MrState::Closed;
+                m.closed_at = Some(now_rfc3339(true));
+            }
+            (Some("reopen"), MrState::Closed) => {
+                m.state = MrState::Opened;
+                m.closed_at = None;
+            }
+            _ => {}
+        }
+        m.updated_at = now_rfc3339(true);
+        m.clone()
+    };
+    Json(gl.mr_json(&updated, true).await).into_response()
+}
+
+async fn add_note(
+    State(gl): State<Arc<Gl>>,
+    Path((id, iid)): Path<(String, String)>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let mr = match find(&gl, &id, &iid).await {
+        Ok(mr) => mr,
+        Err(r) => return r,
+    };
+    let p = match parse(&uri, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(text) = p_str(&p, "body").filter(|b| !b.is_empty()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "body is missing" })),
+        )
+            .into_response();
+    };
+    let note = SimNote {
+        id: gl.shared.note_id(),
+        body: text,
+        created_at: now_rfc3339(true),
+    };
+    let mut store = gl.shared.store.lock().await;
+    let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
+        return mr_404();
+    };
+    m.notes.push(note.clone());
+    let mr = m.clone();
+    drop(store);
+    (StatusCode::CREATED, Json(gl.note_json(&mr, &note))).into_response()
+}
+
+async fn notes(State(gl): State<Arc<Gl>>, Path((id, iid)): Path<(String, String)>) -> Response {
+    match find(&gl, &id, &iid).await {
+        Ok(mr) => Json(
+            mr.notes
+                .iter()
+                .rev()
+                .map(|n| gl.note_json(&mr, n))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,103 @@
+//! `PUT /projects/:id/merge_requests/:iid/merge`: lands the MR on its
+//! target branch in the bare repository (merge commit, fast-forward or
+//! squash), with GitLab's 405 / 409 answers when it cannot.
+
+use super::*;
+
+pub(super) async fn merge(
+    State(gl): State<Arc<Gl>>,
+    Path((id, iid)): Path<(String, String)>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let mr = match find(&gl, &id, &iid).await {
+        Ok(mr) => mr,
+        Err(r) => return r,
+    };
+    let p = match parse(&uri, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let not_allowed = || {
+        message(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!("405 Method Not Allowed"),
+        )
+    };
+    // One merge at a time: the store lock also serialises the git work.
+    let mut store = gl.shared.store.lock().await;
+    let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
+        return mr_404();
+    };
+    if m.state != MrState::Opened {
+        return not_allowed();
+    }
+    let repo = &gl.shared.repo;
+    let squash = p_bool(&p, "squash").unwrap_or(false);
+    let strategy = if squash {
+        Strategy::Squash
+    } else {
+        gl.strategy
+    };
+    let message_text = p_str(&p, "merge_commit_message").unwrap_or_else(|| {
+        format!(
+            "Merge branch '{}' into '{}'\n\n{}\n\nSee merge request {}!{}",
+            m.source_branch, m.target_branch, m.title, gl.project_path, m.iid
+        )
+    });
+    let mut outcome = Err(MergeFailure::TargetMoved);
+    let mut source_sha = String::new();
+    // The target may move under us (someone pushed): re-read and retry.
+    for _ in 0..3 {
+        let (Ok(Some(source)), Ok(Some(target))) = (
+            repo.head(&m.source_branch).await,
+            repo.head(&m.target_branch).await,
+        ) else {
+            return not_allowed();
+        };
+        if let Some(expected) = p_str(&p, "sha")
+            && expected != source
+        {
+            return message(
+                StatusCode::CONFLICT,
+                json!("SHA does not match HEAD of source branch"),
+            );
+        }
+        source_sha = source.clone();
+        outcome = repo
+            .merge(&m.target_branch, &target, &source, strategy, &message_text)
+            .await;
+        if !matches!(outcome, Err(MergeFailure::TargetMoved)) {
+            break;
+        }
+    }
+    let new_head = match outcome {
+        Ok(head) => head,
+        Err(MergeFailure::Conflict | MergeFailure::NotFastForward) => return not_allowed(),
+        Err(MergeFailure::TargetMoved) => {
+            return message(
+                StatusCode::CONFLICT,
+                json!("Target branch was updated during the merge, try again"),
+            );
+        }
+        Err(MergeFailure::Git(e)) => {
+            return message(StatusCode::INTERNAL_SERVER_ERROR, json!(e.to_string()));
+        }
+    };
+    let now = now_rfc3339(true);
+    m.state = MrState::Merged;
+    m.merged_at = Some(now.clone());
+    m.updated_at = now;
+    m.merged_sha = Some(source_sha.clone());
+    m.merge_commit_sha = Some(new_head);
+    m.auto_merge = p_bool(&p, "auto_merge")
+        .or_else(|| p_bool(&p, "merge_when_pipeline_succeeds"))
+        .unwrap_or(false);
+    let remove = p_bool(&p, "should_remove_source_branch").unwrap_or(m.remove_source_branch);
+    if remove && let Err(e) = repo.delete_branch(&m.source_branch, &source_sha).await {
+        tracing::warn!(error = %e, branch = %m.source_branch, "could not remove the source branch");
+    }
+    let merged = m.clone();
+    drop(store);
+    Json(gl.mr_json(&merged, true).await).into_response()
+}

@@ -1,0 +1,159 @@
+//! GitLab's JSON objects as the simulator renders them: the merge request
+//! (list form, and the single-MR form with its extra fields), the note and
+//! the user, with the field names and JSON types of GitLab's payloads.
+
+use super::*;
+
+impl Gl {
+    pub(super) fn user(&self) -> Value {
+        json!({
+            "id": 1, "username": "baton", "name": "Baton", "state": "active", "locked": false,
+            "avatar_url": format!("{}/uploads/-/system/user/avatar/1/avatar.png", self.shared.base_url),
+            "web_url": format!("{}/baton", self.shared.base_url),
+        })
+    }
+
+    /// The MR object; `single` adds the fields only `GET …/:iid` carries.
+    pub(super) async fn mr_json(&self, mr: &SimMergeRequest, single: bool) -> Value {
+        let repo = &self.shared.repo;
+        let (mut sha, mut base_sha, mut conflicts, mut detailed, mut changes) =
+            (mr.merged_sha.clone(), None, false, "not_open", 0usize);
+        if mr.state == MrState::Opened {
+            let source = repo.head(&mr.source_branch).await.ok().flatten();
+            let target = repo.head(&mr.target_branch).await.ok().flatten();
+            sha = source.clone();
+            detailed = "broken_status";
+            if let (Some(s), Some(t)) = (source, target) {
+                conflicts = repo.conflicts(&t, &s).await.unwrap_or(false);
+                let ff_ok = repo.is_ancestor(&t, &s).await.unwrap_or(false);
+                detailed = if conflicts {
+                    "conflict"
+                } else if self.strategy == Strategy::FastForward && !ff_ok {
+                    "need_rebase"
+                } else {
+                    "mergeable"
+                };
+                base_sha = repo.merge_base(&t, &s).await.ok();
+                changes = repo.changes_count(&t, &s).await.unwrap_or(0);
+            }
+        }
+        let merge_status = match detailed {
+            "mergeable" => "can_be_merged",
+            "not_open" => "unchecked",
+            _ => "cannot_be_merged",
+        };
+        let merged = mr.state == MrState::Merged;
+        let web = format!(
+            "{}/{}/-/merge_requests/{}",
+            self.shared.base_url, self.project_path, mr.iid
+        );
+        let short = format!("!{}", mr.iid);
+        let (merge_commit_sha, squash_commit_sha) = match (merged, &mr.merge_commit_sha) {
+            // A fast-forward merge has no merge commit: GitLab leaves it null.
+            (true, Some(c)) if Some(c) == mr.merged_sha.as_ref() => (Value::Null, Value::Null),
+            (true, Some(c)) => (json!(c), Value::Null),
+            _ => (Value::Null, Value::Null),
+        };
+        let mut v = json!({
+            "id": 1000 + mr.iid,
+            "iid": mr.iid,
+            "project_id": self.project_id,
+            "title": mr.title,
+            "description": mr.description,
+            "state": mr.state,
+            "created_at": mr.created_at,
+            "updated_at": mr.updated_at,
+            "merged_by": if merged { self.user() } else { Value::Null },
+            "merge_user": if merged { self.user() } else { Value::Null },
+            "merged_at": mr.merged_at,
+            "merge_after": null,
+            "prepared_at": mr.created_at,
+            "closed_by": if mr.state == MrState::Closed { self.user() } else { Value::Null },
+            "closed_at": if mr.state == MrState::Closed { json!(mr.closed_at) } else { Value::Null },
+        });
+        let rest = json!({
+            "target_branch": mr.target_branch,
+            "source_branch": mr.source_branch,
+            "user_notes_count": mr.notes.len(),
+            "upvotes": 0,
+            "downvotes": 0,
+            "author": self.user(),
+            "assignee": null,
+            "assignees": [],
+            "reviewers": [],
+            "source_project_id": self.project_id,
+            "target_project_id": self.project_id,
+            "labels": mr.labels,
+            "draft": false,
+            "imported": false,
+            "imported_from": "none",
+            "work_in_progress": false,
+            "milestone": null,
+            "merge_when_pipeline_succeeds": mr.auto_merge,
+            "merge_status": merge_status,
+            "detailed_merge_status": detailed,
+            "merge_error": null,
+            "sha": sha,
+            "merge_commit_sha": merge_commit_sha,
+            "squash_commit_sha": squash_commit_sha,
+            "discussion_locked": null,
+            "should_remove_source_branch": null,
+            "force_remove_source_branch": mr.remove_source_branch,
+            "allow_collaboration": false,
+            "allow_maintainer_to_push": false,
+            "reference": short,
+            "references": {
+                "short": short,
+                "relative": short,
+                "full": format!("{}!{}", self.project_path, mr.iid),
+            },
+            "web_url": web,
+            "time_stats": {
+                "time_estimate": 0, "total_time_spent": 0,
+                "human_time_estimate": null, "human_total_time_spent": null,
+            },
+            "squash": false,
+            "squash_on_merge": false,
+            "task_completion_status": { "count": 0, "completed_count": 0 },
+            "has_conflicts": conflicts,
+            "blocking_discussions_resolved": true,
+            "approvals_before_merge": null,
+        });
+        if let (Some(obj), Value::Object(rest)) = (v.as_object_mut(), rest) {
+            obj.extend(rest);
+        }
+        if single && let Some(obj) = v.as_object_mut() {
+            let extra = json!({
+                "subscribed": false,
+                "changes_count": changes.to_string(),
+                "latest_build_started_at": null,
+                "latest_build_finished_at": null,
+                "first_deployed_to_production_at": null,
+                "pipeline": null,
+                "head_pipeline": null,
+                "diff_refs": {
+                    "base_sha": base_sha, "head_sha": obj.get("sha").cloned().unwrap_or(Value::Null),
+                    "start_sha": base_sha,
+                },
+                "diverged_commits_count": 0,
+                "rebase_in_progress": false,
+                "first_contribution": false,
+                "user": { "can_merge": mr.state == MrState::Opened },
+            });
+            if let Value::Object(extra) = extra {
+                obj.extend(extra);
+            }
+        }
+        v
+    }
+
+    pub(super) fn note_json(&self, mr: &SimMergeRequest, note: &SimNote) -> Value {
+        json!({
+            "id": note.id, "type": null, "body": note.body, "attachment": null,
+            "author": self.user(), "created_at": note.created_at, "updated_at": note.created_at,
+            "system": false, "noteable_id": 1000 + mr.iid, "noteable_type": "MergeRequest",
+            "project_id": self.project_id, "resolvable": false, "confidential": false, "internal": false,
+            "noteable_iid": mr.iid, "commands_changes": {},
+        })
+    }
+}

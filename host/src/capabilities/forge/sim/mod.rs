@@ -1,0 +1,315 @@
+//! The forge simulators: real HTTP servers (axum on 127.0.0.1) that speak
+//! GitLab's ([`gitlab`]) and GitHub's ([`github`]) merge request APIs over a
+//! real bare git repository. Merge requests reference real branches, and a
+//! merge writes a real commit on the target branch, so anything watching the
+//! repository (the Argo CD simulator, `git fetch`) sees it.
+//!
+//! This file holds what both share: the stored merge requests, the request
+//! log tests read, and the running-server handle; `repo` drives git and
+//! `wire` holds the HTTP conventions (parameters, pages, timestamps).
+
+pub mod github;
+pub mod gitlab;
+mod repo;
+mod wire;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use self::repo::Strategy as MergeStrategy;
+pub(crate) use self::repo::{MergeFailure, Repo};
+pub(crate) use self::wire::{now_rfc3339, p_bool, p_labels, p_str, page_params, params, with_page};
+use super::model::MrState;
+use crate::secret::Secret;
+
+/// A simulator could not start or run.
+#[derive(Debug, Error)]
+pub enum SimError {
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("simulator server failed")]
+    Serve {
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The repository path is not a git repository.
+    #[error("`{path}` is not a git repository")]
+    NotARepo {
+        /// The configured path.
+        path: PathBuf,
+    },
+    /// `git` could not be started.
+    #[error("cannot run `git {args}`")]
+    GitSpawn {
+        /// Arguments.
+        args: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `git` failed.
+    #[error("`git {args}` exited with {status}: {stderr}")]
+    Git {
+        /// Arguments.
+        args: String,
+        /// Exit code (-1 when killed).
+        status: i32,
+        /// Its stderr.
+        stderr: String,
+    },
+}
+
+/// A note (GitLab) or issue comment (GitHub) stored by a simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimNote {
+    /// Note / comment id.
+    pub id: u64,
+    /// Markdown body.
+    pub body: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+}
+
+/// A merge request as a simulator stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimMergeRequest {
+    /// iid / number, from 1.
+    pub iid: u64,
+    /// Title.
+    pub title: String,
+    /// Description / body.
+    pub description: String,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Source (head) branch.
+    pub source_branch: String,
+    /// Target (base) branch.
+    pub target_branch: String,
+    /// State.
+    pub state: MrState,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// When merged.
+    pub merged_at: Option<String>,
+    /// When closed (or merged, on GitHub).
+    pub closed_at: Option<String>,
+    /// Source head at merge time (live head while open).
+    pub merged_sha: Option<String>,
+    /// The commit that landed (merge commit, squash commit or ff head).
+    pub merge_commit_sha: Option<String>,
+    /// Delete the source branch after merge.
+    pub remove_source_branch: bool,
+    /// Auto-merge was requested.
+    pub auto_merge: bool,
+    /// Notes / comments.
+    pub notes: Vec<SimNote>,
+}
+
+/// One request the simulator received, as sent (path still percent-encoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query exactly as received.
+    pub uri: String,
+}
+
+/// State shared by the handlers of one simulator.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub repo: Repo,
+    pub token: Option<Secret>,
+    pub base_url: String,
+    pub store: tokio::sync::Mutex<Vec<SimMergeRequest>>,
+    pub next_note_id: std::sync::atomic::AtomicU64,
+    pub seen: StdMutex<Vec<SeenRequest>>,
+}
+
+impl Shared {
+    pub(crate) async fn new(
+        repo: PathBuf,
+        token: Option<Secret>,
+        base_url: String,
+    ) -> Result<Arc<Self>, SimError> {
+        let r = Repo::new(&repo);
+        // A bare repo or a work tree both answer `rev-parse --git-dir`.
+        let out = tokio::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["rev-parse", "--git-dir"])
+            .output()
+            .await
+            .map_err(|source| SimError::GitSpawn {
+                args: "rev-parse --git-dir".into(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(SimError::NotARepo { path: repo });
+        }
+        Ok(Arc::new(Self {
+            repo: r,
+            token,
+            base_url,
+            store: tokio::sync::Mutex::new(Vec::new()),
+            next_note_id: std::sync::atomic::AtomicU64::new(1),
+            seen: StdMutex::new(Vec::new()),
+        }))
+    }
+
+    pub(crate) fn note_id(&self) -> u64 {
+        self.next_note_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Middleware: log every request's method and raw URI.
+pub(crate) async fn record(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let uri = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    if let Ok(mut seen) = shared.seen.lock() {
+        seen.push(SeenRequest {
+            method: request.method().to_string(),
+            uri,
+        });
+    }
+    next.run(request).await
+}
+
+/// A running simulator. Dropping it (or [`SimHandle::shutdown`]) stops it.
+#[derive(Debug)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    api_url: String,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), SimError>>>,
+}
+
+impl SimHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The API root a client is configured with (`…/api/v4` for GitLab).
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.shared
+            .seen
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// A snapshot of the stored merge requests.
+    pub async fn merge_requests(&self) -> Vec<SimMergeRequest> {
+        self.shared.store.lock().await.clone()
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn shutdown(mut self) -> Result<(), SimError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Binds `127.0.0.1:0` and returns the listener and its base URL.
+pub(crate) async fn bind_loopback() -> Result<(TcpListener, String), SimError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: "127.0.0.1:0".into(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: "127.0.0.1:0".into(),
+        source,
+    })?;
+    Ok((listener, format!("http://{addr}")))
+}
+
+/// Runs `router` on `listener` in a task and wraps it in a handle.
+pub(crate) fn start(
+    listener: TcpListener,
+    router: axum::Router,
+    shared: Arc<Shared>,
+    api_url: String,
+) -> Result<SimHandle, SimError> {
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: api_url.clone(),
+        source,
+    })?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|source| SimError::Serve { source })
+    });
+    Ok(SimHandle {
+        addr,
+        api_url,
+        shared,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// The base URL a listener is reachable at.
+pub(crate) fn listener_url(listener: &TcpListener) -> Result<String, SimError> {
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: "listener".into(),
+        source,
+    })?;
+    Ok(format!("http://{addr}"))
+}

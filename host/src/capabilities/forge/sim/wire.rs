@@ -1,0 +1,180 @@
+//! The small HTTP conventions both simulators share: request parameters
+//! (query string, JSON or form body), page selection and page links, and
+//! RFC 3339 timestamps.
+
+/// Request parameters: the query string, then a JSON or form body (GitLab
+/// accepts both anywhere; GitHub only JSON bodies).
+pub(crate) fn params(
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut map = serde_json::Map::new();
+    if let Some(q) = query {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            map.insert(k.into_owned(), serde_json::Value::String(v.into_owned()));
+        }
+    }
+    let trimmed = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &body[i..])
+        .unwrap_or(&[]);
+    if trimmed.is_empty() {
+        return Ok(map);
+    }
+    if trimmed[0] == b'{' || trimmed[0] == b'[' {
+        match serde_json::from_slice::<serde_json::Value>(trimmed) {
+            Ok(serde_json::Value::Object(obj)) => map.extend(obj),
+            Ok(other) => {
+                map.insert("_body".into(), other);
+            }
+            Err(e) => return Err(format!("Problems parsing JSON: {e}")),
+        }
+    } else {
+        for (k, v) in url::form_urlencoded::parse(trimmed) {
+            map.insert(k.into_owned(), serde_json::Value::String(v.into_owned()));
+        }
+    }
+    Ok(map)
+}
+
+/// A string parameter.
+pub(crate) fn p_str(p: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<String> {
+    match p.get(key)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// A boolean parameter (`true`, `"true"`, `"1"`).
+pub(crate) fn p_bool(p: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<bool> {
+    match p.get(key)? {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) => Some(matches!(s.as_str(), "true" | "1" | "yes")),
+        serde_json::Value::Number(n) => Some(n.as_u64() != Some(0)),
+        _ => None,
+    }
+}
+
+/// Labels as a comma-separated string or a JSON array.
+pub(crate) fn p_labels(value: Option<&serde_json::Value>) -> Vec<String> {
+    let names: Vec<String> = match value {
+        Some(serde_json::Value::String(s)) => s.split(',').map(str::to_owned).collect(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| {
+                i.as_str()
+                    .or_else(|| i.get("name").and_then(|n| n.as_str()))
+            })
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for n in names
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+    {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Page selection: (page from 1, per_page clamped to 1..=100).
+pub(crate) fn page_params(
+    p: &serde_json::Map<String, serde_json::Value>,
+    default_per_page: usize,
+) -> (usize, usize) {
+    let page = p_str(p, "page")
+        .and_then(|s| s.parse().ok())
+        .filter(|&n: &usize| n >= 1)
+        .unwrap_or(1);
+    let per_page = p_str(p, "per_page")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_per_page)
+        .clamp(1, 100);
+    (page, per_page)
+}
+
+/// `url` with its `page` query parameter set.
+pub(crate) fn with_page(base: &str, path: &str, query: Option<&str>, page: usize) -> String {
+    let mut pairs: Vec<(String, String)> = query
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.retain(|(k, _)| k != "page");
+    pairs.push(("page".into(), page.to_string()));
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{base}{path}?{q}")
+}
+
+/// The current UTC time as RFC 3339, with milliseconds if `millis`.
+pub(crate) fn now_rfc3339(millis: bool) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339(now.as_secs(), now.subsec_millis(), millis)
+}
+
+fn format_rfc3339(secs: u64, ms: u32, millis: bool) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, min, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if millis {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(format_rfc3339(0, 0, false), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339(1_566_298_734, 413, true),
+            "2019-08-20T10:58:54.413Z"
+        );
+        assert_eq!(
+            format_rfc3339(951_782_400, 0, false),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn params_merge_query_json_and_form() {
+        let p = params(
+            Some("auto_merge=true&page=2"),
+            br#"{"sha":"abc","labels":["a","b"]}"#,
+        )
+        .expect("json");
+        assert_eq!(p_bool(&p, "auto_merge"), Some(true));
+        assert_eq!(p_str(&p, "sha").as_deref(), Some("abc"));
+        assert_eq!(p_labels(p.get("labels")), vec!["a", "b"]);
+        let f = params(None, b"title=x&labels=a,b,,a").expect("form");
+        assert_eq!(p_labels(f.get("labels")), vec!["a", "b"]);
+        assert!(params(None, b"{oops").is_err());
+    }
+}

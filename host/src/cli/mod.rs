@@ -1,0 +1,86 @@
+//! The command line: argument parsing, output, and the one place where
+//! errors become user output and exit codes.
+
+mod error;
+mod output;
+mod policy;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::{CommandError, ExitKind};
+pub use output::OutputFormat;
+
+/// Exit codes, documented in `--help` and the README.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done, or held by the policy
+  1  promotion failed (gate failed, rolled back, or the policy said fail)
+  2  usage or configuration error
+  3  policy error (trap, limit, invalid decision, digest mismatch)
+  4  an outside system failed after retries (git, Argo CD, forge)
+  5  refused by a guardrail";
+
+/// Baton moves application versions through GitOps environments. Every
+/// decision is made by a sandboxed WebAssembly policy; Baton executes it.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// More output on stderr (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, evaluate and check policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+}
+
+/// Runs the CLI from `std::env::args` and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.print();
+            ExitCode::from(e.kind.code())
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info,baton=debug",
+        _ => "debug,baton=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Policy(cmd) => policy::run(cmd),
+    }
+}

@@ -1,0 +1,211 @@
+//! `baton policy eval`: one decide call with scripted host answers.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::error::{CommandError, ExitKind};
+use crate::cli::output::{self, OutputFormat};
+use crate::runtime::{
+    Context, Decision, Event, HostCall, LogEntry, RecordedWorld, ScriptedAnswer, Stage,
+};
+
+/// Arguments of `baton policy eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The policy: `builtin:default` or a path to a `.wasm` component.
+    policy: String,
+    /// Context file (YAML or JSON): app, stages, settings.
+    #[arg(long)]
+    context: PathBuf,
+    /// Event file (YAML or JSON), e.g. `{"NewVersion": {"version": "v1.2.3"}}`.
+    #[arg(long)]
+    event: PathBuf,
+    /// Answers to the policy's host calls (YAML or JSON list of
+    /// `{call, request?, result}`); a call without an answer is an error.
+    #[arg(long)]
+    host_responses: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+/// The context as people write it: settings as a mapping, defaults filled in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextFile {
+    app: String,
+    stages: Vec<StageFile>,
+    #[serde(default)]
+    settings: serde_json::Value,
+    #[serde(default = "default_run_id")]
+    run_id: String,
+    #[serde(default = "default_max_wait")]
+    max_health_wait: u64,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageFile {
+    name: String,
+    #[serde(default)]
+    file: String,
+    #[serde(default)]
+    field: String,
+    #[serde(default)]
+    argocd_app: String,
+    #[serde(default)]
+    direct_commit_allowed: bool,
+    #[serde(default)]
+    auto_merge_allowed: bool,
+}
+
+fn default_run_id() -> String {
+    "eval".into()
+}
+
+fn default_max_wait() -> u64 {
+    30 * 60 * 1000
+}
+
+impl ContextFile {
+    fn into_context(self) -> Context {
+        Context {
+            app: self.app,
+            stages: self
+                .stages
+                .into_iter()
+                .map(|s| Stage {
+                    name: s.name,
+                    file: s.file,
+                    field: s.field,
+                    argocd_app: s.argocd_app,
+                    direct_commit_allowed: s.direct_commit_allowed,
+                    auto_merge_allowed: s.auto_merge_allowed,
+                })
+                .collect(),
+            settings: if self.settings.is_null() {
+                "{}".into()
+            } else {
+                self.settings.to_string()
+            },
+            run_id: self.run_id,
+            max_health_wait: self.max_health_wait,
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    policy: String,
+    digest: String,
+    outcome: Outcome,
+    host_calls: Vec<HostCall>,
+    logs: Vec<LogEntry>,
+    fuel_used: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+enum Outcome {
+    Decision { decision: Decision },
+    PolicyError { error: crate::runtime::PolicyError },
+    Trap { error: String, trap: String },
+}
+
+/// Runs `baton policy eval`.
+pub fn run(args: EvalArgs) -> Result<(), CommandError> {
+    let context: ContextFile = super::read_data(&args.context, "context")?;
+    let event: Event = super::read_data(&args.event, "event")?;
+    let answers: Vec<ScriptedAnswer> = match &args.host_responses {
+        Some(path) => super::read_data(path, "host responses")?,
+        None => Vec::new(),
+    };
+    let policy = super::load(&args.policy, None)?;
+    let context = context.into_context();
+    let world = Box::new(RecordedWorld::from_script(&answers));
+    let (decided, _) = policy.decide(world, &context, &event);
+
+    let (outcome, failure) = match decided.result {
+        Ok(Ok(decision)) => (Outcome::Decision { decision }, None),
+        Ok(Err(error)) => {
+            let message = format!("policy returned an error: {error:?}");
+            (Outcome::PolicyError { error }, Some(message))
+        }
+        Err(error) => {
+            let message = error.to_string();
+            (
+                Outcome::Trap {
+                    error: message.clone(),
+                    trap: error.kind().into(),
+                },
+                Some(message),
+            )
+        }
+    };
+    let report = Report {
+        policy: policy.source.to_string(),
+        digest: policy.digest.to_string(),
+        outcome,
+        host_calls: decided.calls,
+        logs: decided.logs,
+        fuel_used: decided.fuel_used,
+    };
+    if args.output == OutputFormat::Json {
+        output::print_json(&report);
+    } else {
+        output::print(&render(&report));
+    }
+    match failure {
+        None => Ok(()),
+        Some(message) => Err(CommandError::msg(ExitKind::Policy, message)),
+    }
+}
+
+fn render(report: &Report) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "policy: {} ({})", report.policy, report.digest);
+    match &report.outcome {
+        Outcome::Decision { decision } => {
+            let _ = writeln!(text, "decision:");
+            if decision.actions.is_empty() {
+                let _ = writeln!(text, "  (no actions)");
+            }
+            for (n, action) in decision.actions.iter().enumerate() {
+                let _ = writeln!(text, "  {}. {action}", n + 1);
+            }
+            for reason in &decision.reasons {
+                let _ = writeln!(text, "  reason: {reason}");
+            }
+        }
+        Outcome::PolicyError { error } => {
+            let _ = writeln!(text, "policy error: {error:?}");
+        }
+        Outcome::Trap { error, .. } => {
+            let _ = writeln!(text, "trap: {error}");
+        }
+    }
+    let _ = writeln!(text, "host calls:");
+    if report.host_calls.is_empty() {
+        let _ = writeln!(text, "  (none)");
+    }
+    for call in &report.host_calls {
+        let _ = writeln!(
+            text,
+            "  {} {} -> {}",
+            call.name(),
+            call.request,
+            call.result
+        );
+    }
+    for log in &report.logs {
+        let _ = writeln!(text, "log {}: {}", log.level, log.message);
+    }
+    let _ = writeln!(text, "fuel used: {}", report.fuel_used);
+    text
+}

@@ -1,0 +1,3 @@
+//! The promotion engine: events -> policy -> guardrails -> actions -> gates.
+
+pub mod guardrails;

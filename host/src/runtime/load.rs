@@ -1,0 +1,431 @@
+//! Loading a policy and running its decide function.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Store, Trap, WasmBacktrace};
+
+use super::bindings::{PromotionPolicy, PromotionPolicyPre};
+use super::engine::{EPOCH_TICK, PolicyRuntime};
+use super::error::{DecideError, LoadError};
+use super::imports::{ComponentInterfaces, WIT_VERSION};
+use super::limits::{LimitHit, Limiter, Limits};
+use super::record::Decided;
+use super::store::{Grants, NoWorld, StoreState, World};
+use super::{Context, Decision, Event, PolicyError, PolicyMetadata, wasi};
+
+/// Where a policy comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// A policy embedded in the binary, `builtin:NAME`.
+    Builtin(String),
+    /// A component file.
+    File(PathBuf),
+}
+
+/// Built-in policies: name and component bytes.
+const BUILTINS: &[(&str, &[u8])] = &[("default", crate::policies::DEFAULT)];
+
+impl PolicySource {
+    /// Parses `builtin:NAME` or a path (relative paths resolve against `base`).
+    pub fn parse(text: &str, base: &Path) -> Self {
+        match text.strip_prefix("builtin:") {
+            Some(name) => Self::Builtin(name.to_owned()),
+            None => {
+                let path = Path::new(text);
+                Self::File(if path.is_absolute() {
+                    path.to_path_buf()
+                } else {
+                    base.join(path)
+                })
+            }
+        }
+    }
+
+    fn bytes(&self) -> Result<Cow<'static, [u8]>, LoadError> {
+        match self {
+            Self::Builtin(name) => BUILTINS
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, bytes)| Cow::Borrowed(*bytes))
+                .ok_or_else(|| LoadError::UnknownBuiltin {
+                    name: name.clone(),
+                    known: BUILTINS
+                        .iter()
+                        .map(|(n, _)| format!("builtin:{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            Self::File(path) => {
+                std::fs::read(path)
+                    .map(Cow::Owned)
+                    .map_err(|source| LoadError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+impl fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Builtin(name) => write!(f, "builtin:{name}"),
+            Self::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A sha256 digest, shown as `sha256:<hex>`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Digest(String);
+
+impl Digest {
+    /// Digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        let hash = Sha256::digest(bytes);
+        Self(format!("sha256:{}", hex(&hash)))
+    }
+
+    /// The hex part.
+    pub fn hex(&self) -> &str {
+        self.0.trim_start_matches("sha256:")
+    }
+
+    /// Parses a pin: 64 hex digits, optionally prefixed `sha256:`.
+    pub fn parse_pin(pin: &str) -> Result<Self, LoadError> {
+        let hex_part = pin
+            .trim()
+            .trim_start_matches("sha256:")
+            .to_ascii_lowercase();
+        if hex_part.len() == 64 && hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(format!("sha256:{hex_part}")))
+        } else {
+            Err(LoadError::BadPin {
+                pin: pin.to_owned(),
+            })
+        }
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A compiled, checked, pre-linked policy, ready for many decide calls.
+pub struct LoadedPolicy {
+    /// Where it came from.
+    pub source: PolicySource,
+    /// sha256 of the component bytes.
+    pub digest: Digest,
+    /// Size in bytes.
+    pub size: usize,
+    /// Imports and exports.
+    pub interfaces: ComponentInterfaces,
+    /// Metadata the policy reports.
+    pub metadata: PolicyMetadata,
+    /// The contract version the policy was built for.
+    pub wit_version: String,
+    /// Whether the compiled code came from the on-disk cache.
+    pub from_cache: bool,
+    pre: PromotionPolicyPre<StoreState>,
+    limits: Limits,
+}
+
+impl PolicyRuntime {
+    /// Loads a policy: digest and pin check, compile (or cache), import and
+    /// version checks, pre-linking, metadata.
+    pub fn load(
+        &self,
+        source: &PolicySource,
+        pin: Option<&str>,
+    ) -> Result<LoadedPolicy, LoadError> {
+        let name = source.to_string();
+        let bytes = source.bytes()?;
+        let digest = Digest::of(&bytes);
+        if let Some(pin) = pin {
+            let expected = Digest::parse_pin(pin)?;
+            if expected != digest {
+                return Err(LoadError::DigestMismatch {
+                    source_name: name,
+                    expected: expected.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        let (component, from_cache) = self.compile(&bytes, digest.hex(), &name)?;
+        let interfaces = check_interfaces(&component, &self.engine, &name)?;
+        let wit_version = interfaces
+            .policy_version()
+            .unwrap_or(WIT_VERSION)
+            .to_owned();
+
+        let instantiate = |source| LoadError::Instantiate {
+            source_name: name.clone(),
+            source,
+        };
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(instantiate)?;
+        let pre = PromotionPolicyPre::new(instance_pre).map_err(instantiate)?;
+
+        let mut policy = LoadedPolicy {
+            source: source.clone(),
+            digest,
+            size: bytes.len(),
+            interfaces,
+            metadata: PolicyMetadata {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+                authors: Vec::new(),
+            },
+            wit_version,
+            from_cache,
+            pre,
+            limits: self.limits,
+        };
+        policy.metadata = policy.read_metadata().map_err(|e| LoadError::Metadata {
+            source_name: name.clone(),
+            source: Box::new(e),
+        })?;
+        Ok(policy)
+    }
+}
+
+fn check_interfaces(
+    component: &Component,
+    engine: &wasmtime::Engine,
+    name: &str,
+) -> Result<ComponentInterfaces, LoadError> {
+    let interfaces = ComponentInterfaces::of(component, engine);
+    match interfaces.policy_version() {
+        None => {
+            return Err(LoadError::NotAPolicy {
+                source_name: name.to_owned(),
+                exports: interfaces.exports.iter().map(ToString::to_string).collect(),
+            });
+        }
+        Some(v) if !ComponentInterfaces::version_compatible(v) => {
+            return Err(LoadError::IncompatibleVersion {
+                source_name: name.to_owned(),
+                policy_version: v.to_owned(),
+                host_version: WIT_VERSION.to_owned(),
+            });
+        }
+        Some(_) => {}
+    }
+    let missing = interfaces.unoffered();
+    if !missing.is_empty() {
+        return Err(LoadError::UnofferedImports {
+            source_name: name.to_owned(),
+            missing: missing.iter().map(ToString::to_string).collect(),
+            asked: interfaces.imports.iter().map(ToString::to_string).collect(),
+            offered: super::imports::offered(),
+        });
+    }
+    Ok(interfaces)
+}
+
+/// A store and instance for one call.
+struct Call {
+    store: Store<StoreState>,
+    outputs: wasi::Outputs,
+    started: Instant,
+}
+
+impl LoadedPolicy {
+    fn start(
+        &self,
+        world: Box<dyn World>,
+        grants: Grants,
+    ) -> Result<Call, (Box<dyn World>, wasmtime::Error)> {
+        let started = Instant::now();
+        let (wasi, outputs) = wasi::context(self.limits.output_bytes);
+        let state = StoreState {
+            wasi,
+            table: wasmtime::component::ResourceTable::new(),
+            limiter: Limiter {
+                limits: self.limits,
+                hit: None,
+            },
+            world,
+            grants,
+            calls: Vec::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
+            logs_dropped: 0,
+            host_failure: None,
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        if let Err(e) = store.set_fuel(self.limits.fuel) {
+            return Err((store.into_data().world, e));
+        }
+        let ticks = (self.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        Ok(Call {
+            store,
+            outputs,
+            started,
+        })
+    }
+
+    fn read_metadata(&self) -> Result<PolicyMetadata, DecideError> {
+        let mut call = self
+            .start(Box::new(NoWorld), Grants::default())
+            .map_err(|(_, e)| DecideError::Instantiate(e))?;
+        let result = self
+            .pre
+            .instantiate(&mut call.store)
+            .and_then(|p: PromotionPolicy| p.baton_policy_policy().call_metadata(&mut call.store));
+        result.map_err(|e| classify(e, &call, &self.limits))
+    }
+
+    /// Runs one decide call in a fresh store. The world is handed back with
+    /// the outcome so the caller can keep using it.
+    pub fn decide(
+        &self,
+        world: Box<dyn World>,
+        ctx: &Context,
+        event: &Event,
+    ) -> (Decided, Box<dyn World>) {
+        let grants = Grants {
+            stages: ctx.stages.iter().map(|s| s.name.clone()).collect(),
+            argocd_apps: ctx.stages.iter().map(|s| s.argocd_app.clone()).collect(),
+        };
+        let mut call = match self.start(world, grants) {
+            Ok(call) => call,
+            Err((world, e)) => {
+                let decided = Decided {
+                    result: Err(DecideError::Instantiate(e)),
+                    calls: Vec::new(),
+                    logs: Vec::new(),
+                    fuel_used: 0,
+                    elapsed: Duration::ZERO,
+                };
+                return (decided, world);
+            }
+        };
+        let outcome: wasmtime::Result<Result<Decision, PolicyError>> =
+            self.pre.instantiate(&mut call.store).and_then(|p| {
+                p.baton_policy_policy()
+                    .call_decide(&mut call.store, ctx, event)
+            });
+        let result = outcome.map_err(|e| classify(e, &call, &self.limits));
+        let fuel_used = self
+            .limits
+            .fuel
+            .saturating_sub(call.store.get_fuel().unwrap_or(0));
+        let elapsed = call.started.elapsed();
+        let state = call.store.into_data();
+        let decided = Decided {
+            result,
+            calls: state.calls,
+            logs: state.logs,
+            fuel_used,
+            elapsed,
+        };
+        (decided, state.world)
+    }
+}
+
+/// Maps a failed call to the typed error that names its cause.
+fn classify(error: wasmtime::Error, call: &Call, limits: &Limits) -> DecideError {
+    let state = call.store.data();
+    if let Some(message) = &state.host_failure {
+        return DecideError::HostCall {
+            message: message.clone(),
+        };
+    }
+    if let Some(hit) = state.limiter.hit {
+        return match hit {
+            LimitHit::Memory { desired, limit } => DecideError::Memory { desired, limit },
+            LimitHit::Table { desired, limit } => DecideError::Table { desired, limit },
+        };
+    }
+    let backtrace = error
+        .downcast_ref::<WasmBacktrace>()
+        .map(|b| format!("guest backtrace:\n{b}"))
+        .unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&call.outputs.stderr.contents()).into_owned();
+    // A full stdout/stderr pipe reaches the guest as a write error, which
+    // Rust's `print!` turns into a panic: report the limit, not the panic.
+    if call.outputs.full(limits.output_bytes) || stderr.contains("failed printing to std") {
+        return DecideError::Output {
+            limit: limits.output_bytes,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => DecideError::OutOfFuel { limit: limits.fuel },
+        Some(Trap::Interrupt) => DecideError::Deadline {
+            limit: limits.deadline,
+        },
+        Some(Trap::StackOverflow) => DecideError::StackOverflow {
+            limit: limits.stack_bytes,
+            backtrace,
+        },
+        Some(Trap::UnreachableCodeReached) if stderr.contains("panicked") => DecideError::Panic {
+            message: panic_message(&stderr),
+            backtrace,
+        },
+        trap => DecideError::Trap {
+            trap: trap.map_or_else(|| error.to_string(), ToString::to_string),
+            backtrace,
+        },
+    }
+}
+
+/// The panic text from Rust's default hook output: `thread '..' panicked
+/// at FILE:LINE:COL:\nMESSAGE\nnote: ...`.
+fn panic_message(stderr: &str) -> String {
+    let after = stderr
+        .split_once("panicked at ")
+        .map_or(stderr, |(_, rest)| rest);
+    let (location, message) = after.split_once(":\n").unwrap_or(("", after));
+    let message: Vec<&str> = message
+        .lines()
+        .take_while(|l| !l.starts_with("note: "))
+        .collect();
+    let message = message.join("\n");
+    if location.is_empty() {
+        message.trim().to_owned()
+    } else {
+        format!("{} (at {location})", message.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_text_is_extracted() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:49:24:\npolicy bug: x\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr), "policy bug: x (at src/lib.rs:49:24)");
+    }
+
+    #[test]
+    fn pins_are_validated() {
+        assert!(Digest::parse_pin("sha256:abc").is_err());
+        let hex = "a".repeat(64);
+        assert_eq!(
+            Digest::parse_pin(&hex).unwrap().to_string(),
+            format!("sha256:{hex}")
+        );
+    }
+}

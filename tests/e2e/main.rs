@@ -1,0 +1,14 @@
+//! Baton's end-to-end suite: the real binary and the library against real
+//! git, the simulators and the real policy components.
+
+// A test binary: unwrapping is how helpers fail a test.
+#![allow(clippy::unwrap_used)]
+
+mod forge_support;
+mod support;
+
+mod cli_policy;
+mod forge_shapes;
+mod forge_sims;
+mod forge_transport;
+mod runtime;
