@@ -7,6 +7,7 @@
 mod forge_support;
 mod support;
 
+mod argocd;
 mod cli_policy;
 mod forge_shapes;
 mod forge_sims;

@@ -2,4 +2,5 @@
 //! trait or client with a real implementation, and a simulator that is a
 //! real HTTP server following the upstream API.
 
+pub mod argocd;
 pub mod forge;

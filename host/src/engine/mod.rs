@@ -1,3 +1,4 @@
 //! The promotion engine: events -> policy -> guardrails -> actions -> gates.
 
+pub mod gate;
 pub mod guardrails;

@@ -1,0 +1,376 @@
+//! The health gate: after Baton pushes commit C for a stage, wait until the
+//! policy accepts an observation of the stage's Argo CD application that is
+//! trustworthy for C. An observation counts only when the app reports a sync
+//! revision that is C or contains it (a merge commit), and was reconciled
+//! after the push; anything older could be a stale `Healthy` from the previous
+//! version. The host enforces the hard maximum wait; progress goes to a sink
+//! at most every `progress_every`.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::capabilities::argocd::time::truncate_to_second;
+use crate::capabilities::argocd::{AppStatus, RequestError, StatusSource};
+
+/// What to wait for.
+#[derive(Debug, Clone)]
+pub struct GateSpec {
+    /// Label for progress lines, e.g. `payments-dev`.
+    pub label: String,
+    /// The commit Baton pushed (full SHA).
+    pub expected_commit: String,
+    /// When the push happened.
+    pub pushed_at: SystemTime,
+    /// Hard maximum wait (the guardrail).
+    pub max_wait: Duration,
+    /// Minimum interval between two progress lines.
+    pub progress_every: Duration,
+}
+
+/// An observation that passed the revision and freshness filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The application status.
+    pub status: AppStatus,
+    /// Time since the gate started.
+    pub elapsed: Duration,
+}
+
+/// The policy's answer to one observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The stage is good: the gate passes.
+    Pass,
+    /// Not yet decided.
+    KeepWaiting,
+    /// The stage failed, with the policy's reason.
+    Fail(String),
+}
+
+/// How the gate ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateOutcome {
+    /// The policy passed this observation.
+    Passed {
+        /// The observation that passed.
+        last: Observation,
+    },
+    /// The policy failed this observation.
+    Failed {
+        /// The policy's reason.
+        reason: String,
+        /// The observation that failed.
+        last: Observation,
+    },
+    /// `max_wait` elapsed without a verdict.
+    TimedOut {
+        /// How long the gate waited.
+        waited: Duration,
+        /// The last observation the policy saw, if any counted.
+        last: Option<Observation>,
+    },
+}
+
+/// The gate could not keep observing.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The status source failed for good (401, 403, 404, …).
+    #[error("health gate for {label}: cannot observe the application")]
+    Observe {
+        /// The gate's label.
+        label: String,
+        /// The underlying error.
+        #[source]
+        source: RequestError,
+    },
+    /// The status source ended without an error.
+    #[error("health gate for {label}: the status source ended")]
+    SourceEnded {
+        /// The gate's label.
+        label: String,
+    },
+}
+
+/// Where progress lines go.
+pub trait ProgressSink {
+    /// Emits one line (no trailing newline).
+    fn line(&mut self, line: &str);
+}
+
+/// Progress via `tracing` at info level (the CLI's subscriber writes to stderr).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TracingProgress;
+
+impl ProgressSink for TracingProgress {
+    fn line(&mut self, line: &str) {
+        tracing::info!(target: "baton::gate", "{line}");
+    }
+}
+
+impl ProgressSink for Vec<String> {
+    fn line(&mut self, line: &str) {
+        self.push(line.to_owned());
+    }
+}
+
+/// `payments-dev: Progressing / Synced @ab12cd3 (34s)`.
+pub fn progress_line(label: &str, status: Option<&AppStatus>, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    match status {
+        None => format!("{label}: waiting for Argo CD ({secs}s)"),
+        Some(s) => {
+            let rev = s
+                .sync_revisions()
+                .next()
+                .map(|r| &r[..r.len().min(7)])
+                .unwrap_or("-");
+            format!(
+                "{label}: {} / {} @{rev} ({secs}s)",
+                s.health.status, s.sync.status
+            )
+        }
+    }
+}
+
+/// Runs the gate. `is_descendant_or_equal(rev)` says whether `rev` is the
+/// expected commit or contains it; `on_observation` forwards each counted
+/// observation to the policy.
+pub async fn wait_for_health<S: StatusSource>(
+    source: &mut S,
+    spec: &GateSpec,
+    mut is_descendant_or_equal: impl FnMut(&str) -> bool,
+    mut on_observation: impl FnMut(&Observation) -> Verdict,
+    sink: &mut dyn ProgressSink,
+) -> Result<GateOutcome, GateError> {
+    let start = Instant::now();
+    let deadline = start + spec.max_wait;
+    // reconciledAt has whole-second precision: a reconcile in the push's own
+    // second must count. The revision check rules out pre-push states.
+    let not_before = truncate_to_second(spec.pushed_at);
+    let mut ancestry: HashMap<String, bool> = HashMap::new();
+    let mut last_seen: Option<AppStatus> = None;
+    let mut last_counted: Option<Observation> = None;
+    let mut last_line: Option<Instant> = None;
+
+    loop {
+        let next_line = last_line.unwrap_or(start) + spec.progress_every;
+        let wake = next_line.max(Instant::now()).min(deadline);
+        let received = tokio::select! {
+            r = source.next_status() => Some(r),
+            () = tokio::time::sleep_until(wake) => None,
+        };
+        let now = Instant::now();
+        if let Some(r) = received {
+            let status = match r {
+                Some(Ok(s)) => s,
+                Some(Err(source)) => {
+                    return Err(GateError::Observe {
+                        label: spec.label.clone(),
+                        source,
+                    });
+                }
+                None => {
+                    return Err(GateError::SourceEnded {
+                        label: spec.label.clone(),
+                    });
+                }
+            };
+            let counts = status.reconciled_at.is_some_and(|t| t >= not_before)
+                && status.sync_revisions().any(|rev| {
+                    *ancestry.entry(rev.to_owned()).or_insert_with(|| {
+                        rev == spec.expected_commit || is_descendant_or_equal(rev)
+                    })
+                });
+            last_seen = Some(status.clone());
+            if counts {
+                let obs = Observation {
+                    status,
+                    elapsed: now - start,
+                };
+                match on_observation(&obs) {
+                    Verdict::Pass => return Ok(GateOutcome::Passed { last: obs }),
+                    Verdict::Fail(reason) => return Ok(GateOutcome::Failed { reason, last: obs }),
+                    Verdict::KeepWaiting => last_counted = Some(obs),
+                }
+            }
+        }
+        if now >= deadline {
+            return Ok(GateOutcome::TimedOut {
+                waited: now - start,
+                last: last_counted,
+            });
+        }
+        if last_line.is_none_or(|t| now >= t + spec.progress_every) {
+            sink.line(&progress_line(&spec.label, last_seen.as_ref(), now - start));
+            last_line = Some(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::capabilities::argocd::{Health, HealthStatus, SyncState, SyncStatus};
+
+    /// Yields scripted statuses, then stays silent.
+    struct Scripted(VecDeque<AppStatus>);
+
+    impl StatusSource for Scripted {
+        async fn next_status(&mut self) -> Option<Result<AppStatus, RequestError>> {
+            match self.0.pop_front() {
+                Some(s) => Some(Ok(s)),
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn status(health: HealthStatus, sync: SyncStatus, rev: &str, reconciled: u64) -> AppStatus {
+        AppStatus {
+            name: "payments-dev".into(),
+            namespace: None,
+            project: None,
+            health: Health {
+                status: health,
+                message: None,
+            },
+            sync: SyncState {
+                status: sync,
+                revision: Some(rev.into()),
+                revisions: Vec::new(),
+            },
+            operation: None,
+            reconciled_at: Some(at(reconciled)),
+            resources: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    fn spec(max_wait: Duration) -> GateSpec {
+        GateSpec {
+            label: "payments-dev".into(),
+            expected_commit: "c0ffee1234".into(),
+            // Mid-second: a reconcile in the same second still counts.
+            pushed_at: at(1000) + Duration::from_millis(600),
+            max_wait,
+            progress_every: Duration::from_secs(3600),
+        }
+    }
+
+    fn healthy_synced(obs: &Observation) -> Verdict {
+        let s = &obs.status;
+        match (&s.health.status, &s.sync.status) {
+            (HealthStatus::Healthy, SyncStatus::Synced) => Verdict::Pass,
+            (HealthStatus::Degraded, _) => Verdict::Fail("Degraded".into()),
+            _ => Verdict::KeepWaiting,
+        }
+    }
+
+    #[tokio::test]
+    async fn stale_or_foreign_observations_never_reach_the_policy() {
+        use HealthStatus::*;
+        use SyncStatus::*;
+        let mut source = Scripted(VecDeque::from([
+            status(Healthy, Synced, "0ld0ld", 1005), // previous revision
+            status(Healthy, Synced, "c0ffee1234", 999), // reconciled before the push
+            status(Healthy, OutOfSync, "c0ffee1234", 1000), // counts, waits
+            status(Healthy, Synced, "beef", 1001),   // unrelated revision
+            status(Healthy, Synced, "merge99", 1002), // merge commit containing C
+        ]));
+        let mut seen = Vec::new();
+        let mut asked = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        let outcome = wait_for_health(
+            &mut source,
+            &spec(Duration::from_secs(60)),
+            |rev| {
+                asked.push(rev.to_owned());
+                rev == "merge99"
+            },
+            |obs| {
+                seen.push(obs.status.sync.revision.clone().unwrap_or_default());
+                healthy_synced(obs)
+            },
+            &mut lines,
+        )
+        .await
+        .expect("gate runs");
+        assert!(
+            matches!(&outcome, GateOutcome::Passed { last } if last.status.sync.revision.as_deref() == Some("merge99"))
+        );
+        assert_eq!(seen, ["c0ffee1234", "merge99"]);
+        // The exact commit needs no ancestry lookup; each other revision is asked once.
+        assert_eq!(asked, ["0ld0ld", "beef", "merge99"]);
+        assert_eq!(lines, ["payments-dev: Healthy / Synced @0ld0ld (0s)"]);
+    }
+
+    #[tokio::test]
+    async fn degraded_fails_and_silence_times_out() {
+        let mut source = Scripted(VecDeque::from([status(
+            HealthStatus::Degraded,
+            SyncStatus::Synced,
+            "c0ffee1234",
+            1001,
+        )]));
+        let outcome = wait_for_health(
+            &mut source,
+            &spec(Duration::from_secs(60)),
+            |_| false,
+            healthy_synced,
+            &mut Vec::new(),
+        )
+        .await
+        .expect("gate runs");
+        assert!(matches!(outcome, GateOutcome::Failed { ref reason, .. } if reason == "Degraded"));
+
+        let mut source = Scripted(VecDeque::from([status(
+            HealthStatus::Progressing,
+            SyncStatus::Synced,
+            "c0ffee1234",
+            1001,
+        )]));
+        let outcome = wait_for_health(
+            &mut source,
+            &spec(Duration::from_millis(200)),
+            |_| false,
+            healthy_synced,
+            &mut Vec::new(),
+        )
+        .await
+        .expect("gate runs");
+        match outcome {
+            GateOutcome::TimedOut {
+                last: Some(last), ..
+            } => {
+                assert_eq!(last.status.health.status, HealthStatus::Progressing);
+            }
+            other => panic!("expected timeout, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn progress_line_format() {
+        let s = status(
+            HealthStatus::Progressing,
+            SyncStatus::Synced,
+            "ab12cd3456789",
+            1,
+        );
+        assert_eq!(
+            progress_line("payments-dev", Some(&s), Duration::from_millis(34_900)),
+            "payments-dev: Progressing / Synced @ab12cd3 (34s)"
+        );
+        assert_eq!(
+            progress_line("payments-dev", None, Duration::ZERO),
+            "payments-dev: waiting for Argo CD (0s)"
+        );
+    }
+}

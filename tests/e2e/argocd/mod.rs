@@ -1,0 +1,7 @@
+//! The Argo CD capability, its simulator and the health gate.
+
+mod client;
+mod common;
+mod gate;
+mod sim_shapes;
+mod swagger;
