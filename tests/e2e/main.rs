@@ -12,4 +12,5 @@ mod cli_policy;
 mod forge_shapes;
 mod forge_sims;
 mod forge_transport;
+mod git;
 mod runtime;

@@ -4,3 +4,4 @@
 
 pub mod argocd;
 pub mod forge;
+pub mod git;

@@ -1,0 +1,299 @@
+//! A stage's deployment history from the env repo alone: the first-parent
+//! commits that changed its value, their trailers, the last good version
+//! (skipping versions a later commit rolled back), and which stages changed
+//! between two commits (for `baton advance`).
+
+use std::collections::{HashMap, HashSet};
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+
+use super::error::ReadError;
+use super::repo::{EnvRepo, StageField};
+use super::trailers::{ROLLBACK_OF, Trailer, parse_trailers};
+
+/// One commit that changed a stage's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Full hex commit id.
+    pub commit: String,
+    /// Committer time, seconds since the Unix epoch.
+    pub time: i64,
+    /// Author name.
+    pub author_name: String,
+    /// Author email.
+    pub author_email: String,
+    /// The value before this commit (`None`: file or field absent).
+    pub old: Option<String>,
+    /// The value after this commit (`None`: file or field absent).
+    pub new: Option<String>,
+    /// Full commit message.
+    pub message: String,
+    /// Trailers of the message's last paragraph, in order.
+    pub trailers: Vec<Trailer>,
+}
+
+impl HistoryEntry {
+    /// The value of the first trailer named `key` (case-insensitive).
+    pub fn trailer(&self, key: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|t| t.key.eq_ignore_ascii_case(key))
+            .map(|t| t.value.as_str())
+    }
+}
+
+/// The last good version of a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastGood {
+    /// The version.
+    pub version: String,
+    /// The commit that set it.
+    pub commit: String,
+}
+
+/// A stage whose value differs between two commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageChange {
+    /// Index of the stage in the slice given to [`EnvRepo::changed_stages`].
+    pub index: usize,
+    /// Value at the first commit.
+    pub from: Option<String>,
+    /// Value at the second commit.
+    pub to: Option<String>,
+}
+
+/// Memoised path lookups: most commits touch one file, so most subtrees are
+/// shared with the previous commit and need no decoding.
+#[derive(Default)]
+struct BlobFinder {
+    subtree: HashMap<(ObjectId, usize), Option<ObjectId>>,
+    values: HashMap<ObjectId, Option<String>>,
+}
+
+impl BlobFinder {
+    fn blob(
+        &mut self,
+        repo: &gix::Repository,
+        tree: ObjectId,
+        parts: &[&str],
+    ) -> Result<Option<ObjectId>, gix::Error> {
+        let mut id = tree;
+        for (depth, name) in parts.iter().enumerate() {
+            let next = match self.subtree.get(&(id, depth)) {
+                Some(next) => *next,
+                None => {
+                    let tree = repo.find_tree(id)?;
+                    let next = tree.find_entry(*name).and_then(|e| {
+                        let is_last = depth + 1 == parts.len();
+                        let ok = if is_last {
+                            e.mode().is_blob()
+                        } else {
+                            e.mode().is_tree()
+                        };
+                        ok.then(|| e.object_id())
+                    });
+                    self.subtree.insert((id, depth), next);
+                    next
+                }
+            };
+            match next {
+                Some(next) => id = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(id))
+    }
+
+    fn value(
+        &mut self,
+        repo: &gix::Repository,
+        stage: &StageField,
+        blob: Option<ObjectId>,
+    ) -> Result<Option<String>, gix::Error> {
+        let Some(blob) = blob else { return Ok(None) };
+        if let Some(v) = self.values.get(&blob) {
+            return Ok(v.clone());
+        }
+        let data = repo.find_blob(blob)?.detach().data;
+        let value = match EnvRepo::version_in(stage, &data) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                // An unreadable old revision must not make history unusable.
+                tracing::debug!(%err, %blob, "history: value unreadable, treated as absent");
+                None
+            }
+        };
+        self.values.insert(blob, value.clone());
+        Ok(value)
+    }
+}
+
+impl EnvRepo {
+    /// Every first-parent commit reachable from `rev` that changed `stage`'s
+    /// value, newest first; at most `limit` entries when given. Deepens a
+    /// shallow cache first.
+    pub fn history(
+        &mut self,
+        rev: &str,
+        stage: &StageField,
+        limit: Option<usize>,
+    ) -> Result<Vec<HistoryEntry>, ReadError> {
+        self.history_until(rev, stage, |found| limit.is_some_and(|l| found.len() >= l))
+    }
+
+    /// The history walk, stopping as soon as `done(entries so far)` holds.
+    fn history_until(
+        &mut self,
+        rev: &str,
+        stage: &StageField,
+        mut done: impl FnMut(&[HistoryEntry]) -> bool,
+    ) -> Result<Vec<HistoryEntry>, ReadError> {
+        self.ensure_full_history()?;
+        let tip = self.resolve(rev)?;
+        let repo = &self.repo;
+        let objects = |id: ObjectId| {
+            let url = self.remote.url.clone();
+            move |source| ReadError::Objects {
+                url,
+                rev: id.to_string(),
+                source,
+            }
+        };
+        let parts: Vec<&str> = stage.file.split('/').filter(|p| !p.is_empty()).collect();
+        let mut finder = BlobFinder::default();
+        let mut out = Vec::new();
+        // Each commit is loaded once: it is the parent of one step and the
+        // child of the next.
+        let mut commit = repo.find_commit(tip).map_err(objects(tip))?;
+        let tree = commit.tree_id().map_err(objects(tip))?.detach();
+        let mut blob = finder.blob(repo, tree, &parts).map_err(objects(tip))?;
+        loop {
+            if done(&out) {
+                break;
+            }
+            let id = commit.id;
+            let decoded = commit.decode().map_err(objects(id))?;
+            // A missing parent is a shallow boundary: treated like a root.
+            let parent = decoded
+                .parents()
+                .next()
+                .and_then(|p| repo.find_commit(p).ok());
+            let parent_blob = match &parent {
+                Some(pc) => {
+                    let tree = pc.tree_id().map_err(objects(pc.id))?.detach();
+                    finder.blob(repo, tree, &parts).map_err(objects(pc.id))?
+                }
+                None => None,
+            };
+            if blob != parent_blob {
+                let new = finder.value(repo, stage, blob).map_err(objects(id))?;
+                let old = finder
+                    .value(repo, stage, parent_blob)
+                    .map_err(objects(id))?;
+                if new != old {
+                    let author = decoded
+                        .author()
+                        .map_err(|e| objects(id)(gix::Error::from_error(e)))?;
+                    let message = decoded.message.to_str_lossy().into_owned();
+                    out.push(HistoryEntry {
+                        commit: id.to_string(),
+                        time: decoded
+                            .committer()
+                            .ok()
+                            .and_then(|c| c.time().ok())
+                            .map_or(0, |t| t.seconds),
+                        author_name: author.name.to_str_lossy().trim().to_owned(),
+                        author_email: author.email.to_str_lossy().trim().to_owned(),
+                        old,
+                        new,
+                        trailers: parse_trailers(&message),
+                        message,
+                    });
+                }
+            }
+            drop(decoded);
+            match parent {
+                Some(pc) => {
+                    commit = pc;
+                    blob = parent_blob;
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest value of `stage` before its current one that no later
+    /// commit rolled back (`Baton-Rollback-Of: <version>`), with the commit
+    /// that set it. `None` when history has no such value.
+    pub fn last_good(
+        &mut self,
+        rev: &str,
+        stage: &StageField,
+    ) -> Result<Option<LastGood>, ReadError> {
+        // Stops at the answer: every commit newer than the candidate (the
+        // only ones whose rollback trailers matter) has been seen by then.
+        let history = self.history_until(rev, stage, |found| last_good_in(found).is_some())?;
+        Ok(last_good_in(&history))
+    }
+
+    /// Which of `stages` have a different value at `to` than at `from`.
+    /// A shallow cache is deepened when either revision is not in it.
+    pub fn changed_stages(
+        &mut self,
+        from: &str,
+        to: &str,
+        stages: &[StageField],
+    ) -> Result<Vec<StageChange>, ReadError> {
+        if self.resolve(from).is_err() || self.resolve(to).is_err() {
+            self.ensure_full_history()?;
+        }
+        let (a, b) = (self.resolve(from)?, self.resolve(to)?);
+        let mut out = Vec::new();
+        for (index, stage) in stages.iter().enumerate() {
+            let (x, y) = (self.blob_at(a, &stage.file)?, self.blob_at(b, &stage.file)?);
+            if x == y {
+                continue;
+            }
+            let read = |bytes: Option<Vec<u8>>| -> Result<Option<String>, ReadError> {
+                bytes
+                    .map(|b| EnvRepo::version_in(stage, &b))
+                    .transpose()
+                    .map_err(ReadError::from)
+            };
+            let (from_v, to_v) = (read(x)?, read(y)?);
+            if from_v != to_v {
+                out.push(StageChange {
+                    index,
+                    from: from_v,
+                    to: to_v,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// [`EnvRepo::last_good`] over an already loaded history (newest first).
+pub fn last_good_in(history: &[HistoryEntry]) -> Option<LastGood> {
+    let current = history.first()?.new.clone();
+    let mut rolled_back: HashSet<&str> = HashSet::new();
+    for entry in history {
+        if let Some(v) = &entry.new
+            && Some(v) != current.as_ref()
+            && !rolled_back.contains(v.as_str())
+        {
+            return Some(LastGood {
+                version: v.clone(),
+                commit: entry.commit.clone(),
+            });
+        }
+        for t in &entry.trailers {
+            if t.key.eq_ignore_ascii_case(ROLLBACK_OF) {
+                rolled_back.insert(t.value.as_str());
+            }
+        }
+    }
+    None
+}

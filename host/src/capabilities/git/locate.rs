@@ -1,0 +1,254 @@
+//! Finds a field's scalar in yaml-edit's lossless syntax tree and returns its
+//! exact byte span, so an edit can splice new text in and leave every other
+//! byte alone. Refuses aliases, anchors and merge keys on the path.
+
+use rowan::ast::AstNode;
+use yaml_edit::{Lang, SyntaxKind, YamlFile};
+
+use super::error::FieldError;
+use super::field::{FieldSpec, Segment, display_path};
+use super::scalar::{self, Style};
+
+type Node = rowan::SyntaxNode<Lang>;
+
+/// The scalar a field points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Located {
+    /// Byte range of the scalar's text (quotes included).
+    pub start: usize,
+    /// End of the range (exclusive).
+    pub end: usize,
+    /// How it is written.
+    pub style: Style,
+    /// The decoded value (plain scalars as written).
+    pub value: String,
+    /// The span is empty right after `:`, so a space must precede new text.
+    pub needs_space: bool,
+}
+
+/// Walks `field`'s path through document `doc_index` of `text`.
+pub(crate) fn locate(
+    file: &str,
+    field: &FieldSpec,
+    text: &str,
+    doc_index: usize,
+) -> Result<Located, FieldError> {
+    let path = field.path();
+    let parsed = YamlFile::parse(text).tree();
+    let root = parsed.syntax().clone();
+    let missing = |upto: usize| FieldError::KeyMissing {
+        file: file.to_owned(),
+        field: field.to_string(),
+        missing: display_path(&path[..upto]),
+    };
+    let doc = root
+        .children()
+        .filter(|n| n.kind() == SyntaxKind::DOCUMENT)
+        .nth(doc_index)
+        .ok_or_else(|| missing(0))?;
+
+    let mut container = doc;
+    for (i, seg) in path.iter().enumerate() {
+        let at = || display_path(&path[..i]);
+        let content = content_of(file, field, &container, &at)?;
+        let Some(content) = content else {
+            return Err(missing(i + 1));
+        };
+        let wrong = |expected| FieldError::WrongType {
+            file: file.to_owned(),
+            field: field.to_string(),
+            at: at(),
+            found: kind_name(&content),
+            expected,
+        };
+        container = match seg {
+            Segment::Key(key) => {
+                if content.kind() != SyntaxKind::MAPPING {
+                    return Err(wrong("a mapping"));
+                }
+                let mut found = None;
+                for entry in content
+                    .children()
+                    .filter(|n| n.kind() == SyntaxKind::MAPPING_ENTRY)
+                {
+                    let k = key_text(&entry);
+                    if k.as_deref() == Some("<<") {
+                        return Err(FieldError::MergeKey {
+                            file: file.to_owned(),
+                            field: field.to_string(),
+                            at: at(),
+                        });
+                    }
+                    if found.is_none() && k.as_deref() == Some(key.as_str()) {
+                        found = Some(entry);
+                    }
+                }
+                let entry = found.ok_or_else(|| missing(i + 1))?;
+                match entry.children().find(|n| n.kind() == SyntaxKind::VALUE) {
+                    Some(v) => v,
+                    None => entry,
+                }
+            }
+            Segment::Index(n) => {
+                if content.kind() != SyntaxKind::SEQUENCE {
+                    return Err(wrong("a sequence"));
+                }
+                content
+                    .children()
+                    .filter(|c| c.kind() == SyntaxKind::SEQUENCE_ENTRY)
+                    .nth(*n)
+                    .ok_or_else(|| missing(i + 1))?
+            }
+            Segment::Select { key, value } => {
+                if content.kind() != SyntaxKind::SEQUENCE {
+                    return Err(wrong("a sequence"));
+                }
+                content
+                    .children()
+                    .filter(|c| c.kind() == SyntaxKind::SEQUENCE_ENTRY)
+                    .find(|item| item_matches(item, key, value))
+                    .ok_or_else(|| missing(i + 1))?
+            }
+        };
+    }
+
+    let at = || display_path(&path);
+    let content = content_of(file, field, &container, &at)?;
+    match content {
+        Some(node) if node.kind() == SyntaxKind::SCALAR => {
+            let mut located = scalar_at(file, field, &node)?;
+            located.needs_space =
+                located.start == located.end && text[..located.start].ends_with(':');
+            Ok(located)
+        }
+        Some(node) => Err(FieldError::WrongType {
+            file: file.to_owned(),
+            field: field.to_string(),
+            at: at(),
+            found: kind_name(&node),
+            expected: "a scalar",
+        }),
+        // `key:` with nothing after it: a null to be replaced.
+        None => {
+            let end = match container
+                .children_with_tokens()
+                .find(|t| t.kind() == SyntaxKind::COLON)
+            {
+                Some(colon) => usize::from(colon.text_range().end()),
+                None => usize::from(container.text_range().start()),
+            };
+            Ok(Located {
+                start: end,
+                end,
+                style: Style::Plain,
+                value: String::new(),
+                needs_space: text[..end].ends_with(':'),
+            })
+        }
+    }
+}
+
+/// The node a VALUE / SEQUENCE_ENTRY / DOCUMENT holds, after refusing
+/// anchors and aliases and looking through tags.
+fn content_of(
+    file: &str,
+    field: &FieldSpec,
+    container: &Node,
+    at: &dyn Fn() -> String,
+) -> Result<Option<Node>, FieldError> {
+    let refuse = |what| FieldError::AliasOrAnchor {
+        file: file.to_owned(),
+        field: field.to_string(),
+        what,
+        at: at(),
+    };
+    let mut node = container.clone();
+    loop {
+        if node
+            .children_with_tokens()
+            .any(|t| t.kind() == SyntaxKind::ANCHOR)
+        {
+            return Err(refuse("anchor"));
+        }
+        let mut next = None;
+        for child in node.children() {
+            match child.kind() {
+                SyntaxKind::ALIAS => return Err(refuse("alias")),
+                SyntaxKind::TAGGED_NODE => next = Some((child, true)),
+                SyntaxKind::MAPPING | SyntaxKind::SEQUENCE | SyntaxKind::SCALAR => {
+                    next = Some((child, false));
+                }
+                _ => {}
+            }
+            if next.is_some() {
+                break;
+            }
+        }
+        match next {
+            Some((tagged, true)) => node = tagged,
+            Some((content, false)) => return Ok(Some(content)),
+            None => return Ok(None),
+        }
+    }
+}
+
+fn kind_name(node: &Node) -> &'static str {
+    match node.kind() {
+        SyntaxKind::MAPPING => "mapping",
+        SyntaxKind::SEQUENCE => "sequence",
+        _ => "scalar",
+    }
+}
+
+/// The decoded text of a MAPPING_ENTRY's key.
+fn key_text(entry: &Node) -> Option<String> {
+    let key = entry.children().find(|n| n.kind() == SyntaxKind::KEY)?;
+    let scalar = key.descendants().find(|n| n.kind() == SyntaxKind::SCALAR)?;
+    let raw = scalar.text().to_string();
+    scalar::decode(raw.trim())
+}
+
+/// Whether a sequence item is a mapping whose `key` is the scalar `value`.
+fn item_matches(item: &Node, key: &str, value: &str) -> bool {
+    let Some(mapping) = item.children().find(|n| n.kind() == SyntaxKind::MAPPING) else {
+        return false;
+    };
+    mapping
+        .children()
+        .filter(|n| n.kind() == SyntaxKind::MAPPING_ENTRY)
+        .find(|e| key_text(e).as_deref() == Some(key))
+        .and_then(|e| e.children().find(|n| n.kind() == SyntaxKind::VALUE))
+        .and_then(|v| v.children().find(|n| n.kind() == SyntaxKind::SCALAR))
+        .and_then(|s| scalar::decode(s.text().to_string().trim()))
+        .is_some_and(|v| v == value)
+}
+
+fn scalar_at(file: &str, field: &FieldSpec, node: &Node) -> Result<Located, FieldError> {
+    let unsupported = |style| FieldError::UnsupportedScalar {
+        file: file.to_owned(),
+        field: field.to_string(),
+        style,
+    };
+    if node
+        .children_with_tokens()
+        .any(|t| matches!(t.kind(), SyntaxKind::PIPE | SyntaxKind::GREATER))
+    {
+        return Err(unsupported("block"));
+    }
+    let range = node.text_range();
+    let raw = node.text().to_string();
+    let trimmed_len = raw.trim_end().len();
+    if raw[..trimmed_len].contains(['\n', '\r']) {
+        return Err(unsupported("multi-line"));
+    }
+    let start = usize::from(range.start());
+    let raw = &raw[..trimmed_len];
+    let value = scalar::decode(raw).ok_or_else(|| unsupported("malformed"))?;
+    Ok(Located {
+        start,
+        end: start + trimmed_len,
+        style: Style::of(raw),
+        value,
+        needs_space: false,
+    })
+}

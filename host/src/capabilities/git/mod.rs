@@ -1,0 +1,66 @@
+//! The env repo capability: everything Baton reads from and writes to the
+//! GitOps environment repository.
+//!
+//! The API is synchronous; the engine calls it from blocking threads
+//! (`tokio::task::spawn_blocking`). Objects are read and written with gix in
+//! a bare cache directory (no working tree); the network goes through the
+//! `git` binary, with the token only in `http.extraHeader` via
+//! `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`.
+//!
+//! # Engine-facing API
+//!
+//! - [`EnvRepo::open`]`(&RepoSource, &OpenOptions)`: clone into
+//!   `<cache_root>/<slug>-<hash>` on first use, fetch afterwards.
+//!   [`OpenOptions::shallow`] fetches only the tip (enough for writes);
+//!   history calls deepen on demand. [`EnvRepo::refresh`] fetches again.
+//! - [`EnvRepo::read_file`]`(rev, path)`: a file's bytes at any revision
+//!   (branch name, SHA, or any rev-parse expression).
+//! - [`EnvRepo::read_version`]`(rev, &StageField)`: a stage's version.
+//! - [`EnvRepo::history`]`(rev, &StageField, limit)`: first-parent commits
+//!   that changed the stage's value ([`HistoryEntry`]: id, time, author,
+//!   old -> new, message, trailers), newest first.
+//! - [`EnvRepo::last_good`]`(rev, &StageField)`: the newest earlier value
+//!   that no later commit rolled back (`Baton-Rollback-Of`); also
+//!   [`last_good_in`] over a loaded history.
+//! - [`EnvRepo::changed_stages`]`(from, to, &[StageField])`: for
+//!   `baton advance`, which stages changed between two commits, from -> to.
+//! - [`EnvRepo::write_version`]`(&WriteRequest, &CommitSettings)`: edit,
+//!   commit, push to the branch ([`Target::Branch`]) or to
+//!   `baton/<app>/<stage>/<version>` ([`Target::MergeRequest`]); returns
+//!   [`WriteOutcome`] (`Committed`, `Unchanged`, `ReusedBranch`).
+//!
+//! Field kinds ([`FieldSpec`], parsed from text, `Display` round-trips):
+//! `helm:image.tag`, `kustomize:<image>` (`newTag`) and
+//! `kustomize:<image>:newName`, `argocd:targetRevision`,
+//! `argocd:sources[N].targetRevision`, `yaml:a.b[name=x].c[0]`; a document
+//! selector for multi-document files is written `<kind>[N]:...`.
+//!
+//! The pure YAML layer is public too: [`read_field`] / [`set_field`] work on
+//! bytes (used by `--dry-run` previews and tests).
+//!
+//! [`http_server`] serves bare repositories over smart HTTP on loopback
+//! (tests, `baton demo`, the GitLab simulator).
+
+mod error;
+mod field;
+mod history;
+pub mod http_server;
+mod locate;
+mod repo;
+mod scalar;
+mod trailers;
+mod transport;
+mod write;
+mod yaml;
+
+pub use error::{FieldError, OpenError, ReadError, TransportError, WriteError};
+pub use field::{FieldKind, FieldSpec, FieldSpecError, Segment};
+pub use history::{HistoryEntry, LastGood, StageChange, last_good_in};
+pub use repo::{EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for};
+pub use scalar::Style;
+pub use trailers::{
+    DEFAULT_TEMPLATE, Identity, POLICY, Provenance, ROLLBACK_OF, RUN, Trailer, parse_trailers,
+    render_message,
+};
+pub use write::{CommitSettings, Target, WriteOutcome, WriteRequest, mr_branch_name};
+pub use yaml::{Edited, MAX_FILE_SIZE, read_field, set_field};

@@ -1,0 +1,360 @@
+//! [`EnvRepo`]: a bare cache of one remote env repo (one directory per URL
+//! under a cache root), refreshed with `git fetch`, read with gix.
+
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+use sha2::{Digest, Sha256};
+
+use super::error::{FieldError, OpenError, ReadError};
+use super::field::FieldSpec;
+use super::transport::Remote;
+use super::yaml;
+use crate::secret::Secret;
+
+/// Where the env repo lives and how to authenticate.
+#[derive(Debug, Clone)]
+pub struct RepoSource {
+    /// `https://…`, `http://…`, `file://…` or a local path. Never contains a
+    /// token.
+    pub url: String,
+    /// Bearer token for http(s) remotes, sent as `http.extraHeader`.
+    pub token: Option<Secret>,
+}
+
+/// How [`EnvRepo::open`] prepares the cache.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Root under which each repo URL gets its own directory.
+    pub cache_root: PathBuf,
+    /// The branch Argo CD tracks (usually `main`).
+    pub branch: String,
+    /// Fetch only the branch tip (`--depth=1`). Enough for writes; history
+    /// calls deepen the cache on demand.
+    pub shallow: bool,
+}
+
+impl OpenOptions {
+    /// Full-history cache of `branch` under `cache_root`.
+    pub fn new(cache_root: impl Into<PathBuf>, branch: impl Into<String>) -> Self {
+        Self {
+            cache_root: cache_root.into(),
+            branch: branch.into(),
+            shallow: false,
+        }
+    }
+}
+
+/// One stage's version location: a file in the repo and a field in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageField {
+    /// Path of the file inside the repo, `/`-separated.
+    pub file: String,
+    /// Where the version sits in the file.
+    pub field: FieldSpec,
+}
+
+/// A bare cache of the env repo, fetched from the remote.
+pub struct EnvRepo {
+    pub(crate) remote: Remote,
+    pub(crate) git_dir: PathBuf,
+    pub(crate) branch: String,
+    pub(crate) repo: gix::Repository,
+    /// Set by a fetch, consumed by the next write: a write right after
+    /// `open` does not fetch the same tip again.
+    pub(crate) fresh: bool,
+}
+
+impl std::fmt::Debug for EnvRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvRepo")
+            .field("url", &self.remote.url)
+            .field("git_dir", &self.git_dir)
+            .field("branch", &self.branch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The cache directory for `url` under `root`: a readable slug plus a short
+/// hash of the full URL, so different URLs never share a directory.
+pub fn cache_dir_for(root: &Path, url: &str) -> PathBuf {
+    let slug: String = url
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let slug = slug.trim_matches('-');
+    let slug = &slug[slug.len().saturating_sub(48)..];
+    let hash = Sha256::digest(url.as_bytes());
+    let hex: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+    root.join(format!("{slug}-{hex}"))
+}
+
+impl EnvRepo {
+    /// Opens (cloning on first use, fetching afterwards) the env repo's
+    /// `branch` into its cache directory under `options.cache_root`.
+    pub fn open(source: &RepoSource, options: &OpenOptions) -> Result<Self, OpenError> {
+        let url = normalize_url(source)?;
+        let git_dir = cache_dir_for(&options.cache_root, &url);
+        if !git_dir.join("HEAD").exists() {
+            init_cache(&options.cache_root, &git_dir)?;
+        }
+        let repo = open_repo(&git_dir)?;
+        let mut this = Self {
+            remote: Remote {
+                url,
+                token: source.token.clone(),
+            },
+            git_dir,
+            branch: options.branch.clone(),
+            repo,
+            fresh: false,
+        };
+        let shallow = options.shallow
+            && (this.repo.is_shallow().unwrap_or(false) || this.tip_of(&this.branch).is_none());
+        this.fetch(&[], shallow)
+            .map_err(|source| OpenError::Fetch {
+                url: this.remote.url.clone(),
+                source,
+            })?;
+        Ok(this)
+    }
+
+    /// The remote URL this cache mirrors.
+    pub fn url(&self) -> &str {
+        &self.remote.url
+    }
+
+    /// The tracked branch.
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// The bare cache directory.
+    pub fn cache_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    /// Fetches the tracked branch plus `extra` refspecs and reloads the
+    /// repository handle.
+    pub(crate) fn fetch(
+        &mut self,
+        extra: &[String],
+        shallow: bool,
+    ) -> Result<(), super::error::TransportError> {
+        let mut refspecs = vec![tracking_refspec(&self.branch)];
+        refspecs.extend_from_slice(extra);
+        self.remote
+            .fetch(&self.git_dir, &refspecs, &self.branch, shallow)?;
+        self.reload();
+        self.fresh = true;
+        Ok(())
+    }
+
+    /// Fetches the latest state of the tracked branch.
+    pub fn refresh(&mut self) -> Result<(), OpenError> {
+        let shallow = self.repo.is_shallow().unwrap_or(false);
+        self.fetch(&[], shallow).map_err(|source| OpenError::Fetch {
+            url: self.remote.url.clone(),
+            source,
+        })
+    }
+
+    /// Turns a shallow cache into a full one (history needs every commit).
+    pub(crate) fn ensure_full_history(&mut self) -> Result<(), ReadError> {
+        if !self.repo.is_shallow().unwrap_or(false) {
+            return Ok(());
+        }
+        self.remote
+            .unshallow(
+                &self.git_dir,
+                &[tracking_refspec(&self.branch)],
+                &self.branch,
+            )
+            .map_err(|source| ReadError::Deepen {
+                url: self.remote.url.clone(),
+                source,
+            })?;
+        self.reload();
+        Ok(())
+    }
+
+    fn reload(&mut self) {
+        // A fresh handle sees new packs and refs written by `git fetch`.
+        if let Ok(repo) = open_repo(&self.git_dir) {
+            self.repo = repo;
+        }
+    }
+
+    /// The fetched tip of `branch` (`refs/remotes/origin/<branch>`).
+    pub(crate) fn tip_of(&self, branch: &str) -> Option<ObjectId> {
+        let mut r = self
+            .repo
+            .try_find_reference(format!("refs/remotes/origin/{branch}").as_str())
+            .ok()??;
+        r.peel_to_id().ok().map(|id| id.detach())
+    }
+
+    /// Resolves a revision: a fetched branch name first, then anything
+    /// `git rev-parse` understands (a SHA, `main~3`, ...).
+    pub fn resolve(&self, rev: &str) -> Result<ObjectId, ReadError> {
+        if let Some(id) = self.tip_of(rev) {
+            return Ok(id);
+        }
+        let id = self
+            .repo
+            .rev_parse_single(rev)
+            .map_err(|e| ReadError::Revision {
+                rev: rev.to_owned(),
+                url: self.remote.url.clone(),
+                source: gix::Error::from_error(e),
+            })?;
+        let commit = id
+            .object()
+            .and_then(|o| o.peel_to_commit())
+            .map_err(|source| ReadError::Revision {
+                rev: rev.to_owned(),
+                url: self.remote.url.clone(),
+                source,
+            })?;
+        Ok(commit.id)
+    }
+
+    /// The bytes of `file` at commit `commit`; `None` when absent.
+    pub(crate) fn blob_at(
+        &self,
+        commit: ObjectId,
+        file: &str,
+    ) -> Result<Option<Vec<u8>>, ReadError> {
+        let objects = |source| ReadError::Objects {
+            url: self.remote.url.clone(),
+            rev: commit.to_string(),
+            source,
+        };
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .map_err(objects)?;
+        let Some(entry) = tree.lookup_entry_by_path(file).map_err(objects)? else {
+            return Ok(None);
+        };
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        let blob = entry.object().map_err(objects)?;
+        Ok(Some(blob.detach().data))
+    }
+
+    /// The bytes of `file` at revision `rev` (for policies' `read-file`);
+    /// `None` when the file does not exist there.
+    pub fn read_file(&self, rev: &str, file: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        let commit = self.resolve(rev)?;
+        self.blob_at(commit, file)
+    }
+
+    /// The version a stage holds at revision `rev`.
+    pub fn read_version(&self, rev: &str, stage: &StageField) -> Result<String, ReadError> {
+        let commit = self.resolve(rev)?;
+        self.version_at(commit, stage, rev)
+    }
+
+    pub(crate) fn version_at(
+        &self,
+        commit: ObjectId,
+        stage: &StageField,
+        rev: &str,
+    ) -> Result<String, ReadError> {
+        let bytes = self
+            .blob_at(commit, &stage.file)?
+            .ok_or_else(|| ReadError::FileMissing {
+                file: stage.file.clone(),
+                field: stage.field.to_string(),
+                rev: rev.to_owned(),
+            })?;
+        yaml::read_field(&stage.file, &stage.field, &bytes).map_err(ReadError::from)
+    }
+
+    /// The version of `stage` in `bytes`, for callers holding a blob.
+    pub(crate) fn version_in(stage: &StageField, bytes: &[u8]) -> Result<String, FieldError> {
+        yaml::read_field(&stage.file, &stage.field, bytes)
+    }
+}
+
+pub(crate) fn tracking_refspec(branch: &str) -> String {
+    format!("+refs/heads/{branch}:refs/remotes/origin/{branch}")
+}
+
+fn open_repo(git_dir: &Path) -> Result<gix::Repository, OpenError> {
+    // Like git's default delta base cache: history walks decode long
+    // delta chains of the same big trees over and over without it.
+    let options =
+        gix::open::Options::isolated().config_overrides(["core.deltaBaseCacheLimit=100663296"]);
+    let mut repo = gix::open_opts(git_dir, options).map_err(|source| OpenError::Repo {
+        path: git_dir.to_owned(),
+        source: gix::Error::from_error(source),
+    })?;
+    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+
+    Ok(repo)
+}
+
+/// Creates the bare cache atomically: init in a temporary sibling, then
+/// rename, so concurrent first runs never see a half-made repository.
+fn init_cache(root: &Path, git_dir: &Path) -> Result<(), OpenError> {
+    let io_err = |source| OpenError::CacheDir {
+        path: git_dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(root).map_err(io_err)?;
+    let tmp = tempfile_dir(root).map_err(io_err)?;
+    gix::init_bare(&tmp).map_err(|source| OpenError::Repo {
+        path: tmp.clone(),
+        source: gix::Error::from_error(source),
+    })?;
+    if std::fs::rename(&tmp, git_dir).is_err() {
+        // Another process won the race; use its directory.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !git_dir.join("HEAD").exists() {
+            return Err(io_err(std::io::Error::other(
+                "cache directory exists but is not a git repository",
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn tempfile_dir(root: &Path) -> std::io::Result<PathBuf> {
+    let path = root.join(format!(
+        ".tmp-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir(&path)?;
+    Ok(path)
+}
+
+/// Validates the URL and turns a local path into an absolute one.
+fn normalize_url(source: &RepoSource) -> Result<String, OpenError> {
+    let url = source.url.trim();
+    let http = url.starts_with("https://") || url.starts_with("http://");
+    if source.token.is_some() && !http {
+        return Err(OpenError::TokenWithoutHttp {
+            url: url.to_owned(),
+        });
+    }
+    if http || url.starts_with("file://") {
+        return Ok(url.to_owned());
+    }
+    if url.contains("://") {
+        return Err(OpenError::UnsupportedUrl {
+            url: url.to_owned(),
+        });
+    }
+    std::fs::canonicalize(url)
+        .map(|p| p.to_string_lossy().into_owned())
+        .map_err(|_| OpenError::UnsupportedUrl {
+            url: url.to_owned(),
+        })
+}

@@ -1,0 +1,328 @@
+//! Writing a stage's new version: edit the file in memory, build blob, tree
+//! and commit with gix in the bare cache, push fast-forward to the branch (or
+//! a new merge-request branch). A rejected push is retried on the new tip
+//! with jittered backoff, a bounded number of times; never forced.
+
+use std::time::Duration;
+
+use gix::ObjectId;
+use gix::refs::transaction::PreviousValue;
+
+use super::error::{ReadError, TransportError, WriteError};
+use super::repo::{EnvRepo, StageField};
+use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
+use super::transport::{PushResult, backoff};
+use super::yaml::{self, Edited};
+
+/// Where a write goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A direct fast-forward commit to the tracked branch.
+    Branch,
+    /// A new branch `baton/<app>/<stage>/<version>` off the tracked branch,
+    /// for a merge request.
+    MergeRequest,
+}
+
+/// One stage update.
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    /// The application, e.g. `payments`.
+    pub app: String,
+    /// The stage, e.g. `dev`.
+    pub stage: String,
+    /// Where the stage's version lives.
+    pub location: StageField,
+    /// The version to set.
+    pub version: String,
+    /// Direct commit or merge-request branch.
+    pub target: Target,
+    /// Trailers to record.
+    pub provenance: Provenance,
+}
+
+/// How commits are made and pushes retried.
+#[derive(Debug, Clone)]
+pub struct CommitSettings {
+    /// Subject template (`{stage}`, `{app}`, `{version}`, `{rollback_of}`).
+    pub template: String,
+    /// Author and committer.
+    pub identity: Identity,
+    /// Push attempts before giving up on a contended branch.
+    pub max_attempts: u32,
+    /// Base delay of the jittered exponential backoff between attempts.
+    pub backoff_base: Duration,
+    /// Longest single wait between attempts.
+    pub backoff_cap: Duration,
+    /// Commit time (seconds since the epoch); `None` for now. Tests pin it.
+    pub time: Option<i64>,
+}
+
+impl Default for CommitSettings {
+    fn default() -> Self {
+        Self {
+            template: DEFAULT_TEMPLATE.into(),
+            identity: Identity::default(),
+            max_attempts: 10,
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_secs(1),
+            time: None,
+        }
+    }
+}
+
+/// What [`EnvRepo::write_version`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// A new commit is on `branch`.
+    Committed {
+        /// The new commit.
+        sha: String,
+        /// The branch it was pushed to.
+        branch: String,
+        /// The value it replaced.
+        previous: String,
+        /// Pushes that were rejected before this one landed.
+        retries: u32,
+    },
+    /// The stage already held the version on the tracked branch; nothing
+    /// was written.
+    Unchanged {
+        /// The tracked branch's tip.
+        sha: String,
+        /// The tracked branch.
+        branch: String,
+    },
+    /// The merge-request branch already exists with this change.
+    ReusedBranch {
+        /// Its tip.
+        sha: String,
+        /// The branch.
+        branch: String,
+    },
+}
+
+/// The merge-request branch name for a change.
+pub fn mr_branch_name(app: &str, stage: &str, version: &str) -> String {
+    format!("baton/{app}/{stage}/{version}")
+}
+
+impl EnvRepo {
+    /// Sets `req.location` to `req.version` and pushes the commit. Idempotent:
+    /// an unchanged stage or an existing identical MR branch writes nothing.
+    pub fn write_version(
+        &mut self,
+        req: &WriteRequest,
+        settings: &CommitSettings,
+    ) -> Result<WriteOutcome, WriteError> {
+        let mr = mr_branch_name(&req.app, &req.stage, &req.version);
+        let push_branch = match req.target {
+            Target::Branch => self.branch.clone(),
+            Target::MergeRequest => mr.clone(),
+        };
+        let transport = |source: TransportError| WriteError::Transport {
+            app: req.app.clone(),
+            stage: req.stage.clone(),
+            value: req.version.clone(),
+            branch: push_branch.clone(),
+            source: Box::new(source),
+        };
+        let extra = match req.target {
+            Target::Branch => Vec::new(),
+            Target::MergeRequest => vec![format!(
+                "+refs/heads/baton/{app}/{stage}/*:refs/remotes/origin/baton/{app}/{stage}/*",
+                app = req.app,
+                stage = req.stage
+            )],
+        };
+        let mut attempt = 1;
+        loop {
+            let fresh = std::mem::take(&mut self.fresh);
+            if !(attempt == 1 && fresh && extra.is_empty()) {
+                let shallow = self.repo.is_shallow().unwrap_or(false);
+                self.fetch(&extra, shallow).map_err(transport)?;
+                self.fresh = false;
+            }
+            let base = self.tip_of(&self.branch).ok_or_else(|| {
+                transport(TransportError::BranchMissing {
+                    url: self.remote.url.clone(),
+                    branch: self.branch.clone(),
+                })
+            })?;
+            let edit = self.edit_at(base, req)?;
+            let Edited::Changed { old, bytes } = edit else {
+                return Ok(WriteOutcome::Unchanged {
+                    sha: base.to_string(),
+                    branch: self.branch.clone(),
+                });
+            };
+            if req.target == Target::MergeRequest
+                && let Some(existing) = self.tip_of(&mr)
+            {
+                return self.reuse_branch(existing, req, &mr);
+            }
+            let sha = self.commit_edit(base, req, settings, &bytes)?;
+            match self
+                .remote
+                .push(&self.git_dir, &sha.to_string(), &push_branch)
+                .map_err(transport)?
+            {
+                PushResult::Pushed => {
+                    self.record_push(&push_branch, sha);
+                    return Ok(WriteOutcome::Committed {
+                        sha: sha.to_string(),
+                        branch: push_branch,
+                        previous: old,
+                        retries: attempt - 1,
+                    });
+                }
+                PushResult::Rejected(last) if attempt >= settings.max_attempts => {
+                    return Err(WriteError::Contended {
+                        app: req.app.clone(),
+                        stage: req.stage.clone(),
+                        value: req.version.clone(),
+                        branch: push_branch,
+                        attempts: attempt,
+                        last,
+                    });
+                }
+                PushResult::Rejected(line) => {
+                    tracing::debug!(%line, attempt, branch = %push_branch, "push rejected, re-applying on the new tip");
+                    std::thread::sleep(backoff(
+                        attempt,
+                        settings.backoff_base,
+                        settings.backoff_cap,
+                    ));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn edit_at(&self, base: ObjectId, req: &WriteRequest) -> Result<Edited, WriteError> {
+        let fail = |source: ReadError| WriteError::Edit {
+            app: req.app.clone(),
+            stage: req.stage.clone(),
+            file: req.location.file.clone(),
+            value: req.version.clone(),
+            source: Box::new(source),
+        };
+        let bytes = self
+            .blob_at(base, &req.location.file)
+            .map_err(fail)?
+            .ok_or_else(|| {
+                fail(ReadError::FileMissing {
+                    file: req.location.file.clone(),
+                    field: req.location.field.to_string(),
+                    rev: format!("{} ({base})", self.branch),
+                })
+            })?;
+        yaml::set_field(
+            &req.location.file,
+            &req.location.field,
+            &bytes,
+            &req.version,
+        )
+        .map_err(|e| fail(ReadError::Field(e)))
+    }
+
+    fn reuse_branch(
+        &self,
+        tip: ObjectId,
+        req: &WriteRequest,
+        branch: &str,
+    ) -> Result<WriteOutcome, WriteError> {
+        let found = self
+            .version_at(tip, &req.location, branch)
+            .map_err(|source| WriteError::Edit {
+                app: req.app.clone(),
+                stage: req.stage.clone(),
+                file: req.location.file.clone(),
+                value: req.version.clone(),
+                source: Box::new(source),
+            })?;
+        if found == req.version {
+            Ok(WriteOutcome::ReusedBranch {
+                sha: tip.to_string(),
+                branch: branch.to_owned(),
+            })
+        } else {
+            Err(WriteError::BranchDiverged {
+                app: req.app.clone(),
+                stage: req.stage.clone(),
+                value: req.version.clone(),
+                branch: branch.to_owned(),
+                found,
+            })
+        }
+    }
+
+    /// Writes blob, trees and commit for the edited file on top of `base`.
+    fn commit_edit(
+        &self,
+        base: ObjectId,
+        req: &WriteRequest,
+        settings: &CommitSettings,
+        bytes: &[u8],
+    ) -> Result<ObjectId, WriteError> {
+        let objects = |source| WriteError::Objects {
+            app: req.app.clone(),
+            stage: req.stage.clone(),
+            value: req.version.clone(),
+            source,
+        };
+        let repo = &self.repo;
+        let base_commit = repo.find_commit(base).map_err(objects)?;
+        let base_tree = base_commit.tree().map_err(objects)?;
+        let kind = base_tree
+            .lookup_entry_by_path(&req.location.file)
+            .map_err(objects)?
+            .map_or(gix::object::tree::EntryKind::Blob, |e| e.mode().kind());
+        let blob = repo.write_blob(bytes).map_err(objects)?.detach();
+        let mut editor = repo.edit_tree(base_tree.id).map_err(objects)?;
+        editor
+            .upsert(req.location.file.as_str(), kind, blob)
+            .map_err(objects)?;
+        let tree = editor.write().map_err(objects)?.detach();
+
+        let seconds = settings.time.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+        let signature = gix::actor::Signature {
+            name: settings.identity.name.as_str().into(),
+            email: settings.identity.email.as_str().into(),
+            time: gix::date::Time { seconds, offset: 0 },
+        };
+        let message = render_message(
+            &settings.template,
+            &req.app,
+            &req.stage,
+            &req.version,
+            &req.provenance,
+        );
+        let commit = gix::objs::Commit {
+            tree,
+            parents: [base].into_iter().collect(),
+            author: signature.clone(),
+            committer: signature,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        Ok(repo.write_object(&commit).map_err(objects)?.detach())
+    }
+
+    /// Points the local tracking ref at what we pushed, so reads right after
+    /// a write see it without another fetch.
+    fn record_push(&self, branch: &str, sha: ObjectId) {
+        let name = format!("refs/remotes/origin/{branch}");
+        if let Err(err) = self
+            .repo
+            .reference(name.as_str(), sha, PreviousValue::Any, "baton: push")
+        {
+            tracing::debug!(%err, %name, "could not update tracking ref after push");
+        }
+    }
+}

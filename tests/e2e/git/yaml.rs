@@ -1,0 +1,285 @@
+//! Byte-exact golden tests of the YAML edit for every field kind and quoting
+//! style, and every field error.
+
+use baton::capabilities::git::{Edited, FieldError, FieldSpec, read_field, set_field};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/git/");
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{FIXTURES}{name}")).expect("fixture exists")
+}
+
+fn spec(text: &str) -> FieldSpec {
+    text.parse().expect("valid field spec")
+}
+
+/// Sets `field` and returns the new text; the old value must be `old`.
+fn set(input: &str, field: &str, value: &str, old: &str) -> String {
+    match set_field("f.yaml", &spec(field), input.as_bytes(), value).expect("edit succeeds") {
+        Edited::Changed { old: prev, bytes } => {
+            assert_eq!(prev, old);
+            let out = String::from_utf8(bytes).expect("utf-8");
+            assert_eq!(
+                read_field("f.yaml", &spec(field), out.as_bytes()).expect("reads back"),
+                value
+            );
+            out
+        }
+        Edited::Unchanged => panic!("expected a change"),
+    }
+}
+
+fn err(input: &[u8], field: &str) -> FieldError {
+    set_field("apps/dev/payments.yaml", &spec(field), input, "v9").expect_err("edit must fail")
+}
+
+#[test]
+fn helm_double_quoted_tag_keeps_comments_and_quotes() {
+    let input = fixture("helm-values.yaml");
+    let out = set(&input, "helm:image.tag", "v1.2.3", "v1.2.2");
+    assert_eq!(out, input.replace("tag: \"v1.2.2\"", "tag: \"v1.2.3\""));
+}
+
+#[test]
+fn helm_plain_single_and_plain_that_needs_quotes() {
+    assert_eq!(
+        set("image:\n  tag: v1 # pinned\n", "helm:image.tag", "v2", "v1"),
+        "image:\n  tag: v2 # pinned\n"
+    );
+    assert_eq!(
+        set("image:\n  tag: 'v1'\n", "helm:image.tag", "v2", "v1"),
+        "image:\n  tag: 'v2'\n"
+    );
+    // A plain `1.10` would be the float 1.1: it is quoted.
+    assert_eq!(
+        set("image:\n  tag: v1\n", "helm:image.tag", "1.10", "v1"),
+        "image:\n  tag: \"1.10\"\n"
+    );
+    assert_eq!(
+        set("image:\n  tag: 1.9\n", "helm:image.tag", "true", "1.9"),
+        "image:\n  tag: \"true\"\n"
+    );
+    assert_eq!(
+        set("image:\n  tag:\n", "helm:image.tag", "v1", ""),
+        "image:\n  tag: v1\n"
+    );
+}
+
+#[test]
+fn crlf_and_missing_trailing_newline_survive() {
+    let input = "# env\r\nimage:\r\n  repository: x\r\n  tag: \"v1\"\r\nother: 1\r\n";
+    assert_eq!(
+        set(input, "helm:image.tag", "v2", "v1"),
+        "# env\r\nimage:\r\n  repository: x\r\n  tag: \"v2\"\r\nother: 1\r\n"
+    );
+    assert_eq!(
+        set("image:\n  tag: v1", "helm:image.tag", "v2", "v1"),
+        "image:\n  tag: v2"
+    );
+    assert_eq!(
+        set("image:\r\n  tag: 'v1'", "helm:image.tag", "v2", "v1"),
+        "image:\r\n  tag: 'v2'"
+    );
+}
+
+#[test]
+fn kustomize_new_tag_and_new_name_by_image_name() {
+    let input = fixture("kustomization-multi.yaml");
+    let out = set(
+        &input,
+        "kustomize:ghcr.io/acme/payments",
+        "v1.2.3",
+        "v1.2.2",
+    );
+    assert_eq!(
+        out,
+        input.replacen("newTag: v1.2.2  #", "newTag: v1.2.3  #", 1)
+    );
+    let out = set(
+        &input,
+        "kustomize:ghcr.io/acme/payments-worker",
+        "v1.2.3",
+        "v1.2.2",
+    );
+    assert_eq!(out, input.replace("newTag: 'v1.2.2'", "newTag: 'v1.2.3'"));
+    let out = set(
+        &input,
+        "kustomize:ghcr.io/acme/payments-worker:newName",
+        "registry.acme.internal/w2",
+        "registry.acme.internal/payments-worker",
+    );
+    assert_eq!(
+        out,
+        input.replace("payments-worker\n  newTag", "w2\n  newTag")
+    );
+    let out = set(&input, "kustomize:redis", "7.4", "7.2");
+    assert_eq!(out, input.replace("\"7.2\"", "\"7.4\""));
+
+    let upstream = fixture("argo-cd__reposerver__testdata__single-global__kustomization.yaml");
+    let out = set(
+        &upstream,
+        "kustomize:quay.io/argoprojlabs/argocd-e2e-container",
+        "0.2",
+        "0.1",
+    );
+    assert_eq!(out, upstream.replace("newTag: \"0.1\"", "newTag: \"0.2\""));
+}
+
+#[test]
+fn argocd_source_and_sources_on_the_upstream_sample() {
+    let input = fixture("argo-cd__docs__operator-manual__application.yaml");
+    let out = set(&input, "argocd:targetRevision", "v1.2.3", "HEAD");
+    let line = "    targetRevision: HEAD  # For Helm, this refers to the chart version.\n    path: guestbook  # This";
+    assert_eq!(
+        out,
+        input.replacen(line, &line.replace("HEAD", "v1.2.3"), 1)
+    );
+
+    let out = set(&input, "argocd:sources[0].targetRevision", "v2.0.0", "HEAD");
+    let line = "      targetRevision: HEAD  # For Helm";
+    assert_eq!(
+        out,
+        input.replacen(line, &line.replace("HEAD", "v2.0.0"), 1)
+    );
+}
+
+#[test]
+fn yaml_paths_with_selectors_and_flow_collections() {
+    let input = "spec:\n  template:\n    spec:\n      containers:\n      - name: sidecar\n        image: envoy:1.0\n      - name: web\n        image: \"docker.io/acme/web:1.0\" # app\n";
+    let out = set(
+        input,
+        "yaml:spec.template.spec.containers[name=web].image",
+        "docker.io/acme/web:2.0",
+        "docker.io/acme/web:1.0",
+    );
+    assert_eq!(
+        out,
+        input.replace("\"docker.io/acme/web:1.0\"", "\"docker.io/acme/web:2.0\"")
+    );
+    let out = set(
+        input,
+        "yaml:spec.template.spec.containers[0].image",
+        "envoy:1.1",
+        "envoy:1.0",
+    );
+    assert_eq!(out, input.replace("envoy:1.0", "envoy:1.1"));
+    assert_eq!(
+        set("a: {b: [x, 'y'], c: 1}\n", "yaml:a.b[1]", "z", "y"),
+        "a: {b: [x, 'z'], c: 1}\n"
+    );
+    assert_eq!(
+        set("a: {b: [x, y]}\n", "yaml:a.b[0]", "p,q", "x"),
+        "a: {b: [\"p,q\", y]}\n"
+    );
+}
+
+#[test]
+fn document_selector_picks_one_document() {
+    let input = "kind: A\nv: 1\n---\nkind: B\nv: \"x\"\n";
+    assert_eq!(
+        set(input, "yaml[1]:v", "y", "x"),
+        "kind: A\nv: 1\n---\nkind: B\nv: \"y\"\n"
+    );
+}
+
+#[test]
+fn same_value_is_unchanged() {
+    let input = fixture("helm-values.yaml");
+    let out = set_field(
+        "f.yaml",
+        &spec("helm:image.tag"),
+        input.as_bytes(),
+        "v1.2.2",
+    )
+    .expect("ok");
+    assert_eq!(out, Edited::Unchanged);
+}
+
+#[test]
+fn every_field_error_names_file_and_field() {
+    let cases: Vec<(&[u8], &str, &str)> = vec![
+        (
+            b"image:\n  repo: x\n",
+            "helm:image.tag",
+            "not found (no `image.tag`)",
+        ),
+        (
+            b"image:\n  tag:\n    a: 1\n",
+            "helm:image.tag",
+            "is a mapping at `image.tag`, not a scalar",
+        ),
+        (
+            b"image:\n  tag: [1, 2]\n",
+            "helm:image.tag",
+            "is a sequence at `image.tag`, not a scalar",
+        ),
+        (
+            b"image: v1\n",
+            "helm:image.tag",
+            "is a scalar at `image`, not a mapping",
+        ),
+        (
+            b"base: &b v1\nimage:\n  tag: *b\n",
+            "helm:image.tag",
+            "goes through YAML alias at `image.tag`",
+        ),
+        (
+            b"image:\n  tag: &t v1\nother: *t\n",
+            "helm:image.tag",
+            "goes through YAML anchor at `image.tag`",
+        ),
+        (
+            b"defaults: &d\n  tag: v1\nimage:\n  <<: *d\n  tag: v2\n",
+            "helm:image.tag",
+            "merge key `<<` at `image`",
+        ),
+        (
+            b"a: 1\n---\na: 2\n",
+            "yaml:a",
+            "2 YAML documents and field yaml:a selects none",
+        ),
+        (
+            b"a: 1\n",
+            "yaml[3]:a",
+            "selects document 3 but the file has 1",
+        ),
+        (
+            b"image:\n  tag: |\n    v1\n",
+            "helm:image.tag",
+            "is a block scalar",
+        ),
+        (
+            b"image:\n  tag: \"v1\n  x: [\n",
+            "helm:image.tag",
+            "YAML syntax error",
+        ),
+        (
+            b"image:\n  tag: \xff\xfe\n",
+            "helm:image.tag",
+            "not valid UTF-8",
+        ),
+    ];
+    for (input, field, expect) in cases {
+        let text = err(input, field).to_string();
+        assert!(text.starts_with("apps/dev/payments.yaml"), "{text}");
+        assert!(text.contains(field), "{text}");
+        assert!(text.contains(expect), "{field}: `{expect}` not in `{text}`");
+    }
+    let big = format!("image:\n  tag: v1\npad: \"{}\"\n", "x".repeat(1024 * 1024));
+    let text = err(big.as_bytes(), "helm:image.tag").to_string();
+    assert!(
+        text.contains("over the 1048576-byte limit") && text.contains("helm:image.tag"),
+        "{text}"
+    );
+}
+
+#[test]
+fn syntax_error_reports_line_and_column() {
+    let e = err(b"a: 1\nb: [1, 2\nc: 3\n", "yaml:a");
+    match e {
+        FieldError::Syntax { line, column, .. } => {
+            assert!(line >= 2 && column >= 1, "{line}:{column}")
+        }
+        other => panic!("expected a syntax error, got {other}"),
+    }
+}
