@@ -9,6 +9,7 @@ mod support;
 
 mod argocd;
 mod cli_policy;
+mod cli_sim;
 mod forge_shapes;
 mod forge_sims;
 mod forge_transport;

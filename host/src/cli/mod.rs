@@ -4,6 +4,7 @@
 mod error;
 mod output;
 mod policy;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,9 @@ enum Command {
     /// Inspect, evaluate and check policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Run a simulated Argo CD, GitLab or GitHub on loopback.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Runs the CLI from `std::env::args` and returns the process exit code.
@@ -82,5 +86,6 @@ fn init_tracing(verbose: u8) {
 pub fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Sim(cmd) => sim::run(cmd),
     }
 }

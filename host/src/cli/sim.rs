@@ -1,0 +1,245 @@
+//! `baton sim ...`: the simulators as standalone servers on loopback, for
+//! trying Baton and its policies without a real Argo CD, GitLab or GitHub.
+//! Each prints `listening on <url>` on stdout once it accepts connections,
+//! then serves until interrupted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use tokio::net::TcpListener;
+
+use super::error::{CommandError, ExitKind};
+use super::output;
+use crate::capabilities::argocd::sim::{self as argocd_sim, SimApp, SimConfig};
+use crate::capabilities::forge::sim::{MergeStrategy, github, gitlab};
+use crate::secret::Secret;
+
+/// Simulator subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// An Argo CD API server whose applications follow a git branch.
+    Argocd(ArgocdArgs),
+    /// A GitLab v4 API (merge requests) over a bare git repository.
+    Gitlab(GitlabArgs),
+    /// A GitHub REST API (pull requests) over a bare git repository.
+    Github(GithubArgs),
+}
+
+/// Arguments of `baton sim argocd`.
+#[derive(Debug, Args)]
+pub struct ArgocdArgs {
+    /// The git repository (bare or not) the applications track.
+    #[arg(long)]
+    repo: PathBuf,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Scenario file (YAML): branch, apps with file/field, sync delays,
+    /// degrade rules, scripted health, faults.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// An application as NAME=FILE:FIELD (FIELD a dotted YAML path such as
+    /// image.tag); repeatable, added to the scenario's apps.
+    #[arg(long = "app", value_name = "NAME=FILE:FIELD")]
+    apps: Vec<String>,
+    /// Environment variable holding the bearer token the server requires.
+    #[arg(long)]
+    token_env: Option<String>,
+}
+
+/// Arguments of `baton sim gitlab`.
+#[derive(Debug, Args)]
+pub struct GitlabArgs {
+    /// The bare repository holding the project's branches.
+    #[arg(long)]
+    repo: PathBuf,
+    /// Address to listen on (port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Project path.
+    #[arg(long, default_value = "acme/gitops-env")]
+    project: String,
+    /// Numeric project id.
+    #[arg(long, default_value_t = 42)]
+    project_id: u64,
+    /// Merge method of the project.
+    #[arg(long, value_enum, default_value_t = MergeMethod::Merge)]
+    merge_method: MergeMethod,
+    /// Environment variable holding the token the server requires.
+    #[arg(long)]
+    token_env: Option<String>,
+}
+
+/// Arguments of `baton sim github`.
+#[derive(Debug, Args)]
+pub struct GithubArgs {
+    /// The bare repository holding the repository's branches.
+    #[arg(long)]
+    repo: PathBuf,
+    /// Address to listen on (port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Repository as OWNER/NAME.
+    #[arg(long, default_value = "acme/gitops-env")]
+    repository: String,
+    /// Environment variable holding the token the server requires.
+    #[arg(long)]
+    token_env: Option<String>,
+}
+
+/// GitLab project merge methods.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MergeMethod {
+    /// A merge commit for every MR.
+    Merge,
+    /// Fast-forward only.
+    Ff,
+}
+
+/// Runs a simulator until interrupted.
+pub fn run(cmd: SimCommand) -> Result<(), CommandError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            CommandError::msg(
+                ExitKind::External,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })?;
+    runtime.block_on(async move {
+        match cmd {
+            SimCommand::Argocd(args) => argocd(args).await,
+            SimCommand::Gitlab(args) => forge_gitlab(args).await,
+            SimCommand::Github(args) => forge_github(args).await,
+        }
+    })
+}
+
+fn token(name: Option<&str>) -> Result<Option<String>, CommandError> {
+    let Some(name) = name else { return Ok(None) };
+    Secret::from_env(name)
+        .map(|s| Some(s.expose().to_owned()))
+        .ok_or_else(|| {
+            CommandError::msg(
+                ExitKind::Usage,
+                format!("--token-env: environment variable {name} is not set"),
+            )
+        })
+}
+
+async fn listen(addr: SocketAddr, what: &str, path: &str) -> Result<TcpListener, CommandError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| CommandError::msg(ExitKind::Usage, format!("cannot listen on {addr}: {e}")))?;
+    let local = listener.local_addr().map_err(|e| {
+        CommandError::msg(
+            ExitKind::External,
+            format!("cannot read the listen address: {e}"),
+        )
+    })?;
+    output::print(&format!("{what} listening on http://{local}{path}\n"));
+    Ok(listener)
+}
+
+fn serve_error(e: &dyn std::error::Error) -> CommandError {
+    CommandError::new(ExitKind::External, e)
+}
+
+async fn argocd(args: ArgocdArgs) -> Result<(), CommandError> {
+    let mut config: SimConfig = match &args.scenario {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CommandError::msg(
+                    ExitKind::Usage,
+                    format!("cannot read scenario {}: {e}", path.display()),
+                )
+            })?;
+            yaml_serde::from_str(&format!(
+                "repo: {:?}\n{text}",
+                args.repo.display().to_string()
+            ))
+            .map_err(|e| {
+                CommandError::msg(
+                    ExitKind::Usage,
+                    format!("invalid scenario {}: {e}", path.display()),
+                )
+            })?
+        }
+        None => yaml_serde::from_str(&format!("repo: {:?}\n", args.repo.display().to_string()))
+            .map_err(|e| {
+                CommandError::msg(ExitKind::Usage, format!("invalid repository path: {e}"))
+            })?,
+    };
+    for spec in &args.apps {
+        config.apps.push(parse_app(spec)?);
+    }
+    if config.apps.is_empty() {
+        return Err(CommandError::msg(
+            ExitKind::Usage,
+            "no applications: give --app NAME=FILE:FIELD or a --scenario with apps",
+        ));
+    }
+    config.token = token(args.token_env.as_deref())?;
+    let listener = listen(args.listen, "Argo CD simulator", "").await?;
+    argocd_sim::serve(config, listener)
+        .await
+        .map_err(|e| serve_error(&e))
+}
+
+fn parse_app(spec: &str) -> Result<SimApp, CommandError> {
+    let bad = || {
+        CommandError::msg(
+            ExitKind::Usage,
+            format!(
+                "--app {spec:?}: expected NAME=FILE:FIELD, e.g. payments-dev=overlays/dev/values.yaml:image.tag"
+            ),
+        )
+    };
+    let (name, rest) = spec.split_once('=').ok_or_else(bad)?;
+    let (file, field) = rest.rsplit_once(':').ok_or_else(bad)?;
+    if name.is_empty() || file.is_empty() || field.is_empty() {
+        return Err(bad());
+    }
+    yaml_serde::from_str(&format!(
+        "{{ name: {name:?}, file: {file:?}, field: {field:?} }}"
+    ))
+    .map_err(|_| bad())
+}
+
+async fn forge_gitlab(args: GitlabArgs) -> Result<(), CommandError> {
+    let config = gitlab::GitLabSimConfig {
+        repo: args.repo,
+        project_path: args.project,
+        project_id: args.project_id,
+        token: token(args.token_env.as_deref())?.map(Secret::new),
+        merge_method: match args.merge_method {
+            MergeMethod::Merge => MergeStrategy::MergeCommit,
+            MergeMethod::Ff => MergeStrategy::FastForward,
+        },
+    };
+    let listener = listen(args.listen, "GitLab simulator", "/api/v4").await?;
+    gitlab::serve(config, listener)
+        .await
+        .map_err(|e| serve_error(&e))
+}
+
+async fn forge_github(args: GithubArgs) -> Result<(), CommandError> {
+    let (owner, name) = args.repository.split_once('/').ok_or_else(|| {
+        CommandError::msg(
+            ExitKind::Usage,
+            format!("--repository {:?}: expected OWNER/NAME", args.repository),
+        )
+    })?;
+    let config = github::GitHubSimConfig {
+        repo: args.repo,
+        owner: owner.into(),
+        name: name.into(),
+        token: token(args.token_env.as_deref())?.map(Secret::new),
+    };
+    let listener = listen(args.listen, "GitHub simulator", "").await?;
+    github::serve(config, listener)
+        .await
+        .map_err(|e| serve_error(&e))
+}
