@@ -15,3 +15,4 @@ mod forge_sims;
 mod forge_transport;
 mod git;
 mod runtime;
+mod world;

@@ -1,0 +1,309 @@
+//! The live [`World`]: answers a policy's capability calls from the real
+//! env repo (gix), Argo CD and the forge. Each capability is optional; a
+//! call to one that is not configured answers `unavailable`, which the
+//! policy sees as a WIT error.
+//!
+//! Decide calls are synchronous (wasmtime runs them on the caller's
+//! thread), so async clients are driven with the runtime `Handle`: call
+//! `decide` from a blocking thread (e.g. `spawn_blocking`), never from
+//! inside an async task.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::runtime::Handle;
+
+use crate::capabilities::argocd::{self, AppRef, ArgoCdClient};
+use crate::capabilities::forge::{self, Forge};
+use crate::capabilities::git::{EnvRepo, HistoryEntry, ReadError, StageField};
+use crate::runtime::{
+    AppStatus, CapabilityError, Deployment, HealthStatus, MergeRequest, MergeRequestState,
+    OperationPhase, ResourceHealth, SyncStatus, Trailer, World, WorldError,
+};
+
+/// One stage as the world resolves it.
+#[derive(Debug, Clone)]
+pub struct LiveStage {
+    /// Stage name.
+    pub name: String,
+    /// Where its version lives.
+    pub field: StageField,
+}
+
+/// A clock answering milliseconds since the Unix epoch.
+pub type Clock = Box<dyn Fn() -> i64 + Send>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Box::new(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    })
+}
+
+/// The world backed by real systems.
+pub struct LiveWorld {
+    repo: Arc<Mutex<EnvRepo>>,
+    tip: String,
+    stages: Vec<LiveStage>,
+    argocd: Option<Arc<ArgoCdClient>>,
+    forge: Option<Arc<dyn Forge>>,
+    handle: Option<Handle>,
+    clock: Clock,
+}
+
+impl LiveWorld {
+    /// A world reading the env repo at `tip` (the branch tip fetched at the
+    /// start of the run, so every call of a run sees the same state).
+    pub fn new(
+        repo: Arc<Mutex<EnvRepo>>,
+        tip: String,
+        stages: Vec<LiveStage>,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            repo,
+            tip,
+            stages,
+            argocd: None,
+            forge: None,
+            handle: None,
+            clock,
+        }
+    }
+
+    /// Adds Argo CD, driven on `handle`.
+    pub fn with_argocd(mut self, client: Arc<ArgoCdClient>, handle: Handle) -> Self {
+        self.argocd = Some(client);
+        self.handle = Some(handle);
+        self
+    }
+
+    /// Adds the forge, driven on `handle`.
+    pub fn with_forge(mut self, forge: Arc<dyn Forge>, handle: Handle) -> Self {
+        self.forge = Some(forge);
+        self.handle = Some(handle);
+        self
+    }
+
+    fn stage(&self, name: &str) -> Result<&StageField, WorldError> {
+        self.stages
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| &s.field)
+            .ok_or_else(|| CapabilityError::Invalid(format!("unknown stage {name:?}")).into())
+    }
+
+    fn repo(&self) -> Result<std::sync::MutexGuard<'_, EnvRepo>, WorldError> {
+        self.repo
+            .lock()
+            .map_err(|_| WorldError::Host("the env repo lock is poisoned".into()))
+    }
+
+    fn block_on<F: Future>(&self, what: &str, future: F) -> Result<F::Output, WorldError> {
+        match &self.handle {
+            Some(handle) => Ok(handle.block_on(future)),
+            None => Err(CapabilityError::Unavailable(format!("{what} is not configured")).into()),
+        }
+    }
+}
+
+fn read_error(e: ReadError) -> WorldError {
+    let text = e.to_string();
+    match e {
+        ReadError::Revision { .. } => CapabilityError::Invalid(text),
+        ReadError::FileMissing { .. } => CapabilityError::NotFound(text),
+        _ => CapabilityError::Unavailable(text),
+    }
+    .into()
+}
+
+fn deployment(entry: HistoryEntry) -> Option<Deployment> {
+    Some(Deployment {
+        subject: entry.message.lines().next().unwrap_or_default().to_owned(),
+        commit: entry.commit,
+        time: entry.time.saturating_mul(1000),
+        author: format!("{} <{}>", entry.author_name, entry.author_email),
+        from_version: entry.old,
+        to_version: entry.new?,
+        trailers: entry
+            .trailers
+            .into_iter()
+            .map(|t| Trailer {
+                key: t.key,
+                value: t.value,
+            })
+            .collect(),
+    })
+}
+
+impl World for LiveWorld {
+    fn read_file(&mut self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, WorldError> {
+        let rev = revision.unwrap_or(&self.tip).to_owned();
+        self.repo()?
+            .read_file(&rev, path)
+            .map_err(read_error)?
+            .ok_or_else(|| {
+                CapabilityError::NotFound(format!("{path} does not exist at {rev}")).into()
+            })
+    }
+
+    fn stage_version(&mut self, stage: &str, revision: Option<&str>) -> Result<String, WorldError> {
+        let field = self.stage(stage)?.clone();
+        let rev = revision.unwrap_or(&self.tip).to_owned();
+        self.repo()?.read_version(&rev, &field).map_err(read_error)
+    }
+
+    fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
+        let field = self.stage(stage)?.clone();
+        let tip = self.tip.clone();
+        let entries = self
+            .repo()?
+            .history(&tip, &field, Some(limit as usize))
+            .map_err(read_error)?;
+        Ok(entries.into_iter().filter_map(deployment).collect())
+    }
+
+    fn application_status(&mut self, app: &str) -> Result<AppStatus, WorldError> {
+        let client = self
+            .argocd
+            .clone()
+            .ok_or_else(|| CapabilityError::Unavailable("argocd is not configured".into()))?;
+        let target = AppRef::named(app);
+        let status = self
+            .block_on("argocd", client.get_application(&target, false))?
+            .map_err(|e| {
+                let text = e.to_string();
+                WorldError::from(match e {
+                    argocd::RequestError::NotFound { .. }
+                    | argocd::RequestError::PermissionDenied { .. } => {
+                        CapabilityError::NotFound(text)
+                    }
+                    _ => CapabilityError::Unavailable(text),
+                })
+            })?;
+        Ok(app_status(&status))
+    }
+
+    fn find_open_merge_request(
+        &mut self,
+        source_branch: &str,
+    ) -> Result<Option<MergeRequest>, WorldError> {
+        let forge = self
+            .forge
+            .clone()
+            .ok_or_else(|| CapabilityError::Unavailable("forge is not configured".into()))?;
+        self.block_on("forge", forge.find_open(source_branch))?
+            .map(|mr| mr.map(|m| merge_request(&m)))
+            .map_err(forge_error)
+    }
+
+    fn merge_request(&mut self, number: u64) -> Result<MergeRequest, WorldError> {
+        let forge = self
+            .forge
+            .clone()
+            .ok_or_else(|| CapabilityError::Unavailable("forge is not configured".into()))?;
+        self.block_on("forge", forge.get(number))?
+            .map(|m| merge_request(&m))
+            .map_err(forge_error)
+    }
+
+    fn now(&mut self) -> Result<i64, WorldError> {
+        Ok((self.clock)())
+    }
+}
+
+fn forge_error(e: forge::ForgeError) -> WorldError {
+    let text = e.to_string();
+    WorldError::from(match e {
+        forge::ForgeError::NotFound { .. } => CapabilityError::NotFound(text),
+        _ => CapabilityError::Unavailable(text),
+    })
+}
+
+fn health(status: &argocd::HealthStatus) -> HealthStatus {
+    use argocd::HealthStatus as H;
+    match status {
+        H::Healthy => HealthStatus::Healthy,
+        H::Progressing => HealthStatus::Progressing,
+        H::Degraded => HealthStatus::Degraded,
+        H::Suspended => HealthStatus::Suspended,
+        H::Missing => HealthStatus::Missing,
+        H::Unknown | H::Other(_) => HealthStatus::Unknown,
+    }
+}
+
+fn sync(status: &argocd::SyncStatus) -> SyncStatus {
+    use argocd::SyncStatus as S;
+    match status {
+        S::Synced => SyncStatus::Synced,
+        S::OutOfSync => SyncStatus::OutOfSync,
+        S::Unknown | S::Other(_) => SyncStatus::Unknown,
+    }
+}
+
+fn phase(phase: &argocd::OperationPhase) -> Option<OperationPhase> {
+    use argocd::OperationPhase as P;
+    Some(match phase {
+        P::Running => OperationPhase::Running,
+        P::Terminating => OperationPhase::Terminating,
+        P::Failed => OperationPhase::Failed,
+        P::Error => OperationPhase::Error,
+        P::Succeeded => OperationPhase::Succeeded,
+        P::Other(_) => return None,
+    })
+}
+
+fn millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The WIT view of an Argo CD observation.
+pub fn app_status(s: &argocd::AppStatus) -> AppStatus {
+    AppStatus {
+        app: s.name.clone(),
+        health: health(&s.health.status),
+        health_message: s.health.message.clone(),
+        sync: sync(&s.sync.status),
+        revision: s.sync_revisions().next().map(str::to_owned),
+        operation_phase: s.operation.as_ref().and_then(|o| phase(&o.phase)),
+        operation_message: s.operation.as_ref().and_then(|o| o.message.clone()),
+        reconciled_at: s.reconciled_at.map(millis),
+        resources: s
+            .resources
+            .iter()
+            .map(|r| ResourceHealth {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                health: r.health.as_ref().map(|h| health(&h.status)),
+                message: r.health.as_ref().and_then(|h| h.message.clone()),
+                sync: r.sync.as_ref().map_or(SyncStatus::Unknown, sync),
+            })
+            .collect(),
+    }
+}
+
+/// The WIT view of a forge merge request.
+pub fn merge_request(m: &forge::MergeRequest) -> MergeRequest {
+    MergeRequest {
+        number: m.iid,
+        url: m.web_url.clone(),
+        title: m.title.clone(),
+        state: match m.state {
+            forge::MrState::Opened => MergeRequestState::Opened,
+            forge::MrState::Closed => MergeRequestState::Closed,
+            forge::MrState::Merged => MergeRequestState::Merged,
+            forge::MrState::Locked => MergeRequestState::Locked,
+        },
+        source_branch: m.source_branch.clone(),
+        target_branch: m.target_branch.clone(),
+        labels: m.labels.clone(),
+        merge_status: m.detailed_merge_status.clone().unwrap_or_default(),
+        merge_commit: m.merge_commit_sha.clone(),
+    }
+}
