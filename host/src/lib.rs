@@ -6,6 +6,7 @@
 
 pub mod capabilities;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod policies;
 pub mod runtime;

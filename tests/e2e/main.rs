@@ -8,6 +8,7 @@ mod forge_support;
 mod support;
 
 mod argocd;
+mod cli_config;
 mod cli_policy;
 mod cli_sim;
 mod forge_shapes;

@@ -1,6 +1,7 @@
 //! The command line: argument parsing, output, and the one place where
 //! errors become user output and exit codes.
 
+mod config;
 mod error;
 mod output;
 mod policy;
@@ -38,6 +39,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check the configuration or print its JSON Schema.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Inspect, evaluate and check policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -85,6 +89,7 @@ fn init_tracing(verbose: u8) {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
+        Command::Config(cmd) => config::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Sim(cmd) => sim::run(cmd),
     }
