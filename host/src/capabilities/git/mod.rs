@@ -56,7 +56,7 @@ mod yaml;
 pub use error::{FieldError, OpenError, ReadError, TransportError, WriteError};
 pub use field::{FieldKind, FieldSpec, FieldSpecError, Segment};
 pub use history::{HistoryEntry, LastGood, StageChange, last_good_in};
-pub use repo::{EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for};
+pub use repo::{EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for, default_cache_root};
 pub use scalar::Style;
 pub use trailers::{
     DEFAULT_TEMPLATE, Identity, POLICY, Provenance, ROLLBACK_OF, RUN, Trailer, parse_trailers,

@@ -75,6 +75,22 @@ impl std::fmt::Debug for EnvRepo {
     }
 }
 
+/// The default cache root when no `--cache-dir` is given: the user's cache
+/// directory (`$XDG_CACHE_HOME`, else `$HOME/.cache`) plus `baton/repos`,
+/// from the variables `env` returns; the system temp dir as a last resort.
+pub fn default_cache_root(env: impl Fn(&str) -> Option<String>) -> PathBuf {
+    let base = env("XDG_CACHE_HOME")
+        .filter(|v| Path::new(v).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| Path::new(&h).join(".cache"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("baton").join("repos")
+}
+
 /// The cache directory for `url` under `root`: a readable slug plus a short
 /// hash of the full URL, so different URLs never share a directory.
 pub fn cache_dir_for(root: &Path, url: &str) -> PathBuf {
@@ -357,4 +373,33 @@ fn normalize_url(source: &RepoSource) -> Result<String, OpenError> {
         .map_err(|_| OpenError::UnsupportedUrl {
             url: url.to_owned(),
         })
+}
+
+#[cfg(test)]
+mod cache_root_tests {
+    use super::*;
+
+    #[test]
+    fn default_cache_root_follows_xdg_then_home() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            default_cache_root(env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
+            Path::new("/x/baton/repos")
+        );
+        assert_eq!(
+            default_cache_root(env(&[("XDG_CACHE_HOME", "relative"), ("HOME", "/h")])),
+            Path::new("/h/.cache/baton/repos")
+        );
+        assert_eq!(
+            default_cache_root(env(&[])),
+            std::env::temp_dir().join("baton/repos")
+        );
+    }
 }
