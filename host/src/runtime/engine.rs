@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use super::bindings::PromotionPolicy;
 use super::error::LoadError;
@@ -35,7 +35,8 @@ impl PolicyRuntime {
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(limits.stack_bytes)
-            .cranelift_opt_level(OptLevel::Speed);
+            .cranelift_opt_level(OptLevel::Speed)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&limits)));
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
 
@@ -113,6 +114,23 @@ impl PolicyRuntime {
             }
         }
     }
+}
+
+/// Instances come from a small pre-reserved pool sized by the limits: a
+/// fresh store per decide call then costs a slot reuse, not fresh mappings.
+/// Decide calls run one at a time, so a few slots suffice.
+fn pool(limits: &Limits) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(8)
+        .total_core_instances(8 * limits.instances as u32)
+        .total_memories(8 * limits.tables_and_memories as u32)
+        .total_tables(8 * limits.tables_and_memories as u32)
+        .max_memories_per_component(limits.tables_and_memories as u32)
+        .max_tables_per_component(limits.tables_and_memories as u32)
+        .max_core_instances_per_component(limits.instances as u32)
+        .max_memory_size(limits.memory_bytes)
+        .table_elements(limits.table_elements);
+    pool
 }
 
 fn store_cached(path: &Path, component: &Component) -> std::io::Result<()> {
