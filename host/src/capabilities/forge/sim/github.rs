@@ -162,6 +162,19 @@ fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "Not Found", DOCS)
 }
 
+/// The pull request a request names, with the request's parameters.
+async fn find_with_params(
+    gh: &Gh,
+    owner: &str,
+    repo: &str,
+    number: &str,
+    uri: &Uri,
+    body: &Bytes,
+) -> Result<(SimMergeRequest, Params), Response> {
+    let pr = find(gh, owner, repo, number).await?;
+    Ok((pr, parse(uri, body)?))
+}
+
 async fn find(gh: &Gh, owner: &str, repo: &str, number: &str) -> Result<SimMergeRequest, Response> {
     if !gh.repo_matches(owner, repo) {
         return Err(not_found());
@@ -355,12 +368,8 @@ async fn update(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let pr = match find(&gh, &owner, &repo, &number).await {
-        Ok(pr) => pr,
-        Err(r) => return r,
-    };
-    let p = match parse(&uri, &body) {
-        Ok(p) => p,
+    let (pr, p) = match find_with_params(&gh, &owner, &repo, &number, &uri, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let updated = {
@@ -397,12 +406,8 @@ async fn add_labels(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let pr = match find(&gh, &owner, &repo, &number).await {
-        Ok(pr) => pr,
-        Err(r) => return r,
-    };
-    let p = match parse(&uri, &body) {
-        Ok(p) => p,
+    let (pr, p) = match find_with_params(&gh, &owner, &repo, &number, &uri, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let new = p_labels(p.get("labels").or_else(|| p.get("_body")));
@@ -427,12 +432,8 @@ async fn comment(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let pr = match find(&gh, &owner, &repo, &number).await {
-        Ok(pr) => pr,
-        Err(r) => return r,
-    };
-    let p = match parse(&uri, &body) {
-        Ok(p) => p,
+    let (pr, p) = match find_with_params(&gh, &owner, &repo, &number, &uri, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let Some(text) = p_str(&p, "body").filter(|b| !b.is_empty()) else {

@@ -286,6 +286,18 @@ async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri: Uri) -> Re
     (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
 }
 
+/// The merge request a request names, with the request's parameters.
+async fn find_with_params(
+    gl: &Gl,
+    id: &str,
+    iid: &str,
+    uri: &Uri,
+    body: &Bytes,
+) -> Result<(SimMergeRequest, Params), Response> {
+    let mr = find(gl, id, iid).await?;
+    Ok((mr, parse(uri, body)?))
+}
+
 async fn find(gl: &Gl, id: &str, iid: &str) -> Result<SimMergeRequest, Response> {
     if !gl.project_matches(id) {
         return Err(project_404());
@@ -314,12 +326,8 @@ async fn update(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let mr = match find(&gl, &id, &iid).await {
-        Ok(mr) => mr,
-        Err(r) => return r,
-    };
-    let p = match parse(&uri, &body) {
-        Ok(p) => p,
+    let (mr, p) = match find_with_params(&gl, &id, &iid, &uri, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let updated = {
@@ -362,12 +370,8 @@ async fn add_note(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let mr = match find(&gl, &id, &iid).await {
-        Ok(mr) => mr,
-        Err(r) => return r,
-    };
-    let p = match parse(&uri, &body) {
-        Ok(p) => p,
+    let (mr, p) = match find_with_params(&gl, &id, &iid, &uri, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let Some(text) = p_str(&p, "body").filter(|b| !b.is_empty()) else {

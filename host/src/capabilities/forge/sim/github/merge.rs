@@ -10,12 +10,8 @@ pub(super) async fn merge(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let pr = match find(&gh, &owner, &repo, &number).await {
-        Ok(pr) => pr,
-        Err(r) => return r,
-    };
-    let p = match parse(&uri, &body) {
-        Ok(p) => p,
+    let (pr, p) = match find_with_params(&gh, &owner, &repo, &number, &uri, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let strategy = match p_str(&p, "merge_method").as_deref() {

@@ -10,12 +10,8 @@ pub(super) async fn merge(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let mr = match find(&gl, &id, &iid).await {
-        Ok(mr) => mr,
-        Err(r) => return r,
-    };
-    let p = match parse(&uri, &body) {
-        Ok(p) => p,
+    let (mr, p) = match find_with_params(&gl, &id, &iid, &uri, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let not_allowed = || {
