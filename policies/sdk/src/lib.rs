@@ -58,6 +58,13 @@
 //! with `baton policy inspect` and try it with `baton policy eval` or
 //! `baton policy test`.
 //!
+//! ## Building on the reference policy
+//!
+//! [`flow::Flow`] is the reference policy's logic as reusable steps: a
+//! policy that only changes a rule or two (a time window, a soak time, how
+//! a paused canary is judged) handles those events itself and leaves the
+//! rest to the flow.
+//!
 //! ## Testing policy logic natively
 //!
 //! Decision logic only sees the world through [`World`], so unit tests run
@@ -67,6 +74,7 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod flow;
 pub mod health;
 pub mod history;
 pub mod settings;

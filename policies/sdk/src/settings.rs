@@ -92,6 +92,49 @@ impl Settings {
             Some(other) => Err(invalid(key, &other.to_string(), "a mapping")),
         }
     }
+
+    /// Refuses keys outside `known`, so a misspelt setting is an error
+    /// instead of a rule silently left at its default.
+    pub fn reject_unknown(&self, known: &[&str]) -> Result<(), PolicyError> {
+        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(key) => Err(PolicyError::InvalidSettings(format!(
+                "settings.{key}: not a setting of this policy (known: {})",
+                known.join(", ")
+            ))),
+        }
+    }
+}
+
+/// Rewrites an error about `settings.<key>` of a nested section into one
+/// about `settings.<section>.<key>`, so it names the full path.
+pub fn nest_error(err: PolicyError, section: &str) -> PolicyError {
+    match err {
+        PolicyError::InvalidSettings(msg) => PolicyError::InvalidSettings(msg.replacen(
+            "settings.",
+            &format!("settings.{section}."),
+            1,
+        )),
+        other => other,
+    }
+}
+
+/// Formats a duration the way settings write them: `1h30m`, `45s`, `2d3h`,
+/// `500ms` below one second. Rounds up to whole seconds above one second, so
+/// a remaining time is never understated.
+pub fn format_duration_ms(ms: u64) -> String {
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let mut secs = ms.div_ceil(1000);
+    let mut text = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            text.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    text
 }
 
 fn invalid(key: &str, value: &str, expected: &str) -> PolicyError {
@@ -147,6 +190,49 @@ mod tests {
         assert_eq!(parse_duration_ms("45"), Some(45_000));
         assert_eq!(parse_duration_ms("10 minutes"), None);
         assert_eq!(parse_duration_ms("m"), None);
+    }
+
+    #[test]
+    fn formatted_durations_parse_back() {
+        assert_eq!(format_duration_ms(0), "0ms");
+        assert_eq!(format_duration_ms(500), "500ms");
+        assert_eq!(format_duration_ms(5_400_000), "1h30m");
+        assert_eq!(format_duration_ms(7_200_000), "2h");
+        assert_eq!(format_duration_ms(93_784_000), "1d2h3m4s");
+        // Rounded up: 1.2 s left is shown as 2s, never 1s.
+        assert_eq!(format_duration_ms(1_200), "2s");
+        for ms in [1_000, 61_000, 5_400_000, 93_784_000] {
+            assert_eq!(parse_duration_ms(&format_duration_ms(ms)), Some(ms));
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let s = Settings::parse(r#"{"health_timeout": "5m", "helth_timeout": "9m"}"#).unwrap();
+        assert_eq!(
+            s.reject_unknown(&["health_timeout", "helth_timeout"]),
+            Ok(())
+        );
+        assert_eq!(
+            s.reject_unknown(&["health_timeout", "mr_labels"]),
+            Err(PolicyError::InvalidSettings(
+                "settings.helth_timeout: not a setting of this policy (known: health_timeout, mr_labels)"
+                    .into()
+            ))
+        );
+    }
+
+    #[test]
+    fn nested_errors_name_the_whole_path() {
+        let s = Settings::parse(r#"{"window": {"start": 9}}"#).unwrap();
+        let window = s.section("window").unwrap().unwrap();
+        let err = nest_error(window.string("start").unwrap_err(), "window");
+        assert_eq!(
+            err,
+            PolicyError::InvalidSettings("settings.window.start: 9 is not a string".into())
+        );
+        let other = PolicyError::Other("x".into());
+        assert_eq!(nest_error(other.clone(), "window"), other);
     }
 
     #[test]

@@ -1,0 +1,166 @@
+//! Health gates: what an observation means, what follows a healthy stage,
+//! and what a timeout does.
+
+use super::{Flow, capability};
+use crate::health::{degraded_resource, describe, is_healthy, paused_canary};
+use crate::history::rolled_back_version;
+use crate::{Decision, GateTimeout, HealthObserved, HealthStatus, PolicyError, Stage, actions};
+
+/// What one health observation means for its gate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Healthy and Synced: the gate passed. `seen` describes the observation.
+    Healthy {
+        /// The observation, e.g. `Healthy / Synced @ab12cd3`.
+        seen: String,
+    },
+    /// Not there yet: keep waiting (an empty decision), for this reason.
+    Waiting(String),
+    /// The gate failed: roll back and fail, for this reason.
+    Failed(String),
+}
+
+/// What follows a stage that passed its gate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterHealthy<'a> {
+    /// The run ends here (a healthy rollback, or the last stage), with
+    /// this decision.
+    Done(Decision),
+    /// The version moves on to `next`, for `reason`.
+    Promote {
+        /// The next stage in promotion order.
+        next: &'a Stage,
+        /// Why, for the set-version action and the audit record.
+        reason: String,
+    },
+}
+
+impl<'a> Flow<'a> {
+    /// The reference verdict: Degraded (the app or any resource) fails;
+    /// Healthy and Synced passes; Progressing waits unless
+    /// `progressing_is_waiting` is false; anything else (Suspended canary
+    /// steps, Missing, Unknown) waits until the gate's timeout.
+    pub fn verdict(&self, stage: &Stage, observed: &HealthObserved) -> Verdict {
+        let status = &observed.status;
+        let seen = describe(status);
+
+        if status.health == HealthStatus::Degraded || degraded_resource(status).is_some() {
+            let detail = degraded_resource(status)
+                .map(|r| {
+                    format!(
+                        " ({} {}: {})",
+                        r.kind,
+                        r.name,
+                        r.message.as_deref().unwrap_or("degraded")
+                    )
+                })
+                .or_else(|| status.health_message.as_ref().map(|m| format!(" ({m})")))
+                .unwrap_or_default();
+            return Verdict::Failed(format!(
+                "{} is Degraded at {}{detail}",
+                stage.name, observed.version
+            ));
+        }
+
+        if is_healthy(status) {
+            return Verdict::Healthy { seen };
+        }
+
+        // Everything short of Degraded waits for the gate's timeout (a canary
+        // paused at a step is working as intended), except Progressing when
+        // the settings say it must not.
+        let waiting =
+            status.health != HealthStatus::Progressing || self.settings.progressing_is_waiting;
+        if waiting {
+            Verdict::Waiting(match paused_canary(status) {
+                Some(r) => format!("{}: canary {} paused ({seen}); waiting", stage.name, r.name),
+                None => format!("{}: {seen}; waiting", stage.name),
+            })
+        } else {
+            Verdict::Failed(format!(
+                "{} is still Progressing and progressing_is_waiting is false",
+                stage.name
+            ))
+        }
+    }
+
+    /// The reference answer to a health observation.
+    pub fn health_observed(&self, observed: &HealthObserved) -> Result<Decision, PolicyError> {
+        let stage = self.stage(&observed.stage)?;
+        let verdict = self.verdict(stage, observed);
+        self.act_on(stage, &observed.version, verdict)
+    }
+
+    /// Acts on a verdict about `stage` at `version`: promote on Healthy,
+    /// keep waiting, or roll back and fail.
+    pub fn act_on(
+        &self,
+        stage: &Stage,
+        version: &str,
+        verdict: Verdict,
+    ) -> Result<Decision, PolicyError> {
+        match verdict {
+            Verdict::Healthy { seen } => match self.after_healthy(stage, version, seen)? {
+                AfterHealthy::Done(decision) => Ok(decision),
+                AfterHealthy::Promote { next, reason } => {
+                    let channel = self.channel(next, &self.settings.mr_labels, reason.clone());
+                    Ok(self.promote(next, version, channel, reason))
+                }
+            },
+            Verdict::Waiting(why) => Ok(actions::nothing(why)),
+            Verdict::Failed(why) => self.roll_back_and_fail(stage, version, why),
+        }
+    }
+
+    /// What follows `stage` being healthy at `version`: the end of the run
+    /// after a rollback or at the last stage, else the next stage.
+    pub fn after_healthy(
+        &self,
+        stage: &Stage,
+        version: &str,
+        seen: String,
+    ) -> Result<AfterHealthy<'a>, PolicyError> {
+        // A healthy rollback ends the run: a rolled-back version is not promoted.
+        let latest = self
+            .world
+            .stage_history(&stage.name, 1)
+            .map_err(capability)?;
+        if let Some(bad) = latest.first().and_then(rolled_back_version) {
+            return Ok(AfterHealthy::Done(Decision::from(vec![actions::hold(
+                format!(
+                    "{} is healthy at {version} after rolling back {bad}",
+                    stage.name
+                ),
+            )])));
+        }
+        let Some(next) = self.ctx.next_stage(&stage.name) else {
+            return Ok(AfterHealthy::Done(
+                Decision::from(vec![actions::hold(format!(
+                    "{version} is healthy in {}; promotion of {} complete",
+                    stage.name, self.ctx.app
+                ))])
+                .because(seen),
+            ));
+        };
+        Ok(AfterHealthy::Promote {
+            next,
+            reason: format!("{version} is healthy in {} ({seen})", stage.name),
+        })
+    }
+
+    /// A gate that ran out of time rolls its stage back and fails.
+    pub fn gate_timeout(&self, timeout: &GateTimeout) -> Result<Decision, PolicyError> {
+        let stage = self.stage(&timeout.stage)?;
+        let last = timeout.last_status.as_ref().map_or(
+            "no observation at the expected revision".to_string(),
+            describe,
+        );
+        let why = format!(
+            "{} not healthy at {} within {}s (last: {last})",
+            stage.name,
+            timeout.version,
+            timeout.elapsed / 1000
+        );
+        self.roll_back_and_fail(stage, &timeout.version, why)
+    }
+}

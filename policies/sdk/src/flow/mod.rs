@@ -1,0 +1,206 @@
+//! The standard promotion flow, as reusable steps: the reference policy's
+//! decisions, for policies that follow it and change a few rules.
+//!
+//! - A new version goes to the first stage by direct commit when the
+//!   guardrails allow it (a merge request otherwise), then its health is
+//!   gated; later stages always get a merge request.
+//! - A healthy stage promotes the version to the next stage; the last stage
+//!   completes the promotion; a healthy rollback ends the run.
+//! - A stage changed in the env repo is gated the same way.
+//! - A failed gate (Degraded, still Progressing when that is not allowed,
+//!   or a timeout) rolls the stage back to its last good version and fails.
+//! - A requested rollback goes to the given version or the last good one.
+//!
+//! [`Flow::decide`] is the whole reference policy. A policy that changes a
+//! rule handles the events it cares about itself and composes the steps
+//! ([`Flow::verdict`], [`Flow::after_healthy`], [`Flow::promote`],
+//! [`Flow::roll_back_and_fail`], ...) for the rest:
+//!
+//! ```
+//! use baton_policy::flow::{AfterHealthy, Flow, FlowSettings, Verdict};
+//! use baton_policy::{Context, Decision, Event, Policy, PolicyError, World};
+//!
+//! /// The reference flow, except that prod is never promoted automatically.
+//! struct NoProd;
+//!
+//! impl Policy for NoProd {
+//!     fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+//!         let settings = FlowSettings::parse(&ctx.settings)?;
+//!         let flow = Flow::new(ctx, world, &settings);
+//!         let Event::HealthObserved(observed) = event else {
+//!             return flow.decide(event);
+//!         };
+//!         let stage = flow.stage(&observed.stage)?;
+//!         match flow.verdict(stage, observed) {
+//!             Verdict::Healthy { seen } => match flow.after_healthy(stage, &observed.version, seen)? {
+//!                 AfterHealthy::Promote { next, .. } if next.name == "prod" => Ok(Decision::from(vec![
+//!                     baton_policy::actions::hold("prod is promoted by hand"),
+//!                 ])),
+//!                 AfterHealthy::Promote { next, reason } => {
+//!                     let channel = flow.channel(next, &settings.mr_labels, reason.clone());
+//!                     Ok(flow.promote(next, &observed.version, channel, reason))
+//!                 }
+//!                 AfterHealthy::Done(decision) => Ok(decision),
+//!             },
+//!             other => flow.act_on(stage, &observed.version, other),
+//!         }
+//!     }
+//! }
+//! ```
+
+mod gate;
+mod rollback;
+mod settings;
+
+pub use gate::{AfterHealthy, Verdict};
+pub use settings::FlowSettings;
+
+use crate::{
+    CapabilityError, Channel, Context, Decision, Event, PolicyError, Stage, StageChanged, World,
+    actions,
+};
+
+/// How many deployments to read when looking for the last good version.
+pub const HISTORY_DEPTH: u32 = 200;
+
+/// The standard flow for one decision: the context, the world and the
+/// flow's settings.
+pub struct Flow<'a> {
+    ctx: &'a Context,
+    world: &'a dyn World,
+    settings: &'a FlowSettings,
+}
+
+impl<'a> Flow<'a> {
+    /// The flow for one `decide` call.
+    pub fn new(ctx: &'a Context, world: &'a dyn World, settings: &'a FlowSettings) -> Self {
+        Self {
+            ctx,
+            world,
+            settings,
+        }
+    }
+
+    /// The reference policy's answer to `event`.
+    pub fn decide(&self, event: &Event) -> Result<Decision, PolicyError> {
+        match event {
+            Event::NewVersion(new) => self.new_version(&new.version),
+            Event::StageChanged(changed) => self.stage_changed(changed),
+            Event::HealthObserved(observed) => self.health_observed(observed),
+            Event::GateTimeout(timeout) => self.gate_timeout(timeout),
+            Event::RollbackRequested(request) => self.rollback_requested(request),
+        }
+    }
+
+    /// The context of this call.
+    pub fn ctx(&self) -> &'a Context {
+        self.ctx
+    }
+
+    /// The world of this call.
+    pub fn world(&self) -> &'a dyn World {
+        self.world
+    }
+
+    /// The flow's settings.
+    pub fn settings(&self) -> &'a FlowSettings {
+        self.settings
+    }
+
+    /// The stage called `name`; an event naming another stage is invalid.
+    pub fn stage(&self, name: &str) -> Result<&'a Stage, PolicyError> {
+        self.ctx.stage(name).ok_or_else(|| {
+            PolicyError::InvalidEvent(format!("app {} has no stage {name}", self.ctx.app))
+        })
+    }
+
+    /// The first stage, where new versions enter.
+    pub fn first_stage(&self) -> Result<&'a Stage, PolicyError> {
+        self.ctx
+            .first_stage()
+            .ok_or_else(|| PolicyError::InvalidEvent(format!("app {} has no stages", self.ctx.app)))
+    }
+
+    /// Direct commits only where the guardrails allow them and only for the
+    /// first stage: later stages always get a reviewable merge request.
+    pub fn channel(&self, stage: &Stage, labels: &[String], description: String) -> Channel {
+        let first = self.ctx.first_stage().is_some_and(|s| s.name == stage.name);
+        if first && stage.direct_commit_allowed {
+            Channel::DirectCommit
+        } else {
+            Channel::MergeRequest(actions::mr_options(description, labels))
+        }
+    }
+
+    /// Sets `stage` to `version` through `channel`, then gates its health
+    /// (direct commit) or holds until a person merges (merge request).
+    pub fn promote(
+        &self,
+        stage: &Stage,
+        version: &str,
+        channel: Channel,
+        reason: String,
+    ) -> Decision {
+        let direct = matches!(channel, Channel::DirectCommit);
+        let mut acts = vec![actions::merge_or_commit(
+            stage,
+            version,
+            channel,
+            reason.clone(),
+        )];
+        if direct {
+            acts.push(actions::await_health(
+                &stage.name,
+                version,
+                self.settings.health_timeout_ms(&stage.name),
+            ));
+        } else {
+            acts.push(actions::hold(format!(
+                "waiting for the {} merge request to be merged",
+                stage.name
+            )));
+        }
+        Decision::from(acts).because(reason)
+    }
+
+    /// A new version goes to the first stage.
+    pub fn new_version(&self, version: &str) -> Result<Decision, PolicyError> {
+        let first = self.first_stage()?;
+        let reason = format!("{version} is a new version of {}", self.ctx.app);
+        let channel = self.channel(first, &self.settings.mr_labels, reason.clone());
+        Ok(self.promote(first, version, channel, reason))
+    }
+
+    /// A changed stage is gated.
+    pub fn stage_changed(&self, changed: &StageChanged) -> Result<Decision, PolicyError> {
+        let stage = self.stage(&changed.stage)?;
+        let timeout = self.settings.health_timeout_ms(&stage.name);
+        let why = if changed.is_rollback {
+            format!(
+                "{} was rolled back to {}; gating it",
+                stage.name, changed.to_version
+            )
+        } else {
+            format!(
+                "{} changed {} -> {}; gating it",
+                stage.name,
+                changed.from_version.as_deref().unwrap_or("(none)"),
+                changed.to_version
+            )
+        };
+        Ok(Decision::from(vec![actions::await_health(
+            &stage.name,
+            &changed.to_version,
+            timeout,
+        )])
+        .because(why))
+    }
+}
+
+/// A capability call failed and the flow cannot go on.
+pub fn capability(err: CapabilityError) -> PolicyError {
+    PolicyError::Capability(format!("{err:?}"))
+}
+
+#[cfg(test)]
+mod tests;

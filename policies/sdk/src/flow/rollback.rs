@@ -1,0 +1,93 @@
+//! Rollbacks: to the last good version after a failed gate, or on request.
+
+use super::{Flow, HISTORY_DEPTH, capability};
+use crate::history::last_good;
+use crate::{Channel, Decision, PolicyError, RollbackRequested, Stage, actions};
+
+impl Flow<'_> {
+    /// A requested rollback goes to `--to` or the last good version; a
+    /// stage already there holds.
+    pub fn rollback_requested(&self, request: &RollbackRequested) -> Result<Decision, PolicyError> {
+        let stage = self.stage(&request.stage)?;
+        let current = self
+            .world
+            .stage_version(&stage.name, None)
+            .map_err(capability)?;
+        let target = match &request.to_version {
+            Some(v) => v.clone(),
+            None => {
+                let history = self
+                    .world
+                    .stage_history(&stage.name, HISTORY_DEPTH)
+                    .map_err(capability)?;
+                match last_good(&history, &current) {
+                    Some(v) => v.to_owned(),
+                    None => {
+                        return Ok(Decision::from(vec![actions::fail(format!(
+                            "cannot roll back {}: no earlier good version than {current}",
+                            stage.name
+                        ))]));
+                    }
+                }
+            }
+        };
+        if target == current {
+            return Ok(Decision::from(vec![actions::hold(format!(
+                "{} is already at {target}",
+                stage.name
+            ))]));
+        }
+        let why = format!(
+            "rollback of {} from {current} to {target} requested: {}",
+            stage.name, request.reason
+        );
+        let channel = self.channel(stage, &self.settings.rollback_labels, why.clone());
+        let direct = matches!(channel, Channel::DirectCommit);
+        let mut acts = vec![actions::rollback(
+            &stage.name,
+            &target,
+            &current,
+            channel,
+            why.clone(),
+        )];
+        if direct {
+            acts.push(actions::await_health(
+                &stage.name,
+                &target,
+                self.settings.health_timeout_ms(&stage.name),
+            ));
+        } else {
+            acts.push(actions::hold(format!(
+                "waiting for the {} rollback merge request to be merged",
+                stage.name
+            )));
+        }
+        Ok(Decision::from(acts).because(why))
+    }
+
+    /// Rolls `stage` back from `bad` to its last good version and fails the
+    /// run for `why`; with no earlier good version, only fails.
+    pub fn roll_back_and_fail(
+        &self,
+        stage: &Stage,
+        bad: &str,
+        why: String,
+    ) -> Result<Decision, PolicyError> {
+        let history = self
+            .world
+            .stage_history(&stage.name, HISTORY_DEPTH)
+            .map_err(capability)?;
+        let Some(good) = last_good(&history, bad) else {
+            return Ok(Decision::from(vec![actions::fail(format!(
+                "{why}; no earlier good version of {} to roll back to",
+                stage.name
+            ))]));
+        };
+        let channel = self.channel(stage, &self.settings.rollback_labels, why.clone());
+        Ok(Decision::from(vec![
+            actions::rollback(&stage.name, good, bad, channel, why.clone()),
+            actions::fail(format!("{why}; rolled back to {good}")),
+        ])
+        .because(why))
+    }
+}

@@ -1,0 +1,279 @@
+//! The flow's steps, one rule at a time, against a [`FakeWorld`].
+
+use super::*;
+use crate::testing::FakeWorld;
+use crate::{
+    Action, AppStatus, Deployment, GateTimeout, HealthObserved, HealthStatus, NewVersion,
+    ResourceHealth, SyncStatus, Trailer,
+};
+
+fn stage(name: &str, direct: bool) -> Stage {
+    Stage {
+        name: name.into(),
+        file: format!("overlays/{name}/values.yaml"),
+        field: "helm:image.tag".into(),
+        argocd_app: format!("payments-{name}"),
+        direct_commit_allowed: direct,
+        auto_merge_allowed: false,
+    }
+}
+
+fn ctx() -> Context {
+    Context {
+        app: "payments".into(),
+        // Staging allows direct commits too: only the first stage may use them.
+        stages: vec![
+            stage("dev", true),
+            stage("staging", true),
+            stage("prod", false),
+        ],
+        settings: "{}".into(),
+        run_id: "r".into(),
+        max_health_wait: 1_800_000,
+        dry_run: false,
+    }
+}
+
+fn deploy(to: &str, rollback_of: Option<&str>) -> Deployment {
+    Deployment {
+        commit: format!("c-{to}"),
+        time: 0,
+        author: "ci".into(),
+        from_version: None,
+        to_version: to.into(),
+        subject: String::new(),
+        trailers: rollback_of
+            .map(|v| {
+                vec![Trailer {
+                    key: "Baton-Rollback-Of".into(),
+                    value: v.into(),
+                }]
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn world(history: &[(&str, Option<&str>)]) -> FakeWorld {
+    let mut w = FakeWorld::default();
+    for stage in ["dev", "staging", "prod"] {
+        w.histories.insert(
+            stage.into(),
+            history.iter().map(|(v, r)| deploy(v, *r)).collect(),
+        );
+    }
+    w
+}
+
+fn observed(stage: &str, health: HealthStatus) -> HealthObserved {
+    HealthObserved {
+        stage: stage.into(),
+        version: "v2".into(),
+        commit: "abc".into(),
+        elapsed: 1000,
+        status: AppStatus {
+            app: format!("payments-{stage}"),
+            health,
+            health_message: None,
+            sync: SyncStatus::Synced,
+            revision: Some("abc".into()),
+            operation_phase: None,
+            operation_message: None,
+            reconciled_at: None,
+            resources: Vec::new(),
+        },
+    }
+}
+
+fn settings() -> FlowSettings {
+    FlowSettings::parse(r#"{"health_timeout": "5m", "mr_labels": [], "rollback_labels": []}"#)
+        .unwrap()
+}
+
+#[test]
+fn only_the_first_stage_is_committed_directly() {
+    let (ctx, w) = (ctx(), world(&[]));
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let labels = ["l".to_string()];
+    assert_eq!(
+        flow.channel(&ctx.stages[0], &labels, "d".into()),
+        Channel::DirectCommit
+    );
+    assert_eq!(
+        flow.channel(&ctx.stages[1], &labels, "d".into()),
+        Channel::MergeRequest(actions::mr_options("d", &labels))
+    );
+}
+
+#[test]
+fn promote_gates_a_commit_and_holds_for_a_merge_request() {
+    let (ctx, w) = (ctx(), world(&[]));
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let direct = flow.promote(&ctx.stages[0], "v2", Channel::DirectCommit, "r".into());
+    assert_eq!(
+        direct.actions,
+        vec![
+            actions::commit("dev", "v2", "r"),
+            actions::await_health("dev", "v2", 300_000),
+        ]
+    );
+    assert_eq!(direct.reasons, ["r"]);
+    let mr = Channel::MergeRequest(actions::mr_options("r", &[]));
+    let held = flow.promote(&ctx.stages[2], "v2", mr, "r".into());
+    assert_eq!(
+        held.actions[1],
+        actions::hold("waiting for the prod merge request to be merged")
+    );
+}
+
+#[test]
+fn verdicts_follow_health() {
+    let (ctx, w) = (ctx(), world(&[]));
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let dev = &ctx.stages[0];
+    assert_eq!(
+        flow.verdict(dev, &observed("dev", HealthStatus::Healthy)),
+        Verdict::Healthy {
+            seen: "HealthStatus::Healthy / SyncStatus::Synced @abc".into()
+        }
+    );
+    assert_eq!(
+        flow.verdict(dev, &observed("dev", HealthStatus::Progressing)),
+        Verdict::Waiting(
+            "dev: HealthStatus::Progressing / SyncStatus::Synced @abc; waiting".into()
+        )
+    );
+    let mut degraded = observed("dev", HealthStatus::Healthy);
+    degraded.status.resources.push(ResourceHealth {
+        group: "apps".into(),
+        kind: "Deployment".into(),
+        namespace: "payments".into(),
+        name: "api".into(),
+        health: Some(HealthStatus::Degraded),
+        message: None,
+        sync: SyncStatus::Synced,
+    });
+    assert_eq!(
+        flow.verdict(dev, &degraded),
+        Verdict::Failed("dev is Degraded at v2 (Deployment api: degraded)".into())
+    );
+
+    let mut strict = settings();
+    strict.progressing_is_waiting = false;
+    let flow = Flow::new(&ctx, &w, &strict);
+    assert!(matches!(
+        flow.verdict(dev, &observed("dev", HealthStatus::Progressing)),
+        Verdict::Failed(_)
+    ));
+}
+
+#[test]
+fn after_healthy_promotes_or_ends_the_run() {
+    let ctx = ctx();
+    let w = world(&[("v2", None), ("v1", None)]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    match flow.after_healthy(&ctx.stages[0], "v2", "seen".into()) {
+        Ok(AfterHealthy::Promote { next, reason }) => {
+            assert_eq!(next.name, "staging");
+            assert_eq!(reason, "v2 is healthy in dev (seen)");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match flow.after_healthy(&ctx.stages[2], "v2", "seen".into()) {
+        Ok(AfterHealthy::Done(d)) => assert_eq!(
+            d.actions,
+            [actions::hold(
+                "v2 is healthy in prod; promotion of payments complete"
+            )]
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+    let rolled_back = world(&[("v1", Some("v2")), ("v2", None), ("v1", None)]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &rolled_back, &s);
+    assert!(matches!(
+        flow.after_healthy(&ctx.stages[0], "v1", "seen".into()),
+        Ok(AfterHealthy::Done(_))
+    ));
+}
+
+#[test]
+fn healthy_staging_gets_a_prod_merge_request_even_where_commits_are_allowed() {
+    let ctx = ctx();
+    let w = world(&[("v2", None), ("v1", None)]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let acts = flow
+        .health_observed(&observed("dev", HealthStatus::Healthy))
+        .unwrap()
+        .actions;
+    match acts.as_slice() {
+        [Action::SetVersion(set), Action::Hold(_)] => {
+            assert_eq!(set.stage, "staging");
+            assert!(matches!(set.channel, Channel::MergeRequest(_)));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn failed_gates_roll_back_to_the_last_good_version() {
+    let ctx = ctx();
+    let w = world(&[("v2", None), ("v1", None)]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let timeout = GateTimeout {
+        stage: "dev".into(),
+        version: "v2".into(),
+        commit: "abc".into(),
+        elapsed: 300_000,
+        last_status: None,
+    };
+    let why = "dev not healthy at v2 within 300s (last: no observation at the expected revision)";
+    assert_eq!(
+        flow.gate_timeout(&timeout).unwrap().actions,
+        vec![
+            actions::rollback("dev", "v1", "v2", Channel::DirectCommit, why),
+            actions::fail(format!("{why}; rolled back to v1")),
+        ]
+    );
+    let first = world(&[("v2", None)]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &first, &s);
+    assert_eq!(
+        flow.roll_back_and_fail(&ctx.stages[0], "v2", "bad".into())
+            .unwrap()
+            .actions,
+        [actions::fail(
+            "bad; no earlier good version of dev to roll back to"
+        )]
+    );
+}
+
+#[test]
+fn decide_is_the_reference_policy() {
+    let ctx = ctx();
+    let w = world(&[]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let event = Event::NewVersion(NewVersion {
+        version: "v2".into(),
+    });
+    assert_eq!(
+        flow.decide(&event).unwrap().actions,
+        vec![
+            actions::commit("dev", "v2", "v2 is a new version of payments"),
+            actions::await_health("dev", "v2", 300_000),
+        ]
+    );
+    let unknown = Event::HealthObserved(observed("qa", HealthStatus::Healthy));
+    assert_eq!(
+        flow.decide(&unknown),
+        Err(PolicyError::InvalidEvent(
+            "app payments has no stage qa".into()
+        ))
+    );
+}
