@@ -1,0 +1,277 @@
+//! Rollout pauses within and over the limit, aborts, and the default flow
+//! for everything else.
+
+use super::*;
+use baton_policy::testing::FakeWorld;
+use baton_policy::{
+    Action, AppStatus, Channel, Deployment, NewVersion, ResourceHealth, Stage, SyncStatus,
+};
+
+const MIN: u64 = 60_000;
+
+fn stage(name: &str, direct: bool) -> Stage {
+    Stage {
+        name: name.into(),
+        file: format!("overlays/{name}/values.yaml"),
+        field: "helm:image.tag".into(),
+        argocd_app: format!("payments-{name}"),
+        direct_commit_allowed: direct,
+        auto_merge_allowed: false,
+    }
+}
+
+fn ctx() -> Context {
+    Context {
+        app: "payments".into(),
+        stages: vec![
+            stage("dev", true),
+            stage("staging", false),
+            stage("prod", false),
+        ],
+        settings: r#"{"max_pause": "30m", "mr_labels": ["promo"]}"#.into(),
+        run_id: "r".into(),
+        max_health_wait: 3_600_000,
+        dry_run: false,
+    }
+}
+
+fn deploy(to: &str) -> Deployment {
+    Deployment {
+        commit: format!("c-{to}"),
+        time: 0,
+        author: "ci".into(),
+        from_version: None,
+        to_version: to.into(),
+        subject: String::new(),
+        trailers: Vec::new(),
+    }
+}
+
+/// Every stage went v1 -> v2.
+fn world() -> FakeWorld {
+    let mut w = FakeWorld::default();
+    for stage in ["dev", "staging", "prod"] {
+        w.histories
+            .insert(stage.into(), vec![deploy("v2"), deploy("v1")]);
+    }
+    w
+}
+
+fn rollout(health: HealthStatus, message: &str) -> ResourceHealth {
+    ResourceHealth {
+        group: "argoproj.io".into(),
+        kind: "Rollout".into(),
+        namespace: "payments".into(),
+        name: "payments-api".into(),
+        health: Some(health),
+        message: Some(message.into()),
+        sync: SyncStatus::Synced,
+    }
+}
+
+fn status(health: HealthStatus, resources: Vec<ResourceHealth>) -> AppStatus {
+    AppStatus {
+        app: "payments-prod".into(),
+        health,
+        health_message: None,
+        sync: SyncStatus::Synced,
+        revision: Some("abc".into()),
+        operation_phase: None,
+        operation_message: None,
+        reconciled_at: None,
+        resources,
+    }
+}
+
+fn observed(stage: &str, elapsed: u64, status: AppStatus) -> Event {
+    Event::HealthObserved(HealthObserved {
+        stage: stage.into(),
+        version: "v2".into(),
+        commit: "abc".into(),
+        elapsed,
+        status,
+    })
+}
+
+fn paused(stage: &str, elapsed: u64, message: &str) -> Event {
+    observed(
+        stage,
+        elapsed,
+        status(
+            HealthStatus::Suspended,
+            vec![rollout(HealthStatus::Suspended, message)],
+        ),
+    )
+}
+
+fn decide(event: &Event) -> Decision {
+    CanaryPolicy::decide(&ctx(), event, &world()).unwrap()
+}
+
+#[test]
+fn a_pause_within_the_limit_keeps_waiting() {
+    for elapsed in [MIN, 30 * MIN] {
+        let d = decide(&paused("prod", elapsed, "CanaryPauseStep"));
+        assert!(d.actions.is_empty(), "{d:?}");
+        assert_eq!(
+            d.reasons,
+            [format!(
+                "prod: Rollout payments-api paused (CanaryPauseStep) at v2, {} into the gate \
+                 of max_pause 30m; waiting",
+                if elapsed == MIN { "1m" } else { "30m" }
+            )]
+        );
+    }
+}
+
+#[test]
+fn a_pause_over_the_limit_rolls_back_and_fails() {
+    let d = decide(&paused("prod", 30 * MIN + 1000, "CanaryPauseStep"));
+    let why = "prod: Rollout payments-api still paused (CanaryPauseStep) at v2 after 30m1s, \
+               over max_pause 30m";
+    match d.actions.as_slice() {
+        [Action::Rollback(r), Action::Fail(reason)] => {
+            assert_eq!(
+                (
+                    r.stage.as_str(),
+                    r.to_version.as_str(),
+                    r.rollback_of.as_str()
+                ),
+                ("prod", "v1", "v2")
+            );
+            assert!(
+                matches!(&r.channel, Channel::MergeRequest(mr) if mr.labels == ["baton", "rollback"])
+            );
+            assert_eq!(r.reason, why);
+            assert_eq!(reason, &format!("{why}; rolled back to v1"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_rollout_paused_by_hand_counts_as_a_pause() {
+    assert!(
+        decide(&paused("dev", 5 * MIN, "Rollout is paused"))
+            .actions
+            .is_empty()
+    );
+    assert!(matches!(
+        decide(&paused("dev", 31 * MIN, "Rollout is paused")).actions.as_slice(),
+        [Action::Rollback(r), Action::Fail(_)] if r.channel == Channel::DirectCommit
+    ));
+}
+
+#[test]
+fn an_aborted_rollout_rolls_back_at_once() {
+    let aborted = status(
+        HealthStatus::Degraded,
+        vec![rollout(HealthStatus::Degraded, "Rollout is aborted")],
+    );
+    let d = decide(&observed("staging", 1000, aborted));
+    match d.actions.as_slice() {
+        [Action::Rollback(r), Action::Fail(reason)] => {
+            assert_eq!((r.stage.as_str(), r.to_version.as_str()), ("staging", "v1"));
+            assert_eq!(
+                reason,
+                "staging at v2: Rollout payments-api was aborted (Rollout is aborted); \
+                 rolled back to v1"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn an_abort_reported_only_by_the_application_rolls_back() {
+    let mut aborted = status(HealthStatus::Degraded, Vec::new());
+    aborted.health_message = Some("RolloutAborted: metric error-rate failed".into());
+    match decide(&observed("dev", 1000, aborted)).actions.as_slice() {
+        [Action::Rollback(_), Action::Fail(reason)] => assert_eq!(
+            reason,
+            "dev at v2: its rollout was aborted (RolloutAborted: metric error-rate failed); \
+             rolled back to v1"
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn an_abort_without_an_earlier_version_fails_with_the_reason() {
+    let mut w = world();
+    w.histories.insert("dev".into(), vec![deploy("v2")]);
+    let aborted = status(
+        HealthStatus::Degraded,
+        vec![rollout(HealthStatus::Degraded, "Rollout is aborted")],
+    );
+    let d = CanaryPolicy::decide(&ctx(), &observed("dev", 1000, aborted), &w).unwrap();
+    assert_eq!(
+        d.actions,
+        [actions::fail(
+            "dev at v2: Rollout payments-api was aborted (Rollout is aborted); \
+             no earlier good version of dev to roll back to"
+        )]
+    );
+}
+
+#[test]
+fn healthy_and_synced_advances_like_the_default_policy() {
+    let healthy = status(
+        HealthStatus::Healthy,
+        vec![rollout(HealthStatus::Healthy, "")],
+    );
+    match decide(&observed("staging", 40 * MIN, healthy))
+        .actions
+        .as_slice()
+    {
+        [Action::SetVersion(set), Action::Hold(_)] => {
+            assert_eq!((set.stage.as_str(), set.version.as_str()), ("prod", "v2"));
+            assert!(matches!(&set.channel, Channel::MergeRequest(mr) if mr.labels == ["promo"]));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_progressing_canary_step_keeps_waiting() {
+    let stepping = status(
+        HealthStatus::Progressing,
+        vec![rollout(
+            HealthStatus::Progressing,
+            "Waiting for roll out to finish: More replicas need to be updated",
+        )],
+    );
+    assert!(
+        decide(&observed("prod", 45 * MIN, stepping))
+            .actions
+            .is_empty()
+    );
+}
+
+#[test]
+fn only_rollouts_are_held_to_the_pause_limit() {
+    // A suspended CronJob is the default flow's business: wait for the gate.
+    let cron = status(
+        HealthStatus::Suspended,
+        vec![ResourceHealth {
+            kind: "CronJob".into(),
+            group: "batch".into(),
+            ..rollout(HealthStatus::Suspended, "Suspended")
+        }],
+    );
+    assert!(decide(&observed("prod", 50 * MIN, cron)).actions.is_empty());
+}
+
+#[test]
+fn new_versions_get_the_longer_gate() {
+    let d = decide(&Event::NewVersion(NewVersion {
+        version: "v3".into(),
+    }));
+    assert_eq!(
+        d.actions,
+        vec![
+            actions::commit("dev", "v3", "v3 is a new version of payments"),
+            actions::await_health("dev", "v3", 3_600_000),
+        ]
+    );
+}
