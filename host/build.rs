@@ -17,6 +17,8 @@ use std::process::Command;
 /// Guest crates and the constant names the host uses for them.
 const POLICIES: &[(&str, &str)] = &[
     ("baton_default_policy", "DEFAULT"),
+    ("baton_conservative_policy", "CONSERVATIVE"),
+    ("baton_canary_policy", "CANARY"),
     ("baton_hostile_misbehave", "HOSTILE_MISBEHAVE"),
     ("baton_hostile_foreign_import", "HOSTILE_FOREIGN_IMPORT"),
     ("baton_hostile_old_wit", "HOSTILE_OLD_WIT"),
@@ -35,6 +37,8 @@ fn main() {
         &wit,
         &policies.join("sdk"),
         &policies.join("default"),
+        &policies.join("conservative"),
+        &policies.join("canary"),
         &policies.join("hostile"),
     ] {
         println!("cargo:rerun-if-changed={}", dir.display());
