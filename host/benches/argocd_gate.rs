@@ -86,7 +86,7 @@ async fn one_run(repo: &Path, run: usize, progress_ms: u64, poll: Option<Duratio
                 && obs.status.sync.status.as_str() == "Synced"
             {
                 passed_at = Some(Instant::now());
-                Verdict::Pass
+                Verdict::Done(())
             } else {
                 Verdict::KeepWaiting
             }
@@ -95,7 +95,10 @@ async fn one_run(repo: &Path, run: usize, progress_ms: u64, poll: Option<Duratio
     )
     .await
     .expect("gate runs");
-    assert!(matches!(outcome, GateOutcome::Passed { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, GateOutcome::Decided { .. }),
+        "{outcome:?}"
+    );
     let flipped = sim.healthy_since("payments-dev").expect("healthy");
     let latency = passed_at
         .expect("passed")

@@ -11,6 +11,7 @@ mod argocd;
 mod cli_config;
 mod cli_policy;
 mod cli_sim;
+mod engine;
 mod example_policies;
 mod forge_shapes;
 mod forge_sims;

@@ -2,9 +2,12 @@
 //! errors become user output and exit codes.
 
 mod config;
+mod demo;
 mod error;
 mod output;
 mod policy;
+mod run;
+mod setup;
 mod sim;
 
 use std::process::ExitCode;
@@ -39,6 +42,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Promote a new version: run in the app repo's CI when a tag is pushed.
+    Promote(run::PromoteArgs),
+    /// Gate the stages changed by the last env repo push, then advance or
+    /// roll back: run in the env repo's CI on every push to its branch.
+    Advance(run::AdvanceArgs),
+    /// Roll a stage back (to the last good version unless --to is given).
+    Rollback(run::RollbackArgs),
+    /// Show each stage: version, Argo CD health, open merge requests, last good.
+    Status(run::StatusArgs),
+    /// Run the whole flow against in-process simulators, no setup needed.
+    Demo(demo::DemoArgs),
     /// Check the configuration or print its JSON Schema.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -89,6 +103,11 @@ fn init_tracing(verbose: u8) {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
+        Command::Promote(args) => run::promote(args),
+        Command::Advance(args) => run::advance(args),
+        Command::Rollback(args) => run::rollback(args),
+        Command::Status(args) => run::status_cmd(args),
+        Command::Demo(args) => demo::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Sim(cmd) => sim::run(cmd),

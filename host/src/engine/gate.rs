@@ -38,30 +38,24 @@ pub struct Observation {
     pub elapsed: Duration,
 }
 
-/// The policy's answer to one observation.
+/// The answer to one observation: the gate ends with a value (the
+/// policy's decision, for the engine), or keeps waiting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// The stage is good: the gate passes.
-    Pass,
+pub enum Verdict<T> {
+    /// Decided: the gate ends with this value.
+    Done(T),
     /// Not yet decided.
     KeepWaiting,
-    /// The stage failed, with the policy's reason.
-    Fail(String),
 }
 
 /// How the gate ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GateOutcome {
-    /// The policy passed this observation.
-    Passed {
-        /// The observation that passed.
-        last: Observation,
-    },
-    /// The policy failed this observation.
-    Failed {
-        /// The policy's reason.
-        reason: String,
-        /// The observation that failed.
+pub enum GateOutcome<T> {
+    /// An observation was decided.
+    Decided {
+        /// The verdict's value.
+        value: T,
+        /// The observation that was decided.
         last: Observation,
     },
     /// `max_wait` elapsed without a verdict.
@@ -137,13 +131,13 @@ pub fn progress_line(label: &str, status: Option<&AppStatus>, elapsed: Duration)
 /// Runs the gate. `is_descendant_or_equal(rev)` says whether `rev` is the
 /// expected commit or contains it; `on_observation` forwards each counted
 /// observation to the policy.
-pub async fn wait_for_health<S: StatusSource>(
+pub async fn wait_for_health<S: StatusSource, T>(
     source: &mut S,
     spec: &GateSpec,
     mut is_descendant_or_equal: impl FnMut(&str) -> bool,
-    mut on_observation: impl FnMut(&Observation) -> Verdict,
-    sink: &mut dyn ProgressSink,
-) -> Result<GateOutcome, GateError> {
+    mut on_observation: impl FnMut(&Observation) -> Verdict<T>,
+    sink: &mut (dyn ProgressSink + Send),
+) -> Result<GateOutcome<T>, GateError> {
     let start = Instant::now();
     let deadline = start + spec.max_wait;
     // reconciledAt has whole-second precision: a reconcile in the push's own
@@ -190,8 +184,7 @@ pub async fn wait_for_health<S: StatusSource>(
                     elapsed: now - start,
                 };
                 match on_observation(&obs) {
-                    Verdict::Pass => return Ok(GateOutcome::Passed { last: obs }),
-                    Verdict::Fail(reason) => return Ok(GateOutcome::Failed { reason, last: obs }),
+                    Verdict::Done(value) => return Ok(GateOutcome::Decided { value, last: obs }),
                     Verdict::KeepWaiting => last_counted = Some(obs),
                 }
             }
@@ -265,11 +258,11 @@ mod tests {
         }
     }
 
-    fn healthy_synced(obs: &Observation) -> Verdict {
+    fn healthy_synced(obs: &Observation) -> Verdict<&'static str> {
         let s = &obs.status;
         match (&s.health.status, &s.sync.status) {
-            (HealthStatus::Healthy, SyncStatus::Synced) => Verdict::Pass,
-            (HealthStatus::Degraded, _) => Verdict::Fail("Degraded".into()),
+            (HealthStatus::Healthy, SyncStatus::Synced) => Verdict::Done("pass"),
+            (HealthStatus::Degraded, _) => Verdict::Done("Degraded"),
             _ => Verdict::KeepWaiting,
         }
     }
@@ -304,7 +297,7 @@ mod tests {
         .await
         .expect("gate runs");
         assert!(
-            matches!(&outcome, GateOutcome::Passed { last } if last.status.sync.revision.as_deref() == Some("merge99"))
+            matches!(&outcome, GateOutcome::Decided { value: "pass", last } if last.status.sync.revision.as_deref() == Some("merge99"))
         );
         assert_eq!(seen, ["c0ffee1234", "merge99"]);
         // The exact commit needs no ancestry lookup; each other revision is asked once.
@@ -329,7 +322,13 @@ mod tests {
         )
         .await
         .expect("gate runs");
-        assert!(matches!(outcome, GateOutcome::Failed { ref reason, .. } if reason == "Degraded"));
+        assert!(matches!(
+            outcome,
+            GateOutcome::Decided {
+                value: "Degraded",
+                ..
+            }
+        ));
 
         let mut source = Scripted(VecDeque::from([status(
             HealthStatus::Progressing,

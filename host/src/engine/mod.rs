@@ -1,5 +1,18 @@
 //! The promotion engine: events -> policy -> guardrails -> actions -> gates.
+//!
+//! - [`run`]: the run loop ([`run::Engine::run`]) and the events each
+//!   command sends;
+//! - `execute`: commits, merge-request branches and merge requests;
+//! - [`gate`]: the Argo CD health gate;
+//! - [`guardrails`]: what any policy may ask for;
+//! - [`world`]: the live capabilities a policy reads;
+//! - [`status`]: the per-stage report of `baton status`;
+//! - [`audit`]: the record every run writes.
 
+pub mod audit;
+mod execute;
 pub mod gate;
 pub mod guardrails;
+pub mod run;
+pub mod status;
 pub mod world;

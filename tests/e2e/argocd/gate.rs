@@ -41,14 +41,14 @@ fn spec(commit: &str, pushed_at: SystemTime, max_wait: Duration) -> GateSpec {
 /// anything else (Progressing, Suspended canary) waits.
 fn default_policy(
     forwarded: &Arc<Mutex<Vec<Observation>>>,
-) -> impl FnMut(&Observation) -> Verdict + use<> {
+) -> impl FnMut(&Observation) -> Verdict<Result<(), String>> + use<> {
     let forwarded = forwarded.clone();
     move |obs: &Observation| {
         forwarded.lock().expect("lock").push(obs.clone());
         let s = &obs.status;
         match (s.health.status.as_str(), s.sync.status.as_str()) {
-            ("Healthy", "Synced") => Verdict::Pass,
-            ("Degraded", _) => Verdict::Fail(format!("{} is Degraded", s.name)),
+            ("Healthy", "Synced") => Verdict::Done(Ok(())),
+            ("Degraded", _) => Verdict::Done(Err(format!("{} is Degraded", s.name))),
             _ => Verdict::KeepWaiting,
         }
     }
@@ -110,7 +110,10 @@ async fn passes_only_at_the_pushed_revision() {
             .all(|o| o.status.sync.revision.as_deref() == Some(commit.as_str()))
     );
     match outcome {
-        GateOutcome::Passed { last } => {
+        GateOutcome::Decided {
+            value: Ok(()),
+            last,
+        } => {
             assert_eq!(last.status.sync.revision.as_deref(), Some(commit.as_str()));
             assert_eq!(last.status.health.status.as_str(), "Healthy");
             assert_eq!(
@@ -161,7 +164,10 @@ async fn merge_commit_containing_the_push_counts() {
     .await
     .expect("gate runs");
     match outcome {
-        GateOutcome::Passed { last } => {
+        GateOutcome::Decided {
+            value: Ok(()),
+            last,
+        } => {
             assert_eq!(last.status.sync.revision.as_deref(), Some(merge.as_str()))
         }
         other => panic!("expected pass, got {other:?}"),
@@ -188,7 +194,10 @@ async fn degraded_fails() {
     .await
     .expect("gate runs");
     match outcome {
-        GateOutcome::Failed { reason, last } => {
+        GateOutcome::Decided {
+            value: Err(reason),
+            last,
+        } => {
             assert_eq!(reason, "payments-dev is Degraded");
             assert_eq!(last.status.sync.revision.as_deref(), Some(commit.as_str()));
             let deployment = last
@@ -283,7 +292,10 @@ async fn stream_drop_mid_wait_reconnects_and_passes() {
     )
     .await
     .expect("gate runs");
-    assert!(matches!(outcome, GateOutcome::Passed { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, GateOutcome::Decided { value: Ok(()), .. }),
+        "{outcome:?}"
+    );
     assert!(sim.stream_connections() >= 2, "the watch reconnected");
 }
 
@@ -306,7 +318,10 @@ async fn survives_5xx_burst_and_falls_back_to_polling() {
     )
     .await
     .expect("gate runs");
-    assert!(matches!(outcome, GateOutcome::Passed { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, GateOutcome::Decided { value: Ok(()), .. }),
+        "{outcome:?}"
+    );
     assert_eq!(
         sim.stream_connections(),
         0,
@@ -324,7 +339,7 @@ async fn unauthorized_ends_the_gate_with_a_clear_error() {
         &mut source,
         &spec("abc", SystemTime::now(), Duration::from_secs(60)),
         |_| false,
-        |_| Verdict::Pass,
+        |_| Verdict::Done(()),
         &mut Vec::new(),
     )
     .await
@@ -371,6 +386,9 @@ async fn server_closing_streams_mid_wait_is_survived() {
     };
     let (outcome, ()) = tokio::join!(gate, breaker);
     let outcome = outcome.expect("gate runs");
-    assert!(matches!(outcome, GateOutcome::Passed { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, GateOutcome::Decided { value: Ok(()), .. }),
+        "{outcome:?}"
+    );
     assert!(sim.stream_connections() >= 2, "the watch reconnected");
 }

@@ -177,6 +177,58 @@ impl EnvRepo {
         })
     }
 
+    /// Whether `ancestor` is `descendant` or one of its ancestors; `None`
+    /// when either commit is not in the cache (fetch, then ask again). A
+    /// shallow cache is made complete first: its cut-off parents would
+    /// answer "no" wrongly.
+    pub fn is_ancestor(&mut self, ancestor: &str, descendant: &str) -> Option<bool> {
+        if self.ensure_full_history().is_err() {
+            return None;
+        }
+        if self.resolve(ancestor).is_err() || self.resolve(descendant).is_err() {
+            return None;
+        }
+        let out = self
+            .remote
+            .run(
+                &self.git_dir,
+                "merge-base",
+                &["merge-base", "--is-ancestor", ancestor, descendant],
+            )
+            .ok()?;
+        match out.status.code() {
+            Some(0) => Some(true),
+            Some(1) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The merge-request branches Baton pushed for `app`
+    /// (`baton/<app>/<stage>/<version>`) that exist on the remote now.
+    pub fn mr_branches(&mut self, app: &str) -> Result<Vec<String>, OpenError> {
+        let shallow = self.repo.is_shallow().unwrap_or(false);
+        let spec = format!("+refs/heads/baton/{app}/*:refs/remotes/origin/baton/{app}/*");
+        self.fetch(&[spec], shallow)
+            .map_err(|source| OpenError::Fetch {
+                url: self.remote.url.clone(),
+                source,
+            })?;
+        let prefix = format!("refs/remotes/origin/baton/{app}/");
+        let mut out = Vec::new();
+        if let Ok(platform) = self.repo.references()
+            && let Ok(refs) = platform.prefixed(prefix.as_str())
+        {
+            for r in refs.flatten() {
+                let name = r.name().as_bstr().to_string();
+                if let Some(rest) = name.strip_prefix("refs/remotes/origin/") {
+                    out.push(rest.to_owned());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Turns a shallow cache into a full one (history needs every commit).
     pub(crate) fn ensure_full_history(&mut self) -> Result<(), ReadError> {
         if !self.repo.is_shallow().unwrap_or(false) {

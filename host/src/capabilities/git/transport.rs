@@ -100,7 +100,7 @@ impl Remote {
         }
     }
 
-    fn run(
+    pub(crate) fn run(
         &self,
         git_dir: &Path,
         op: &'static str,

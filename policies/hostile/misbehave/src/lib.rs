@@ -69,6 +69,15 @@ impl Policy for Misbehave {
                     "deploy to a stage nobody configured",
                 )]));
             }
+            "direct-to-last-stage" => {
+                // Skips every gate: the host's guardrails must refuse it.
+                let last = ctx.stages.last().map(|s| s.name.clone()).unwrap_or_default();
+                return Ok(Decision::from(vec![actions::commit(
+                    &last,
+                    "v9.9.9",
+                    "straight to the last stage",
+                )]));
+            }
             "log-flood" => {
                 let line = "x".repeat(1024);
                 for _ in 0..100_000 {

@@ -1,0 +1,405 @@
+//! The audit record: one JSON document per run that says what the policy
+//! was (digest, contract version), what it was asked (context and events),
+//! what it read (every host call with its answer), what it decided, what
+//! Baton did about it (commits, merge requests, gates) and how the run
+//! ended. `baton policy replay` re-runs the decisions from it.
+//!
+//! The format is versioned by [`SCHEMA`]; `schemas/audit-record.v1.json`
+//! in the repository is its JSON Schema. Fields may be added within a
+//! version, never renamed or removed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::{
+    Action, AppStatus, Context, DecideError, Decided, Decision, Event, HostCall, LogEntry,
+    PolicyError,
+};
+
+/// The format identifier written into every record.
+pub const SCHEMA: &str = "baton.audit-record/v1";
+
+/// One run, as written to disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Unique id of the run; also in commit trailers (`Baton-Run`) and MRs.
+    pub run_id: String,
+    /// The `baton` version that ran.
+    pub baton_version: String,
+    /// The command and what it was given.
+    pub command: CommandInfo,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it ended (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Wall-clock duration.
+    pub duration_ms: u64,
+    /// Planned only; nothing was written.
+    pub dry_run: bool,
+    /// The policy that decided.
+    pub policy: PolicyInfo,
+    /// The configuration file.
+    pub config: ConfigInfo,
+    /// The env repo.
+    pub env_repo: RepoInfo,
+    /// The context every decide call of the run received.
+    pub context: Context,
+    /// Every decide call, in order.
+    pub decisions: Vec<DecisionRecord>,
+    /// Every action, with what Baton did about it.
+    pub actions: Vec<ActionRecord>,
+    /// Every health gate.
+    pub gates: Vec<GateRecord>,
+    /// How the run ended.
+    pub outcome: OutcomeRecord,
+}
+
+/// The command line that started the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    /// `promote`, `advance` or `rollback`.
+    pub name: String,
+    /// The application.
+    pub app: String,
+    /// The command's own arguments (`tag`, `since`, `stage`, `to`, ...).
+    pub args: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Which policy decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    /// `builtin:default` or the file path as configured.
+    pub source: String,
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    /// The contract version the component was built for.
+    pub wit_version: String,
+    /// The policy's own name (metadata).
+    pub name: String,
+    /// The policy's own version (metadata).
+    pub version: String,
+}
+
+/// The configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigInfo {
+    /// Path as given.
+    pub path: String,
+    /// `sha256:<hex>` of its bytes.
+    pub digest: String,
+}
+
+/// The env repo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoInfo {
+    /// Remote URL (never with credentials).
+    pub url: String,
+    /// Tracked branch.
+    pub branch: String,
+    /// The branch tip when the run started.
+    pub tip_at_start: String,
+}
+
+/// One decide call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// 1-based position in the run.
+    pub seq: u32,
+    /// The event the policy was given.
+    pub event: Event,
+    /// Capability calls in order, with the host's answers (replay input).
+    pub calls: Vec<HostCall>,
+    /// The policy's log lines.
+    pub logs: Vec<LogEntry>,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall-clock time of the call in microseconds.
+    pub elapsed_us: u64,
+    /// What the policy answered.
+    pub result: DecisionResult,
+}
+
+/// The answer of one decide call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionResult {
+    /// A decision.
+    Decision(Decision),
+    /// The policy returned its own error.
+    PolicyError(PolicyError),
+    /// The call trapped or hit a limit.
+    Trap {
+        /// Short kind, e.g. `fuel`, `memory`, `panic`.
+        kind: String,
+        /// The full message.
+        message: String,
+    },
+}
+
+impl DecisionResult {
+    /// The result as recorded from a decide call.
+    pub fn of(result: &Result<Result<Decision, PolicyError>, DecideError>) -> Self {
+        match result {
+            Ok(Ok(d)) => Self::Decision(d.clone()),
+            Ok(Err(e)) => Self::PolicyError(e.clone()),
+            Err(e) => Self::Trap {
+                kind: e.kind().to_owned(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl DecisionRecord {
+    /// Records one decide call.
+    pub fn new(seq: u32, event: Event, decided: &Decided) -> Self {
+        Self {
+            seq,
+            event,
+            calls: decided.calls.clone(),
+            logs: decided.logs.clone(),
+            fuel_used: decided.fuel_used,
+            elapsed_us: u64::try_from(decided.elapsed.as_micros()).unwrap_or(u64::MAX),
+            result: DecisionResult::of(&decided.result),
+        }
+    }
+}
+
+/// What became of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Executed: a commit, a merge request, a gate, a hold or a fail.
+    Done,
+    /// Nothing to do: the stage already held the version.
+    Unchanged,
+    /// `--dry-run`: this is what would be done.
+    Planned,
+    /// Refused by a guardrail or as invalid; nothing of its decision ran.
+    Refused,
+    /// Tried and failed.
+    Failed,
+    /// Not reached: an earlier action ended the run.
+    Skipped,
+}
+
+/// A merge request Baton opened or reused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRequestRef {
+    /// GitLab iid / GitHub number.
+    pub number: u64,
+    /// Web URL.
+    pub url: String,
+    /// Source branch.
+    pub source_branch: String,
+    /// An open MR for the same change already existed.
+    pub reused: bool,
+    /// Merged (or auto-merge armed) by Baton.
+    pub merged: bool,
+}
+
+/// One action of one decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// The decision it belongs to ([`DecisionRecord::seq`]).
+    pub decision: u32,
+    /// 1-based position in that decision.
+    pub index: u32,
+    /// The action as the policy asked for it.
+    pub action: Action,
+    /// What became of it.
+    pub status: ActionStatus,
+    /// The version the stage held before (set-version, rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// The commit written (or the branch tip, when unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The branch the commit went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The merge request opened or reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_request: Option<MergeRequestRef>,
+    /// A human-readable line: what was (or would be) done, or why not.
+    pub detail: String,
+}
+
+/// How a gate ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateResult {
+    /// The policy decided on an observation.
+    Decided,
+    /// The wait ran out.
+    TimedOut,
+    /// Argo CD could not be observed.
+    Error,
+    /// The run was cancelled while waiting.
+    Cancelled,
+}
+
+/// One health gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateRecord {
+    /// The decision whose await-health started it.
+    pub decision: u32,
+    /// The stage.
+    pub stage: String,
+    /// The Argo CD application watched.
+    pub argocd_app: String,
+    /// The version waited for.
+    pub version: String,
+    /// The commit the application had to be synced to (or contain).
+    pub commit: String,
+    /// The wait actually allowed: the policy's timeout capped by the guardrail.
+    pub timeout_ms: u64,
+    /// How it ended.
+    pub result: GateResult,
+    /// Time waited.
+    pub elapsed_ms: u64,
+    /// Observations at the right revision passed to the policy.
+    pub observations: u32,
+    /// The last of those, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<AppStatus>,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The policy's actions ran and nothing more was asked.
+    Done,
+    /// The policy held (waiting for a merge, a window, ...).
+    Held,
+    /// `--dry-run`: planned only.
+    Planned,
+    /// The promotion failed (gate failed, rolled back, policy said fail).
+    Failed,
+    /// The configuration or the command was unusable.
+    UsageError,
+    /// The policy trapped, hit a limit, erred or decided something invalid.
+    PolicyError,
+    /// Git, Argo CD or the forge failed after retries.
+    ExternalError,
+    /// A guardrail refused an action.
+    Refused,
+    /// Cancelled (SIGTERM / Ctrl-C); re-running converges.
+    Cancelled,
+}
+
+impl Status {
+    /// The documented exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Done | Self::Held | Self::Planned => 0,
+            Self::Failed | Self::Cancelled => 1,
+            Self::UsageError => 2,
+            Self::PolicyError => 3,
+            Self::ExternalError => 4,
+            Self::Refused => 5,
+        }
+    }
+}
+
+/// The end of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    /// The class of the ending.
+    pub status: Status,
+    /// The process exit code it maps to.
+    pub exit_code: u8,
+    /// A sentence for people: the policy's hold or fail reason, or the error.
+    pub message: String,
+    /// A rollback was executed during the run.
+    pub rolled_back: bool,
+}
+
+/// Writing the record failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the audit record {path}")]
+pub struct WriteRecordError {
+    /// The file.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl AuditRecord {
+    /// Writes the record as pretty JSON, creating parent directories; the
+    /// file appears complete or not at all (written aside, then renamed).
+    pub fn write(&self, path: &Path) -> Result<(), WriteRecordError> {
+        let err = |source| WriteRecordError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let mut json = serde_json::to_vec_pretty(self)
+            .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+        json.push(b'\n');
+        let tmp = path.with_extension("json.partial");
+        std::fs::write(&tmp, json).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
+    }
+
+    /// Reads a record, checking its schema identifier.
+    pub fn read(path: &Path) -> Result<Self, ReadRecordError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReadRecordError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ReadRecordError::Invalid {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+        if schema != SCHEMA {
+            return Err(ReadRecordError::Schema {
+                path: path.to_path_buf(),
+                found: schema.to_owned(),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| ReadRecordError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Reading a record failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadRecordError {
+    /// The file cannot be read.
+    #[error("cannot read audit record {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not JSON, or not the shape of a record.
+    #[error("{path} is not a valid audit record: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another format or version.
+    #[error("{path}: unsupported audit record schema {found:?} (this baton reads {SCHEMA:?})")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// The `schema` field found.
+        found: String,
+    },
+}

@@ -1,0 +1,167 @@
+//! `baton status`: for each stage of an app, the version in the env repo,
+//! what Argo CD reports (health, sync, synced revision), the open merge
+//! requests Baton opened for it, and the last good version from history.
+//! Read-only; a system that cannot be reached is reported per stage.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::run::{EngineStage, error_chain};
+use crate::capabilities::argocd::{AppRef, ArgoCdClient};
+use crate::capabilities::forge::Forge;
+use crate::capabilities::git::EnvRepo;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The app.
+    pub app: String,
+    /// The env repo branch.
+    pub branch: String,
+    /// Its tip.
+    pub tip: String,
+    /// One row per stage, in promotion order.
+    pub stages: Vec<StageStatus>,
+    /// Problems reaching Argo CD or the forge.
+    pub errors: Vec<String>,
+}
+
+/// One stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    /// Stage name.
+    pub name: String,
+    /// Version in the env repo (`None` when the file or field is missing).
+    pub version: Option<String>,
+    /// Why the version could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_error: Option<String>,
+    /// The commit that set it.
+    pub commit: Option<String>,
+    /// The Argo CD application.
+    pub argocd_app: String,
+    /// What Argo CD reports, when configured and reachable.
+    pub argocd: Option<ArgoState>,
+    /// Open merge requests on `baton/<app>/<stage>/*` branches.
+    pub open_merge_requests: Vec<OpenMr>,
+    /// The newest earlier version no later commit rolled back.
+    pub last_good: Option<String>,
+}
+
+/// Argo CD's view of one application.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArgoState {
+    /// Health status.
+    pub health: String,
+    /// Sync status.
+    pub sync: String,
+    /// The revision it is synced to.
+    pub revision: Option<String>,
+    /// Health message, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// An open Baton merge request.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenMr {
+    /// iid / number.
+    pub number: u64,
+    /// The version it sets.
+    pub version: String,
+    /// Web URL.
+    pub url: String,
+}
+
+/// Gathers the report. Only reading the env repo can fail the whole call.
+pub async fn status(
+    app: &str,
+    stages: &[EngineStage],
+    repo: &Arc<Mutex<EnvRepo>>,
+    argocd: Option<&ArgoCdClient>,
+    forge: Option<&dyn Forge>,
+) -> Result<StatusReport, String> {
+    let (branch, tip, rows, branches) = tokio::task::block_in_place(|| {
+        let mut repo = repo.lock().map_err(|_| "the env repo lock is poisoned")?;
+        let branch = repo.branch().to_owned();
+        let tip = repo
+            .resolve(&branch)
+            .map_err(|e| error_chain(&e))?
+            .to_string();
+        let mut rows = Vec::new();
+        for stage in stages {
+            let (version, version_error) = match repo.read_version(&tip, &stage.location) {
+                Ok(v) => (Some(v), None),
+                Err(e) => (None, Some(error_chain(&e))),
+            };
+            let history = repo
+                .history(&tip, &stage.location, Some(1))
+                .map_err(|e| error_chain(&e))?;
+            let last_good = repo
+                .last_good(&tip, &stage.location)
+                .map_err(|e| error_chain(&e))?;
+            rows.push(StageStatus {
+                name: stage.name.clone(),
+                version,
+                version_error,
+                commit: history.first().map(|h| h.commit.clone()),
+                argocd_app: stage.argocd_app.clone(),
+                argocd: None,
+                open_merge_requests: Vec::new(),
+                last_good: last_good.map(|g| g.version),
+            });
+        }
+        let branches = match forge {
+            Some(_) => repo.mr_branches(app).map_err(|e| error_chain(&e))?,
+            None => Vec::new(),
+        };
+        Ok::<_, String>((branch, tip, rows, branches))
+    })?;
+    let mut report = StatusReport {
+        app: app.to_owned(),
+        branch,
+        tip,
+        stages: rows,
+        errors: Vec::new(),
+    };
+    for row in &mut report.stages {
+        if let Some(client) = argocd {
+            match client
+                .get_application(&AppRef::named(&row.argocd_app), false)
+                .await
+            {
+                Ok(s) => {
+                    row.argocd = Some(ArgoState {
+                        health: s.health.status.to_string(),
+                        sync: s.sync.status.to_string(),
+                        revision: s.sync_revisions().next().map(str::to_owned),
+                        message: s.health.message.clone(),
+                    });
+                }
+                Err(e) => {
+                    report
+                        .errors
+                        .push(format!("argocd {}: {}", row.argocd_app, error_chain(&e)))
+                }
+            }
+        }
+        if let Some(forge) = forge {
+            let prefix = format!("baton/{app}/{}/", row.name);
+            for branch in branches.iter().filter(|b| b.starts_with(&prefix)) {
+                match forge.find_open(branch).await {
+                    Ok(Some(mr)) => row.open_merge_requests.push(OpenMr {
+                        number: mr.iid,
+                        version: branch[prefix.len()..].to_owned(),
+                        url: mr.web_url,
+                    }),
+                    Ok(None) => {}
+                    Err(e) => report
+                        .errors
+                        .push(format!("forge {branch}: {}", error_chain(&e))),
+                }
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,288 @@
+//! A whole Baton world for one test: an env repo served over smart HTTP
+//! (token required), the Argo CD and GitLab simulators (tokens required),
+//! a `baton.yaml`, and the real `baton` binary run against them.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use baton::capabilities::argocd::sim::{self as argocd_sim, HealthStep, SimApp, SimConfig};
+use baton::capabilities::forge::sim::{MergeStrategy, SimHandle, SimMergeRequest, gitlab};
+use baton::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
+use baton::capabilities::git::http_server::{self, GitHttpConfig, GitHttpHandle};
+use baton::secret::Secret;
+
+use crate::support::{baton, git};
+
+/// Distinctive tokens: any appearance in output, records, commits or MRs
+/// is a leak.
+pub const REPO_TOKEN: &str = "gitpat-SECRET-repo-7f3a";
+pub const ARGO_TOKEN: &str = "eyJhbGciOi.SECRET-argo.9c1d";
+pub const FORGE_TOKEN: &str = "glpat-SECRET-forge-42bb";
+
+pub const APP: &str = "payments";
+pub const STAGES: [&str; 3] = ["dev", "staging", "prod"];
+
+/// How a test wants the world.
+#[derive(Clone)]
+pub struct Setup {
+    /// Per stage: versions matching this regex end Degraded.
+    pub degrade: Vec<(&'static str, &'static str)>,
+    /// Per stage: scripted health after each sync.
+    pub script: Vec<(&'static str, Vec<HealthStep>)>,
+    /// `policy:` section body.
+    pub policy: String,
+    /// `guardrails:` section body.
+    pub guardrails: String,
+    /// Leave Argo CD out of `baton.yaml` and point it at a closed port.
+    pub argocd_unreachable: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            degrade: Vec::new(),
+            script: Vec::new(),
+            policy: "  path: builtin:default\n  settings: { health_timeout: 20s }\n".into(),
+            guardrails:
+                "  direct_commit_stages: [dev]\n  auto_merge_stages: []\n  max_health_wait: 1m\n"
+                    .into(),
+            argocd_unreachable: false,
+        }
+    }
+}
+
+pub struct Env {
+    pub root: tempfile::TempDir,
+    pub bare: PathBuf,
+    pub rt: tokio::runtime::Runtime,
+    pub gitlab: SimHandle,
+    _argocd: argocd_sim::SimHandle,
+    _git_http: GitHttpHandle,
+}
+
+fn values(stage: &str, version: &str) -> String {
+    format!(
+        "# Helm values for payments in {stage}\nreplicaCount: 1\nimage:\n  repository: registry.example.com/acme/payments\n  tag: \"{version}\" # set by Baton\n"
+    )
+}
+
+pub fn stage_file(stage: &str) -> String {
+    format!("overlays/{stage}/payments/values.yaml")
+}
+
+impl Env {
+    pub fn new(setup: Setup) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let bare = root.path().join("git").join("gitops-env.git");
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+        git(&bare, &["config", "http.receivepack", "true"]);
+        let work = root.path().join("seed");
+        for stage in STAGES {
+            let dir = work.join("overlays").join(stage).join(APP);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("values.yaml"), values(stage, "v1.0.0")).unwrap();
+        }
+        git(&work, &["init", "-q", "-b", "main"]);
+        git(&work, &["add", "."]);
+        git(
+            &work,
+            &["commit", "-q", "-m", "payments: v1.0.0 everywhere"],
+        );
+        git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let git_http = rt
+            .block_on(http_server::spawn(GitHttpConfig {
+                root: root.path().join("git"),
+                token: Some(Secret::new(REPO_TOKEN)),
+            }))
+            .unwrap();
+        let mut argo = SimConfig::new(&bare);
+        argo.poll_interval_ms = 100;
+        argo.token = Some(ARGO_TOKEN.into());
+        for stage in STAGES {
+            let mut app = SimApp::new(format!("{APP}-{stage}"), stage_file(stage));
+            app.sync_delay_ms = 50;
+            app.sync_duration_ms = 100;
+            app.progress_ms = 300;
+            app.degrade_versions = setup
+                .degrade
+                .iter()
+                .find(|(s, _)| *s == stage)
+                .map(|(_, re)| (*re).to_owned());
+            if let Some((_, script)) = setup.script.iter().find(|(s, _)| *s == stage) {
+                app.script = script.clone();
+            }
+            argo.apps.push(app);
+        }
+        let argocd = rt.block_on(argocd_sim::spawn(argo)).unwrap();
+        let gitlab = rt
+            .block_on(gitlab::spawn(gitlab::GitLabSimConfig {
+                repo: bare.clone(),
+                project_path: "acme/gitops-env".into(),
+                project_id: 7,
+                token: Some(Secret::new(FORGE_TOKEN)),
+                merge_method: MergeStrategy::MergeCommit,
+            }))
+            .unwrap();
+
+        let argocd_url = if setup.argocd_unreachable {
+            // A port nothing listens on.
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", l.local_addr().unwrap());
+            drop(l);
+            url
+        } else {
+            argocd.base_url()
+        };
+        let mut yaml = format!(
+            "env_repo:\n  url: {}/gitops-env.git\n  branch: main\n  token_env: ENV_REPO_TOKEN\n\
+             argocd:\n  url: {argocd_url}\n  token_env: ARGOCD_TOKEN\n\
+             forge:\n  kind: gitlab\n  api_url: {}\n  project: acme/gitops-env\n  token_env: GITLAB_TOKEN\n\
+             policy:\n{}guardrails:\n{}apps:\n  {APP}:\n    stages:\n",
+            git_http.base_url(),
+            gitlab.api_url(),
+            setup.policy,
+            setup.guardrails
+        );
+        for stage in STAGES {
+            yaml.push_str(&format!(
+                "      - {{ name: {stage}, file: {}, field: \"helm:image.tag\", argocd_app: {APP}-{stage} }}\n",
+                stage_file(stage)
+            ));
+        }
+        std::fs::write(root.path().join("baton.yaml"), yaml).unwrap();
+        Self {
+            root,
+            bare,
+            rt,
+            gitlab,
+            _argocd: argocd,
+            _git_http: git_http,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Runs `baton ARGS` in the env's directory with the tokens set.
+    pub fn baton(&self, args: &[&str]) -> Output {
+        let mut cmd = baton(self.dir());
+        cmd.args(args)
+            .arg("--cache-dir")
+            .arg(self.dir().join("cache"))
+            .env("ENV_REPO_TOKEN", REPO_TOKEN)
+            .env("ARGOCD_TOKEN", ARGO_TOKEN)
+            .env("GITLAB_TOKEN", FORGE_TOKEN);
+        let out = cmd.output().unwrap();
+        self.assert_no_token(&String::from_utf8_lossy(&out.stdout), "stdout");
+        self.assert_no_token(&String::from_utf8_lossy(&out.stderr), "stderr");
+        out
+    }
+
+    pub fn assert_no_token(&self, text: &str, what: &str) {
+        for t in [REPO_TOKEN, ARGO_TOKEN, FORGE_TOKEN] {
+            assert!(!text.contains(t), "a token leaked into {what}:\n{text}");
+        }
+    }
+
+    /// `git` in the bare env repo.
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.bare, args)
+    }
+
+    /// A stage's values file on main.
+    pub fn file(&self, stage: &str) -> String {
+        self.git(&["show", &format!("main:{}", stage_file(stage))])
+    }
+
+    pub fn commit_count(&self) -> usize {
+        self.git(&["rev-list", "--count", "--all"]).parse().unwrap()
+    }
+
+    pub fn merge_requests(&self) -> Vec<SimMergeRequest> {
+        self.rt.block_on(self.gitlab.merge_requests())
+    }
+
+    /// Merges the open MR for `stage` at `version`, as a reviewer would.
+    pub fn merge(&self, stage: &str, version: &str) {
+        let client = GitLab::new(
+            GitLabConfig::new(self.gitlab.api_url(), "acme/gitops-env", "GITLAB_TOKEN"),
+            Secret::new(FORGE_TOKEN),
+        )
+        .unwrap();
+        let branch = format!("baton/{APP}/{stage}/{version}");
+        self.rt.block_on(async {
+            let mr = client.find_open(&branch).await.unwrap().expect("open MR");
+            client
+                .merge(mr.iid, &MergeOptions::default())
+                .await
+                .unwrap();
+        });
+    }
+
+    /// Every audit record written so far, parsed.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        let dir = self.dir().join("baton-audit");
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                self.assert_no_token(&text, "an audit record");
+                serde_json::from_str(&text).unwrap()
+            })
+            .collect()
+    }
+
+    /// Everything a run could change: refs, every object reachable, MRs.
+    pub fn fingerprint(&self) -> String {
+        let refs = self.git(&["for-each-ref", "--format=%(refname) %(objectname)"]);
+        let mrs: Vec<String> = self
+            .merge_requests()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {:?} {} {}",
+                    m.iid,
+                    m.state,
+                    m.source_branch,
+                    m.notes.len()
+                )
+            })
+            .collect();
+        format!("{refs}\n{}", mrs.join("\n"))
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+pub fn assert_code(out: &Output, expected: i32) {
+    assert_eq!(
+        code(out),
+        expected,
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}

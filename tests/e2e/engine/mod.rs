@@ -1,0 +1,5 @@
+//! The promotion engine end to end: `promote`, `advance`, `rollback`,
+//! `status` and `demo` through the real binary.
+
+mod env;
+mod flow;
