@@ -4,7 +4,10 @@
 use super::{Flow, capability};
 use crate::health::{degraded_resource, describe, is_healthy, paused_canary};
 use crate::history::rolled_back_version;
-use crate::{Decision, GateTimeout, HealthObserved, HealthStatus, PolicyError, Stage, actions};
+use crate::{
+    Decision, GateTimeout, HealthObserved, HealthStatus, OperationPhase, PolicyError, Stage,
+    SyncStatus, actions,
+};
 
 /// What one health observation means for its gate.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,13 +39,39 @@ pub enum AfterHealthy<'a> {
 }
 
 impl<'a> Flow<'a> {
-    /// The reference verdict: Degraded (the app or any resource) fails;
-    /// Healthy and Synced passes; Progressing waits unless
+    /// The reference verdict: a failed sync fails; while the app is not
+    /// Synced, or a sync is still running, its health describes the
+    /// previous deployment, so it waits; then Degraded (the app or any
+    /// resource) fails; Healthy passes; Progressing waits unless
     /// `progressing_is_waiting` is false; anything else (Suspended canary
     /// steps, Missing, Unknown) waits until the gate's timeout.
     pub fn verdict(&self, stage: &Stage, observed: &HealthObserved) -> Verdict {
         let status = &observed.status;
         let seen = describe(status);
+
+        let syncing = matches!(
+            status.operation_phase,
+            Some(OperationPhase::Running | OperationPhase::Terminating)
+        );
+        if status.sync != SyncStatus::Synced || syncing {
+            if status.sync != SyncStatus::Synced
+                && matches!(
+                    status.operation_phase,
+                    Some(OperationPhase::Failed | OperationPhase::Error)
+                )
+            {
+                return Verdict::Failed(format!(
+                    "the sync of {} to {} failed: {}",
+                    stage.name,
+                    observed.version,
+                    status
+                        .operation_message
+                        .as_deref()
+                        .unwrap_or("no message from Argo CD")
+                ));
+            }
+            return Verdict::Waiting(format!("{}: {seen}; waiting for the sync", stage.name));
+        }
 
         if status.health == HealthStatus::Degraded || degraded_resource(status).is_some() {
             let detail = degraded_resource(status)

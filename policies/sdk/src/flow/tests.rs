@@ -4,7 +4,7 @@ use super::*;
 use crate::testing::FakeWorld;
 use crate::{
     Action, AppStatus, Deployment, GateTimeout, HealthObserved, HealthStatus, NewVersion,
-    ResourceHealth, SyncStatus, Trailer,
+    OperationPhase, ResourceHealth, SyncStatus, Trailer,
 };
 
 fn stage(name: &str, direct: bool) -> Stage {
@@ -158,6 +158,22 @@ fn verdicts_follow_health() {
     assert_eq!(
         flow.verdict(dev, &degraded),
         Verdict::Failed("dev is Degraded at v2 (Deployment api: degraded)".into())
+    );
+
+    // Health while out of sync or mid-sync is the previous deployment's.
+    let mut stale = observed("dev", HealthStatus::Degraded);
+    stale.status.sync = SyncStatus::OutOfSync;
+    assert!(matches!(flow.verdict(dev, &stale), Verdict::Waiting(_)));
+    let mut running = observed("dev", HealthStatus::Degraded);
+    running.status.operation_phase = Some(OperationPhase::Running);
+    assert!(matches!(flow.verdict(dev, &running), Verdict::Waiting(_)));
+    let mut failed_sync = observed("dev", HealthStatus::Healthy);
+    failed_sync.status.sync = SyncStatus::OutOfSync;
+    failed_sync.status.operation_phase = Some(OperationPhase::Failed);
+    failed_sync.status.operation_message = Some("one or more objects failed to apply".into());
+    assert_eq!(
+        flow.verdict(dev, &failed_sync),
+        Verdict::Failed("the sync of dev to v2 failed: one or more objects failed to apply".into())
     );
 
     let mut strict = settings();
