@@ -321,6 +321,13 @@ async fn demo(root: &Path, format: OutputFormat) -> Result<(), CommandError> {
     if !r.outcome.rolled_back {
         return Err(failed("demo: v1.0.2 failed but was not rolled back"));
     }
+    let r = d
+        .baton(
+            "7. Env repo CI, main changed (the rollback commit): baton advance --app payments",
+            advance(),
+        )
+        .await?;
+    expect(&r, Status::Held, "advance after the rollback")?;
 
     let systems = setup::systems(&d.common, APP).await?;
     let report = status(
@@ -332,7 +339,7 @@ async fn demo(root: &Path, format: OutputFormat) -> Result<(), CommandError> {
     )
     .await
     .map_err(|e| CommandError::msg(ExitKind::External, e))?;
-    d.say("\n7. baton status --app payments");
+    d.say("\n8. baton status --app payments");
     match format {
         OutputFormat::Json => output::print_json(&report),
         OutputFormat::Text => {

@@ -567,5 +567,5 @@ fn the_demo_runs_end_to_end() {
         .find_map(|l| l.strip_prefix("kept "))
         .expect("kept path");
     let audit = std::path::Path::new(path).join("audit");
-    assert_eq!(std::fs::read_dir(audit).unwrap().count(), 4);
+    assert_eq!(std::fs::read_dir(audit).unwrap().count(), 5);
 }
