@@ -196,7 +196,7 @@ impl Engine {
             return Err(Stop::usage("no forge: section for a merge request"));
         };
         let mut reasons = vec![w.reason.to_owned()];
-        if !o_description(options).is_empty() && options.description != w.reason {
+        if !options.description.trim().is_empty() && options.description != w.reason {
             reasons.push(options.description.clone());
         }
         let facts = MrFacts {
@@ -279,10 +279,6 @@ impl Engine {
         st.actions.push(rec);
         Ok(())
     }
-}
-
-fn o_description(o: &crate::runtime::MergeRequestOptions) -> &str {
-    o.description.trim()
 }
 
 fn short(sha: &str) -> &str {

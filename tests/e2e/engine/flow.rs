@@ -318,6 +318,9 @@ fn unknown_stage_and_bad_tag_are_usage_errors() {
         "{}",
         stderr(&out)
     );
+    let out = env.baton(&["advance", "--app", APP, "--since", "0123abcd"]);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("--since:"), "{}", stderr(&out));
     let out = promote(&env, "v1 2");
     assert_code(&out, 2);
     assert!(
