@@ -4,13 +4,12 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::context::ContextFile;
 use crate::cli::error::{CommandError, ExitKind};
 use crate::cli::output::{self, OutputFormat};
-use crate::runtime::{
-    Context, Decision, Event, HostCall, LogEntry, RecordedWorld, ScriptedAnswer, Stage,
-};
+use crate::runtime::{Decision, Event, HostCall, LogEntry, RecordedWorld, ScriptedAnswer};
 
 /// Arguments of `baton policy eval`.
 #[derive(Debug, Args)]
@@ -30,74 +29,6 @@ pub struct EvalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
-}
-
-/// The context as people write it: settings as a mapping, defaults filled in.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContextFile {
-    app: String,
-    stages: Vec<StageFile>,
-    #[serde(default)]
-    settings: serde_json::Value,
-    #[serde(default = "default_run_id")]
-    run_id: String,
-    #[serde(default = "default_max_wait")]
-    max_health_wait: u64,
-    #[serde(default)]
-    dry_run: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StageFile {
-    name: String,
-    #[serde(default)]
-    file: String,
-    #[serde(default)]
-    field: String,
-    #[serde(default)]
-    argocd_app: String,
-    #[serde(default)]
-    direct_commit_allowed: bool,
-    #[serde(default)]
-    auto_merge_allowed: bool,
-}
-
-fn default_run_id() -> String {
-    "eval".into()
-}
-
-fn default_max_wait() -> u64 {
-    30 * 60 * 1000
-}
-
-impl ContextFile {
-    fn into_context(self) -> Context {
-        Context {
-            app: self.app,
-            stages: self
-                .stages
-                .into_iter()
-                .map(|s| Stage {
-                    name: s.name,
-                    file: s.file,
-                    field: s.field,
-                    argocd_app: s.argocd_app,
-                    direct_commit_allowed: s.direct_commit_allowed,
-                    auto_merge_allowed: s.auto_merge_allowed,
-                })
-                .collect(),
-            settings: if self.settings.is_null() {
-                "{}".into()
-            } else {
-                self.settings.to_string()
-            },
-            run_id: self.run_id,
-            max_health_wait: self.max_health_wait,
-            dry_run: self.dry_run,
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -127,7 +58,7 @@ pub fn run(args: EvalArgs) -> Result<(), CommandError> {
         None => Vec::new(),
     };
     let policy = super::load(&args.policy, None)?;
-    let context = context.into_context();
+    let context = context.into_context("eval");
     let world = Box::new(RecordedWorld::from_script(&answers));
     let (decided, _) = policy.decide(world, &context, &event);
 

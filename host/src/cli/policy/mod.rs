@@ -1,14 +1,17 @@
 //! `baton policy ...`: tools for policy authors and auditors.
 
+mod context;
 mod eval;
 mod inspect;
+mod scenario;
+mod test;
 
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
 use super::error::{CommandError, ExitKind};
-use crate::runtime::{Limits, LoadedPolicy, PolicyRuntime, PolicySource};
+use crate::runtime::{Limits, LoadError, LoadedPolicy, PolicyRuntime, PolicySource};
 
 /// Policy subcommands.
 #[derive(Debug, Subcommand)]
@@ -17,6 +20,9 @@ pub enum PolicyCommand {
     Inspect(inspect::InspectArgs),
     /// Run one decide call with scripted host answers and print the decision.
     Eval(eval::EvalArgs),
+    /// Run scenario files against a policy: every event's decision must
+    /// match its expectation (exit 1 on any failure).
+    Test(test::TestArgs),
 }
 
 /// Runs a policy subcommand.
@@ -24,26 +30,34 @@ pub fn run(cmd: PolicyCommand) -> Result<(), CommandError> {
     match cmd {
         PolicyCommand::Inspect(args) => inspect::run(args),
         PolicyCommand::Eval(args) => eval::run(args),
+        PolicyCommand::Test(args) => test::run(args),
     }
 }
 
-/// Loads `policy` (`builtin:NAME` or a path) with default limits, no cache.
-pub(super) fn load(policy: &str, pin: Option<&str>) -> Result<LoadedPolicy, CommandError> {
-    let runtime = PolicyRuntime::new(Limits::default(), None).map_err(|e| {
+/// A policy runtime with default limits and no compilation cache.
+pub(super) fn runtime() -> Result<PolicyRuntime, CommandError> {
+    PolicyRuntime::new(Limits::default(), None).map_err(|e| {
         CommandError::msg(
             ExitKind::Policy,
             format!("cannot start the policy runtime: {e}"),
         )
-    })?;
-    let source = PolicySource::parse(policy, Path::new("."));
-    runtime.load(&source, pin).map_err(|e| {
-        let kind = match e {
-            crate::runtime::LoadError::Read { .. }
-            | crate::runtime::LoadError::UnknownBuiltin { .. } => ExitKind::Usage,
-            _ => ExitKind::Policy,
-        };
-        CommandError::new(kind, &e)
     })
+}
+
+/// Loads `policy` (`builtin:NAME` or a path) with default limits, no cache.
+pub(super) fn load(policy: &str, pin: Option<&str>) -> Result<LoadedPolicy, CommandError> {
+    let source = PolicySource::parse(policy, Path::new("."));
+    runtime()?.load(&source, pin).map_err(load_error)
+}
+
+/// A load failure on its way to the user: a missing file or unknown
+/// built-in is a usage error, anything about the component a policy error.
+fn load_error(e: LoadError) -> CommandError {
+    let kind = match e {
+        LoadError::Read { .. } | LoadError::UnknownBuiltin { .. } => ExitKind::Usage,
+        _ => ExitKind::Policy,
+    };
+    CommandError::new(kind, &e)
 }
 
 /// Reads a YAML or JSON file into `T`, naming the file in errors.

@@ -1,0 +1,200 @@
+//! Events of scenario steps: the WIT event a step names, with its defaults
+//! taken from the simulated world at the step's time (the commit of the
+//! version's newest deployment, the time since it, `status: argocd`).
+
+use super::file::{EventFile, StatusRef};
+use super::resolve::{Problem, Resolver, problem};
+use crate::runtime::{
+    AppStatus, Event, GateTimeout, HealthObserved, NewVersion, RollbackRequested, StageChanged,
+};
+
+impl Resolver {
+    /// The event of a step and a default case name for it.
+    pub(super) fn event(
+        &self,
+        field: &str,
+        now: i64,
+        e: EventFile,
+    ) -> Result<(Event, String), Problem> {
+        let given = [
+            e.new_version.is_some().then_some("new-version"),
+            e.stage_changed.is_some().then_some("stage-changed"),
+            e.health_observed.is_some().then_some("health-observed"),
+            e.gate_timeout.is_some().then_some("gate-timeout"),
+            e.rollback_requested
+                .is_some()
+                .then_some("rollback-requested"),
+        ];
+        let given: Vec<&str> = given.into_iter().flatten().collect();
+        if given.len() != 1 {
+            return Err(problem(
+                field,
+                format!(
+                    "give exactly one of new-version, stage-changed, health-observed, \
+                     gate-timeout, rollback-requested (found {})",
+                    if given.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        given.join(", ")
+                    }
+                ),
+            ));
+        }
+        if let Some(n) = e.new_version {
+            let label = format!("new-version {}", n.version);
+            return Ok((Event::NewVersion(NewVersion { version: n.version }), label));
+        }
+        if let Some(c) = e.stage_changed {
+            let field = format!("{field}.stage-changed");
+            let deployed = self.world.deployment_of(&c.stage, &c.to_version, now);
+            let commit = self.commit(&field, &c.stage, &c.to_version, c.commit, now)?;
+            let label = format!("stage-changed {} {}", c.stage, c.to_version);
+            let event = StageChanged {
+                from_version: c
+                    .from_version
+                    .or_else(|| deployed.and_then(|d| d.from_version.clone())),
+                is_rollback: c.is_rollback.unwrap_or_else(|| {
+                    deployed.is_some_and(|d| {
+                        d.trailers
+                            .iter()
+                            .any(|t| t.key.eq_ignore_ascii_case("Baton-Rollback-Of"))
+                    })
+                }),
+                stage: c.stage,
+                to_version: c.to_version,
+                commit,
+            };
+            return Ok((Event::StageChanged(event), label));
+        }
+        if let Some(h) = e.health_observed {
+            let field = format!("{field}.health-observed");
+            let commit = self.commit(&field, &h.stage, &h.version, h.commit, now)?;
+            let elapsed = h
+                .elapsed
+                .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
+            let status = self.status(&format!("{field}.status"), &h.stage, h.status, now)?;
+            let label = format!("health-observed {} {:?}", h.stage, status.health);
+            let event = HealthObserved {
+                stage: h.stage,
+                version: h.version,
+                commit,
+                elapsed,
+                status,
+            };
+            return Ok((Event::HealthObserved(event), label));
+        }
+        if let Some(t) = e.gate_timeout {
+            let field = format!("{field}.gate-timeout");
+            let commit = self.commit(&field, &t.stage, &t.version, t.commit, now)?;
+            let elapsed = t
+                .elapsed
+                .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
+            let last_status = match t.last_status {
+                None => None,
+                Some(StatusRef::Argocd) => self
+                    .argocd_app(&t.stage)
+                    .and_then(|app| self.world.observation(app, now))
+                    .cloned(),
+                Some(inline) => {
+                    Some(self.status(&format!("{field}.last_status"), &t.stage, inline, now)?)
+                }
+            };
+            let label = format!("gate-timeout {} {}", t.stage, t.version);
+            let event = GateTimeout {
+                stage: t.stage,
+                version: t.version,
+                commit,
+                elapsed,
+                last_status,
+            };
+            return Ok((Event::GateTimeout(event), label));
+        }
+        if let Some(r) = e.rollback_requested {
+            let label = format!(
+                "rollback-requested {}{}",
+                r.stage,
+                r.to_version
+                    .as_deref()
+                    .map(|v| format!(" to {v}"))
+                    .unwrap_or_default()
+            );
+            let event = RollbackRequested {
+                stage: r.stage,
+                to_version: r.to_version,
+                reason: r
+                    .reason
+                    .unwrap_or_else(|| "requested by the scenario".into()),
+            };
+            return Ok((Event::RollbackRequested(event), label));
+        }
+        Err(problem(field, "no event given"))
+    }
+
+    /// The commit of an event: as given, or the newest visible deployment
+    /// of `version` to `stage`.
+    fn commit(
+        &self,
+        field: &str,
+        stage: &str,
+        version: &str,
+        given: Option<String>,
+        now: i64,
+    ) -> Result<String, Problem> {
+        if let Some(commit) = given {
+            return Ok(commit);
+        }
+        self.world
+            .deployment_of(stage, version, now)
+            .map(|d| d.commit.clone())
+            .ok_or_else(|| {
+                problem(
+                    format!("{field}.commit"),
+                    format!(
+                        "no deployment of {version} in env_repo.stages.{stage}.history at {}; \
+                         add one or give the commit",
+                        self.offset(now)
+                    ),
+                )
+            })
+    }
+
+    /// Time since `commit` was pushed, when the history knows it.
+    fn elapsed(&self, commit: &str, now: i64) -> u64 {
+        self.world
+            .commit(commit, now)
+            .map_or(0, |d| u64::try_from(now - d.time).unwrap_or(0))
+    }
+
+    /// A status reference resolved at `now`; `argocd` must have an
+    /// observation by then.
+    fn status(
+        &self,
+        field: &str,
+        stage: &str,
+        status: StatusRef,
+        now: i64,
+    ) -> Result<AppStatus, Problem> {
+        let app = self.argocd_app(stage).unwrap_or_default();
+        match status {
+            StatusRef::Inline(o) => Ok(self.observation(app, *o, now).1),
+            StatusRef::Argocd => {
+                if self.argocd_app(stage).is_none() {
+                    return Err(problem(
+                        field,
+                        format!("`argocd` needs a stage of context.stages; {stage} is none"),
+                    ));
+                }
+                match self.world.observation(app, now) {
+                    Some(status) => Ok(status.clone()),
+                    None => Err(problem(
+                        field,
+                        format!(
+                            "no Argo CD observation of {app} at or before {} in argocd.{app}",
+                            self.offset(now)
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! From the raw file to a runnable [`Scenario`]: checks that need the whole
+//! file (names that must match the context, one event per step, time order)
+//! and the defaults that come from the simulated history (an event's commit
+//! and elapsed time, `status: argocd`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::file::{Expect, ObservationFile, ScenarioFile, StageRepoFile, StepFile};
+use super::time::TimeSpec;
+use super::world::{MergeRequestData, StageData, WorldData};
+use super::{Expectation, Scenario, ScenarioError, Step};
+use crate::runtime::{
+    AppStatus, Context, Deployment, MergeRequest, MergeRequestState, ResourceHealth, Trailer,
+};
+
+/// The clock start when a scenario sets none: 2025-01-01T00:00:00Z.
+const DEFAULT_START: i64 = 1_735_689_600_000;
+
+/// Names a field of the file that does not fit.
+pub(super) struct Problem {
+    field: String,
+    message: String,
+}
+
+pub(super) fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Checks `raw` and resolves its defaults.
+pub(super) fn resolve(path: &Path, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
+    let name = raw.name.clone().unwrap_or_else(|| {
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    });
+    let description = raw.description.clone();
+    Resolver::new(raw)
+        .and_then(Resolver::finish)
+        .map(|(context, world, steps)| Scenario {
+            path: path.to_owned(),
+            name,
+            description,
+            context,
+            world: Arc::new(world),
+            steps,
+        })
+        .map_err(|p| ScenarioError::Invalid {
+            path: path.to_owned(),
+            field: p.field,
+            message: p.message,
+        })
+}
+
+/// The file being resolved and what has been resolved so far.
+pub(super) struct Resolver {
+    raw: ScenarioFile,
+    pub(super) context: Context,
+    pub(super) start: i64,
+    pub(super) world: WorldData,
+}
+
+impl Resolver {
+    fn new(raw: ScenarioFile) -> Result<Self, Problem> {
+        let context = raw.context.clone().into_context("scenario");
+        let mut seen = Vec::new();
+        for (i, stage) in context.stages.iter().enumerate() {
+            if seen.contains(&&stage.name) {
+                return Err(problem(
+                    format!("context.stages[{i}].name"),
+                    format!("stage {} appears twice", stage.name),
+                ));
+            }
+            seen.push(&stage.name);
+        }
+        let start = raw.clock.start.map_or(DEFAULT_START, |t| t.resolve(0));
+        Ok(Self {
+            raw,
+            context,
+            start,
+            world: WorldData::default(),
+        })
+    }
+
+    fn finish(mut self) -> Result<(Context, WorldData, Vec<Step>), Problem> {
+        self.env_repo()?;
+        self.argocd()?;
+        self.merge_requests()?;
+        let steps = std::mem::take(&mut self.raw.steps);
+        if steps.is_empty() {
+            return Err(problem("steps", "a scenario needs at least one step"));
+        }
+        let mut resolved = Vec::with_capacity(steps.len());
+        let mut now = self.start;
+        for (i, step) in steps.into_iter().enumerate() {
+            let field = format!("steps[{i}]");
+            let at = step.at.map_or(now, |t| t.resolve(self.start));
+            if at < now {
+                return Err(problem(
+                    format!("{field}.at"),
+                    format!(
+                        "{} is earlier than the previous step ({}); steps run in time order",
+                        self.offset(at),
+                        self.offset(now)
+                    ),
+                ));
+            }
+            now = at;
+            resolved.push(self.step(&field, now, step)?);
+        }
+        Ok((self.context, self.world, resolved))
+    }
+
+    /// `90s`: a time as an offset from the clock start, for messages.
+    pub(super) fn offset(&self, at: i64) -> String {
+        let ms = at - self.start;
+        if ms % 1000 == 0 {
+            format!("{}s", ms / 1000)
+        } else {
+            format!("{ms}ms")
+        }
+    }
+
+    pub(super) fn argocd_app(&self, stage: &str) -> Option<&str> {
+        self.context
+            .stages
+            .iter()
+            .find(|s| s.name == stage)
+            .map(|s| s.argocd_app.as_str())
+    }
+
+    fn env_repo(&mut self) -> Result<(), Problem> {
+        let mut given = std::mem::take(&mut self.raw.env_repo.stages);
+        if let Some(unknown) = given
+            .keys()
+            .find(|k| !self.context.stages.iter().any(|s| &s.name == *k))
+        {
+            return Err(problem(
+                format!("env_repo.stages.{unknown}"),
+                format!("no stage {unknown} in context.stages"),
+            ));
+        }
+        for stage in &self.context.stages {
+            let repo = given.remove(&stage.name).unwrap_or_default();
+            let data = self.stage_data(&stage.name, repo)?;
+            self.world.stages.push(data);
+        }
+        self.world.files = std::mem::take(&mut self.raw.env_repo.files)
+            .into_iter()
+            .map(|(path, text)| (path, text.into_bytes()))
+            .collect();
+        Ok(())
+    }
+
+    fn stage_data(&self, stage: &str, repo: StageRepoFile) -> Result<StageData, Problem> {
+        let count = repo.history.len();
+        let mut history: Vec<Deployment> = Vec::with_capacity(count);
+        for (i, d) in repo.history.iter().enumerate() {
+            let field = format!("env_repo.stages.{stage}.history[{i}]");
+            let time = d.time.map_or(self.start, |t| t.resolve(self.start));
+            if let Some(newer) = history.last()
+                && newer.time < time
+            {
+                return Err(problem(
+                    format!("{field}.time"),
+                    format!(
+                        "history is newest first, but this deployment ({}) is newer than the one above it ({})",
+                        self.offset(time),
+                        self.offset(newer.time)
+                    ),
+                ));
+            }
+            let commit = d
+                .commit
+                .clone()
+                .unwrap_or_else(|| format!("{stage}-{}", count - i));
+            if history.iter().any(|h| h.commit == commit) {
+                return Err(problem(
+                    format!("{field}.commit"),
+                    format!("commit {commit} appears twice"),
+                ));
+            }
+            let from_version = d.from_version.clone().or_else(|| {
+                repo.history
+                    .get(i + 1)
+                    .map(|older| older.to_version.clone())
+            });
+            history.push(Deployment {
+                commit,
+                time,
+                author: d
+                    .author
+                    .clone()
+                    .unwrap_or_else(|| "Baton <baton@example.com>".into()),
+                from_version,
+                to_version: d.to_version.clone(),
+                subject: d
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| format!("{stage}({}): {}", self.context.app, d.to_version)),
+                trailers: d
+                    .trailers
+                    .0
+                    .iter()
+                    .map(|(key, value)| Trailer {
+                        key: key.clone(),
+                        value: value.trim().to_owned(),
+                    })
+                    .collect(),
+            });
+        }
+        Ok(StageData {
+            name: stage.to_owned(),
+            version: repo.version,
+            history,
+        })
+    }
+
+    fn argocd(&mut self) -> Result<(), Problem> {
+        let apps = std::mem::take(&mut self.raw.argocd);
+        for (app, observations) in apps {
+            if !self.context.stages.iter().any(|s| s.argocd_app == app) {
+                return Err(problem(
+                    format!("argocd.{app}"),
+                    format!("{app} is not the argocd_app of any stage in context.stages"),
+                ));
+            }
+            let mut timeline: Vec<(i64, AppStatus)> = observations
+                .into_iter()
+                .map(|o| self.observation(&app, o, self.start))
+                .collect();
+            timeline.sort_by_key(|(at, _)| *at);
+            self.world.argocd.insert(app, timeline);
+        }
+        Ok(())
+    }
+
+    /// An observation and the time from which it holds (`default_at` when
+    /// it names none).
+    pub(super) fn observation(
+        &self,
+        app: &str,
+        o: ObservationFile,
+        default_at: i64,
+    ) -> (i64, AppStatus) {
+        let at = o.at.map_or(default_at, |t| t.resolve(self.start));
+        let status = AppStatus {
+            app: app.to_owned(),
+            health: o.health,
+            health_message: o.health_message,
+            sync: o.sync,
+            revision: o.revision,
+            operation_phase: o.operation_phase,
+            operation_message: o.operation_message,
+            reconciled_at: Some(o.reconciled_at.map_or(at, |t| t.resolve(self.start))),
+            resources: o
+                .resources
+                .into_iter()
+                .map(|r| ResourceHealth {
+                    group: r.group,
+                    kind: r.kind,
+                    namespace: r.namespace,
+                    name: r.name,
+                    health: r.health,
+                    message: r.message,
+                    sync: r.sync,
+                })
+                .collect(),
+        };
+        (at, status)
+    }
+
+    fn merge_requests(&mut self) -> Result<(), Problem> {
+        let requests = std::mem::take(&mut self.raw.merge_requests);
+        let mut numbers = BTreeMap::new();
+        for (i, m) in requests.into_iter().enumerate() {
+            if let Some(first) = numbers.insert(m.number, i) {
+                return Err(problem(
+                    format!("merge_requests[{i}].number"),
+                    format!(
+                        "merge request !{} is already merge_requests[{first}]",
+                        m.number
+                    ),
+                ));
+            }
+            let at = |t: Option<TimeSpec>| t.map(|t| t.resolve(self.start));
+            let state = m.state.unwrap_or(MergeRequestState::Opened);
+            self.world.merge_requests.push(MergeRequestData {
+                base: MergeRequest {
+                    number: m.number,
+                    url: m.url.unwrap_or_else(|| {
+                        format!("https://forge.example/env/-/merge_requests/{}", m.number)
+                    }),
+                    title: m.title,
+                    state,
+                    source_branch: m.source_branch,
+                    target_branch: m.target_branch.unwrap_or_else(|| "main".into()),
+                    labels: m.labels,
+                    merge_status: m.merge_status.unwrap_or_else(|| "mergeable".into()),
+                    merge_commit: None,
+                },
+                merge_commit: m.merge_commit,
+                opened_at: at(m.opened_at).unwrap_or(self.start),
+                merged_at: at(m.merged_at),
+                closed_at: at(m.closed_at),
+            });
+        }
+        Ok(())
+    }
+
+    fn step(&self, field: &str, now: i64, step: StepFile) -> Result<Step, Problem> {
+        let (event, label) = self.event(&format!("{field}.event"), now, step.event)?;
+        let expect = expectation(&format!("{field}.expect"), step.expect)?;
+        Ok(Step {
+            name: step.name.unwrap_or(label),
+            now,
+            event,
+            expect,
+        })
+    }
+}
+
+fn expectation(field: &str, expect: Expect) -> Result<Expectation, Problem> {
+    let detailed = match expect {
+        Expect::Nothing => return Ok(Expectation::Nothing),
+        Expect::Detailed(d) => d,
+    };
+    match (detailed.actions, detailed.contains, detailed.error) {
+        (Some(actions), None, None) => Ok(Expectation::Actions { actions }),
+        (None, Some(actions), None) => Ok(Expectation::Contains { actions }),
+        (None, None, Some(error)) => {
+            if error.kind.is_none() && error.message.is_none() {
+                Err(problem(
+                    format!("{field}.error"),
+                    "give kind, message or both",
+                ))
+            } else {
+                Ok(Expectation::Error(error))
+            }
+        }
+        _ => Err(problem(
+            field,
+            "give `nothing` or exactly one of actions, contains, error",
+        )),
+    }
+}

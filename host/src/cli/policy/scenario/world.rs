@@ -1,0 +1,352 @@
+//! The simulated world of a scenario: answers every capability call from the
+//! scenario's data as it stands at the step's time. Deployments, observations
+//! and merge requests later than that time are not visible yet; unknown
+//! stages, revisions, applications and merge requests get the WIT errors the
+//! live world gives.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::runtime::{
+    AppStatus, CapabilityError, Deployment, MergeRequest, MergeRequestState, World, WorldError,
+};
+
+/// Everything a scenario's policy can read, over time.
+#[derive(Debug, Default)]
+pub(super) struct WorldData {
+    /// Per configured stage: version and history.
+    pub(super) stages: Vec<StageData>,
+    /// File contents by path, the same at every revision.
+    pub(super) files: BTreeMap<String, Vec<u8>>,
+    /// Observations per Argo CD application, in time order.
+    pub(super) argocd: BTreeMap<String, Vec<(i64, AppStatus)>>,
+    /// Merge requests with their timelines.
+    pub(super) merge_requests: Vec<MergeRequestData>,
+}
+
+/// One stage's data in the env repo.
+#[derive(Debug)]
+pub(super) struct StageData {
+    /// Stage name.
+    pub(super) name: String,
+    /// A fixed current version, if the scenario sets one.
+    pub(super) version: Option<String>,
+    /// Deployments, newest first.
+    pub(super) history: Vec<Deployment>,
+}
+
+/// A merge request and when its state changes.
+#[derive(Debug)]
+pub(super) struct MergeRequestData {
+    /// The request as reported while in its initial state.
+    pub(super) base: MergeRequest,
+    /// Merge commit, reported from `merged_at` on.
+    pub(super) merge_commit: Option<String>,
+    /// Not visible before.
+    pub(super) opened_at: i64,
+    /// Merged from then on.
+    pub(super) merged_at: Option<i64>,
+    /// Closed from then on.
+    pub(super) closed_at: Option<i64>,
+}
+
+impl MergeRequestData {
+    /// The request as the forge reports it at `now`, if it exists by then.
+    fn at(&self, now: i64) -> Option<MergeRequest> {
+        if self.opened_at > now {
+            return None;
+        }
+        let mut mr = self.base.clone();
+        if self.merged_at.is_some_and(|t| t <= now) {
+            mr.state = MergeRequestState::Merged;
+            mr.merge_commit.clone_from(&self.merge_commit);
+        } else if self.closed_at.is_some_and(|t| t <= now) {
+            mr.state = MergeRequestState::Closed;
+        } else if mr.state == MergeRequestState::Merged {
+            mr.merge_commit.clone_from(&self.merge_commit);
+        }
+        Some(mr)
+    }
+}
+
+impl WorldData {
+    /// The stage called `name`.
+    pub(super) fn stage(&self, name: &str) -> Option<&StageData> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// Deployments of `stage` visible at `now`, newest first.
+    pub(super) fn visible<'a>(
+        &'a self,
+        stage: &'a StageData,
+        now: i64,
+    ) -> impl Iterator<Item = &'a Deployment> + 'a {
+        stage.history.iter().filter(move |d| d.time <= now)
+    }
+
+    /// The newest deployment of `version` to `stage` visible at `now`.
+    pub(super) fn deployment_of(
+        &self,
+        stage: &str,
+        version: &str,
+        now: i64,
+    ) -> Option<&Deployment> {
+        let stage = self.stage(stage)?;
+        self.visible(stage, now).find(|d| d.to_version == version)
+    }
+
+    /// A deployment commit of any stage, visible at `now`, by id.
+    pub(super) fn commit(&self, id: &str, now: i64) -> Option<&Deployment> {
+        self.stages
+            .iter()
+            .flat_map(|s| self.visible(s, now))
+            .find(|d| d.commit == id)
+    }
+
+    /// The latest observation of `app` made at or before `now`.
+    pub(super) fn observation(&self, app: &str, now: i64) -> Option<&AppStatus> {
+        self.argocd
+            .get(app)?
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= now)
+            .map(|(_, status)| status)
+    }
+}
+
+/// The world of one step: the scenario's data at the step's time.
+pub(super) struct ScenarioWorld {
+    data: Arc<WorldData>,
+    now: i64,
+}
+
+impl ScenarioWorld {
+    /// The world as it stands at `now`.
+    pub(super) fn new(data: Arc<WorldData>, now: i64) -> Self {
+        Self { data, now }
+    }
+
+    fn stage(&self, name: &str) -> Result<&StageData, WorldError> {
+        self.data
+            .stage(name)
+            .ok_or_else(|| CapabilityError::Invalid(format!("unknown stage {name:?}")).into())
+    }
+
+    /// Checks that `revision` (if any) names a commit that exists by now.
+    fn revision(&self, revision: Option<&str>) -> Result<Option<&Deployment>, WorldError> {
+        match revision {
+            None => Ok(None),
+            Some(rev) => {
+                self.data.commit(rev, self.now).map(Some).ok_or_else(|| {
+                    CapabilityError::Invalid(format!("unknown revision {rev}")).into()
+                })
+            }
+        }
+    }
+}
+
+impl World for ScenarioWorld {
+    fn read_file(&mut self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, WorldError> {
+        self.revision(revision)?;
+        self.data.files.get(path).cloned().ok_or_else(|| {
+            let rev = revision.unwrap_or("the branch tip");
+            CapabilityError::NotFound(format!("{path} does not exist at {rev}")).into()
+        })
+    }
+
+    fn stage_version(&mut self, stage: &str, revision: Option<&str>) -> Result<String, WorldError> {
+        let data = self.stage(stage)?;
+        let version = match self.revision(revision)? {
+            None => data.version.clone().or_else(|| {
+                self.data
+                    .visible(data, self.now)
+                    .next()
+                    .map(|d| d.to_version.clone())
+            }),
+            // The stage's version at a commit: its own deployment there, or
+            // the newest of its deployments made no later than that commit.
+            Some(at) => data
+                .history
+                .iter()
+                .find(|d| d.commit == at.commit)
+                .or_else(|| data.history.iter().find(|d| d.time <= at.time))
+                .map(|d| d.to_version.clone()),
+        };
+        version.ok_or_else(|| {
+            let rev = revision.unwrap_or("the branch tip");
+            CapabilityError::NotFound(format!("stage {stage} has no version at {rev}")).into()
+        })
+    }
+
+    fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
+        let data = self.stage(stage)?;
+        Ok(self
+            .data
+            .visible(data, self.now)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    fn application_status(&mut self, app: &str) -> Result<AppStatus, WorldError> {
+        self.data
+            .observation(app, self.now)
+            .cloned()
+            .ok_or_else(|| {
+                CapabilityError::NotFound(format!("application {app:?} not found")).into()
+            })
+    }
+
+    fn find_open_merge_request(
+        &mut self,
+        source_branch: &str,
+    ) -> Result<Option<MergeRequest>, WorldError> {
+        Ok(self
+            .data
+            .merge_requests
+            .iter()
+            .filter_map(|m| m.at(self.now))
+            .filter(|m| m.source_branch == source_branch && m.state == MergeRequestState::Opened)
+            .max_by_key(|m| m.number))
+    }
+
+    fn merge_request(&mut self, number: u64) -> Result<MergeRequest, WorldError> {
+        self.data
+            .merge_requests
+            .iter()
+            .filter(|m| m.base.number == number)
+            .find_map(|m| m.at(self.now))
+            .ok_or_else(|| {
+                CapabilityError::NotFound(format!("merge request !{number} not found")).into()
+            })
+    }
+
+    fn now(&mut self) -> Result<i64, WorldError> {
+        Ok(self.now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Trailer;
+
+    fn deploy(commit: &str, time: i64, to: &str) -> Deployment {
+        Deployment {
+            commit: commit.into(),
+            time,
+            author: "ci".into(),
+            from_version: None,
+            to_version: to.into(),
+            subject: String::new(),
+            trailers: Vec::<Trailer>::new(),
+        }
+    }
+
+    fn data() -> Arc<WorldData> {
+        Arc::new(WorldData {
+            stages: vec![
+                StageData {
+                    name: "dev".into(),
+                    version: None,
+                    history: vec![deploy("d3", 300, "v3"), deploy("d2", 200, "v2")],
+                },
+                StageData {
+                    name: "staging".into(),
+                    version: None,
+                    history: vec![deploy("s2", 250, "v2")],
+                },
+            ],
+            ..WorldData::default()
+        })
+    }
+
+    fn capability(e: WorldError) -> CapabilityError {
+        match e {
+            WorldError::Capability(c) => c,
+            WorldError::Host(h) => panic!("host error {h}"),
+        }
+    }
+
+    #[test]
+    fn history_and_version_follow_the_clock() {
+        let mut early = ScenarioWorld::new(data(), 250);
+        assert_eq!(early.stage_version("dev", None).unwrap(), "v2");
+        assert_eq!(early.stage_history("dev", 10).unwrap().len(), 1);
+        let mut late = ScenarioWorld::new(data(), 300);
+        assert_eq!(late.stage_version("dev", None).unwrap(), "v3");
+        assert_eq!(late.stage_history("dev", 1).unwrap()[0].commit, "d3");
+    }
+
+    #[test]
+    fn version_at_a_revision_of_another_stage_is_the_one_deployed_by_then() {
+        let mut w = ScenarioWorld::new(data(), 1000);
+        assert_eq!(w.stage_version("dev", Some("s2")).unwrap(), "v2");
+        assert_eq!(w.stage_version("dev", Some("d3")).unwrap(), "v3");
+        assert_eq!(
+            capability(w.stage_version("staging", Some("d2")).unwrap_err()),
+            CapabilityError::NotFound("stage staging has no version at d2".into())
+        );
+    }
+
+    #[test]
+    fn unknown_names_answer_like_the_live_world() {
+        let mut w = ScenarioWorld::new(data(), 250);
+        assert_eq!(
+            capability(w.stage_history("qa", 1).unwrap_err()),
+            CapabilityError::Invalid("unknown stage \"qa\"".into())
+        );
+        // d3 is only pushed at 300.
+        assert_eq!(
+            capability(w.stage_version("dev", Some("d3")).unwrap_err()),
+            CapabilityError::Invalid("unknown revision d3".into())
+        );
+        assert_eq!(
+            capability(w.application_status("payments-dev").unwrap_err()),
+            CapabilityError::NotFound("application \"payments-dev\" not found".into())
+        );
+        assert_eq!(
+            capability(w.merge_request(7).unwrap_err()),
+            CapabilityError::NotFound("merge request !7 not found".into())
+        );
+    }
+
+    #[test]
+    fn merge_requests_change_state_over_time() {
+        let mr = MergeRequest {
+            number: 4,
+            url: "u".into(),
+            title: "t".into(),
+            state: MergeRequestState::Opened,
+            source_branch: "baton/payments/staging/v2".into(),
+            target_branch: "main".into(),
+            labels: Vec::new(),
+            merge_status: "mergeable".into(),
+            merge_commit: None,
+        };
+        let data = Arc::new(WorldData {
+            merge_requests: vec![MergeRequestData {
+                base: mr,
+                merge_commit: Some("m1".into()),
+                opened_at: 10,
+                merged_at: Some(20),
+                closed_at: None,
+            }],
+            ..WorldData::default()
+        });
+        let branch = "baton/payments/staging/v2";
+        let find = |now| {
+            ScenarioWorld::new(data.clone(), now)
+                .find_open_merge_request(branch)
+                .unwrap()
+        };
+        assert_eq!(find(5), None);
+        assert_eq!(find(15).map(|m| m.number), Some(4));
+        assert_eq!(find(20), None);
+        let merged = ScenarioWorld::new(data.clone(), 20)
+            .merge_request(4)
+            .unwrap();
+        assert_eq!(merged.state, MergeRequestState::Merged);
+        assert_eq!(merged.merge_commit.as_deref(), Some("m1"));
+    }
+}
