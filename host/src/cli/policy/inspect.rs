@@ -22,38 +22,42 @@ pub struct InspectArgs {
     output: OutputFormat,
 }
 
+/// What `policy inspect` reports; `policy diff` compares two of them.
 #[derive(Serialize)]
-struct Report<'a> {
-    policy: String,
-    digest: String,
-    size: usize,
-    wit: Wit,
-    metadata: Metadata<'a>,
-    imports: Vec<Interface>,
-    exports: Vec<Interface>,
+pub(super) struct Report {
+    pub(super) policy: String,
+    pub(super) digest: String,
+    pub(super) size: usize,
+    pub(super) wit: Wit,
+    pub(super) metadata: Metadata,
+    pub(super) imports: Vec<Interface>,
+    pub(super) exports: Vec<Interface>,
 }
 
+/// The contract a policy was built for.
 #[derive(Serialize)]
-struct Wit {
-    package: &'static str,
-    version: String,
-    host_version: &'static str,
-    world: &'static str,
+pub(super) struct Wit {
+    pub(super) package: &'static str,
+    pub(super) version: String,
+    pub(super) host_version: &'static str,
+    pub(super) world: &'static str,
 }
 
-#[derive(Serialize)]
-struct Metadata<'a> {
-    name: &'a str,
-    version: &'a str,
-    description: &'a str,
-    authors: &'a [String],
+/// What the policy says about itself.
+#[derive(Clone, Serialize)]
+pub(super) struct Metadata {
+    pub(super) name: String,
+    pub(super) version: String,
+    pub(super) description: String,
+    pub(super) authors: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct Interface {
-    name: String,
-    provider: &'static str,
-    grants: &'static str,
+/// One import or export and what it grants.
+#[derive(Clone, Serialize)]
+pub(super) struct Interface {
+    pub(super) name: String,
+    pub(super) provider: &'static str,
+    pub(super) grants: &'static str,
 }
 
 /// What each interface lets a policy do, for auditors.
@@ -88,7 +92,8 @@ fn grants(name: &InterfaceName) -> (&'static str, &'static str) {
     }
 }
 
-fn interface(name: &InterfaceName) -> Interface {
+/// An interface with what it grants, for auditors.
+pub(super) fn interface(name: &InterfaceName) -> Interface {
     let (provider, grants) = grants(name);
     Interface {
         name: name.to_string(),
@@ -97,7 +102,8 @@ fn interface(name: &InterfaceName) -> Interface {
     }
 }
 
-fn report(policy: &LoadedPolicy) -> Report<'_> {
+/// Everything `policy inspect` shows about a loaded policy.
+pub(super) fn report(policy: &LoadedPolicy) -> Report {
     Report {
         policy: policy.source.to_string(),
         digest: policy.digest.to_string(),
@@ -109,10 +115,10 @@ fn report(policy: &LoadedPolicy) -> Report<'_> {
             world: "promotion-policy",
         },
         metadata: Metadata {
-            name: &policy.metadata.name,
-            version: &policy.metadata.version,
-            description: &policy.metadata.description,
-            authors: &policy.metadata.authors,
+            name: policy.metadata.name.clone(),
+            version: policy.metadata.version.clone(),
+            description: policy.metadata.description.clone(),
+            authors: policy.metadata.authors.clone(),
         },
         imports: policy.interfaces.imports.iter().map(interface).collect(),
         exports: policy.interfaces.exports.iter().map(interface).collect(),

@@ -1,6 +1,7 @@
 //! `baton policy ...`: tools for policy authors and auditors.
 
 mod context;
+mod diff;
 mod eval;
 mod inspect;
 mod scenario;
@@ -23,6 +24,9 @@ pub enum PolicyCommand {
     /// Run scenario files against a policy: every event's decision must
     /// match its expectation (exit 1 on any failure).
     Test(test::TestArgs),
+    /// Compare two policies: digests, contract versions, imports
+    /// (capabilities added or removed), exports and metadata.
+    Diff(diff::DiffArgs),
 }
 
 /// Runs a policy subcommand.
@@ -31,6 +35,7 @@ pub fn run(cmd: PolicyCommand) -> Result<(), CommandError> {
         PolicyCommand::Inspect(args) => inspect::run(args),
         PolicyCommand::Eval(args) => eval::run(args),
         PolicyCommand::Test(args) => test::run(args),
+        PolicyCommand::Diff(args) => diff::run(args),
     }
 }
 
@@ -52,7 +57,7 @@ pub(super) fn load(policy: &str, pin: Option<&str>) -> Result<LoadedPolicy, Comm
 
 /// A load failure on its way to the user: a missing file or unknown
 /// built-in is a usage error, anything about the component a policy error.
-fn load_error(e: LoadError) -> CommandError {
+pub(super) fn load_error(e: LoadError) -> CommandError {
     let kind = match e {
         LoadError::Read { .. } | LoadError::UnknownBuiltin { .. } => ExitKind::Usage,
         _ => ExitKind::Policy,
