@@ -21,7 +21,7 @@ pub use output::OutputFormat;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  done, or held by the policy
-  1  promotion failed (gate failed, rolled back, or the policy said fail)
+  1  promotion failed (gate failed, rolled back, the policy said fail, or cancelled)
   2  usage or configuration error
   3  policy error (trap, limit, invalid decision, digest mismatch)
   4  an outside system failed after retries (git, Argo CD, forge)
