@@ -27,15 +27,23 @@ impl Policy for CanaryPolicy {
     }
 }
 
-/// An aborted Rollout fails the gate at once; a paused one keeps it waiting
-/// until `max_pause` of gate time; anything else is judged by the flow
-/// (Healthy and Synced promotes).
+/// Once the observation is about the gated version and synced (the flow's
+/// rules: until then, health describes the previous deployment), an aborted
+/// Rollout fails the gate at once and a paused one keeps it waiting until
+/// `max_pause` of gate time; anything else is judged by the flow (Healthy
+/// and Synced promotes).
 fn health_observed(
     flow: &Flow<'_>,
     settings: &CanarySettings,
     observed: &HealthObserved,
 ) -> Result<Decision, PolicyError> {
     let stage = flow.stage(&observed.stage)?;
+    if let Some(why) = flow.off_version(stage, observed) {
+        return Ok(actions::nothing(why));
+    }
+    if let Some(verdict) = flow.sync_verdict(stage, observed) {
+        return flow.act_on(stage, &observed.version, verdict);
+    }
     let status = &observed.status;
 
     let aborted = aborted_rollout(status)
@@ -82,7 +90,7 @@ fn health_observed(
         )));
     }
 
-    flow.health_observed(observed)
+    flow.act_on(stage, &observed.version, flow.verdict(stage, observed))
 }
 
 #[cfg(test)]

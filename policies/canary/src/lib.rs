@@ -1,6 +1,9 @@
 //! A canary-aware policy: the default policy's flow, reading Argo Rollouts.
 //!
-//! On every health observation, before the standard verdict:
+//! On every health observation that is about the gated version and synced
+//! (until then, as in the default policy, it keeps waiting: the health it
+//! shows is the previous deployment's; a failed sync fails), before the
+//! standard verdict:
 //!
 //! - an **aborted** Rollout (Argo CD reports the `argoproj.io/Rollout`
 //!   resource Degraded with `Rollout is aborted`, or a message naming

@@ -50,6 +50,9 @@ impl Conservative<'_> {
 
     fn health_observed(&self, observed: &HealthObserved) -> Result<Decision, PolicyError> {
         let stage = self.flow.stage(&observed.stage)?;
+        if let Some(why) = self.flow.off_version(stage, observed) {
+            return Ok(actions::nothing(why));
+        }
         match self.flow.verdict(stage, observed) {
             Verdict::Healthy { seen } => {
                 match self.flow.after_healthy(stage, &observed.version, seen)? {

@@ -1,15 +1,11 @@
 //! The decision function of the default policy: the SDK's standard
-//! promotion flow ([`baton_policy::flow`]), with one guard in front of it: a
-//! health observation that is not at the gated version keeps the gate
-//! waiting (see [`stale`]).
+//! promotion flow ([`baton_policy::flow`]), with no rule changed.
 
 use baton_policy::flow::Flow;
-use baton_policy::{
-    Context, Decision, Event, HealthObserved, Policy, PolicyError, Stage, World, actions,
-};
+use baton_policy::{Context, Decision, Event, Policy, PolicyError, World};
 // The unit tests below name these through `use super::*`.
 #[cfg(test)]
-use baton_policy::{Channel, HealthStatus};
+use baton_policy::{Channel, HealthStatus, Stage, actions};
 
 use crate::config::PolicySettings;
 
@@ -19,54 +15,8 @@ pub struct DefaultPolicy;
 impl Policy for DefaultPolicy {
     fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
         let settings = PolicySettings::parse(&ctx.settings)?;
-        let flow = Flow::new(ctx, world, &settings);
-        if let Event::HealthObserved(observed) = event {
-            let stage = flow.stage(&observed.stage)?;
-            if let Some(why) = stale(world, stage, observed) {
-                return Ok(actions::nothing(why));
-            }
-        }
-        flow.decide(event)
+        Flow::new(ctx, world, &settings).decide(event)
     }
-}
-
-/// Why an observation says nothing about the version being gated, if it
-/// does not: Argo CD is synced neither to the gated commit nor to a later
-/// one that still holds the version, so its health (a stale Healthy, or a
-/// Degraded) belongs to another version. The host forwards only
-/// observations at the gated commit or a descendant of it; this guard holds
-/// even when an observation slips through.
-fn stale(world: &dyn World, stage: &Stage, observed: &HealthObserved) -> Option<String> {
-    let Some(revision) = observed.status.revision.as_deref() else {
-        return Some(format!(
-            "{}: Argo CD reports no synced revision yet; waiting for {}",
-            stage.name,
-            short(&observed.commit)
-        ));
-    };
-    if revision == observed.commit {
-        return None;
-    }
-    match world.stage_version(&stage.name, Some(revision)) {
-        Ok(version) if version == observed.version => None,
-        Ok(version) => Some(format!(
-            "{}: Argo CD is at {} which holds {version}, not {} at {}; waiting",
-            stage.name,
-            short(revision),
-            observed.version,
-            short(&observed.commit)
-        )),
-        Err(e) => Some(format!(
-            "{}: cannot tell which version revision {} holds ({e:?}); waiting",
-            stage.name,
-            short(revision)
-        )),
-    }
-}
-
-/// The first 7 characters of a commit id, as git shows it.
-fn short(commit: &str) -> &str {
-    commit.get(..7).unwrap_or(commit)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use super::*;
 use baton_policy::testing::FakeWorld;
 use baton_policy::{
-    Action, AppStatus, Channel, Deployment, NewVersion, ResourceHealth, Stage, SyncStatus,
+    Action, AppStatus, Channel, Deployment, NewVersion, OperationPhase, ResourceHealth, Stage,
+    SyncStatus,
 };
 
 const MIN: u64 = 60_000;
@@ -273,5 +274,34 @@ fn new_versions_get_the_longer_gate() {
             actions::commit("dev", "v3", "v3 is a new version of payments"),
             actions::await_health("dev", "v3", 3_600_000),
         ]
+    );
+}
+
+#[test]
+fn rollouts_are_read_only_once_synced_to_the_gated_version() {
+    // Mid-sync, an aborted Rollout is the previous deployment's: wait.
+    let mut stale = status(
+        HealthStatus::Degraded,
+        vec![rollout(HealthStatus::Degraded, "Rollout is aborted")],
+    );
+    stale.sync = SyncStatus::OutOfSync;
+    stale.operation_phase = Some(OperationPhase::Running);
+    let d = decide(&observed("dev", 1000, stale));
+    assert!(d.actions.is_empty(), "{d:?}");
+    assert!(d.reasons[0].ends_with("; waiting for the sync"), "{d:?}");
+
+    // Synced to another commit that holds another version: wait as well.
+    let mut w = world();
+    w.versions.insert("dev".into(), "v1".into());
+    let mut elsewhere = status(
+        HealthStatus::Suspended,
+        vec![rollout(HealthStatus::Suspended, "CanaryPauseStep")],
+    );
+    elsewhere.revision = Some("0ld0ld0ld".into());
+    let d = CanaryPolicy::decide(&ctx(), &observed("dev", 40 * MIN, elsewhere), &w).unwrap();
+    assert!(d.actions.is_empty(), "{d:?}");
+    assert_eq!(
+        d.reasons,
+        ["dev: Argo CD is at 0ld0ld0 which holds v1, not v2 at abc; waiting"]
     );
 }

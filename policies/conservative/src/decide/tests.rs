@@ -385,3 +385,19 @@ fn invalid_settings_refuse_every_decision() {
         )
     );
 }
+
+#[test]
+fn an_observation_of_another_version_keeps_waiting() {
+    let mut w = staged(world(wed_noon()), "v1.5.0", at(2024, 6, 11, 10, 0));
+    w.versions.insert("staging".into(), "v1.4.0".into());
+    let mut event = healthy("staging", "v1.5.0");
+    if let Event::HealthObserved(observed) = &mut event {
+        observed.status.revision = Some("0ld0ld0ld".into());
+    }
+    let d = ConservativePolicy::decide(&ctx(SETTINGS), &event, &w).unwrap();
+    assert!(d.actions.is_empty(), "{d:?}");
+    assert_eq!(
+        d.reasons,
+        ["staging: Argo CD is at 0ld0ld0 which holds v1.4.0, not v1.5.0 at abc; waiting"]
+    );
+}

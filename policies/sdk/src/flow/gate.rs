@@ -39,39 +39,86 @@ pub enum AfterHealthy<'a> {
 }
 
 impl<'a> Flow<'a> {
-    /// The reference verdict: a failed sync fails; while the app is not
-    /// Synced, or a sync is still running, its health describes the
-    /// previous deployment, so it waits; then Degraded (the app or any
-    /// resource) fails; Healthy passes; Progressing waits unless
-    /// `progressing_is_waiting` is false; anything else (Suspended canary
-    /// steps, Missing, Unknown) waits until the gate's timeout.
-    pub fn verdict(&self, stage: &Stage, observed: &HealthObserved) -> Verdict {
-        let status = &observed.status;
-        let seen = describe(status);
+    /// Why an observation says nothing about the version being gated, if it
+    /// does not: Argo CD is synced neither to the gated commit nor to a later
+    /// one that still holds the version, so its health (a stale Healthy, or a
+    /// Degraded) belongs to another version. The host forwards only
+    /// observations at the gated commit or a descendant of it; this guard
+    /// holds even when an observation slips through.
+    pub fn off_version(&self, stage: &Stage, observed: &HealthObserved) -> Option<String> {
+        let Some(revision) = observed.status.revision.as_deref() else {
+            return Some(format!(
+                "{}: Argo CD reports no synced revision yet; waiting for {}",
+                stage.name,
+                short(&observed.commit)
+            ));
+        };
+        if revision == observed.commit {
+            return None;
+        }
+        match self.world.stage_version(&stage.name, Some(revision)) {
+            Ok(version) if version == observed.version => None,
+            Ok(version) => Some(format!(
+                "{}: Argo CD is at {} which holds {version}, not {} at {}; waiting",
+                stage.name,
+                short(revision),
+                observed.version,
+                short(&observed.commit)
+            )),
+            Err(e) => Some(format!(
+                "{}: cannot tell which version revision {} holds ({e:?}); waiting",
+                stage.name,
+                short(revision)
+            )),
+        }
+    }
 
+    /// The sync rule, ahead of any reading of health: a failed sync fails;
+    /// while the app is not Synced, or a sync is still running, its health
+    /// describes the previous deployment, so it waits. `None` once synced.
+    pub fn sync_verdict(&self, stage: &Stage, observed: &HealthObserved) -> Option<Verdict> {
+        let status = &observed.status;
         let syncing = matches!(
             status.operation_phase,
             Some(OperationPhase::Running | OperationPhase::Terminating)
         );
-        if status.sync != SyncStatus::Synced || syncing {
-            if status.sync != SyncStatus::Synced
-                && matches!(
-                    status.operation_phase,
-                    Some(OperationPhase::Failed | OperationPhase::Error)
-                )
-            {
-                return Verdict::Failed(format!(
-                    "the sync of {} to {} failed: {}",
-                    stage.name,
-                    observed.version,
-                    status
-                        .operation_message
-                        .as_deref()
-                        .unwrap_or("no message from Argo CD")
-                ));
-            }
-            return Verdict::Waiting(format!("{}: {seen}; waiting for the sync", stage.name));
+        if status.sync == SyncStatus::Synced && !syncing {
+            return None;
         }
+        if status.sync != SyncStatus::Synced
+            && matches!(
+                status.operation_phase,
+                Some(OperationPhase::Failed | OperationPhase::Error)
+            )
+        {
+            return Some(Verdict::Failed(format!(
+                "the sync of {} to {} failed: {}",
+                stage.name,
+                observed.version,
+                status
+                    .operation_message
+                    .as_deref()
+                    .unwrap_or("no message from Argo CD")
+            )));
+        }
+        Some(Verdict::Waiting(format!(
+            "{}: {}; waiting for the sync",
+            stage.name,
+            describe(status)
+        )))
+    }
+
+    /// The reference verdict: first the sync rule ([`Flow::sync_verdict`]);
+    /// then Degraded (the app or any resource) fails; Healthy passes;
+    /// Progressing waits unless `progressing_is_waiting` is false; anything
+    /// else (Suspended canary steps, Missing, Unknown) waits until the
+    /// gate's timeout.
+    pub fn verdict(&self, stage: &Stage, observed: &HealthObserved) -> Verdict {
+        if let Some(verdict) = self.sync_verdict(stage, observed) {
+            return verdict;
+        }
+        let status = &observed.status;
+        let seen = describe(status);
 
         if status.health == HealthStatus::Degraded || degraded_resource(status).is_some() {
             let detail = degraded_resource(status)
@@ -113,9 +160,14 @@ impl<'a> Flow<'a> {
         }
     }
 
-    /// The reference answer to a health observation.
+    /// The reference answer to a health observation: keep waiting when it
+    /// is not about the gated version ([`Flow::off_version`]), else act on
+    /// the verdict.
     pub fn health_observed(&self, observed: &HealthObserved) -> Result<Decision, PolicyError> {
         let stage = self.stage(&observed.stage)?;
+        if let Some(why) = self.off_version(stage, observed) {
+            return Ok(actions::nothing(why));
+        }
         let verdict = self.verdict(stage, observed);
         self.act_on(stage, &observed.version, verdict)
     }
@@ -192,4 +244,9 @@ impl<'a> Flow<'a> {
         );
         self.roll_back_and_fail(stage, &timeout.version, why)
     }
+}
+
+/// The first 7 characters of a commit id, as git shows it.
+fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
 }

@@ -293,3 +293,35 @@ fn decide_is_the_reference_policy() {
         ))
     );
 }
+
+#[test]
+fn observations_of_another_version_keep_the_gate_waiting() {
+    let ctx = ctx();
+    let mut w = world(&[("v2", None), ("v1", None)]);
+    let s = settings();
+    let dev = &ctx.stages[0];
+    let at = |revision: Option<&str>| {
+        let mut o = observed("dev", HealthStatus::Degraded);
+        o.status.revision = revision.map(Into::into);
+        o
+    };
+    // At the gated commit: no lookup, the verdict decides.
+    let flow = Flow::new(&ctx, &w, &s);
+    assert_eq!(flow.off_version(dev, &at(Some("abc"))), None);
+    assert_eq!(
+        flow.off_version(dev, &at(None)),
+        Some("dev: Argo CD reports no synced revision yet; waiting for abc".into())
+    );
+    // A later commit still holding v2 is fine; one holding v1 is not.
+    w.versions.insert("dev".into(), "v2".into());
+    let flow = Flow::new(&ctx, &w, &s);
+    assert_eq!(flow.off_version(dev, &at(Some("later1234"))), None);
+    w.versions.insert("dev".into(), "v1".into());
+    let flow = Flow::new(&ctx, &w, &s);
+    let decision = flow.health_observed(&at(Some("older1234"))).unwrap();
+    assert_eq!(decision.actions, []);
+    assert_eq!(
+        decision.reasons,
+        ["dev: Argo CD is at older12 which holds v1, not v2 at abc; waiting"]
+    );
+}
