@@ -5,7 +5,8 @@
 use super::file::{EventFile, StatusRef};
 use super::resolve::{Problem, Resolver, problem};
 use crate::runtime::{
-    AppStatus, Event, GateTimeout, HealthObserved, NewVersion, RollbackRequested, StageChanged,
+    AppStatus, Event, GateTimeout, HealthObserved, HealthStatus, NewVersion, RollbackRequested,
+    StageChanged,
 };
 
 impl Resolver {
@@ -73,7 +74,7 @@ impl Resolver {
                 .elapsed
                 .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
             let status = self.status(&format!("{field}.status"), &h.stage, h.status, now)?;
-            let label = format!("health-observed {} {:?}", h.stage, status.health);
+            let label = format!("health-observed {} {}", h.stage, health_name(status.health));
             let event = HealthObserved {
                 stage: h.stage,
                 version: h.version,
@@ -196,5 +197,17 @@ impl Resolver {
                 }
             }
         }
+    }
+}
+
+/// Health as Argo CD spells it, for case names.
+fn health_name(health: HealthStatus) -> &'static str {
+    match health {
+        HealthStatus::Healthy => "Healthy",
+        HealthStatus::Progressing => "Progressing",
+        HealthStatus::Degraded => "Degraded",
+        HealthStatus::Suspended => "Suspended",
+        HealthStatus::Missing => "Missing",
+        HealthStatus::Unknown => "Unknown",
     }
 }
