@@ -10,6 +10,7 @@ mod support;
 mod argocd;
 mod cli_config;
 mod cli_policy;
+mod cli_policy_tools;
 mod cli_sim;
 mod engine;
 mod example_policies;
