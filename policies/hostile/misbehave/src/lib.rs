@@ -71,7 +71,11 @@ impl Policy for Misbehave {
             }
             "direct-to-last-stage" => {
                 // Skips every gate: the host's guardrails must refuse it.
-                let last = ctx.stages.last().map(|s| s.name.clone()).unwrap_or_default();
+                let last = ctx
+                    .stages
+                    .last()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
                 return Ok(Decision::from(vec![actions::commit(
                     &last,
                     "v9.9.9",
