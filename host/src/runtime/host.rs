@@ -187,9 +187,34 @@ impl log::Host for StoreState {
             return Ok(());
         }
         self.log_bytes += message.len();
-        let level = format!("{level:?}").to_lowercase();
+        let level = level_name(level).to_owned();
         tracing::debug!(target: "baton::policy", level = %level, "{message}");
         self.logs.push(LogEntry { level, message });
         Ok(())
+    }
+}
+
+/// The level as the audit record writes it. Not `Debug`: bindgen's `Debug`
+/// of a WIT enum is `Level::Info`, not `info`.
+fn level_name(level: log::Level) -> &'static str {
+    match level {
+        log::Level::Trace => "trace",
+        log::Level::Debug => "debug",
+        log::Level::Info => "info",
+        log::Level::Warn => "warn",
+        log::Level::Error => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_levels_are_plain_lower_case_names() {
+        assert_eq!(level_name(log::Level::Info), "info");
+        assert_eq!(level_name(log::Level::Warn), "warn");
+        // What `{:?}` would have written.
+        assert_eq!(format!("{:?}", log::Level::Info), "Level::Info");
     }
 }
