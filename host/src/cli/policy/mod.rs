@@ -4,6 +4,7 @@ mod context;
 mod diff;
 mod eval;
 mod inspect;
+mod replay;
 mod scenario;
 mod test;
 
@@ -27,6 +28,10 @@ pub enum PolicyCommand {
     /// Compare two policies: digests, contract versions, imports
     /// (capabilities added or removed), exports and metadata.
     Diff(diff::DiffArgs),
+    /// Re-run the decisions of audit records against their recorded host
+    /// calls (exit 1 on the first divergence), or with --policy, show what
+    /// another policy would have decided on the recorded events.
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs a policy subcommand.
@@ -36,6 +41,7 @@ pub fn run(cmd: PolicyCommand) -> Result<(), CommandError> {
         PolicyCommand::Eval(args) => eval::run(args),
         PolicyCommand::Test(args) => test::run(args),
         PolicyCommand::Diff(args) => diff::run(args),
+        PolicyCommand::Replay(args) => replay::run(args),
     }
 }
 
