@@ -132,7 +132,8 @@ pub enum DecisionResult {
     PolicyError(PolicyError),
     /// The call trapped or hit a limit.
     Trap {
-        /// Short kind, e.g. `fuel`, `memory`, `panic`.
+        /// Short kind ([`DecideError::kind`]), e.g. `out-of-fuel`,
+        /// `memory-limit`, `panic`, `host-call`.
         kind: String,
         /// The full message.
         message: String,
