@@ -3,3 +3,4 @@
 
 mod env;
 mod flow;
+mod replay;
