@@ -23,8 +23,9 @@ use crate::capabilities::forge::sim::{MergeStrategy, gitlab as gitlab_sim};
 use crate::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
 use crate::capabilities::git::http_server::{self, GitHttpConfig};
 use crate::engine::audit::{AuditRecord, Status};
-use crate::engine::run::{Progress, Trigger};
+use crate::engine::run::Progress;
 use crate::engine::status::status;
+use crate::engine::trigger::Trigger;
 use crate::secret::Secret;
 
 /// Arguments of `baton demo`.

@@ -14,8 +14,9 @@ use super::error::{CommandError, ExitKind};
 use super::output::{self, OutputFormat};
 use super::setup::{self, CommonArgs, RunArgs};
 use crate::engine::audit::{ActionRecord, ActionStatus, AuditRecord, GateRecord, Status};
-use crate::engine::run::{Progress, Trigger};
+use crate::engine::run::Progress;
 use crate::engine::status::{StatusReport, status};
+use crate::engine::trigger::Trigger;
 
 /// Arguments of `baton promote`.
 #[derive(Debug, Args)]

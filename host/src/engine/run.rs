@@ -12,26 +12,23 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
 use super::audit::{
-    ActionRecord, ActionStatus, AuditRecord, CommandInfo, ConfigInfo, DecisionRecord, GateRecord,
-    GateResult, OutcomeRecord, PolicyInfo, RepoInfo, SCHEMA, Status,
+    ActionRecord, ActionStatus, AuditRecord, ConfigInfo, DecisionRecord, GateRecord, OutcomeRecord,
+    PolicyInfo, RepoInfo, SCHEMA, Status,
 };
-use super::gate::{self, GateOutcome, GateSpec, ProgressSink, Verdict};
 use super::guardrails::{self, Guardrails};
-use super::world::{self, Clock, LiveStage, LiveWorld};
+use super::trigger::Trigger;
+use super::world::{Clock, LiveStage, LiveWorld};
+use crate::capabilities::argocd::ArgoCdClient;
 use crate::capabilities::argocd::time::format_rfc3339;
-use crate::capabilities::argocd::{AppRef, ArgoCdClient};
 use crate::capabilities::forge::Forge;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
-use crate::capabilities::git::{CommitSettings, EnvRepo, ROLLBACK_OF, StageField};
-use crate::runtime::{
-    Action, AwaitHealth, Channel, Context, Decision, Event, GateTimeout, HealthObserved,
-    LoadedPolicy, NewVersion, RollbackRequested, StageChanged,
-};
+use crate::capabilities::git::{CommitSettings, EnvRepo, StageField};
+use crate::runtime::{Action, Channel, Context, Decision, Event, LoadedPolicy};
 
 /// One stage of the app, resolved from `baton.yaml`.
 #[derive(Debug, Clone)]
@@ -85,58 +82,6 @@ pub struct Engine {
     pub progress: Progress,
     /// Flips to `true` when the run must stop (SIGTERM, Ctrl-C).
     pub cancel: watch::Receiver<bool>,
-}
-
-/// What started the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    /// `baton promote --tag`.
-    Promote {
-        /// The version.
-        tag: String,
-    },
-    /// `baton advance [--since]`.
-    Advance {
-        /// Compare against this revision (default: see [`Engine::events`]).
-        since: Option<String>,
-    },
-    /// `baton rollback --stage [--to]`.
-    Rollback {
-        /// The stage.
-        stage: String,
-        /// The target; the policy chooses when absent.
-        to: Option<String>,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl Trigger {
-    /// The command name and its arguments, for the audit record.
-    pub fn command(&self, app: &str) -> CommandInfo {
-        let mut args = serde_json::Map::new();
-        let name = match self {
-            Self::Promote { tag } => {
-                args.insert("tag".into(), tag.clone().into());
-                "promote"
-            }
-            Self::Advance { since } => {
-                args.insert("since".into(), since.clone().into());
-                "advance"
-            }
-            Self::Rollback { stage, to, reason } => {
-                args.insert("stage".into(), stage.clone().into());
-                args.insert("to".into(), to.clone().into());
-                args.insert("reason".into(), reason.clone().into());
-                "rollback"
-            }
-        };
-        CommandInfo {
-            name: name.into(),
-            app: app.into(),
-            args,
-        }
-    }
 }
 
 /// Why a run stopped early.
@@ -254,7 +199,7 @@ impl Engine {
         })
     }
 
-    fn branch(&self) -> String {
+    pub(super) fn branch(&self) -> String {
         self.repo
             .lock()
             .map(|r| r.branch().to_owned())
@@ -280,98 +225,12 @@ impl Engine {
         })
     }
 
-    fn stage_names(&self) -> String {
+    pub(super) fn stage_names(&self) -> String {
         self.stages
             .iter()
             .map(|s| s.name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
-    }
-
-    /// The events a trigger sends to the policy.
-    ///
-    /// For `advance`, the stages that changed between `since` and the branch
-    /// tip. `since` defaults to `CI_COMMIT_BEFORE_SHA` when it names a
-    /// commit of the repository (GitLab sets it to zeros for a new branch),
-    /// else to the tip's first parent.
-    pub(super) fn events(&self, trigger: &Trigger) -> Result<Vec<Event>, Stop> {
-        match trigger {
-            Trigger::Promote { tag } => {
-                check_version(tag)?;
-                Ok(vec![Event::NewVersion(NewVersion {
-                    version: tag.clone(),
-                })])
-            }
-            Trigger::Rollback { stage, to, reason } => {
-                self.stage(stage)?;
-                if let Some(v) = to {
-                    check_version(v)?;
-                }
-                Ok(vec![Event::RollbackRequested(RollbackRequested {
-                    stage: stage.clone(),
-                    to_version: to.clone(),
-                    reason: reason.clone(),
-                })])
-            }
-            Trigger::Advance { since } => self.advance_events(since.as_deref()),
-        }
-    }
-
-    fn advance_events(&self, since: Option<&str>) -> Result<Vec<Event>, Stop> {
-        let tip = self.tip()?;
-        let mut repo = self.lock_repo()?;
-        let since = match since {
-            Some(s) => s.to_owned(),
-            None => {
-                let before = std::env::var("CI_COMMIT_BEFORE_SHA")
-                    .ok()
-                    .filter(|s| !s.is_empty() && s.chars().any(|c| c != '0'))
-                    .filter(|s| repo.resolve(s).is_ok());
-                match before {
-                    Some(b) => b,
-                    None => match repo.resolve(&format!("{tip}~1")) {
-                        Ok(parent) => parent.to_string(),
-                        Err(_) => {
-                            tracing::info!("{tip} has no parent: nothing to compare against");
-                            return Ok(Vec::new());
-                        }
-                    },
-                }
-            }
-        };
-        let fields: Vec<StageField> = self.stages.iter().map(|s| s.location.clone()).collect();
-        let changes = repo
-            .changed_stages(&since, &tip, &fields)
-            .map_err(|e| match e {
-                crate::capabilities::git::ReadError::Revision { .. } => Stop::usage(format!(
-                    "--since: {}; give a commit of the env repo",
-                    error_chain(&e)
-                )),
-                _ => Stop::external(error_chain(&e)),
-            })?;
-        let mut events = Vec::new();
-        for change in changes {
-            let stage = &self.stages[change.index];
-            let Some(to) = change.to else {
-                tracing::warn!("{}: the version field was removed; not gating", stage.name);
-                continue;
-            };
-            let last = repo
-                .history(&tip, &stage.location, Some(1))
-                .map_err(|e| Stop::external(error_chain(&e)))?;
-            let (commit, is_rollback) = match last.first() {
-                Some(entry) => (entry.commit.clone(), entry.trailer(ROLLBACK_OF).is_some()),
-                None => (tip.clone(), false),
-            };
-            events.push(Event::StageChanged(StageChanged {
-                stage: stage.name.clone(),
-                from_version: change.from,
-                to_version: to,
-                commit,
-                is_rollback,
-            }));
-        }
-        Ok(events)
     }
 
     async fn handle_all(&self, st: &mut RunState, events: Vec<Event>) -> Result<(), Stop> {
@@ -592,235 +451,6 @@ impl Engine {
             detail,
         });
     }
-
-    fn gate_timeout(&self, wait: &AwaitHealth) -> Duration {
-        Duration::from_millis(wait.timeout).min(self.guardrails.max_health_wait)
-    }
-
-    /// The commit that brought `stage` to `version`: the one this run
-    /// pushed, else the newest commit on the branch that set it.
-    fn gate_commit(
-        &self,
-        st: &RunState,
-        stage: &EngineStage,
-        version: &str,
-    ) -> Result<(String, SystemTime), Stop> {
-        if let Some(p) = st.pushed.get(&stage.name).filter(|p| p.version == version) {
-            return Ok((p.commit.clone(), p.at));
-        }
-        let tip = self.tip()?;
-        let history = tokio::task::block_in_place(|| {
-            self.lock_repo()?
-                .history(&tip, &stage.location, Some(1))
-                .map_err(|e| Stop::external(error_chain(&e)))
-        })?;
-        match history.first() {
-            Some(entry) if entry.new.as_deref() == Some(version) => Ok((
-                entry.commit.clone(),
-                UNIX_EPOCH + Duration::from_secs(u64::try_from(entry.time).unwrap_or(0)),
-            )),
-            other => Err(Stop::policy(format!(
-                "await-health {} {version}: the env repo's {} has {} for {}, so there is nothing \
-                 to gate (is its merge request still open?)",
-                stage.name,
-                self.branch(),
-                other
-                    .and_then(|e| e.new.clone())
-                    .unwrap_or_else(|| "no version".into()),
-                stage.name
-            ))),
-        }
-    }
-
-    /// Runs one health gate; returns the decision that ended it, if any
-    /// remains to run.
-    async fn gate(
-        &self,
-        st: &mut RunState,
-        slot: Slot,
-        action: &Action,
-        wait: &AwaitHealth,
-    ) -> Result<Option<(u32, Decision)>, Stop> {
-        let stage = self.stage(&wait.stage)?.clone();
-        let Some(client) = self.argocd.clone() else {
-            return Err(Stop::usage("await-health needs an argocd: section"));
-        };
-        let (commit, pushed_at) = self.gate_commit(st, &stage, &wait.version)?;
-        let timeout = self.gate_timeout(wait);
-        let spec = GateSpec {
-            label: stage.argocd_app.clone(),
-            expected_commit: commit.clone(),
-            pushed_at,
-            max_wait: timeout,
-            progress_every: self.progress_every,
-        };
-        // One read first (with the client's retries): an Argo CD that never
-        // answers, or an app it does not know, fails the run now instead of
-        // waiting out the whole gate.
-        if let Err(e) = client
-            .get_application(&AppRef::named(&stage.argocd_app), false)
-            .await
-        {
-            let message = format!("health gate for {}: {}", stage.name, error_chain(&e));
-            st.gates.push(GateRecord {
-                decision: slot.decision,
-                stage: stage.name.clone(),
-                argocd_app: stage.argocd_app.clone(),
-                version: wait.version.clone(),
-                commit,
-                timeout_ms: millis(timeout),
-                result: GateResult::Error,
-                elapsed_ms: 0,
-                observations: 0,
-                last: None,
-            });
-            self.record(st, slot, action, ActionStatus::Failed, message.clone());
-            return Err(Stop::external(message));
-        }
-        let mut source = client.watch(AppRef::named(&stage.argocd_app));
-        let repo = self.repo.clone();
-        let mut observations = 0u32;
-        let mut sink = ProgressFn(self.progress.clone());
-        let mut cancel = self.cancel.clone();
-        let started = Instant::now();
-        let outcome = {
-            let st = &mut *st;
-            let observations = &mut observations;
-            let gate = gate::wait_for_health(
-                &mut source,
-                &spec,
-                |rev| contains(&repo, rev, &commit),
-                |obs| {
-                    *observations += 1;
-                    let event = Event::HealthObserved(HealthObserved {
-                        stage: stage.name.clone(),
-                        version: wait.version.clone(),
-                        commit: commit.clone(),
-                        elapsed: millis(obs.elapsed),
-                        status: world::app_status(&obs.status),
-                    });
-                    match self.decide(st, event) {
-                        Ok((_, d)) if d.actions.is_empty() => Verdict::KeepWaiting,
-                        other => Verdict::Done(other),
-                    }
-                },
-                &mut sink,
-            );
-            tokio::select! {
-                r = gate => Some(r),
-                () = cancelled(&mut cancel) => None,
-            }
-        };
-        let mut record = GateRecord {
-            decision: slot.decision,
-            stage: stage.name.clone(),
-            argocd_app: stage.argocd_app.clone(),
-            version: wait.version.clone(),
-            commit: commit.clone(),
-            timeout_ms: millis(timeout),
-            result: GateResult::Decided,
-            elapsed_ms: millis(started.elapsed()),
-            observations,
-            last: None,
-        };
-        let (result, next) = match outcome {
-            None => {
-                record.result = GateResult::Cancelled;
-                st.gates.push(record);
-                self.record(
-                    st,
-                    slot,
-                    action,
-                    ActionStatus::Failed,
-                    "cancelled while waiting".into(),
-                );
-                return Err(Stop::Error(
-                    Status::Cancelled,
-                    format!(
-                        "cancelled while waiting for {}; run the same command again to continue",
-                        stage.argocd_app
-                    ),
-                ));
-            }
-            Some(Err(e)) => {
-                record.result = GateResult::Error;
-                st.gates.push(record);
-                let message = error_chain(&e);
-                self.record(st, slot, action, ActionStatus::Failed, message.clone());
-                return Err(Stop::external(message));
-            }
-            Some(Ok(GateOutcome::Decided { value, last })) => {
-                record.last = Some(world::app_status(&last.status));
-                let detail = format!(
-                    "{} observed after {}s: {} / {}",
-                    stage.argocd_app,
-                    last.elapsed.as_secs(),
-                    last.status.health.status,
-                    last.status.sync.status
-                );
-                (detail, value.map(Some))
-            }
-            Some(Ok(GateOutcome::TimedOut { waited, last })) => {
-                record.result = GateResult::TimedOut;
-                record.last = last.as_ref().map(|l| world::app_status(&l.status));
-                let event = Event::GateTimeout(GateTimeout {
-                    stage: stage.name.clone(),
-                    version: wait.version.clone(),
-                    commit: commit.clone(),
-                    elapsed: millis(waited),
-                    last_status: record.last.clone(),
-                });
-                let detail = format!(
-                    "{} not decided within {}",
-                    stage.argocd_app,
-                    human_ms(timeout.as_millis())
-                );
-                let next = match self.decide(st, event) {
-                    Ok((_, d)) if d.actions.is_empty() => Err(Stop::Failed(format!(
-                        "{} was not healthy at {} within {} (the policy decided nothing on the timeout)",
-                        stage.name,
-                        wait.version,
-                        human_ms(timeout.as_millis())
-                    ))),
-                    other => other.map(Some),
-                };
-                (detail, next)
-            }
-        };
-        st.gates.push(record);
-        self.record(st, slot, action, ActionStatus::Done, result);
-        next
-    }
-}
-
-/// Gate progress through the engine's progress function.
-struct ProgressFn(Progress);
-
-impl ProgressSink for ProgressFn {
-    fn line(&mut self, line: &str) {
-        (self.0)(line);
-    }
-}
-
-async fn cancelled(cancel: &mut watch::Receiver<bool>) {
-    if cancel.wait_for(|c| *c).await.is_err() {
-        // The sender is gone: nobody can cancel any more.
-        std::future::pending::<()>().await;
-    }
-}
-
-/// Does `rev` contain `commit` (is `commit` an ancestor of or equal to it)?
-/// A revision the cache does not have yet is fetched once.
-fn contains(repo: &Arc<Mutex<EnvRepo>>, rev: &str, commit: &str) -> bool {
-    tokio::task::block_in_place(|| {
-        let Ok(mut repo) = repo.lock() else {
-            return false;
-        };
-        match repo.is_ancestor(commit, rev) {
-            Some(answer) => answer,
-            None => repo.refresh().is_ok() && repo.is_ancestor(commit, rev).unwrap_or(false),
-        }
-    })
 }
 
 /// Milliseconds, saturating.
@@ -832,35 +462,13 @@ pub(super) fn millis(d: Duration) -> u64 {
 pub(super) fn human_ms(ms: u128) -> String {
     let secs = ms / 1000;
     match (secs / 3600, secs % 3600 / 60, secs % 60) {
-        (0, 0, s) if ms % 1000 == 0 || secs > 0 => format!("{s}s"),
+        (0, 0, s) if secs > 0 || ms.is_multiple_of(1000) => format!("{s}s"),
         (0, 0, _) => format!("{ms}ms"),
         (0, m, 0) => format!("{m}m"),
         (0, m, s) => format!("{m}m{s}s"),
         (h, 0, 0) => format!("{h}h"),
         (h, m, _) => format!("{h}h{m}m"),
     }
-}
-
-/// A version must be usable in a branch name and a commit subject.
-fn check_version(version: &str) -> Result<(), Stop> {
-    let bad = version.is_empty()
-        || version.len() > 128
-        || version.starts_with(['-', '.', '/'])
-        || version.ends_with(['.', '/'])
-        || version.ends_with(".lock")
-        || version.contains("..")
-        || version.contains("//")
-        || version.contains("@{")
-        || version
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\\"'".contains(c));
-    if bad {
-        return Err(Stop::usage(format!(
-            "{version:?} is not a usable version: it must be a git ref component \
-             (no spaces, quotes, `..`, `~^:?*[\\`), e.g. v1.2.3"
-        )));
-    }
-    Ok(())
 }
 
 /// `https://user:pass@host/x` -> `https://host/x`.
@@ -893,18 +501,6 @@ pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_must_be_ref_safe() {
-        for good in ["v1.2.3", "1.0.0-rc.1", "release/2024.1", "v1+build.5"] {
-            assert!(check_version(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "", "v1 2", "v1..2", "-v1", "v1.lock", "v1~1", "a:b", "v1\n", "x/", "\"v1\"",
-        ] {
-            assert!(check_version(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn durations_read_like_config() {

@@ -59,7 +59,7 @@ fn happy_path_to_prod() {
         "{}",
         mr.description
     );
-    assert_eq!(env.file("staging").contains("v1.0.0"), true);
+    assert!(env.file("staging").contains("tag: \"v1.0.0\""));
 
     env.merge("staging", "v1.0.1");
     let out = advance(&env);
