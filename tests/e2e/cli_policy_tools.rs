@@ -1,6 +1,7 @@
 //! `baton policy test` and `baton policy diff` through the real binary: the
-//! default policy's scenario suite, a failing expectation with its diff, the
-//! JUnit report, unusable scenarios, and a diff against a hostile policy.
+//! scenario suites of the default, conservative and canary policies, a
+//! failing expectation with its diff, the JUnit report, unusable scenarios,
+//! and a diff against a hostile policy.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -12,6 +13,14 @@ use crate::support::baton;
 /// The default policy's scenario suite in the repository.
 fn default_suite() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/default/scenarios")
+}
+
+/// The scenario suite of the policy crate `policies/<name>` in the repository.
+fn suite_of(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../policies")
+        .join(name)
+        .join("scenarios")
 }
 
 fn stdout(out: &Output) -> String {
@@ -112,6 +121,47 @@ fn the_default_policy_passes_its_scenario_suite() {
         first["actual"]["decision"]["actions"][1]["AwaitHealth"]["timeout"],
         300_000
     );
+}
+
+/// Runs the suite `name` against the component at `policy` and checks that
+/// every one of `cases` cases in `files` files passes, in text and in JSON.
+fn assert_suite_passes(policy: &str, name: &str, cases: u64, files: usize) {
+    let home = tempfile::tempdir().unwrap();
+    let out = baton(home.path())
+        .args(["policy", "test", policy])
+        .arg(suite_of(name))
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(!text.contains("FAIL"), "{text}");
+    let summary = text.lines().last().unwrap();
+    let expected =
+        format!("ok: {cases} passed, 0 failed; {cases} cases in {files} scenario files (");
+    assert!(summary.starts_with(&expected), "{summary}");
+
+    let out = baton(home.path())
+        .args(["policy", "test", policy, "--output", "json"])
+        .arg(suite_of(name))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(
+        (report["passed"].as_u64(), report["failed"].as_u64()),
+        (Some(cases), Some(0))
+    );
+    assert_eq!(report["scenarios"].as_array().unwrap().len(), files);
+}
+
+#[test]
+fn the_conservative_policy_passes_its_scenario_suite() {
+    assert_suite_passes(policies::CONSERVATIVE_PATH, "conservative", 28, 10);
+}
+
+#[test]
+fn the_canary_policy_passes_its_scenario_suite() {
+    assert_suite_passes(policies::CANARY_PATH, "canary", 18, 7);
 }
 
 #[test]
