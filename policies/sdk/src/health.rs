@@ -72,7 +72,32 @@ pub fn describe(status: &AppStatus) -> String {
         .as_deref()
         .map(|r| &r[..r.len().min(7)])
         .unwrap_or("-");
-    format!("{:?} / {:?} @{rev}", status.health, status.sync)
+    format!(
+        "{} / {} @{rev}",
+        health_name(status.health),
+        sync_name(status.sync)
+    )
+}
+
+/// Argo CD's own spelling of a health status (`Healthy`, `Degraded`, ...).
+pub fn health_name(health: HealthStatus) -> &'static str {
+    match health {
+        HealthStatus::Healthy => "Healthy",
+        HealthStatus::Progressing => "Progressing",
+        HealthStatus::Degraded => "Degraded",
+        HealthStatus::Suspended => "Suspended",
+        HealthStatus::Missing => "Missing",
+        HealthStatus::Unknown => "Unknown",
+    }
+}
+
+/// Argo CD's own spelling of a sync status (`Synced`, `OutOfSync`, `Unknown`).
+pub fn sync_name(sync: SyncStatus) -> &'static str {
+    match sync {
+        SyncStatus::Synced => "Synced",
+        SyncStatus::OutOfSync => "OutOfSync",
+        SyncStatus::Unknown => "Unknown",
+    }
 }
 
 #[cfg(test)]
@@ -172,7 +197,7 @@ mod tests {
         let status = app(HealthStatus::Healthy, Vec::new());
         assert_eq!(
             describe(&status),
-            "HealthStatus::Healthy / SyncStatus::Synced @0123456"
+            "Healthy / Synced @0123456"
         );
     }
 }

@@ -136,13 +136,13 @@ fn verdicts_follow_health() {
     assert_eq!(
         flow.verdict(dev, &observed("dev", HealthStatus::Healthy)),
         Verdict::Healthy {
-            seen: "HealthStatus::Healthy / SyncStatus::Synced @abc".into()
+            seen: "Healthy / Synced @abc".into()
         }
     );
     assert_eq!(
         flow.verdict(dev, &observed("dev", HealthStatus::Progressing)),
         Verdict::Waiting(
-            "dev: HealthStatus::Progressing / SyncStatus::Synced @abc; waiting".into()
+            "dev: Progressing / Synced @abc; waiting".into()
         )
     );
     let mut degraded = observed("dev", HealthStatus::Healthy);
