@@ -88,6 +88,32 @@ fn the_default_policy_passes_its_scenario_suite() {
         "{summary}"
     );
 
+    // Through the compile cache: the first run fills it, the second reads it.
+    let cache = home.path().join("cache");
+    for _ in 0..2 {
+        let out = baton(home.path())
+            .args([
+                "policy",
+                "test",
+                "builtin:default",
+                "--output",
+                "json",
+                "--cache-dir",
+            ])
+            .arg(&cache)
+            .arg(default_suite())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(json(&out)["passed"], 34);
+    }
+    let compiled: Vec<_> = std::fs::read_dir(cache.join("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(compiled.len(), 1, "{compiled:?}");
+    assert!(compiled[0].ends_with(".cwasm"), "{compiled:?}");
+
     let out = baton(home.path())
         .args(["policy", "test", "builtin:default", "--output", "json"])
         .arg(default_suite())

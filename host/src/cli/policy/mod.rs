@@ -47,7 +47,13 @@ pub fn run(cmd: PolicyCommand) -> Result<(), CommandError> {
 
 /// A policy runtime with default limits and no compilation cache.
 pub(super) fn runtime() -> Result<PolicyRuntime, CommandError> {
-    PolicyRuntime::new(Limits::default(), None).map_err(|e| {
+    cached_runtime(None)
+}
+
+/// A policy runtime with default limits that keeps compiled policies in
+/// `cache_dir` (keyed by digest and engine), when one is given.
+pub(super) fn cached_runtime(cache_dir: Option<PathBuf>) -> Result<PolicyRuntime, CommandError> {
+    PolicyRuntime::new(Limits::default(), cache_dir).map_err(|e| {
         CommandError::msg(
             ExitKind::Policy,
             format!("cannot start the policy runtime: {e}"),

@@ -2,7 +2,7 @@
 //! every case, with a diff of expected and actual decisions for failures.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -12,6 +12,7 @@ use super::scenario::run::{self, CaseResult, ScenarioReport};
 use super::scenario::{self, Expectation, ScenarioError, junit};
 use crate::cli::error::{CommandError, ExitKind};
 use crate::cli::output::{self, OutputFormat};
+use crate::runtime::PolicySource;
 
 /// Arguments of `baton policy test`.
 #[derive(Debug, Args)]
@@ -25,6 +26,10 @@ pub struct TestArgs {
     /// Also write a JUnit XML report to this file (for CI).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Keep compiled policies under DIR/policies (the layout of the engine
+    /// commands' --cache-dir), so later runs skip compilation.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
@@ -51,7 +56,10 @@ pub fn run(args: TestArgs) -> Result<(), CommandError> {
         .map(|path| scenario::load(path))
         .collect::<Result<Vec<_>, _>>()
         .map_err(usage)?;
-    let policy = super::load(&args.policy, None).map_err(|mut e| {
+    let runtime = super::cached_runtime(args.cache_dir.map(|d| d.join("policies")))?;
+    let source = PolicySource::parse(&args.policy, Path::new("."));
+    let policy = runtime.load(&source, None).map_err(|e| {
+        let mut e = super::load_error(e);
         e.kind = ExitKind::Policy;
         e
     })?;
