@@ -173,7 +173,13 @@ impl Env {
 
     /// Runs `baton ARGS` in the env's directory with the tokens set.
     pub fn baton(&self, args: &[&str]) -> Output {
+        self.baton_with(args, &[])
+    }
+
+    /// Like [`Env::baton`], with extra environment variables (CI's).
+    pub fn baton_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let mut cmd = baton(self.dir());
+        cmd.envs(vars.iter().copied());
         cmd.args(args)
             .arg("--cache-dir")
             .arg(self.dir().join("cache"))

@@ -572,3 +572,40 @@ fn the_demo_runs_end_to_end() {
     let audit = std::path::Path::new(path).join("audit");
     assert_eq!(std::fs::read_dir(audit).unwrap().count(), 5);
 }
+
+#[test]
+fn advance_gates_the_pushed_range_from_ci_commit_before_sha() {
+    let env = Env::new(Setup::default());
+    let seed = env.git(&["rev-parse", "main"]);
+    assert_code(&promote(&env, "v1.0.1"), 0);
+    env.merge("staging", "v1.0.1");
+
+    // GitLab's all-zero value (a new branch) is ignored: first parent only.
+    let zeros = "0".repeat(40);
+    let out = env.baton_with(
+        &["advance", "--app", APP],
+        &[("CI_COMMIT_BEFORE_SHA", zeros.as_str())],
+    );
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("await health of staging at v1.0.1"), "{text}");
+    assert!(!text.contains("await health of dev"), "{text}");
+
+    // A push that carried both changes gates both stages, in stage order.
+    let out = env.baton_with(
+        &["advance", "--app", APP],
+        &[("CI_COMMIT_BEFORE_SHA", seed.as_str())],
+    );
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    let dev = text.find("await health of dev at v1.0.1").expect(&text);
+    let staging = text.find("await health of staging at v1.0.1").expect(&text);
+    assert!(dev < staging, "{text}");
+    // Re-running changes nothing: the prod MR is reused, not duplicated.
+    let prod: Vec<_> = env
+        .merge_requests()
+        .into_iter()
+        .filter(|m| m.source_branch == "baton/payments/prod/v1.0.1")
+        .collect();
+    assert_eq!(prod.len(), 1);
+}
