@@ -247,9 +247,7 @@ fn a_changed_host_call_answer_shows_the_divergence() {
               reason: dev is Degraded at v1.0.2 (Deployment payments-dev: Deployment "payments-dev" exceeded its progress deadline)
           host calls: as recorded
         "#);
-        insta::assert_snapshot!(stderr(&out), @r"
-        error: baton-audit/rolled-back.json: decision [SEQ] (health-observed: dev at v1.0.2 is Degraded / Synced) did not replay identically
-        ");
+        insta::assert_snapshot!(stderr(&out), @"error: baton-audit/rolled-back.json: decision [SEQ] (health-observed: dev at v1.0.2 is Degraded / Synced) did not replay identically");
     });
 
     let out = replay(
@@ -293,7 +291,7 @@ fn calls_the_record_does_not_hold_or_that_the_policy_skips_diverge() {
           result (- recorded, + replayed):
             - 1. set staging to v1.0.1 by merge request [baton]
             - 2. hold: waiting for the staging merge request to be merged
-            - reason: v1.0.1 is healthy in dev (HealthStatus::Healthy / SyncStatus::Synced @[SHA])
+            - reason: v1.0.1 is healthy in dev (Healthy / Synced @[SHA])
             + trap: host-call
           host calls (- recorded, + replayed):
             + git.stage-history {"limit":1,"stage":"dev"} (not answerable from the record)
@@ -348,9 +346,7 @@ fn another_policy_is_evaluated_on_the_recorded_events() {
     let out = replay(work.path(), &[record]);
     assert_code(&out, 0);
     filtered(work.path(), || {
-        insta::assert_snapshot!(stdout(&out), @r"
-        baton-audit/major-bump.json: run [RUN]: 1 decision identical
-        ");
+        insta::assert_snapshot!(stdout(&out), @"baton-audit/major-bump.json: run [RUN]: 1 decision identical");
     });
 
     // The default policy would have committed to dev and gated it.
@@ -432,7 +428,7 @@ fn calls_a_shadow_policy_makes_beyond_the_record_are_not_answerable() {
               recorded:
                 1. set staging to v1.0.1 by merge request [baton]
                 2. hold: waiting for the staging merge request to be merged
-                reason: v1.0.1 is healthy in dev (HealthStatus::Healthy / SyncStatus::Synced @[SHA])
+                reason: v1.0.1 is healthy in dev (Healthy / Synced @[SHA])
           [N] decisions: [N] same, 0 different, 2 not answerable
 
         baton-audit/happy-advance.json: run [RUN], decided by builtin:default (sha256:[DIGEST])
@@ -442,7 +438,7 @@ fn calls_a_shadow_policy_makes_beyond_the_record_are_not_answerable() {
               recorded:
                 1. set prod to v1.0.1 by merge request [baton]
                 2. hold: waiting for the prod merge request to be merged
-                reason: v1.0.1 is healthy in staging (HealthStatus::Healthy / SyncStatus::Synced @[SHA])
+                reason: v1.0.1 is healthy in staging (Healthy / Synced @[SHA])
           [N] decisions: [N] same, 0 different, 1 not answerable
 
         baton-audit/rolled-back.json: run [RUN], decided by builtin:default (sha256:[DIGEST])
