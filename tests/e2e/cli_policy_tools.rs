@@ -147,6 +147,21 @@ fn the_default_policy_passes_its_scenario_suite() {
         first["actual"]["decision"]["actions"][1]["AwaitHealth"]["timeout"],
         300_000
     );
+    // An expected error and the policy error it met, each under its own key.
+    let invalid = scenarios
+        .iter()
+        .find(|s| s["name"] == "invalid events")
+        .unwrap();
+    assert_eq!(
+        invalid["cases"][0]["expected"],
+        serde_json::json!({"kind": "error", "error":
+            {"kind": "invalid-event", "message": "app payments has no stage qa"}})
+    );
+    assert_eq!(
+        invalid["cases"][0]["actual"],
+        serde_json::json!({"kind": "policy-error", "variant": "invalid-event",
+            "message": "app payments has no stage qa"})
+    );
 }
 
 /// Runs the suite `name` against the component at `policy` and checks that

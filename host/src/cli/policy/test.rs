@@ -138,7 +138,7 @@ fn render_failure(text: &mut String, case: &CaseResult) {
         Expectation::Nothing => "expected nothing (keep waiting); the policy decided (+):",
         Expectation::Actions { .. } => "expected these actions (- expected, + actual):",
         Expectation::Contains { .. } => "expected to contain, in order (- missing):",
-        Expectation::Error(_) => "expected an error (- expected, + actual):",
+        Expectation::Error { .. } => "expected an error (- expected, + actual):",
     };
     let _ = writeln!(text, "          {header}");
     for line in &case.diff {

@@ -77,7 +77,10 @@ pub enum Expectation {
         actions: Vec<String>,
     },
     /// A policy error or a trap.
-    Error(ErrorFile),
+    Error {
+        /// Its kind and message, as far as the scenario names them.
+        error: ErrorFile,
+    },
 }
 
 /// Why a scenario cannot be used. Exit code 2.

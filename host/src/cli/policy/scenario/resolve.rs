@@ -340,7 +340,7 @@ fn expectation(field: &str, expect: Expect) -> Result<Expectation, Problem> {
                     "give kind, message or both",
                 ))
             } else {
-                Ok(Expectation::Error(error))
+                Ok(Expectation::Error { error })
             }
         }
         _ => Err(problem(

@@ -181,7 +181,7 @@ fn compare(expect: &Expectation, actual: &Actual) -> (bool, Vec<String>) {
             let is_decision = matches!(actual, Actual::Decision { .. });
             (is_decision && matched == expected.len(), diff)
         }
-        Expectation::Error(want) => {
+        Expectation::Error { error: want } => {
             let (kind, message) = match actual {
                 Actual::Decision { .. } => (None, ""),
                 Actual::PolicyError { variant, message } => (Some(*variant), message.as_str()),
@@ -330,11 +330,11 @@ mod tests {
             variant: ErrorKind::InvalidEvent,
             message: "app payments has no stage qa".into(),
         };
-        let want = |kind, message: Option<&str>| {
-            Expectation::Error(super::super::ErrorFile {
+        let want = |kind, message: Option<&str>| Expectation::Error {
+            error: super::super::ErrorFile {
                 kind,
                 message: message.map(Into::into),
-            })
+            },
         };
         assert!(
             compare(
