@@ -314,6 +314,15 @@ pub fn engine(
         wit_version: policy.wit_version.clone(),
         name: policy.metadata.name.clone(),
         version: policy.metadata.version.clone(),
+        resolved: match &policy.source {
+            PolicySource::File(path) => Some(
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+                    .to_string(),
+            ),
+            PolicySource::Builtin(_) => None,
+        },
     };
     Engine {
         app: app.to_owned(),

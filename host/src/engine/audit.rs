@@ -81,6 +81,10 @@ pub struct PolicyInfo {
     pub name: String,
     /// The policy's own version (metadata).
     pub version: String,
+    /// The component file as resolved for this run (absolute); absent for
+    /// builtins. Lets `policy replay` find it from any directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
 }
 
 /// The configuration file.

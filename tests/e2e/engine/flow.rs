@@ -267,7 +267,13 @@ fn guardrail_refusal_writes_nothing() {
         "{err}"
     );
     assert_eq!(env.fingerprint(), before);
-    assert_eq!(env.audit_records()[0]["actions"][0]["status"], "refused");
+    let record = &env.audit_records()[0];
+    assert_eq!(record["actions"][0]["status"], "refused");
+    // A file policy is recorded where it was found, for replay from anywhere.
+    assert_eq!(
+        record["policy"]["resolved"],
+        baton::policies::HOSTILE_MISBEHAVE_PATH
+    );
 }
 
 #[test]

@@ -331,7 +331,8 @@ fn recorded_source(
     let PolicySource::File(configured) = &source else {
         return Ok(source);
     };
-    let mut tried = vec![configured.clone()];
+    let mut tried: Vec<PathBuf> = record.policy.resolved.iter().map(PathBuf::from).collect();
+    tried.push(configured.clone());
     if configured.is_relative()
         && let Some(run_dir) = record_path.parent().and_then(Path::parent)
     {
