@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod policies;
+pub mod report;
 pub mod runtime;
 pub mod secret;

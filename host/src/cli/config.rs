@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::error::{CommandError, ExitKind};
 use super::output::{self, OutputFormat};
 use crate::config::{self, Config};
-use crate::runtime::{Limits, LoadError, PolicyRuntime, PolicySource};
 
 /// Config subcommands.
 #[derive(Debug, Subcommand)]
@@ -99,24 +98,7 @@ fn check(args: CheckArgs) -> Result<(), CommandError> {
             .require_token(key, name)
             .map_err(|e| CommandError::new(ExitKind::Usage, &e))?;
     }
-    let runtime = PolicyRuntime::new(Limits::default(), None).map_err(|e| {
-        CommandError::msg(
-            ExitKind::Policy,
-            format!("cannot start the policy runtime: {e}"),
-        )
-    })?;
-    let source = PolicySource::parse(&raw.policy.path, &config.base_dir);
-    let policy = runtime
-        .load(&source, raw.policy.sha256.as_deref())
-        .map_err(|e| {
-            let kind = match e {
-                LoadError::Read { .. } | LoadError::UnknownBuiltin { .. } => ExitKind::Usage,
-                _ => ExitKind::Policy,
-            };
-            let mut err = CommandError::new(kind, &e);
-            err.message = format!("{}: policy.path: {}", config.path.display(), err.message);
-            err
-        })?;
+    let policy = super::setup::policy(&config, None)?;
 
     let g = &config.guardrails;
     let resolved = Resolved {

@@ -16,7 +16,7 @@ use clap::Args;
 
 use super::error::{CommandError, ExitKind};
 use super::output::{self, OutputFormat};
-use super::run::{status_text, text};
+use super::run::{status_report, status_text, text};
 use super::setup::{self, CommonArgs};
 use crate::capabilities::argocd::sim::{self as argocd_sim, SimApp, SimConfig};
 use crate::capabilities::forge::sim::{MergeStrategy, gitlab as gitlab_sim};
@@ -24,7 +24,6 @@ use crate::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
 use crate::capabilities::git::http_server::{self, GitHttpConfig};
 use crate::engine::audit::{AuditRecord, Status};
 use crate::engine::run::Progress;
-use crate::engine::status::status;
 use crate::engine::trigger::Trigger;
 use crate::secret::Secret;
 
@@ -160,7 +159,7 @@ impl Demo {
         self.say(&format!("\n{step}"));
         let t = Instant::now();
         let systems = setup::systems(&self.common, APP).await?;
-        let policy = setup::policy(&systems.config, &systems.cache_dir)?;
+        let policy = setup::policy(&systems.config, Some(&systems.cache_dir))?;
         let progress: Progress = Arc::new(|line: &str| eprintln!("     {line}"));
         let (_tx, cancel) = tokio::sync::watch::channel(false);
         let mut engine = setup::engine(systems, policy, APP, false, cancel, progress);
@@ -331,15 +330,7 @@ async fn demo(root: &Path, format: OutputFormat) -> Result<(), CommandError> {
     expect(&r, Status::Held, "advance after the rollback")?;
 
     let systems = setup::systems(&d.common, APP).await?;
-    let report = status(
-        APP,
-        &systems.stages,
-        &systems.repo,
-        systems.argocd.as_deref(),
-        systems.forge.as_deref(),
-    )
-    .await
-    .map_err(|e| CommandError::msg(ExitKind::External, e))?;
+    let report = status_report(&systems, APP).await?;
     d.say("\n8. baton status --app payments");
     match format {
         OutputFormat::Json => output::print_json(&report),

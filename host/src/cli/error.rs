@@ -44,19 +44,9 @@ pub struct CommandError {
 impl CommandError {
     /// An error of `kind` whose message is `error` and its source chain.
     pub fn new(kind: ExitKind, error: &dyn std::error::Error) -> Self {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
         Self {
             kind,
-            message,
+            message: crate::report::error_chain(error),
             hints: Vec::new(),
         }
     }

@@ -113,7 +113,7 @@ fn run(app: &str, trigger: &Trigger, args: &RunArgs) -> Result<(), CommandError>
 
 async fn run_async(app: &str, trigger: &Trigger, args: &RunArgs) -> Result<(), CommandError> {
     let systems = setup::systems(&args.common, app).await?;
-    let policy = setup::policy(&systems.config, &systems.cache_dir)?;
+    let policy = setup::policy(&systems.config, Some(&systems.cache_dir))?;
     let cancel = setup::cancel_on_signals();
     let progress: Progress = Arc::new(|line: &str| eprintln!("{line}"));
     let engine = setup::engine(systems, policy, app, args.dry_run, cancel, progress);
@@ -251,15 +251,7 @@ pub fn status_cmd(args: StatusArgs) -> Result<(), CommandError> {
     rt.block_on(async move {
         tokio::spawn(async move {
             let systems = setup::systems(&args.common, &args.app).await?;
-            let report = status(
-                &args.app,
-                &systems.stages,
-                &systems.repo,
-                systems.argocd.as_deref(),
-                systems.forge.as_deref(),
-            )
-            .await
-            .map_err(|e| CommandError::msg(ExitKind::External, e))?;
+            let report = status_report(&systems, &args.app).await?;
             match args.common.output {
                 OutputFormat::Json => output::print_json(&report),
                 OutputFormat::Text => output::print(&status_text(&report)),
@@ -276,6 +268,22 @@ pub fn status_cmd(args: StatusArgs) -> Result<(), CommandError> {
         .await
         .map_err(|e| CommandError::msg(ExitKind::External, format!("status panicked: {e}")))?
     })
+}
+
+/// Gathers `baton status` for `app` from opened systems.
+pub(super) async fn status_report(
+    systems: &setup::Systems,
+    app: &str,
+) -> Result<StatusReport, CommandError> {
+    status(
+        app,
+        &systems.stages,
+        &systems.repo,
+        systems.argocd.as_deref(),
+        systems.forge.as_deref(),
+    )
+    .await
+    .map_err(|e| CommandError::msg(ExitKind::External, e))
 }
 
 /// The status table.

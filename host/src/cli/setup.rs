@@ -23,9 +23,7 @@ use crate::capabilities::git::{
 use crate::config::{self, Config, ForgeKind};
 use crate::engine::audit::{ConfigInfo, PolicyInfo};
 use crate::engine::run::{Engine, EngineStage, Progress};
-use crate::runtime::{
-    Context, Limits, LoadError, LoadedPolicy, PolicyRuntime, PolicySource, Stage,
-};
+use crate::runtime::{Context, LoadedPolicy, PolicySource, Stage};
 use crate::secret::Secret;
 
 /// Options shared by `promote`, `advance`, `rollback` and `status`.
@@ -209,23 +207,14 @@ fn forge(config: &Config, f: &config::RawForge) -> Result<Arc<dyn Forge>, Comman
     })
 }
 
-/// Loads the configured policy through the compile cache under `cache_dir`.
-pub fn policy(config: &Config, cache_dir: &Path) -> Result<LoadedPolicy, CommandError> {
-    let runtime =
-        PolicyRuntime::new(Limits::default(), Some(cache_dir.join("policies"))).map_err(|e| {
-            CommandError::msg(
-                ExitKind::Policy,
-                format!("cannot start the policy runtime: {e}"),
-            )
-        })?;
+/// Loads the configured policy, through the compile cache under
+/// `cache_dir` when one is given. Errors name `policy.path` in the config.
+pub fn policy(config: &Config, cache_dir: Option<&Path>) -> Result<LoadedPolicy, CommandError> {
+    let runtime = super::policy::cached_runtime(cache_dir.map(|d| d.join("policies")))?;
     let raw = &config.raw.policy;
     let source = PolicySource::parse(&raw.path, &config.base_dir);
     tokio::task::block_in_place(|| runtime.load(&source, raw.sha256.as_deref())).map_err(|e| {
-        let kind = match e {
-            LoadError::Read { .. } | LoadError::UnknownBuiltin { .. } => ExitKind::Usage,
-            _ => ExitKind::Policy,
-        };
-        let mut err = CommandError::new(kind, &e);
+        let mut err = super::policy::load_error(e);
         err.message = format!("{}: policy.path: {}", config.path.display(), err.message);
         err
     })

@@ -99,15 +99,7 @@ enum MergeMethod {
 
 /// Runs a simulator until interrupted.
 pub fn run(cmd: SimCommand) -> Result<(), CommandError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            CommandError::msg(
-                ExitKind::External,
-                format!("cannot start the async runtime: {e}"),
-            )
-        })?;
+    let runtime = super::setup::runtime()?;
     runtime.block_on(async move {
         match cmd {
             SimCommand::Argocd(args) => argocd(args).await,

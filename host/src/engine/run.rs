@@ -28,6 +28,7 @@ use crate::capabilities::argocd::time::format_rfc3339;
 use crate::capabilities::forge::Forge;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::git::{CommitSettings, EnvRepo, StageField};
+pub(super) use crate::report::error_chain;
 use crate::runtime::{Action, Channel, Context, Decision, Event, LoadedPolicy};
 
 /// One stage of the app, resolved from `baton.yaml`.
@@ -481,21 +482,6 @@ pub(super) fn strip_credentials(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// An error and its causes on one line.
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

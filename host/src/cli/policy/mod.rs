@@ -4,6 +4,7 @@ mod context;
 mod diff;
 mod eval;
 mod inspect;
+mod linediff;
 mod replay;
 mod scenario;
 mod test;

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::super::linediff;
 use super::{DecisionReport, Mode, RecordReport, Report, Verdict};
 use crate::engine::audit::DecisionResult;
 use crate::runtime::{Event, HostCall, PolicyError};
@@ -236,34 +237,7 @@ fn diff_lines(out: &mut String, indent: &str, old: &[String], new: &[String]) {
 }
 
 fn diff(old: &[String], new: &[String]) -> Vec<String> {
-    let (n, m) = (old.len(), new.len());
-    // lcs[i][j]: length of the longest common subsequence of old[i..], new[j..].
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if old[i] == new[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut lines = Vec::with_capacity(n + m);
-    while i < n || j < m {
-        if i < n && j < m && old[i] == new[j] {
-            lines.push(format!("  {}", old[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            lines.push(format!("- {}", old[i]));
-            i += 1;
-        } else {
-            lines.push(format!("+ {}", new[j]));
-            j += 1;
-        }
-    }
-    lines
+    linediff::diff(old, new, |a, b| a == b, "+ ").1
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::super::linediff;
 use super::world::ScenarioWorld;
 use super::{ErrorKind, Expectation, Scenario, Step};
 use crate::runtime::{DecideError, Decision, LoadedPolicy, PolicyError};
@@ -207,38 +208,11 @@ fn compare(expect: &Expectation, actual: &Actual) -> (bool, Vec<String>) {
     }
 }
 
-/// Aligns expected patterns with actual lines (longest common subsequence,
-/// `*` matching any text). Returns how many patterns matched and the diff;
-/// unmatched actual lines get `extra` as their prefix.
+/// Aligns expected patterns with actual lines (`*` matching any text).
+/// Returns how many patterns matched and the diff; unmatched actual lines
+/// get `extra` as their prefix.
 fn align(expected: &[String], actual: &[String], extra: &str) -> (usize, Vec<String>) {
-    let (n, m) = (expected.len(), actual.len());
-    // lcs[i][j]: length of the LCS of expected[i..] and actual[j..].
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if glob(&expected[i], &actual[j]) {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut diff = Vec::with_capacity(n + m);
-    while i < n || j < m {
-        if i < n && j < m && glob(&expected[i], &actual[j]) && lcs[i][j] == lcs[i + 1][j + 1] + 1 {
-            diff.push(format!("  {}", actual[j]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            diff.push(format!("- {}", expected[i]));
-            i += 1;
-        } else {
-            diff.push(format!("{extra}{}", actual[j]));
-            j += 1;
-        }
-    }
-    (lcs[0][0], diff)
+    linediff::diff(expected, actual, glob, extra)
 }
 
 /// Does `text` match `pattern`, where `*` matches any run of characters?
