@@ -207,6 +207,8 @@ pub struct Config {
     pub guardrails: Guardrails,
     /// sha256 of the config file bytes, for the audit record.
     pub digest: String,
+    /// The file's text, to point errors found later at their line.
+    text: String,
 }
 
 /// Why a configuration is invalid. Always exit 2.
@@ -367,6 +369,7 @@ impl Config {
                 max_health_wait,
             },
             digest: crate::runtime::Digest::of(text.as_bytes()).to_string(),
+            text: text.to_owned(),
             raw,
         })
     }
@@ -393,7 +396,7 @@ impl Config {
         }
         Err(ConfigError::Invalid {
             path: self.path.clone(),
-            line: 0,
+            line: line_in_section(&self.text, key),
             key: key.into(),
             message: format!("environment variable {name} is not set"),
         })
@@ -430,6 +433,28 @@ fn line_suffix(line: usize) -> String {
     } else {
         format!(":{line}")
     }
+}
+
+/// 1-based line of `section.field` (e.g. `argocd.token_env`): the first
+/// line naming `field` after the top-level `section:` line; 0 when absent.
+fn line_in_section(text: &str, dotted: &str) -> usize {
+    let Some((section, field)) = dotted.split_once('.') else {
+        return 0;
+    };
+    let header = format!("{section}:");
+    let field = format!("{field}:");
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with(&header) {
+            inside = true;
+        } else if inside && !line.starts_with([' ', '\t', '#']) && !line.trim().is_empty() {
+            inside = false;
+        }
+        if inside && line.trim_start().starts_with(&field) {
+            return i + 1;
+        }
+    }
+    0
 }
 
 /// 1-based line of the last occurrence of `needle` (0 when absent): a key

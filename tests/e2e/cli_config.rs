@@ -117,7 +117,7 @@ fn an_unset_token_variable_is_named_and_no_token_is_printed() {
     let err = error(&out);
     assert_eq!(
         err,
-        "error: baton.yaml: argocd.token_env: environment variable ARGOCD_TOKEN is not set\n"
+        "error: baton.yaml:7: argocd.token_env: environment variable ARGOCD_TOKEN is not set\n"
     );
     assert!(!err.contains("glpat-secret"));
 }

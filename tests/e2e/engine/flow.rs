@@ -420,8 +420,9 @@ fn a_missing_token_is_a_configuration_error() {
         .unwrap();
     assert_code(&out, 2);
     assert!(
-        stderr(&out)
-            .contains("baton.yaml: argocd.token_env: environment variable ARGOCD_TOKEN is not set"),
+        stderr(&out).contains(
+            "baton.yaml:7: argocd.token_env: environment variable ARGOCD_TOKEN is not set"
+        ),
         "{}",
         stderr(&out)
     );
