@@ -195,9 +195,6 @@ mod tests {
     #[test]
     fn describe_names_health_sync_and_a_short_revision() {
         let status = app(HealthStatus::Healthy, Vec::new());
-        assert_eq!(
-            describe(&status),
-            "Healthy / Synced @0123456"
-        );
+        assert_eq!(describe(&status), "Healthy / Synced @0123456");
     }
 }

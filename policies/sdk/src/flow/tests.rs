@@ -141,9 +141,7 @@ fn verdicts_follow_health() {
     );
     assert_eq!(
         flow.verdict(dev, &observed("dev", HealthStatus::Progressing)),
-        Verdict::Waiting(
-            "dev: Progressing / Synced @abc; waiting".into()
-        )
+        Verdict::Waiting("dev: Progressing / Synced @abc; waiting".into())
     );
     let mut degraded = observed("dev", HealthStatus::Healthy);
     degraded.status.resources.push(ResourceHealth {
