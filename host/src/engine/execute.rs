@@ -138,7 +138,7 @@ impl Engine {
             Ok(w) => w,
             Err(stop) => {
                 rec.status = ActionStatus::Failed;
-                rec.detail = stop_message(&stop);
+                rec.detail = stop.message().to_owned();
                 st.actions.push(rec);
                 return Err(stop);
             }
@@ -230,7 +230,7 @@ impl Engine {
                 rec.status = ActionStatus::Failed;
                 rec.detail = format!(
                     "pushed {mr_branch} but could not open its merge request: {}",
-                    stop_message(&stop)
+                    stop.message()
                 );
                 st.actions.push(rec);
                 return Err(stop);
@@ -263,7 +263,7 @@ impl Engine {
                     let stop = Stop::external(error_chain(&e));
                     rec.status = ActionStatus::Failed;
                     rec.detail
-                        .push_str(&format!("; merging failed: {}", stop_message(&stop)));
+                        .push_str(&format!("; merging failed: {}", stop.message()));
                     rec.merge_request = Some(mr);
                     st.actions.push(rec);
                     return Err(stop);
@@ -283,10 +283,4 @@ impl Engine {
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
-}
-
-fn stop_message(stop: &Stop) -> String {
-    match stop {
-        Stop::Failed(m) | Stop::Error(_, m) => m.clone(),
-    }
 }

@@ -104,6 +104,12 @@ impl Stop {
     pub(super) fn external(message: impl Into<String>) -> Self {
         Self::Error(Status::ExternalError, message.into())
     }
+    /// The sentence for people.
+    pub(super) fn message(&self) -> &str {
+        match self {
+            Self::Failed(m) | Self::Error(_, m) => m,
+        }
+    }
 }
 
 /// A commit this run pushed for a stage.
@@ -122,7 +128,6 @@ pub(super) struct RunState {
     pub gates: Vec<GateRecord>,
     pub pushed: HashMap<String, Pushed>,
     pub rolled_back: bool,
-    pub holds: Vec<String>,
 }
 
 /// Where an action sits: decision seq and 1-based index.
@@ -145,11 +150,20 @@ impl Engine {
             Ok(events) => self.handle_all(&mut st, events).await,
             Err(stop) => Err(stop),
         };
+        // The policy's holds, in order, as recorded.
+        let holds: Vec<&str> = st
+            .actions
+            .iter()
+            .filter_map(|a| match &a.action {
+                Action::Hold(reason) if a.status == ActionStatus::Done => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
         let (status, message) = match result {
             Err(Stop::Failed(reason)) => (Status::Failed, reason),
             Err(Stop::Error(status, message)) => (status, message),
             Ok(()) if self.dry_run => (Status::Planned, "planned only (--dry-run)".to_owned()),
-            Ok(()) if !st.holds.is_empty() => (Status::Held, st.holds.join("; ")),
+            Ok(()) if !holds.is_empty() => (Status::Held, holds.join("; ")),
             Ok(()) if st.actions.is_empty() => (Status::Done, "nothing to do".to_owned()),
             Ok(()) => (Status::Done, "done".to_owned()),
         };
@@ -259,7 +273,6 @@ impl Engine {
             };
             let ended = match &action {
                 Action::Hold(reason) => {
-                    st.holds.push(reason.clone());
                     self.record(st, slot, &action, ActionStatus::Done, reason.clone());
                     Some(Ok(()))
                 }

@@ -124,27 +124,12 @@ impl Remote {
         branch: &str,
         shallow: bool,
     ) -> Result<(), TransportError> {
-        let mut args = vec![
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--prune",
-        ];
-        if shallow {
-            args.push("--depth=1");
-        }
-        args.push("--");
-        args.push(&self.url);
-        args.extend(refspecs.iter().map(String::as_str));
-        self.with_retries(|| {
-            let out = self.run(git_dir, "fetch", &args)?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(self.classify("fetch", branch, &out))
-            }
-        })
+        let mode: &[&str] = if shallow {
+            &["--prune", "--depth=1"]
+        } else {
+            &["--prune"]
+        };
+        self.fetch_with(git_dir, "fetch", mode, refspecs, branch)
     }
 
     /// Deepens a shallow cache to full history.
@@ -154,22 +139,36 @@ impl Remote {
         refspecs: &[String],
         branch: &str,
     ) -> Result<(), TransportError> {
-        let mut args = vec![
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--unshallow",
-            "--",
-        ];
+        self.fetch_with(
+            git_dir,
+            "fetch --unshallow",
+            &["--unshallow"],
+            refspecs,
+            branch,
+        )
+    }
+
+    /// `git fetch` of `refspecs` with the `mode` flags, retried on
+    /// transient network failures; `op` names it in errors.
+    fn fetch_with(
+        &self,
+        git_dir: &Path,
+        op: &'static str,
+        mode: &[&str],
+        refspecs: &[String],
+        branch: &str,
+    ) -> Result<(), TransportError> {
+        let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-write-fetch-head"];
+        args.extend_from_slice(mode);
+        args.push("--");
         args.push(&self.url);
         args.extend(refspecs.iter().map(String::as_str));
         self.with_retries(|| {
-            let out = self.run(git_dir, "fetch --unshallow", &args)?;
+            let out = self.run(git_dir, op, &args)?;
             if out.status.success() {
                 Ok(())
             } else {
-                Err(self.classify("fetch --unshallow", branch, &out))
+                Err(self.classify(op, branch, &out))
             }
         })
     }
