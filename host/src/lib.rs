@@ -2,12 +2,14 @@
 //!
 //! The crate is the `baton` binary's library: [`runtime`] runs policies in a
 //! sandbox, [`capabilities`] talks to git, Argo CD and the forges, [`engine`]
-//! drives promotions, and [`cli`] is the command line.
+//! drives promotions, [`config`] is `baton.yaml` parsed into typed data,
+//! [`exit`] the documented exit codes, and [`cli`] is the command line.
 
 pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod exit;
 pub mod policies;
 pub mod report;
 pub mod runtime;

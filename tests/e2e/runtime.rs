@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use baton::engine::guardrails::{self, Guardrails};
+use baton::config::Guardrails;
+use baton::engine::guardrails;
 use baton::policies;
 use baton::runtime::{
     Action, Channel, Context, DecideError, Decided, Event, LoadError, NewVersion, NoWorld,

@@ -2,9 +2,8 @@
 //! default policy, run in the sandbox against a live world over a real
 //! repository, finds the last good version from commit trailers.
 
-use std::sync::{Arc, Mutex};
-
 use baton::capabilities::git::{EnvRepo, OpenOptions, RepoSource, StageField};
+use baton::engine::SharedRepo;
 use baton::engine::world::{LiveStage, LiveWorld};
 use baton::policies;
 use baton::runtime::{Action, Channel, Context, Event, RollbackRequested, Stage};
@@ -51,7 +50,7 @@ fn default_policy_rolls_back_past_an_already_rolled_back_version() {
         field: "helm:image.tag".parse().unwrap(),
     };
     let world = LiveWorld::new(
-        Arc::new(Mutex::new(repo)),
+        SharedRepo::new(repo),
         tip,
         vec![LiveStage {
             name: "dev".into(),

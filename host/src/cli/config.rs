@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::error::{CommandError, ExitKind};
+use super::error::CommandError;
+use super::load;
 use super::output::{self, OutputFormat};
 use crate::config::{self, Config};
+use crate::runtime::LoadedPolicy;
 
 /// Config subcommands.
 #[derive(Debug, Subcommand)]
@@ -48,6 +50,8 @@ struct Resolved {
     policy: PolicyInfo,
     env_repo: String,
     branch: String,
+    /// `guardrails.max_health_wait` in seconds.
+    max_health_wait_s: u64,
     apps: Vec<AppInfo>,
 }
 
@@ -75,112 +79,95 @@ struct StageInfo {
     auto_merge: bool,
 }
 
-/// Loads and validates the config, mapping errors to exit 2.
-pub(super) fn load_config(path: &std::path::Path) -> Result<Config, CommandError> {
-    Config::load(path).map_err(|e| CommandError::new(ExitKind::Usage, &e))
+fn check(args: CheckArgs) -> Result<(), CommandError> {
+    let config = load::config(&args.config)?;
+    for var in config.token_vars() {
+        config.token(Some(var))?;
+    }
+    let policy = load::policy(&config, None)?;
+    let resolved = Resolved::new(&config, &policy);
+    match args.output {
+        OutputFormat::Json => output::print_json(&resolved),
+        OutputFormat::Text => output::print(&resolved.text()),
+    }
+    Ok(())
 }
 
-fn check(args: CheckArgs) -> Result<(), CommandError> {
-    let config = load_config(&args.config)?;
-    let raw = &config.raw;
-    for (key, name) in [
-        ("env_repo.token_env", raw.env_repo.token_env.as_deref()),
-        (
-            "argocd.token_env",
-            raw.argocd.as_ref().and_then(|a| a.token_env.as_deref()),
-        ),
-        (
-            "forge.token_env",
-            raw.forge.as_ref().and_then(|f| f.token_env.as_deref()),
-        ),
-    ] {
-        config
-            .require_token(key, name)
-            .map_err(|e| CommandError::new(ExitKind::Usage, &e))?;
-    }
-    let policy = super::setup::policy(&config, None)?;
-
-    let g = &config.guardrails;
-    let resolved = Resolved {
-        config: config.path.display().to_string(),
-        config_digest: config.digest.clone(),
-        policy: PolicyInfo {
-            source: policy.source.to_string(),
-            digest: policy.digest.to_string(),
-            name: policy.metadata.name.clone(),
-            version: policy.metadata.version.clone(),
-        },
-        env_repo: raw.env_repo.url.clone(),
-        branch: raw.env_repo.branch.clone(),
-        apps: raw
-            .apps
-            .iter()
-            .map(|(name, app)| AppInfo {
-                name: name.clone(),
-                stages: app
-                    .stages
-                    .iter()
-                    .map(|s| StageInfo {
-                        name: s.name.clone(),
-                        file: s.file.clone(),
-                        field: s.field.clone(),
-                        argocd_app: s.argocd_app.clone(),
-                        direct_commit: g.direct_commit_stages.contains(&s.name),
-                        auto_merge: g.auto_merge_stages.contains(&s.name),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    };
-    if args.output == OutputFormat::Json {
-        output::print_json(&resolved);
-        return Ok(());
-    }
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "config:   {} ({})",
-        resolved.config, resolved.config_digest
-    );
-    let p = &resolved.policy;
-    let _ = writeln!(
-        text,
-        "policy:   {} {} {} ({})",
-        p.source, p.name, p.version, p.digest
-    );
-    let _ = writeln!(
-        text,
-        "env repo: {} (branch {})",
-        resolved.env_repo, resolved.branch
-    );
-    let _ = writeln!(
-        text,
-        "gates:    at most {}s per health gate",
-        g.max_health_wait.as_secs()
-    );
-    for app in &resolved.apps {
-        let _ = writeln!(text, "app {}:", app.name);
-        for (i, s) in app.stages.iter().enumerate() {
-            let mut rules = vec![if s.direct_commit {
-                "direct commit allowed"
-            } else {
-                "merge request only"
-            }];
-            if s.auto_merge {
-                rules.push("auto-merge allowed");
-            }
-            let _ = writeln!(
-                text,
-                "  {}. {:<8} {} {} -> Argo CD {} [{}]",
-                i + 1,
-                s.name,
-                s.file,
-                s.field,
-                s.argocd_app,
-                rules.join(", ")
-            );
+impl Resolved {
+    fn new(config: &Config, policy: &LoadedPolicy) -> Self {
+        let g = config.guardrails();
+        Self {
+            config: config.path().display().to_string(),
+            config_digest: config.digest().to_owned(),
+            policy: PolicyInfo {
+                source: policy.source.to_string(),
+                digest: policy.digest.to_string(),
+                name: policy.metadata.name.clone(),
+                version: policy.metadata.version.clone(),
+            },
+            env_repo: config.env_repo().url.clone(),
+            branch: config.env_repo().branch.clone(),
+            max_health_wait_s: g.max_health_wait.as_secs(),
+            apps: config
+                .apps()
+                .map(|app| AppInfo {
+                    name: app.name.clone(),
+                    stages: app
+                        .stages
+                        .iter()
+                        .map(|s| StageInfo {
+                            name: s.name.clone(),
+                            file: s.location.file.clone(),
+                            field: s.location.field.to_string(),
+                            argocd_app: s.argocd_app.clone(),
+                            direct_commit: g.direct_commit_stages.contains(&s.name),
+                            auto_merge: g.auto_merge_stages.contains(&s.name),
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
-    output::print(&text);
-    Ok(())
+
+    /// The human form of `config check`.
+    fn text(&self) -> String {
+        let mut text = String::new();
+        let p = &self.policy;
+        let _ = writeln!(text, "config:   {} ({})", self.config, self.config_digest);
+        let _ = writeln!(
+            text,
+            "policy:   {} {} {} ({})",
+            p.source, p.name, p.version, p.digest
+        );
+        let _ = writeln!(text, "env repo: {} (branch {})", self.env_repo, self.branch);
+        let _ = writeln!(
+            text,
+            "gates:    at most {}s per health gate",
+            self.max_health_wait_s
+        );
+        for app in &self.apps {
+            let _ = writeln!(text, "app {}:", app.name);
+            for (i, s) in app.stages.iter().enumerate() {
+                let mut rules = vec![if s.direct_commit {
+                    "direct commit allowed"
+                } else {
+                    "merge request only"
+                }];
+                if s.auto_merge {
+                    rules.push("auto-merge allowed");
+                }
+                let _ = writeln!(
+                    text,
+                    "  {}. {:<8} {} {} -> Argo CD {} [{}]",
+                    i + 1,
+                    s.name,
+                    s.file,
+                    s.field,
+                    s.argocd_app,
+                    rules.join(", ")
+                );
+            }
+        }
+        text
+    }
 }

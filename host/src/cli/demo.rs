@@ -1,10 +1,11 @@
 //! `baton demo`: the whole flow on this machine, nothing to set up. A
 //! temporary env repo (served over smart HTTP by `git http-backend`), the
 //! Argo CD and GitLab simulators in-process on loopback, a `baton.yaml`
-//! pointing at them and the default policy. `v1.0.1` goes through dev,
-//! staging and prod (a reviewer merges each merge request, then the env
-//! repo's CI runs `advance`); `v1.0.2` degrades in dev and is rolled back.
-//! The same engine and setup code as the real commands run every step.
+//! pointing at them and the default policy (or `--policy`). `v1.0.1` goes
+//! through dev, staging and prod (a reviewer merges each merge request,
+//! then the env repo's CI runs `advance`); `v1.0.2` degrades in dev and is
+//! rolled back. The same engine and loading code as the real commands run
+//! every step.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,17 +15,18 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::error::{CommandError, ExitKind};
+use super::error::CommandError;
+use super::load::{self, CommonArgs};
 use super::output::{self, OutputFormat};
-use super::run::{status_report, status_text, text};
-use super::setup::{self, CommonArgs};
+use super::process;
+use super::run::text;
+use super::status;
 use crate::capabilities::argocd::sim::{self as argocd_sim, SimApp, SimConfig};
 use crate::capabilities::forge::sim::{MergeStrategy, gitlab as gitlab_sim};
 use crate::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
 use crate::capabilities::git::http_server::{self, GitHttpConfig};
 use crate::engine::audit::{AuditRecord, Status};
-use crate::engine::run::Progress;
-use crate::engine::trigger::Trigger;
+use crate::engine::{Engine, Progress, RunOptions, Trigger, system_clock};
 use crate::secret::Secret;
 
 /// Arguments of `baton demo`.
@@ -37,33 +39,71 @@ pub struct DemoArgs {
     /// Output format of the final status.
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
+    /// The policy to run the flow with: a component file or builtin:NAME.
+    #[arg(long, value_name = "PATH", default_value = "builtin:default")]
+    policy: String,
+    /// The policy's settings, as a YAML or JSON mapping.
+    #[arg(long, value_name = "YAML", default_value = "{ health_timeout: 20s }")]
+    settings: String,
 }
 
 const APP: &str = "payments";
 const STAGES: [&str; 3] = ["dev", "staging", "prod"];
 
-fn failed(message: impl Into<String>) -> CommandError {
-    CommandError::msg(ExitKind::Failed, message)
-}
-
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<(), CommandError> {
+    let policy = policy_path(&args.policy)?;
+    let settings = settings(&args.settings)?;
     let dir = tempfile::Builder::new()
         .prefix("baton-demo-")
         .tempdir()
-        .map_err(|e| failed(format!("cannot create a temporary directory: {e}")))?;
-    let rt = setup::runtime()?;
+        .map_err(|e| CommandError::failed(format!("cannot create a temporary directory: {e}")))?;
     let root = dir.path().to_path_buf();
-    let result = rt.block_on(async move {
-        tokio::spawn(async move { demo(&root, args.output).await })
-            .await
-            .map_err(|e| failed(format!("the demo panicked: {e}")))?
+    let format = args.output;
+    let result = process::block_on("the demo", async move {
+        let stack = Stack::start(&root).await?;
+        let result = demo(&root, &stack, format, &policy, &settings).await;
+        stack.shutdown().await?;
+        result
     });
     if args.keep {
         let kept = dir.keep();
         eprintln!("kept {}", kept.display());
     }
     result
+}
+
+/// `--policy` as `baton.yaml` will name it: a file made absolute (the
+/// config lives in the temporary directory).
+fn policy_path(policy: &str) -> Result<String, CommandError> {
+    if policy.starts_with("builtin:") {
+        return Ok(policy.to_owned());
+    }
+    let path = Path::new(policy);
+    if !path.is_file() {
+        return Err(CommandError::usage(format!(
+            "--policy {policy}: no such component file"
+        )));
+    }
+    std::path::absolute(path)
+        .map(|p| p.display().to_string())
+        .map_err(|e| CommandError::usage(format!("--policy {policy}: {e}")))
+}
+
+/// `--settings` as one line of JSON, checked to be a mapping.
+fn settings(text: &str) -> Result<String, CommandError> {
+    let value: serde_json::Value =
+        yaml_serde::from_str(text).map_err(|e| CommandError::usage(format!("--settings: {e}")))?;
+    if !value.is_object() {
+        return Err(CommandError::usage(format!(
+            "--settings: {text:?} is not a mapping"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+fn failed(message: impl Into<String>) -> CommandError {
+    CommandError::failed(message.into())
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<(), CommandError> {
@@ -118,30 +158,98 @@ fn seed(root: &Path) -> Result<PathBuf, CommandError> {
     Ok(bare)
 }
 
-fn config_yaml(repo_url: &str, argocd_url: &str, gitlab_api: &str) -> String {
-    let mut yaml = format!(
-        "# Written by `baton demo`: the simulators run on loopback.\n\
-         env_repo:\n  url: {repo_url}\n  branch: main\n\
-         argocd:\n  url: {argocd_url}\n\
-         forge:\n  kind: gitlab\n  api_url: {gitlab_api}\n  project: acme/gitops-env\n\
-         policy:\n  path: builtin:default\n  settings: {{ health_timeout: 20s }}\n\
-         guardrails:\n  direct_commit_stages: [dev]\n  auto_merge_stages: []\n  max_health_wait: 1m\n\
-         apps:\n  {APP}:\n    stages:\n"
-    );
-    for stage in STAGES {
-        let _ = writeln!(
-            yaml,
-            "      - {{ name: {stage}, file: overlays/{stage}/{APP}/values.yaml, field: \"helm:image.tag\", argocd_app: {APP}-{stage} }}"
-        );
+/// The servers the demo runs against.
+struct Stack {
+    repo_url: String,
+    git_http: http_server::GitHttpHandle,
+    argocd: argocd_sim::SimHandle,
+    gitlab: crate::capabilities::forge::sim::SimHandle,
+}
+
+impl Stack {
+    /// Seeds the env repo and starts the git server and the simulators.
+    async fn start(root: &Path) -> Result<Self, CommandError> {
+        let bare = seed(root)?;
+        let git_http = http_server::spawn(GitHttpConfig {
+            root: root.join("git"),
+            token: None,
+        })
+        .await
+        .map_err(|e| failed(format!("cannot start the git server: {e}")))?;
+        let mut argocd = SimConfig::new(&bare);
+        argocd.poll_interval_ms = 100;
+        for stage in STAGES {
+            let mut app = SimApp::new(
+                format!("{APP}-{stage}"),
+                format!("overlays/{stage}/{APP}/values.yaml"),
+            );
+            app.sync_delay_ms = 100;
+            app.sync_duration_ms = 200;
+            app.progress_ms = 600;
+            if stage == "dev" {
+                // The demo's bad release: v1.0.2 crash-loops in dev.
+                app.degrade_versions = Some(r"^v1\.0\.2$".into());
+            }
+            argocd.apps.push(app);
+        }
+        let argocd = argocd_sim::spawn(argocd)
+            .await
+            .map_err(|e| failed(format!("cannot start the Argo CD simulator: {e}")))?;
+        let gitlab = gitlab_sim::spawn(gitlab_sim::GitLabSimConfig {
+            repo: bare,
+            project_path: "acme/gitops-env".into(),
+            project_id: 1,
+            token: None,
+            merge_method: MergeStrategy::MergeCommit,
+        })
+        .await
+        .map_err(|e| failed(format!("cannot start the GitLab simulator: {e}")))?;
+        Ok(Self {
+            repo_url: format!("{}/gitops-env.git", git_http.base_url()),
+            git_http,
+            argocd,
+            gitlab,
+        })
     }
-    yaml
+
+    async fn shutdown(self) -> Result<(), CommandError> {
+        self.gitlab
+            .shutdown()
+            .await
+            .map_err(CommandError::external)?;
+        self.argocd.shutdown().await;
+        self.git_http.shutdown();
+        Ok(())
+    }
+
+    /// The demo's `baton.yaml`.
+    fn config_yaml(&self, policy: &str, settings: &str) -> String {
+        let mut yaml = format!(
+            "# Written by `baton demo`: the simulators run on loopback.\n\
+             env_repo:\n  url: {}\n  branch: main\n\
+             argocd:\n  url: {}\n\
+             forge:\n  kind: gitlab\n  api_url: {}\n  project: acme/gitops-env\n\
+             policy:\n  path: {policy}\n  settings: {settings}\n\
+             guardrails:\n  direct_commit_stages: [dev]\n  auto_merge_stages: []\n  max_health_wait: 1m\n\
+             apps:\n  {APP}:\n    stages:\n",
+            self.repo_url,
+            self.argocd.base_url(),
+            self.gitlab.api_url()
+        );
+        for stage in STAGES {
+            let _ = writeln!(
+                yaml,
+                "      - {{ name: {stage}, file: overlays/{stage}/{APP}/values.yaml, field: \"helm:image.tag\", argocd_app: {APP}-{stage} }}"
+            );
+        }
+        yaml
+    }
 }
 
 struct Demo {
     root: PathBuf,
     common: CommonArgs,
     forge: GitLab,
-    started: Instant,
     /// With `--output json` the narrative goes to stderr, the status to stdout.
     format: OutputFormat,
 }
@@ -154,24 +262,32 @@ impl Demo {
         }
     }
 
-    /// One engine run, exactly as the CLI does it.
-    async fn baton(&mut self, step: &str, trigger: Trigger) -> Result<AuditRecord, CommandError> {
+    /// One engine run, loaded exactly as the CLI loads it.
+    async fn baton(&self, step: &str, trigger: Trigger) -> Result<AuditRecord, CommandError> {
         self.say(&format!("\n{step}"));
         let t = Instant::now();
-        let systems = setup::systems(&self.common, APP).await?;
-        let policy = setup::policy(&systems.config, Some(&systems.cache_dir))?;
+        let config = load::config(&self.common.config)?;
+        let app = config.app(APP)?;
+        let cache_root = self.common.cache_root();
+        let systems = load::systems(&config, &cache_root)?;
+        let policy = load::policy(&config, Some(&cache_root))?;
         let progress: Progress = Arc::new(|line: &str| eprintln!("     {line}"));
         let (_tx, cancel) = tokio::sync::watch::channel(false);
-        let mut engine = setup::engine(systems, policy, APP, false, cancel, progress);
-        engine.progress_every = Duration::from_secs(2);
-        let record = engine.run(&trigger).await;
+        let options = RunOptions {
+            dry_run: false,
+            clock: system_clock(),
+            progress_every: Duration::from_secs(2),
+            progress,
+            cancel,
+        };
+        let record = Engine::new(&config, app, systems, policy, options)
+            .run(&trigger)
+            .await;
         let path = self
             .root
             .join("audit")
             .join(format!("{APP}-{}.json", record.run_id));
-        record
-            .write(&path)
-            .map_err(|e| CommandError::new(ExitKind::External, &e))?;
+        record.write(&path)?;
         for line in text(&record, None).lines().skip(2) {
             self.say(&format!("   {line}"));
         }
@@ -184,22 +300,36 @@ impl Demo {
     }
 
     /// Merges the open merge request for `stage`, as a reviewer would.
-    async fn review(&mut self, n: usize, stage: &str, version: &str) -> Result<(), CommandError> {
+    async fn review(&self, n: usize, stage: &str, version: &str) -> Result<(), CommandError> {
         let branch = format!("baton/{APP}/{stage}/{version}");
         let mr = self
             .forge
             .find_open(&branch)
-            .await
-            .map_err(|e| CommandError::new(ExitKind::External, &e))?
+            .await?
             .ok_or_else(|| failed(format!("no open merge request for {branch}")))?;
-        self.forge
-            .merge(mr.iid, &MergeOptions::default())
-            .await
-            .map_err(|e| CommandError::new(ExitKind::External, &e))?;
+        self.forge.merge(mr.iid, &MergeOptions::default()).await?;
         self.say(&format!(
             "\n{n}. A reviewer merges #{} \"{}\"",
             mr.iid, mr.title
         ));
+        Ok(())
+    }
+
+    /// The final `baton status`.
+    async fn status(&self, n: usize) -> Result<(), CommandError> {
+        let config = load::config(&self.common.config)?;
+        let app = config.app(APP)?;
+        let systems = load::systems(&config, &self.common.cache_root())?;
+        let report = status::report(app, &systems).await?;
+        self.say(&format!("\n{n}. baton status --app {APP}"));
+        match self.format {
+            OutputFormat::Json => output::print_json(&report),
+            OutputFormat::Text => {
+                for line in status::text(&report).lines() {
+                    self.say(&format!("   {line}"));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -215,58 +345,23 @@ fn expect(record: &AuditRecord, status: Status, what: &str) -> Result<(), Comman
     }
 }
 
-async fn demo(root: &Path, format: OutputFormat) -> Result<(), CommandError> {
+/// The story: one good release to prod, one bad release rolled back.
+async fn demo(
+    root: &Path,
+    stack: &Stack,
+    format: OutputFormat,
+    policy: &str,
+    settings: &str,
+) -> Result<(), CommandError> {
     let started = Instant::now();
-    let bare = seed(root)?;
-    let git_http = http_server::spawn(GitHttpConfig {
-        root: root.join("git"),
-        token: None,
-    })
-    .await
-    .map_err(|e| failed(format!("cannot start the git server: {e}")))?;
-    let repo_url = format!("{}/gitops-env.git", git_http.base_url());
-
-    let mut argocd = SimConfig::new(&bare);
-    argocd.poll_interval_ms = 100;
-    for stage in STAGES {
-        let mut app = SimApp::new(
-            format!("{APP}-{stage}"),
-            format!("overlays/{stage}/{APP}/values.yaml"),
-        );
-        app.sync_delay_ms = 100;
-        app.sync_duration_ms = 200;
-        app.progress_ms = 600;
-        if stage == "dev" {
-            // The demo's bad release: v1.0.2 crash-loops in dev.
-            app.degrade_versions = Some(r"^v1\.0\.2$".into());
-        }
-        argocd.apps.push(app);
-    }
-    let argocd = argocd_sim::spawn(argocd)
-        .await
-        .map_err(|e| failed(format!("cannot start the Argo CD simulator: {e}")))?;
-    let gitlab = gitlab_sim::spawn(gitlab_sim::GitLabSimConfig {
-        repo: bare.clone(),
-        project_path: "acme/gitops-env".into(),
-        project_id: 1,
-        token: None,
-        merge_method: MergeStrategy::MergeCommit,
-    })
-    .await
-    .map_err(|e| failed(format!("cannot start the GitLab simulator: {e}")))?;
-
     let config = root.join("baton.yaml");
-    std::fs::write(
-        &config,
-        config_yaml(&repo_url, &argocd.base_url(), gitlab.api_url()),
-    )
-    .map_err(|e| failed(format!("cannot write {}: {e}", config.display())))?;
+    std::fs::write(&config, stack.config_yaml(policy, settings))
+        .map_err(|e| failed(format!("cannot write {}: {e}", config.display())))?;
     let reviewer = GitLab::new(
-        GitLabConfig::new(gitlab.api_url(), "acme/gitops-env", "DEMO_TOKEN"),
+        GitLabConfig::new(stack.gitlab.api_url(), "acme/gitops-env", "DEMO_TOKEN"),
         Secret::new(""),
-    )
-    .map_err(|e| CommandError::new(ExitKind::External, &e))?;
-    let mut d = Demo {
+    )?;
+    let d = Demo {
         root: root.to_path_buf(),
         common: CommonArgs {
             config,
@@ -274,23 +369,36 @@ async fn demo(root: &Path, format: OutputFormat) -> Result<(), CommandError> {
             cache_dir: Some(root.join("cache")),
         },
         forge: reviewer,
-        started,
         format,
     };
     d.say(&format!(
         "Baton demo: {APP} through dev, staging and prod, on local simulators\n  \
-         env repo  {repo_url}\n  Argo CD   {} (simulated)\n  GitLab    {} (simulated)\n  \
-         policy    builtin:default",
-        argocd.base_url(),
-        gitlab.api_url()
+         env repo  {}\n  Argo CD   {} (simulated)\n  GitLab    {} (simulated)\n  \
+         policy    {policy}",
+        stack.repo_url,
+        stack.argocd.base_url(),
+        stack.gitlab.api_url()
     ));
+    good_release(&d).await?;
+    bad_release(&d).await?;
+    d.status(8).await?;
+    d.say(&format!(
+        "\nDemo finished in {:.1}s: v1.0.1 is in prod; v1.0.2 was rolled back in dev.\n\
+         Audit records: one per run, replayable with `baton policy replay` (keep them with --keep).",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
 
-    let tag = |v: &str| Trigger::Promote { tag: v.into() };
+/// Steps 1 to 5: v1.0.1 through dev, staging and prod.
+async fn good_release(d: &Demo) -> Result<(), CommandError> {
     let advance = || Trigger::Advance { since: None };
     let r = d
         .baton(
             "1. App repo CI, tag v1.0.1 pushed: baton promote --app payments --tag v1.0.1",
-            tag("v1.0.1"),
+            Trigger::Promote {
+                tag: "v1.0.1".into(),
+            },
         )
         .await?;
     expect(&r, Status::Held, "promote v1.0.1")?;
@@ -309,12 +417,19 @@ async fn demo(root: &Path, format: OutputFormat) -> Result<(), CommandError> {
             advance(),
         )
         .await?;
-    expect(&r, Status::Held, "advance prod")?;
+    expect(&r, Status::Held, "advance prod")
+}
+
+/// Steps 6 and 7: v1.0.2 crash-loops in dev, is rolled back, and the
+/// rollback commit is gated.
+async fn bad_release(d: &Demo) -> Result<(), CommandError> {
     let r = d
         .baton(
             "6. App repo CI, tag v1.0.2 pushed: baton promote --app payments --tag v1.0.2 \
              (this build crash-loops)",
-            tag("v1.0.2"),
+            Trigger::Promote {
+                tag: "v1.0.2".into(),
+            },
         )
         .await?;
     expect(&r, Status::Failed, "promote v1.0.2")?;
@@ -324,32 +439,8 @@ async fn demo(root: &Path, format: OutputFormat) -> Result<(), CommandError> {
     let r = d
         .baton(
             "7. Env repo CI, main changed (the rollback commit): baton advance --app payments",
-            advance(),
+            Trigger::Advance { since: None },
         )
         .await?;
-    expect(&r, Status::Held, "advance after the rollback")?;
-
-    let systems = setup::systems(&d.common, APP).await?;
-    let report = status_report(&systems, APP).await?;
-    d.say("\n8. baton status --app payments");
-    match format {
-        OutputFormat::Json => output::print_json(&report),
-        OutputFormat::Text => {
-            for line in status_text(&report).lines() {
-                d.say(&format!("   {line}"));
-            }
-        }
-    }
-    let elapsed = d.started.elapsed().as_secs_f64();
-    d.say(&format!(
-        "\nDemo finished in {elapsed:.1}s: v1.0.1 is in prod; v1.0.2 was rolled back in dev.\n\
-         Audit records: one per run, replayable with `baton policy replay` (keep them with --keep)."
-    ));
-    gitlab
-        .shutdown()
-        .await
-        .map_err(|e| CommandError::new(ExitKind::External, &e))?;
-    argocd.shutdown().await;
-    git_http.shutdown();
-    Ok(())
+    expect(&r, Status::Held, "advance after the rollback")
 }

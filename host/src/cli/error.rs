@@ -1,63 +1,56 @@
-//! `CommandError`: what went wrong, the exit code it maps to, and hints.
+//! [`CommandError`]: what went wrong, kept as the error it is (its cause
+//! chain is rendered only when printed), the exit code class it maps to,
+//! and hints for the user. Library errors convert with `?`: each `From`
+//! impl below decides, in one place, which exit code that kind of failure
+//! gets.
 
+use std::error::Error;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
-/// The documented exit-code classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitKind {
-    /// 1: the promotion failed (gate, rollback, policy said fail).
-    Failed,
-    /// 2: usage or configuration error.
-    Usage,
-    /// 3: the policy failed (trap, limit, invalid decision, digest).
-    Policy,
-    /// 4: an outside system failed after retries.
-    External,
-    /// 5: a guardrail refused an action.
-    Guardrail,
-}
+use crate::config::ConfigError;
+pub use crate::exit::ExitKind;
+use crate::report::error_chain;
 
-impl ExitKind {
-    /// The process exit code.
-    pub fn code(self) -> u8 {
-        match self {
-            Self::Failed => 1,
-            Self::Usage => 2,
-            Self::Policy => 3,
-            Self::External => 4,
-            Self::Guardrail => 5,
-        }
-    }
-}
+/// A boxed error that can cross threads.
+type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
 /// An error on its way to the user.
 #[derive(Debug)]
 pub struct CommandError {
-    /// Exit-code class.
-    pub kind: ExitKind,
-    /// The message, with its causes.
-    pub message: String,
-    /// Suggestions printed after the message.
-    pub hints: Vec<String>,
+    kind: ExitKind,
+    error: BoxError,
+    hints: Vec<String>,
 }
 
 impl CommandError {
-    /// An error of `kind` whose message is `error` and its source chain.
-    pub fn new(kind: ExitKind, error: &dyn std::error::Error) -> Self {
+    /// An error of `kind`: a library error, or a message (`String`, `&str`).
+    pub fn new(kind: ExitKind, error: impl Into<BoxError>) -> Self {
         Self {
             kind,
-            message: crate::report::error_chain(error),
+            error: error.into(),
             hints: Vec::new(),
         }
     }
 
-    /// An error from a plain message.
-    pub fn msg(kind: ExitKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            hints: Vec::new(),
-        }
+    /// Exit 1: the promotion (or the demo) failed.
+    pub fn failed(error: impl Into<BoxError>) -> Self {
+        Self::new(ExitKind::Failed, error)
+    }
+
+    /// Exit 2: usage or configuration error.
+    pub fn usage(error: impl Into<BoxError>) -> Self {
+        Self::new(ExitKind::Usage, error)
+    }
+
+    /// Exit 3: the policy failed.
+    pub fn policy(error: impl Into<BoxError>) -> Self {
+        Self::new(ExitKind::Policy, error)
+    }
+
+    /// Exit 4: an outside system failed.
+    pub fn external(error: impl Into<BoxError>) -> Self {
+        Self::new(ExitKind::External, error)
     }
 
     /// Adds a hint.
@@ -66,9 +59,33 @@ impl CommandError {
         self
     }
 
+    /// Places the error at `key` of the configuration file `path`, keeping
+    /// its exit code class and its cause.
+    pub fn at_config_key(self, path: &Path, key: &'static str) -> Self {
+        Self {
+            kind: self.kind,
+            error: Box::new(AtConfigKey {
+                path: path.to_path_buf(),
+                key,
+                source: self.error,
+            }),
+            hints: self.hints,
+        }
+    }
+
+    /// The exit code class.
+    pub fn kind(&self) -> ExitKind {
+        self.kind
+    }
+
+    /// The message and its causes on one line.
+    pub fn message(&self) -> String {
+        error_chain(&*self.error)
+    }
+
     /// Prints to stderr.
     pub fn print(&self) {
-        eprintln!("error: {}", self.message);
+        eprintln!("error: {}", self.message());
         for hint in &self.hints {
             eprintln!("hint: {hint}");
         }
@@ -77,6 +94,79 @@ impl CommandError {
 
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message())
+    }
+}
+
+/// An error found while using a value of the configuration file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {key}", .path.display())]
+struct AtConfigKey {
+    path: PathBuf,
+    key: &'static str,
+    #[source]
+    source: BoxError,
+}
+
+impl From<ConfigError> for CommandError {
+    fn from(e: ConfigError) -> Self {
+        Self::usage(e)
+    }
+}
+
+impl From<crate::runtime::LoadError> for CommandError {
+    /// A missing file or unknown built-in is a usage error; anything about
+    /// the component itself is a policy error.
+    fn from(e: crate::runtime::LoadError) -> Self {
+        use crate::runtime::LoadError;
+        let kind = match e {
+            LoadError::Read { .. } | LoadError::UnknownBuiltin { .. } => ExitKind::Usage,
+            _ => ExitKind::Policy,
+        };
+        Self::new(kind, e)
+    }
+}
+
+impl From<crate::capabilities::git::OpenError> for CommandError {
+    fn from(e: crate::capabilities::git::OpenError) -> Self {
+        Self::external(e)
+    }
+}
+
+impl From<crate::capabilities::forge::ForgeError> for CommandError {
+    fn from(e: crate::capabilities::forge::ForgeError) -> Self {
+        Self::external(e)
+    }
+}
+
+impl From<crate::capabilities::argocd::RequestError> for CommandError {
+    fn from(e: crate::capabilities::argocd::RequestError) -> Self {
+        Self::external(e)
+    }
+}
+
+impl From<crate::engine::audit::WriteRecordError> for CommandError {
+    fn from(e: crate::engine::audit::WriteRecordError) -> Self {
+        Self::external(e)
+    }
+}
+
+impl From<crate::engine::audit::ReadRecordError> for CommandError {
+    fn from(e: crate::engine::audit::ReadRecordError) -> Self {
+        Self::usage(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_is_kept_and_printed_with_its_place() {
+        let cause = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = CommandError::usage(cause).at_config_key(Path::new("baton.yaml"), "policy.path");
+        assert_eq!(err.kind(), ExitKind::Usage);
+        assert_eq!(err.message(), "baton.yaml: policy.path: no such file");
+        assert!(err.error.source().is_some());
     }
 }

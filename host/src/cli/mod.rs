@@ -4,33 +4,26 @@
 mod config;
 mod demo;
 mod error;
+mod load;
 mod output;
 mod policy;
+mod process;
 mod run;
-mod setup;
 mod sim;
+mod status;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub use error::{CommandError, ExitKind};
+pub use load::CommonArgs;
 pub use output::OutputFormat;
-
-/// Exit codes, documented in `--help` and the README.
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  done, or held by the policy
-  1  promotion failed (gate failed, rolled back, the policy said fail, or cancelled)
-  2  usage or configuration error
-  3  policy error (trap, limit, invalid decision, digest mismatch)
-  4  an outside system failed after retries (git, Argo CD, forge)
-  5  refused by a guardrail";
 
 /// Baton moves application versions through GitOps environments. Every
 /// decision is made by a sandboxed WebAssembly policy; Baton executes it.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, after_help = EXIT_CODES, max_term_width = 100)]
+#[command(name = "baton", version, after_help = crate::exit::help_text(), max_term_width = 100)]
 pub struct Cli {
     /// More output on stderr (-v: debug, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -50,7 +43,7 @@ enum Command {
     /// Roll a stage back (to the last good version unless --to is given).
     Rollback(run::RollbackArgs),
     /// Show each stage: version, Argo CD health, open merge requests, last good.
-    Status(run::StatusArgs),
+    Status(status::StatusArgs),
     /// Run the whole flow against in-process simulators, no setup needed.
     Demo(demo::DemoArgs),
     /// Check the configuration or print its JSON Schema.
@@ -79,7 +72,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             e.print();
-            ExitCode::from(e.kind.code())
+            ExitCode::from(e.kind().code())
         }
     }
 }
@@ -106,7 +99,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Promote(args) => run::promote(args),
         Command::Advance(args) => run::advance(args),
         Command::Rollback(args) => run::rollback(args),
-        Command::Status(args) => run::status_cmd(args),
+        Command::Status(args) => status::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),

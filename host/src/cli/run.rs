@@ -1,22 +1,39 @@
-//! `baton promote`, `baton advance`, `baton rollback` and `baton status`:
-//! the commands CI jobs run. Each policy run writes its audit record and
-//! prints a summary (or one JSON document with `--output json`); the exit
-//! code follows the run's outcome.
+//! `baton promote`, `baton advance` and `baton rollback`: the commands CI
+//! jobs run. Each run writes its audit record and prints a summary (or one
+//! JSON document with `--output json`); the exit code follows the run's
+//! outcome.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::error::{CommandError, ExitKind};
+use super::error::CommandError;
+use super::load::{self, CommonArgs};
 use super::output::{self, OutputFormat};
-use super::setup::{self, CommonArgs, RunArgs};
+use super::process;
 use crate::engine::audit::{ActionRecord, ActionStatus, AuditRecord, GateRecord, Status};
-use crate::engine::run::Progress;
-use crate::engine::status::{StatusReport, status};
-use crate::engine::trigger::Trigger;
+use crate::engine::{Engine, Progress, RunOptions, Trigger, system_clock};
+
+/// Options of the commands that run the policy.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run the policy against the real current state and print the plan;
+    /// write nothing anywhere (no push, no merge request, no audit record
+    /// unless --audit-log is given).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the audit record
+    /// [default: baton-audit/<app>-<run id>.json].
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+}
 
 /// Arguments of `baton promote`.
 #[derive(Debug, Args)]
@@ -66,26 +83,14 @@ pub struct RollbackArgs {
     run: RunArgs,
 }
 
-/// Arguments of `baton status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// The application, as named under `apps:`.
-    #[arg(long)]
-    app: String,
-    #[command(flatten)]
-    common: CommonArgs,
-}
-
 /// `baton promote`.
 pub fn promote(args: PromoteArgs) -> Result<(), CommandError> {
-    let trigger = Trigger::Promote { tag: args.tag };
-    run(&args.app, &trigger, &args.run)
+    run(args.app, Trigger::Promote { tag: args.tag }, args.run)
 }
 
 /// `baton advance`.
 pub fn advance(args: AdvanceArgs) -> Result<(), CommandError> {
-    let trigger = Trigger::Advance { since: args.since };
-    run(&args.app, &trigger, &args.run)
+    run(args.app, Trigger::Advance { since: args.since }, args.run)
 }
 
 /// `baton rollback`.
@@ -95,57 +100,54 @@ pub fn rollback(args: RollbackArgs) -> Result<(), CommandError> {
         to: args.to,
         reason: args.reason,
     };
-    run(&args.app, &trigger, &args.run)
+    run(args.app, trigger, args.run)
 }
 
-fn run(app: &str, trigger: &Trigger, args: &RunArgs) -> Result<(), CommandError> {
-    let rt = setup::runtime()?;
-    let app = app.to_owned();
-    let trigger = trigger.clone();
-    let args = args.clone();
-    rt.block_on(async move {
-        // On a worker thread: decide calls use `block_in_place`.
-        tokio::spawn(async move { run_async(&app, &trigger, &args).await })
-            .await
-            .map_err(|e| CommandError::msg(ExitKind::External, format!("the run panicked: {e}")))?
+fn run(app: String, trigger: Trigger, args: RunArgs) -> Result<(), CommandError> {
+    process::block_on("the run", async move {
+        let engine = engine(&app, &args)?;
+        let record = engine.run(&trigger).await;
+        let audit_path = match (&args.audit_log, record.dry_run) {
+            (Some(p), _) => Some(p.clone()),
+            (None, true) => None,
+            (None, false) => Some(
+                PathBuf::from("baton-audit")
+                    .join(format!("{}-{}.json", record.command.app, record.run_id)),
+            ),
+        };
+        if let Some(path) = &audit_path {
+            record.write(path)?;
+        }
+        report(&record, audit_path.as_ref(), args.common.output);
+        outcome(&record)
     })
 }
 
-async fn run_async(app: &str, trigger: &Trigger, args: &RunArgs) -> Result<(), CommandError> {
-    let systems = setup::systems(&args.common, app).await?;
-    let policy = setup::policy(&systems.config, Some(&systems.cache_dir))?;
-    let cancel = setup::cancel_on_signals();
+/// The engine for one run of `app`, from the configuration the arguments
+/// name.
+fn engine(app: &str, args: &RunArgs) -> Result<Engine, CommandError> {
+    let config = load::config(&args.common.config)?;
+    let app = config.app(app)?;
+    let cache_root = args.common.cache_root();
+    let systems = load::systems(&config, &cache_root)?;
+    let policy = load::policy(&config, Some(&cache_root))?;
     let progress: Progress = Arc::new(|line: &str| eprintln!("{line}"));
-    let engine = setup::engine(systems, policy, app, args.dry_run, cancel, progress);
-    let record = engine.run(trigger).await;
-    let audit_path = match (&args.audit_log, record.dry_run) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => None,
-        (None, false) => Some(
-            PathBuf::from("baton-audit")
-                .join(format!("{}-{}.json", record.command.app, record.run_id)),
-        ),
+    let options = RunOptions {
+        dry_run: args.dry_run,
+        clock: system_clock(),
+        progress_every: Duration::from_secs(10),
+        progress,
+        cancel: process::cancel_on_signals(),
     };
-    if let Some(path) = &audit_path {
-        record
-            .write(path)
-            .map_err(|e| CommandError::new(ExitKind::External, &e))?;
-    }
-    report(&record, audit_path.as_ref(), args.common.output);
-    outcome(&record)
+    Ok(Engine::new(&config, app, systems, policy, options))
 }
 
 /// The run's outcome as the process result.
 pub(super) fn outcome(record: &AuditRecord) -> Result<(), CommandError> {
-    let kind = match record.outcome.status {
-        Status::Done | Status::Held | Status::Planned => return Ok(()),
-        Status::Failed | Status::Cancelled => ExitKind::Failed,
-        Status::UsageError => ExitKind::Usage,
-        Status::PolicyError => ExitKind::Policy,
-        Status::ExternalError => ExitKind::External,
-        Status::Refused => ExitKind::Guardrail,
-    };
-    Err(CommandError::msg(kind, record.outcome.message.clone()))
+    match record.outcome.status.exit_kind() {
+        crate::exit::ExitKind::Success => Ok(()),
+        kind => Err(CommandError::new(kind, record.outcome.message.clone())),
+    }
 }
 
 /// `--output json` of a run.
@@ -241,113 +243,6 @@ pub(super) fn text(record: &AuditRecord, audit: Option<&PathBuf>) -> String {
     let _ = writeln!(out, "{status}: {}", record.outcome.message);
     if let Some(p) = audit {
         let _ = writeln!(out, "audit record: {}", p.display());
-    }
-    out
-}
-
-/// `baton status`.
-pub fn status_cmd(args: StatusArgs) -> Result<(), CommandError> {
-    let rt = setup::runtime()?;
-    rt.block_on(async move {
-        tokio::spawn(async move {
-            let systems = setup::systems(&args.common, &args.app).await?;
-            let report = status_report(&systems, &args.app).await?;
-            match args.common.output {
-                OutputFormat::Json => output::print_json(&report),
-                OutputFormat::Text => output::print(&status_text(&report)),
-            }
-            if report.errors.is_empty() {
-                Ok(())
-            } else {
-                Err(CommandError::msg(
-                    ExitKind::External,
-                    format!("could not reach every system: {}", report.errors.join("; ")),
-                ))
-            }
-        })
-        .await
-        .map_err(|e| CommandError::msg(ExitKind::External, format!("status panicked: {e}")))?
-    })
-}
-
-/// Gathers `baton status` for `app` from opened systems.
-pub(super) async fn status_report(
-    systems: &setup::Systems,
-    app: &str,
-) -> Result<StatusReport, CommandError> {
-    status(
-        app,
-        &systems.stages,
-        &systems.repo,
-        systems.argocd.as_deref(),
-        systems.forge.as_deref(),
-    )
-    .await
-    .map_err(|e| CommandError::msg(ExitKind::External, e))
-}
-
-/// The status table.
-pub(super) fn status_text(report: &StatusReport) -> String {
-    let short = |s: &str| s[..s.len().min(7)].to_owned();
-    let mut rows = vec![[
-        "STAGE".to_owned(),
-        "VERSION".to_owned(),
-        "ARGO CD".to_owned(),
-        "LAST GOOD".to_owned(),
-        "OPEN MERGE REQUESTS".to_owned(),
-    ]];
-    for s in &report.stages {
-        let argo = s.argocd.as_ref().map_or_else(
-            || "-".to_owned(),
-            |a| {
-                format!(
-                    "{} / {} @{}",
-                    a.health,
-                    a.sync,
-                    a.revision.as_deref().map_or_else(|| "-".into(), short)
-                )
-            },
-        );
-        let mrs = if s.open_merge_requests.is_empty() {
-            "-".to_owned()
-        } else {
-            s.open_merge_requests
-                .iter()
-                .map(|m| format!("#{} {} {}", m.number, m.version, m.url))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        rows.push([
-            s.name.clone(),
-            s.version.clone().unwrap_or_else(|| "(none)".into()),
-            argo,
-            s.last_good.clone().unwrap_or_else(|| "-".into()),
-            mrs,
-        ]);
-    }
-    let widths: Vec<usize> = (0..5)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = format!(
-        "{} on {} @{}\n",
-        report.app,
-        report.branch,
-        short(&report.tip)
-    );
-    for r in &rows {
-        let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    for e in &report.errors {
-        let _ = writeln!(out, "error: {e}");
     }
     out
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use tokio::net::TcpListener;
 
-use super::error::{CommandError, ExitKind};
+use super::error::CommandError;
 use super::output;
 use crate::capabilities::argocd::sim::{self as argocd_sim, SimApp, SimConfig};
 use crate::capabilities::forge::sim::{MergeStrategy, github, gitlab};
@@ -99,7 +99,7 @@ enum MergeMethod {
 
 /// Runs a simulator until interrupted.
 pub fn run(cmd: SimCommand) -> Result<(), CommandError> {
-    let runtime = super::setup::runtime()?;
+    let runtime = super::process::runtime()?;
     runtime.block_on(async move {
         match cmd {
             SimCommand::Argocd(args) => argocd(args).await,
@@ -114,62 +114,47 @@ fn token(name: Option<&str>) -> Result<Option<String>, CommandError> {
     Secret::from_env(name)
         .map(|s| Some(s.expose().to_owned()))
         .ok_or_else(|| {
-            CommandError::msg(
-                ExitKind::Usage,
-                format!("--token-env: environment variable {name} is not set"),
-            )
+            CommandError::usage(format!(
+                "--token-env: environment variable {name} is not set"
+            ))
         })
 }
 
 async fn listen(addr: SocketAddr, what: &str, path: &str) -> Result<TcpListener, CommandError> {
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| CommandError::msg(ExitKind::Usage, format!("cannot listen on {addr}: {e}")))?;
-    let local = listener.local_addr().map_err(|e| {
-        CommandError::msg(
-            ExitKind::External,
-            format!("cannot read the listen address: {e}"),
-        )
-    })?;
+        .map_err(|e| CommandError::usage(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CommandError::external(format!("cannot read the listen address: {e}")))?;
     output::print(&format!("{what} listening on http://{local}{path}\n"));
     Ok(listener)
 }
 
 fn serve_error(e: &dyn std::error::Error) -> CommandError {
-    CommandError::new(ExitKind::External, e)
+    CommandError::external(crate::report::error_chain(e))
 }
 
 async fn argocd(args: ArgocdArgs) -> Result<(), CommandError> {
     let mut config: SimConfig = match &args.scenario {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                CommandError::msg(
-                    ExitKind::Usage,
-                    format!("cannot read scenario {}: {e}", path.display()),
-                )
+                CommandError::usage(format!("cannot read scenario {}: {e}", path.display()))
             })?;
             yaml_serde::from_str(&format!(
                 "repo: {:?}\n{text}",
                 args.repo.display().to_string()
             ))
-            .map_err(|e| {
-                CommandError::msg(
-                    ExitKind::Usage,
-                    format!("invalid scenario {}: {e}", path.display()),
-                )
-            })?
+            .map_err(|e| CommandError::usage(format!("invalid scenario {}: {e}", path.display())))?
         }
         None => yaml_serde::from_str(&format!("repo: {:?}\n", args.repo.display().to_string()))
-            .map_err(|e| {
-                CommandError::msg(ExitKind::Usage, format!("invalid repository path: {e}"))
-            })?,
+            .map_err(|e| CommandError::usage(format!("invalid repository path: {e}")))?,
     };
     for spec in &args.apps {
         config.apps.push(parse_app(spec)?);
     }
     if config.apps.is_empty() {
-        return Err(CommandError::msg(
-            ExitKind::Usage,
+        return Err(CommandError::usage(
             "no applications: give --app NAME=FILE:FIELD or a --scenario with apps",
         ));
     }
@@ -182,12 +167,9 @@ async fn argocd(args: ArgocdArgs) -> Result<(), CommandError> {
 
 fn parse_app(spec: &str) -> Result<SimApp, CommandError> {
     let bad = || {
-        CommandError::msg(
-            ExitKind::Usage,
-            format!(
-                "--app {spec:?}: expected NAME=FILE:FIELD, e.g. payments-dev=overlays/dev/values.yaml:image.tag"
-            ),
-        )
+        CommandError::usage(format!(
+            "--app {spec:?}: expected NAME=FILE:FIELD, e.g. payments-dev=overlays/dev/values.yaml:image.tag"
+        ))
     };
     let (name, rest) = spec.split_once('=').ok_or_else(bad)?;
     let (file, field) = rest.rsplit_once(':').ok_or_else(bad)?;
@@ -219,10 +201,10 @@ async fn forge_gitlab(args: GitlabArgs) -> Result<(), CommandError> {
 
 async fn forge_github(args: GithubArgs) -> Result<(), CommandError> {
     let (owner, name) = args.repository.split_once('/').ok_or_else(|| {
-        CommandError::msg(
-            ExitKind::Usage,
-            format!("--repository {:?}: expected OWNER/NAME", args.repository),
-        )
+        CommandError::usage(format!(
+            "--repository {:?}: expected OWNER/NAME",
+            args.repository
+        ))
     })?;
     let config = github::GitHubSimConfig {
         repo: args.repo,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::exit::ExitKind;
 use crate::runtime::{
     Action, AppStatus, Context, DecideError, Decided, Decision, Event, HostCall, LogEntry,
     PolicyError,
@@ -298,15 +299,15 @@ pub enum Status {
 }
 
 impl Status {
-    /// The documented exit code.
-    pub fn exit_code(self) -> u8 {
+    /// The documented exit code class of a run that ended so.
+    pub fn exit_kind(self) -> ExitKind {
         match self {
-            Self::Done | Self::Held | Self::Planned => 0,
-            Self::Failed | Self::Cancelled => 1,
-            Self::UsageError => 2,
-            Self::PolicyError => 3,
-            Self::ExternalError => 4,
-            Self::Refused => 5,
+            Self::Done | Self::Held | Self::Planned => ExitKind::Success,
+            Self::Failed | Self::Cancelled => ExitKind::Failed,
+            Self::UsageError => ExitKind::Usage,
+            Self::PolicyError => ExitKind::Policy,
+            Self::ExternalError => ExitKind::External,
+            Self::Refused => ExitKind::Guardrail,
         }
     }
 }

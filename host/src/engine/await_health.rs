@@ -4,22 +4,36 @@
 //! answer keeps waiting), a timeout handed over as *gate timeout*, and a
 //! cancelled run recorded as such.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
 use super::audit::{ActionStatus, GateRecord, GateResult, Status};
-use super::gate::{self, GateOutcome, GateSpec, ProgressSink, Verdict};
-use super::run::{
-    Engine, EngineStage, Progress, RunState, Slot, Stop, error_chain, human_ms, millis,
-};
+use super::gate::{self, GateError, GateOutcome, GateSpec, ProgressSink, Verdict};
+use super::repo::SharedRepo;
+use super::state::{Engine, Progress, RunState, Slot, Stop, human_ms, millis};
 use super::world;
 use crate::capabilities::argocd::AppRef;
-use crate::capabilities::git::EnvRepo;
+use crate::config::StageConfig;
+use crate::report::error_chain;
 use crate::runtime::{Action, AwaitHealth, Decision, Event, GateTimeout, HealthObserved};
 
+/// A gate's answer for the run loop: the decision that ended it, if any.
+type Decided = Result<Option<(u32, Decision)>, Stop>;
+
+/// One gate in progress: what it waits for and its record.
+struct Gate<'a> {
+    slot: Slot,
+    action: &'a Action,
+    wait: &'a AwaitHealth,
+    stage: StageConfig,
+    timeout: Duration,
+    record: GateRecord,
+}
+
 impl Engine {
+    /// The wait a gate really gets: the policy's timeout capped by the
+    /// guardrail.
     pub(super) fn gate_timeout(&self, wait: &AwaitHealth) -> Duration {
         Duration::from_millis(wait.timeout).min(self.guardrails.max_health_wait)
     }
@@ -29,17 +43,16 @@ impl Engine {
     fn gate_commit(
         &self,
         st: &RunState,
-        stage: &EngineStage,
+        stage: &StageConfig,
         version: &str,
     ) -> Result<(String, SystemTime), Stop> {
         if let Some(p) = st.pushed.get(&stage.name).filter(|p| p.version == version) {
             return Ok((p.commit.clone(), p.at));
         }
         let tip = self.tip()?;
-        let history = tokio::task::block_in_place(|| {
-            self.lock_repo()?
-                .history(&tip, &stage.location, Some(1))
-                .map_err(|e| Stop::external(error_chain(&e)))
+        let history = self.systems.repo.with(|repo| {
+            repo.history(&tip, &stage.location, Some(1))
+                .map_err(|e| Stop::caused(Status::ExternalError, &e))
         })?;
         match history.first() {
             Some(entry) if entry.new.as_deref() == Some(version) => Ok((
@@ -50,7 +63,7 @@ impl Engine {
                 "await-health {} {version}: the env repo's {} has {} for {}, so there is nothing \
                  to gate (is its merge request still open?)",
                 stage.name,
-                self.branch(),
+                self.systems.repo.branch(),
                 other
                     .and_then(|e| e.new.clone())
                     .unwrap_or_else(|| "no version".into()),
@@ -67,156 +80,178 @@ impl Engine {
         slot: Slot,
         action: &Action,
         wait: &AwaitHealth,
-    ) -> Result<Option<(u32, Decision)>, Stop> {
+    ) -> Decided {
         let stage = self.stage(&wait.stage)?.clone();
-        let Some(client) = self.argocd.clone() else {
+        let Some(client) = self.systems.argocd.clone() else {
             return Err(Stop::usage("await-health needs an argocd: section"));
         };
         let (commit, pushed_at) = self.gate_commit(st, &stage, &wait.version)?;
         let timeout = self.gate_timeout(wait);
-        let spec = GateSpec {
-            label: stage.argocd_app.clone(),
-            expected_commit: commit.clone(),
-            pushed_at,
-            max_wait: timeout,
-            progress_every: self.progress_every,
-        };
-        // One read first (with the client's retries): an Argo CD that never
-        // answers, or an app it does not know, fails the run now instead of
-        // waiting out the whole gate.
-        if let Err(e) = client
-            .get_application(&AppRef::named(&stage.argocd_app), false)
-            .await
-        {
-            let message = format!("health gate for {}: {}", stage.name, error_chain(&e));
-            st.gates.push(GateRecord {
+        let mut gate = Gate {
+            slot,
+            action,
+            wait,
+            record: GateRecord {
                 decision: slot.decision,
                 stage: stage.name.clone(),
                 argocd_app: stage.argocd_app.clone(),
                 version: wait.version.clone(),
                 commit,
                 timeout_ms: millis(timeout),
-                result: GateResult::Error,
+                result: GateResult::Decided,
                 elapsed_ms: 0,
                 observations: 0,
                 last: None,
-            });
-            self.record(st, slot, action, ActionStatus::Failed, message.clone());
-            return Err(Stop::external(message));
+            },
+            stage,
+            timeout,
+        };
+        // One read first (with the client's retries): an Argo CD that never
+        // answers, or an app it does not know, fails the run now instead of
+        // waiting out the whole gate.
+        if let Err(e) = client
+            .get_application(&AppRef::named(&gate.stage.argocd_app), false)
+            .await
+        {
+            let message = format!("health gate for {}: {}", gate.stage.name, error_chain(&e));
+            gate.record.result = GateResult::Error;
+            return gate.fail(st, Stop::external(message));
         }
-        let mut source = client.watch(AppRef::named(&stage.argocd_app));
-        let repo = self.repo.clone();
-        let mut observations = 0u32;
-        let mut sink = ProgressFn(self.progress.clone());
-        let mut cancel = self.cancel.clone();
+        let spec = GateSpec {
+            label: gate.stage.argocd_app.clone(),
+            expected_commit: gate.record.commit.clone(),
+            pushed_at,
+            max_wait: timeout,
+            progress_every: self.options.progress_every,
+        };
+        let mut source = client.watch(AppRef::named(&gate.stage.argocd_app));
         let started = Instant::now();
-        let outcome = {
-            let st = &mut *st;
-            let observations = &mut observations;
-            let gate = gate::wait_for_health(
-                &mut source,
-                &spec,
-                |rev| contains(&repo, rev, &commit),
-                |obs| {
-                    *observations += 1;
-                    let event = Event::HealthObserved(HealthObserved {
-                        stage: stage.name.clone(),
-                        version: wait.version.clone(),
-                        commit: commit.clone(),
-                        elapsed: millis(obs.elapsed),
-                        status: world::app_status(&obs.status),
-                    });
-                    match self.decide(st, event) {
-                        Ok((_, d)) if d.actions.is_empty() => Verdict::KeepWaiting,
-                        other => Verdict::Done(other),
-                    }
-                },
-                &mut sink,
-            );
-            tokio::select! {
-                r = gate => Some(r),
-                () = cancelled(&mut cancel) => None,
-            }
-        };
-        let mut record = GateRecord {
-            decision: slot.decision,
-            stage: stage.name.clone(),
-            argocd_app: stage.argocd_app.clone(),
-            version: wait.version.clone(),
-            commit: commit.clone(),
-            timeout_ms: millis(timeout),
-            result: GateResult::Decided,
-            elapsed_ms: millis(started.elapsed()),
-            observations,
-            last: None,
-        };
-        let (result, next) = match outcome {
-            None => {
-                record.result = GateResult::Cancelled;
-                st.gates.push(record);
-                self.record(
-                    st,
-                    slot,
-                    action,
-                    ActionStatus::Failed,
-                    "cancelled while waiting".into(),
-                );
-                return Err(Stop::Error(
-                    Status::Cancelled,
-                    format!(
-                        "cancelled while waiting for {}; run the same command again to continue",
-                        stage.argocd_app
-                    ),
-                ));
-            }
+        let outcome = self.watch(st, &mut gate, &spec, &mut source).await;
+        gate.record.elapsed_ms = millis(started.elapsed());
+        match outcome {
+            None => self.cancelled(st, gate),
             Some(Err(e)) => {
-                record.result = GateResult::Error;
-                st.gates.push(record);
-                let message = error_chain(&e);
-                self.record(st, slot, action, ActionStatus::Failed, message.clone());
-                return Err(Stop::external(message));
+                gate.record.result = GateResult::Error;
+                gate.fail(st, Stop::caused(Status::ExternalError, &e))
             }
             Some(Ok(GateOutcome::Decided { value, last })) => {
-                record.last = Some(world::app_status(&last.status));
+                gate.record.last = Some(world::app_status(&last.status));
                 let detail = format!(
                     "{} observed after {}s: {} / {}",
-                    stage.argocd_app,
+                    gate.stage.argocd_app,
                     last.elapsed.as_secs(),
                     last.status.health.status,
                     last.status.sync.status
                 );
-                (detail, value.map(Some))
+                gate.done(st, detail, value.map(Some))
             }
             Some(Ok(GateOutcome::TimedOut { waited, last })) => {
-                record.result = GateResult::TimedOut;
-                record.last = last.as_ref().map(|l| world::app_status(&l.status));
-                let event = Event::GateTimeout(GateTimeout {
-                    stage: stage.name.clone(),
-                    version: wait.version.clone(),
-                    commit: commit.clone(),
-                    elapsed: millis(waited),
-                    last_status: record.last.clone(),
-                });
-                let detail = format!(
-                    "{} not decided within {}",
-                    stage.argocd_app,
-                    human_ms(timeout.as_millis())
-                );
-                let next = match self.decide(st, event) {
-                    Ok((_, d)) if d.actions.is_empty() => Err(Stop::Failed(format!(
-                        "{} was not healthy at {} within {} (the policy decided nothing on the timeout)",
-                        stage.name,
-                        wait.version,
-                        human_ms(timeout.as_millis())
-                    ))),
-                    other => other.map(Some),
-                };
-                (detail, next)
+                gate.record.result = GateResult::TimedOut;
+                gate.record.last = last.as_ref().map(|l| world::app_status(&l.status));
+                self.timed_out(st, gate, waited)
             }
+        }
+    }
+
+    /// Watches until the policy decides, the gate times out, or the run is
+    /// cancelled (`None`); every counted observation goes to the policy.
+    async fn watch(
+        &self,
+        st: &mut RunState,
+        gate: &mut Gate<'_>,
+        spec: &GateSpec,
+        source: &mut impl crate::capabilities::argocd::StatusSource,
+    ) -> Option<Result<GateOutcome<Result<(u32, Decision), Stop>>, GateError>> {
+        let repo = self.systems.repo.clone();
+        let commit = gate.record.commit.clone();
+        let observations = &mut gate.record.observations;
+        let (stage, version) = (gate.stage.name.clone(), gate.wait.version.clone());
+        let mut sink = ProgressFn(self.options.progress.clone());
+        let mut cancel = self.options.cancel.clone();
+        let wait = gate::wait_for_health(
+            source,
+            spec,
+            |rev| contains(&repo, rev, &commit),
+            |obs| {
+                *observations += 1;
+                let event = Event::HealthObserved(HealthObserved {
+                    stage: stage.clone(),
+                    version: version.clone(),
+                    commit: commit.clone(),
+                    elapsed: millis(obs.elapsed),
+                    status: world::app_status(&obs.status),
+                });
+                match self.decide(st, event) {
+                    Ok((_, d)) if d.actions.is_empty() => Verdict::KeepWaiting,
+                    other => Verdict::Done(other),
+                }
+            },
+            &mut sink,
+        );
+        tokio::select! {
+            r = wait => Some(r),
+            () = cancelled(&mut cancel) => None,
+        }
+    }
+
+    /// The gate's wait ran out: the policy gets *gate timeout*.
+    fn timed_out(&self, st: &mut RunState, gate: Gate<'_>, waited: Duration) -> Decided {
+        let event = Event::GateTimeout(GateTimeout {
+            stage: gate.stage.name.clone(),
+            version: gate.wait.version.clone(),
+            commit: gate.record.commit.clone(),
+            elapsed: millis(waited),
+            last_status: gate.record.last.clone(),
+        });
+        let timeout = human_ms(gate.timeout.as_millis());
+        let detail = format!("{} not decided within {timeout}", gate.stage.argocd_app);
+        let next = match self.decide(st, event) {
+            Ok((_, d)) if d.actions.is_empty() => Err(Stop::Failed(format!(
+                "{} was not healthy at {} within {timeout} (the policy decided nothing on the \
+                 timeout)",
+                gate.stage.name, gate.wait.version
+            ))),
+            other => other.map(Some),
         };
-        st.gates.push(record);
-        self.record(st, slot, action, ActionStatus::Done, result);
+        gate.done(st, detail, next)
+    }
+
+    /// The run was cancelled while the gate waited.
+    fn cancelled(&self, st: &mut RunState, mut gate: Gate<'_>) -> Decided {
+        gate.record.result = GateResult::Cancelled;
+        let app = gate.stage.argocd_app.clone();
+        st.gates.push(gate.record);
+        st.record(
+            gate.slot,
+            gate.action,
+            ActionStatus::Failed,
+            "cancelled while waiting".into(),
+        );
+        Err(Stop::Error(
+            Status::Cancelled,
+            format!("cancelled while waiting for {app}; run the same command again to continue"),
+        ))
+    }
+}
+
+impl Gate<'_> {
+    /// Records the gate and its action as done; `next` is what follows.
+    fn done(self, st: &mut RunState, detail: String, next: Decided) -> Decided {
+        st.gates.push(self.record);
+        st.record(self.slot, self.action, ActionStatus::Done, detail);
         next
+    }
+
+    /// Records the gate and its action as failed with `stop`'s message.
+    fn fail(self, st: &mut RunState, stop: Stop) -> Decided {
+        st.gates.push(self.record);
+        st.record(
+            self.slot,
+            self.action,
+            ActionStatus::Failed,
+            stop.message().to_owned(),
+        );
+        Err(stop)
     }
 }
 
@@ -238,14 +273,9 @@ async fn cancelled(cancel: &mut watch::Receiver<bool>) {
 
 /// Does `rev` contain `commit` (is `commit` an ancestor of or equal to it)?
 /// A revision the cache does not have yet is fetched once.
-fn contains(repo: &Arc<Mutex<EnvRepo>>, rev: &str, commit: &str) -> bool {
-    tokio::task::block_in_place(|| {
-        let Ok(mut repo) = repo.lock() else {
-            return false;
-        };
-        match repo.is_ancestor(commit, rev) {
-            Some(answer) => answer,
-            None => repo.refresh().is_ok() && repo.is_ancestor(commit, rev).unwrap_or(false),
-        }
+fn contains(repo: &SharedRepo, rev: &str, commit: &str) -> bool {
+    repo.with(|repo| match repo.is_ancestor(commit, rev) {
+        Some(answer) => answer,
+        None => repo.refresh().is_ok() && repo.is_ancestor(commit, rev).unwrap_or(false),
     })
 }

@@ -93,16 +93,6 @@ pub trait ProgressSink {
     fn line(&mut self, line: &str);
 }
 
-/// Progress via `tracing` at info level (the CLI's subscriber writes to stderr).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TracingProgress;
-
-impl ProgressSink for TracingProgress {
-    fn line(&mut self, line: &str) {
-        tracing::info!(target: "baton::gate", "{line}");
-    }
-}
-
 impl ProgressSink for Vec<String> {
     fn line(&mut self, line: &str) {
         self.push(line.to_owned());

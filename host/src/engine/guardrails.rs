@@ -2,20 +2,8 @@
 //! must name a configured stage, and the host's guardrails bound what any
 //! policy may ask for. A refusal names the action and the rule.
 
-use std::time::Duration;
-
+use crate::config::Guardrails;
 use crate::runtime::{Action, Channel, Context, Decision};
-
-/// The host's guardrails, from `guardrails:` in `baton.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Guardrails {
-    /// Stages a policy may change by direct commit.
-    pub direct_commit_stages: Vec<String>,
-    /// Stages whose merge requests a policy may auto-merge.
-    pub auto_merge_stages: Vec<String>,
-    /// Hard cap on any health gate.
-    pub max_health_wait: Duration,
-}
 
 /// Why a decision was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,10 +1,17 @@
 //! The promotion engine: events -> policy -> guardrails -> actions -> gates.
 //!
-//! - [`run`]: the run loop ([`run::Engine::run`]);
-//! - [`trigger`]: what starts a run and the events it sends;
-//! - `await_health`: the gate as the engine runs it;
-//! - `execute`: commits, merge-request branches and merge requests;
-//! - [`gate`]: the Argo CD health gate;
+//! The modules read top-down; each depends only on those below it:
+//!
+//! - [`run`]: the run loop ([`Engine::run`]), which drives:
+//!   - [`trigger`]: what starts a run and the events it sends;
+//!   - `decide`: one policy call, and admitting its decision whole;
+//!   - `execute`: commits, merge-request branches and merge requests;
+//!   - `await_health`: the gate as the engine runs it, over [`gate`], the
+//!     pure Argo CD health gate;
+//! - `state`: the shared vocabulary ([`Engine`], [`Systems`],
+//!   [`RunOptions`], why a run stops, what it accumulates), and
+//!   `setup` ([`Engine::new`] from the typed configuration);
+//! - [`repo`]: the shared env repo handle (locking and blocking calls);
 //! - [`guardrails`]: what any policy may ask for;
 //! - [`world`]: the live capabilities a policy reads;
 //! - [`status`]: the per-stage report of `baton status`;
@@ -12,10 +19,19 @@
 
 pub mod audit;
 mod await_health;
+mod decide;
 mod execute;
 pub mod gate;
 pub mod guardrails;
+pub mod repo;
 pub mod run;
+mod setup;
+mod state;
 pub mod status;
 pub mod trigger;
 pub mod world;
+
+pub use repo::SharedRepo;
+pub use setup::{run_id, system_clock};
+pub use state::{Clock, Engine, Progress, RunOptions, Systems};
+pub use trigger::Trigger;

@@ -3,14 +3,14 @@
 //! requests Baton opened for it, and the last good version from history.
 //! Read-only; a system that cannot be reached is reported per stage.
 
-use std::sync::{Arc, Mutex};
-
 use serde::Serialize;
 
-use super::run::{EngineStage, error_chain};
+use super::repo::SharedRepo;
 use crate::capabilities::argocd::{AppRef, ArgoCdClient};
 use crate::capabilities::forge::Forge;
 use crate::capabilities::git::EnvRepo;
+use crate::config::StageConfig;
+use crate::report::error_chain;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -77,41 +77,21 @@ pub struct OpenMr {
 /// Gathers the report. Only reading the env repo can fail the whole call.
 pub async fn status(
     app: &str,
-    stages: &[EngineStage],
-    repo: &Arc<Mutex<EnvRepo>>,
+    stages: &[StageConfig],
+    repo: &SharedRepo,
     argocd: Option<&ArgoCdClient>,
     forge: Option<&dyn Forge>,
 ) -> Result<StatusReport, String> {
-    let (branch, tip, rows, branches) = tokio::task::block_in_place(|| {
-        let mut repo = repo.lock().map_err(|_| "the env repo lock is poisoned")?;
+    let (branch, tip, rows, branches) = repo.with(|repo| {
         let branch = repo.branch().to_owned();
         let tip = repo
             .resolve(&branch)
             .map_err(|e| error_chain(&e))?
             .to_string();
-        let mut rows = Vec::new();
-        for stage in stages {
-            let (version, version_error) = match repo.read_version(&tip, &stage.location) {
-                Ok(v) => (Some(v), None),
-                Err(e) => (None, Some(error_chain(&e))),
-            };
-            let history = repo
-                .history(&tip, &stage.location, Some(1))
-                .map_err(|e| error_chain(&e))?;
-            let last_good = repo
-                .last_good(&tip, &stage.location)
-                .map_err(|e| error_chain(&e))?;
-            rows.push(StageStatus {
-                name: stage.name.clone(),
-                version,
-                version_error,
-                commit: history.first().map(|h| h.commit.clone()),
-                argocd_app: stage.argocd_app.clone(),
-                argocd: None,
-                open_merge_requests: Vec::new(),
-                last_good: last_good.map(|g| g.version),
-            });
-        }
+        let rows = stages
+            .iter()
+            .map(|stage| stage_row(repo, &tip, stage))
+            .collect::<Result<Vec<_>, _>>()?;
         let branches = match forge {
             Some(_) => repo.mr_branches(app).map_err(|e| error_chain(&e))?,
             None => Vec::new(),
@@ -131,14 +111,7 @@ pub async fn status(
                 .get_application(&AppRef::named(&row.argocd_app), false)
                 .await
             {
-                Ok(s) => {
-                    row.argocd = Some(ArgoState {
-                        health: s.health.status.to_string(),
-                        sync: s.sync.status.to_string(),
-                        revision: s.sync_revisions().next().map(str::to_owned),
-                        message: s.health.message.clone(),
-                    });
-                }
+                Ok(s) => row.argocd = Some(ArgoState::of(&s)),
                 Err(e) => {
                     report
                         .errors
@@ -147,21 +120,69 @@ pub async fn status(
             }
         }
         if let Some(forge) = forge {
-            let prefix = format!("baton/{app}/{}/", row.name);
-            for branch in branches.iter().filter(|b| b.starts_with(&prefix)) {
-                match forge.find_open(branch).await {
-                    Ok(Some(mr)) => row.open_merge_requests.push(OpenMr {
-                        number: mr.iid,
-                        version: branch[prefix.len()..].to_owned(),
-                        url: mr.web_url,
-                    }),
-                    Ok(None) => {}
-                    Err(e) => report
-                        .errors
-                        .push(format!("forge {branch}: {}", error_chain(&e))),
-                }
-            }
+            let errors = open_merge_requests(forge, app, row, &branches).await;
+            report.errors.extend(errors);
         }
     }
     Ok(report)
+}
+
+/// One stage's row from the env repo: version, the commit that set it, the
+/// last good version.
+fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<StageStatus, String> {
+    let (version, version_error) = match repo.read_version(tip, &stage.location) {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(error_chain(&e))),
+    };
+    let history = repo
+        .history(tip, &stage.location, Some(1))
+        .map_err(|e| error_chain(&e))?;
+    let last_good = repo
+        .last_good(tip, &stage.location)
+        .map_err(|e| error_chain(&e))?;
+    Ok(StageStatus {
+        name: stage.name.clone(),
+        version,
+        version_error,
+        commit: history.first().map(|h| h.commit.clone()),
+        argocd_app: stage.argocd_app.clone(),
+        argocd: None,
+        open_merge_requests: Vec::new(),
+        last_good: last_good.map(|g| g.version),
+    })
+}
+
+/// Adds the open merge requests of Baton's branches for `row`'s stage;
+/// returns what could not be read.
+async fn open_merge_requests(
+    forge: &dyn Forge,
+    app: &str,
+    row: &mut StageStatus,
+    branches: &[String],
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let prefix = format!("baton/{app}/{}/", row.name);
+    for branch in branches.iter().filter(|b| b.starts_with(&prefix)) {
+        match forge.find_open(branch).await {
+            Ok(Some(mr)) => row.open_merge_requests.push(OpenMr {
+                number: mr.iid,
+                version: branch[prefix.len()..].to_owned(),
+                url: mr.web_url,
+            }),
+            Ok(None) => {}
+            Err(e) => errors.push(format!("forge {branch}: {}", error_chain(&e))),
+        }
+    }
+    errors
+}
+
+impl ArgoState {
+    fn of(s: &crate::capabilities::argocd::AppStatus) -> Self {
+        Self {
+            health: s.health.status.to_string(),
+            sync: s.sync.status.to_string(),
+            revision: s.sync_revisions().next().map(str::to_owned),
+            message: s.health.message.clone(),
+        }
+    }
 }

@@ -3,9 +3,10 @@
 //! requested*, and `advance` one *stage changed* per stage whose version
 //! differs between the pushed range's ends.
 
-use super::audit::CommandInfo;
-use super::run::{Engine, Stop, error_chain};
-use crate::capabilities::git::{ROLLBACK_OF, ReadError, StageField};
+use super::audit::{CommandInfo, Status};
+use super::state::{Engine, Stop};
+use crate::capabilities::git::{EnvRepo, ROLLBACK_OF, ReadError, StageField};
+use crate::report::error_chain;
 use crate::runtime::{Event, NewVersion, RollbackRequested, StageChanged};
 
 /// What started the run.
@@ -92,35 +93,35 @@ impl Engine {
 
     fn advance_events(&self, since: Option<&str>) -> Result<Vec<Event>, Stop> {
         let tip = self.tip()?;
-        let mut repo = self.lock_repo()?;
-        let since = match since {
-            Some(s) => s.to_owned(),
-            None => {
-                let before = std::env::var("CI_COMMIT_BEFORE_SHA")
-                    .ok()
-                    .filter(|s| !s.is_empty() && s.chars().any(|c| c != '0'))
-                    .filter(|s| repo.resolve(s).is_ok());
-                match before {
-                    Some(b) => b,
-                    None => match repo.resolve(&format!("{tip}~1")) {
-                        Ok(parent) => parent.to_string(),
-                        Err(_) => {
-                            tracing::info!("{tip} has no parent: nothing to compare against");
-                            return Ok(Vec::new());
-                        }
-                    },
-                }
-            }
+        self.systems
+            .repo
+            .with(|repo| self.changes_since(repo, since, &tip))
+    }
+
+    /// The *stage changed* events between `since` (see [`Engine::events`])
+    /// and `tip`.
+    fn changes_since(
+        &self,
+        repo: &mut EnvRepo,
+        since: Option<&str>,
+        tip: &str,
+    ) -> Result<Vec<Event>, Stop> {
+        let Some(since) = since
+            .map(str::to_owned)
+            .or_else(|| default_since(repo, tip))
+        else {
+            tracing::info!("{tip} has no parent: nothing to compare against");
+            return Ok(Vec::new());
         };
         let fields: Vec<StageField> = self.stages.iter().map(|s| s.location.clone()).collect();
         let changes = repo
-            .changed_stages(&since, &tip, &fields)
+            .changed_stages(&since, tip, &fields)
             .map_err(|e| match e {
                 ReadError::Revision { .. } => Stop::usage(format!(
                     "--since: {}; give a commit of the env repo",
                     error_chain(&e)
                 )),
-                _ => Stop::external(error_chain(&e)),
+                _ => Stop::caused(Status::ExternalError, &e),
             })?;
         let mut events = Vec::new();
         for change in changes {
@@ -130,11 +131,11 @@ impl Engine {
                 continue;
             };
             let last = repo
-                .history(&tip, &stage.location, Some(1))
-                .map_err(|e| Stop::external(error_chain(&e)))?;
+                .history(tip, &stage.location, Some(1))
+                .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
             let (commit, is_rollback) = match last.first() {
                 Some(entry) => (entry.commit.clone(), entry.trailer(ROLLBACK_OF).is_some()),
-                None => (tip.clone(), false),
+                None => (tip.to_owned(), false),
             };
             events.push(Event::StageChanged(StageChanged {
                 stage: stage.name.clone(),
@@ -146,6 +147,22 @@ impl Engine {
         }
         Ok(events)
     }
+}
+
+/// What `advance` compares the tip against by default:
+/// `CI_COMMIT_BEFORE_SHA` when it names a commit of the repository (GitLab
+/// sets it to zeros for a new branch), else the tip's first parent; `None`
+/// for a root commit.
+fn default_since(repo: &EnvRepo, tip: &str) -> Option<String> {
+    let before = std::env::var("CI_COMMIT_BEFORE_SHA")
+        .ok()
+        .filter(|s| !s.is_empty() && s.chars().any(|c| c != '0'))
+        .filter(|s| repo.resolve(s).is_ok());
+    before.or_else(|| {
+        repo.resolve(&format!("{tip}~1"))
+            .ok()
+            .map(|parent| parent.to_string())
+    })
 }
 
 /// A version must be usable in a branch name and a commit subject.

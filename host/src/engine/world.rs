@@ -4,19 +4,20 @@
 //! policy sees as a WIT error.
 //!
 //! Decide calls are synchronous (wasmtime runs them on the caller's
-//! thread), so async clients are driven with the runtime `Handle`: call
-//! `decide` from a blocking thread (e.g. `spawn_blocking`), never from
-//! inside an async task.
+//! thread), so async clients are driven with the runtime `Handle`: the
+//! engine calls `decide` inside `block_in_place`, never directly on an
+//! async worker.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
+use super::repo::SharedRepo;
 use crate::capabilities::argocd::{self, AppRef, ArgoCdClient};
 use crate::capabilities::forge::{self, Forge};
-use crate::capabilities::git::{EnvRepo, HistoryEntry, ReadError, StageField};
+use crate::capabilities::git::{HistoryEntry, ReadError, StageField};
 use crate::runtime::{
     AppStatus, CapabilityError, Deployment, HealthStatus, MergeRequest, MergeRequestState,
     OperationPhase, ResourceHealth, SyncStatus, Trailer, World, WorldError,
@@ -34,18 +35,9 @@ pub struct LiveStage {
 /// A clock answering milliseconds since the Unix epoch.
 pub type Clock = Box<dyn Fn() -> i64 + Send>;
 
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Box::new(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-    })
-}
-
 /// The world backed by real systems.
 pub struct LiveWorld {
-    repo: Arc<Mutex<EnvRepo>>,
+    repo: SharedRepo,
     tip: String,
     stages: Vec<LiveStage>,
     argocd: Option<Arc<ArgoCdClient>>,
@@ -57,12 +49,7 @@ pub struct LiveWorld {
 impl LiveWorld {
     /// A world reading the env repo at `tip` (the branch tip fetched at the
     /// start of the run, so every call of a run sees the same state).
-    pub fn new(
-        repo: Arc<Mutex<EnvRepo>>,
-        tip: String,
-        stages: Vec<LiveStage>,
-        clock: Clock,
-    ) -> Self {
+    pub fn new(repo: SharedRepo, tip: String, stages: Vec<LiveStage>, clock: Clock) -> Self {
         Self {
             repo,
             tip,
@@ -94,12 +81,6 @@ impl LiveWorld {
             .find(|s| s.name == name)
             .map(|s| &s.field)
             .ok_or_else(|| CapabilityError::Invalid(format!("unknown stage {name:?}")).into())
-    }
-
-    fn repo(&self) -> Result<std::sync::MutexGuard<'_, EnvRepo>, WorldError> {
-        self.repo
-            .lock()
-            .map_err(|_| WorldError::Host("the env repo lock is poisoned".into()))
     }
 
     fn block_on<F: Future>(&self, what: &str, future: F) -> Result<F::Output, WorldError> {
@@ -142,8 +123,8 @@ fn deployment(entry: HistoryEntry) -> Option<Deployment> {
 impl World for LiveWorld {
     fn read_file(&mut self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, WorldError> {
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        self.repo()?
-            .read_file(&rev, path)
+        self.repo
+            .with(|repo| repo.read_file(&rev, path))
             .map_err(read_error)?
             .ok_or_else(|| {
                 CapabilityError::NotFound(format!("{path} does not exist at {rev}")).into()
@@ -153,15 +134,17 @@ impl World for LiveWorld {
     fn stage_version(&mut self, stage: &str, revision: Option<&str>) -> Result<String, WorldError> {
         let field = self.stage(stage)?.clone();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        self.repo()?.read_version(&rev, &field).map_err(read_error)
+        self.repo
+            .with(|repo| repo.read_version(&rev, &field))
+            .map_err(read_error)
     }
 
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
         let field = self.stage(stage)?.clone();
         let tip = self.tip.clone();
         let entries = self
-            .repo()?
-            .history(&tip, &field, Some(limit as usize))
+            .repo
+            .with(|repo| repo.history(&tip, &field, Some(limit as usize)))
             .map_err(read_error)?;
         Ok(entries.into_iter().filter_map(deployment).collect())
     }

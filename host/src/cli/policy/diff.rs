@@ -11,7 +11,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::inspect::{self, Interface, Metadata};
-use crate::cli::error::{CommandError, ExitKind};
+use crate::cli::error::CommandError;
 use crate::cli::output::{self, OutputFormat};
 use crate::runtime::{
     ComponentInterfaces, Digest, InterfaceName, LoadError, PolicyRuntime, PolicySource,
@@ -156,22 +156,18 @@ fn side(runtime: &PolicyRuntime, text: &str) -> Result<Side, CommandError> {
             | LoadError::Metadata { .. }
     );
     let PolicySource::File(path) = &source else {
-        return Err(super::load_error(refusal));
+        return Err(CommandError::from(refusal));
     };
     if !refusable {
-        return Err(super::load_error(refusal));
+        return Err(CommandError::from(refusal));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        CommandError::msg(
-            ExitKind::Usage,
-            format!("cannot read policy {}: {e}", path.display()),
-        )
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| CommandError::usage(format!("cannot read policy {}: {e}", path.display())))?;
     let digest = Digest::of(&bytes);
     let name = source.to_string();
     let (component, _) = runtime
         .compile(&bytes, digest.hex(), &name)
-        .map_err(super::load_error)?;
+        .map_err(CommandError::from)?;
     let interfaces = ComponentInterfaces::of(&component, &runtime.engine);
     Ok(Side {
         policy: name,
@@ -179,7 +175,7 @@ fn side(runtime: &PolicyRuntime, text: &str) -> Result<Side, CommandError> {
         size: bytes.len(),
         wit_version: interfaces.policy_version().map(str::to_owned),
         metadata: None,
-        refused: Some(CommandError::new(ExitKind::Policy, &refusal).message),
+        refused: Some(crate::report::error_chain(&refusal)),
         imports: interfaces.imports.iter().map(inspect::interface).collect(),
         exports: interfaces.exports.iter().map(inspect::interface).collect(),
     })

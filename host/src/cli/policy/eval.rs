@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::context::ContextFile;
-use crate::cli::error::{CommandError, ExitKind};
+use crate::cli::error::CommandError;
 use crate::cli::output::{self, OutputFormat};
 use crate::runtime::{Decision, Event, HostCall, LogEntry, RecordedWorld, ScriptedAnswer};
 
@@ -94,7 +94,7 @@ pub fn run(args: EvalArgs) -> Result<(), CommandError> {
     }
     match failure {
         None => Ok(()),
-        Some(message) => Err(CommandError::msg(ExitKind::Policy, message)),
+        Some(message) => Err(CommandError::policy(message)),
     }
 }
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use super::error::{CommandError, ExitKind};
-use crate::runtime::{Limits, LoadError, LoadedPolicy, PolicyRuntime, PolicySource};
+use super::error::CommandError;
+use crate::runtime::{LoadedPolicy, PolicyRuntime, PolicySource};
 
 /// Policy subcommands.
 #[derive(Debug, Subcommand)]
@@ -48,34 +48,13 @@ pub fn run(cmd: PolicyCommand) -> Result<(), CommandError> {
 
 /// A policy runtime with default limits and no compilation cache.
 pub(super) fn runtime() -> Result<PolicyRuntime, CommandError> {
-    cached_runtime(None)
-}
-
-/// A policy runtime with default limits that keeps compiled policies in
-/// `cache_dir` (keyed by digest and engine), when one is given.
-pub(super) fn cached_runtime(cache_dir: Option<PathBuf>) -> Result<PolicyRuntime, CommandError> {
-    PolicyRuntime::new(Limits::default(), cache_dir).map_err(|e| {
-        CommandError::msg(
-            ExitKind::Policy,
-            format!("cannot start the policy runtime: {e}"),
-        )
-    })
+    super::load::runtime(None)
 }
 
 /// Loads `policy` (`builtin:NAME` or a path) with default limits, no cache.
 pub(super) fn load(policy: &str, pin: Option<&str>) -> Result<LoadedPolicy, CommandError> {
     let source = PolicySource::parse(policy, Path::new("."));
-    runtime()?.load(&source, pin).map_err(load_error)
-}
-
-/// A load failure on its way to the user: a missing file or unknown
-/// built-in is a usage error, anything about the component a policy error.
-pub(super) fn load_error(e: LoadError) -> CommandError {
-    let kind = match e {
-        LoadError::Read { .. } | LoadError::UnknownBuiltin { .. } => ExitKind::Usage,
-        _ => ExitKind::Policy,
-    };
-    CommandError::new(kind, &e)
+    Ok(runtime()?.load(&source, pin)?)
 }
 
 /// Reads a YAML or JSON file into `T`, naming the file in errors.
@@ -84,18 +63,12 @@ pub(super) fn read_data<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, CommandError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CommandError::msg(
-            ExitKind::Usage,
-            format!("cannot read {what} file {}: {e}", path.display()),
-        )
+        CommandError::usage(format!("cannot read {what} file {}: {e}", path.display()))
     })?;
     // Through a JSON value, so variants read the same in YAML and JSON
     // (`NewVersion: {version: v1}` as well as `{"NewVersion": {...}}`).
     let invalid = |e: &dyn std::fmt::Display| {
-        CommandError::msg(
-            ExitKind::Usage,
-            format!("invalid {what} file {}: {e}", path.display()),
-        )
+        CommandError::usage(format!("invalid {what} file {}: {e}", path.display()))
     };
     let value: serde_json::Value = yaml_serde::from_str(&text).map_err(|e| invalid(&e))?;
     serde_json::from_value(value).map_err(|e| invalid(&e))

@@ -16,7 +16,7 @@ use clap::Args;
 use serde::Serialize;
 
 use self::world::{Answering, Unanswered};
-use crate::cli::error::{CommandError, ExitKind};
+use crate::cli::error::CommandError;
 use crate::cli::output::{self, OutputFormat};
 use crate::engine::audit::{AuditRecord, DecisionRecord, DecisionResult};
 use crate::runtime::{Context, Event, HostCall, LoadedPolicy, PolicyRuntime, PolicySource};
@@ -146,7 +146,7 @@ pub fn run(args: ReplayArgs) -> Result<(), CommandError> {
         .map(|path| {
             AuditRecord::read(path)
                 .map(|record| (path.clone(), record))
-                .map_err(|e| CommandError::new(ExitKind::Usage, &e))
+                .map_err(CommandError::from)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let runtime = super::runtime()?;
@@ -173,24 +173,20 @@ fn verdict(report: &Report, fail_on_diff: bool) -> Result<(), CommandError> {
     match report.mode {
         Mode::Replay => match not_identical.into_iter().next() {
             None => Ok(()),
-            Some((record, decision)) => Err(CommandError::msg(
-                ExitKind::Failed,
-                format!(
-                    "{}: decision {} ({}) did not replay identically",
-                    record.path,
-                    decision.seq,
-                    render::event(&decision.event)
-                ),
-            )),
+            Some((record, decision)) => Err(CommandError::failed(format!(
+                "{}: decision {} ({}) did not replay identically",
+                record.path,
+                decision.seq,
+                render::event(&decision.event)
+            ))),
         },
         Mode::Shadow => {
             let differing = not_identical.count();
             if fail_on_diff && differing > 0 {
                 let total: usize = report.records.iter().map(|r| r.decisions.len()).sum();
-                Err(CommandError::msg(
-                    ExitKind::Failed,
-                    format!("{differing} of {total} decisions differ from the record"),
-                ))
+                Err(CommandError::failed(format!(
+                    "{differing} of {total} decisions differ from the record"
+                )))
             } else {
                 Ok(())
             }
@@ -213,23 +209,20 @@ fn replay(
         let policy = match loaded.get(&key) {
             Some(policy) => policy.clone(),
             None => {
-                let policy = Rc::new(runtime.load(&source, None).map_err(super::load_error)?);
+                let policy = Rc::new(runtime.load(&source, None).map_err(CommandError::from)?);
                 loaded.insert(key, policy.clone());
                 policy
             }
         };
         if policy.digest.to_string() != record.policy.digest {
-            return Err(CommandError::msg(
-                ExitKind::Policy,
-                format!(
-                    "{}: the recorded policy {} has digest {}, but {} here has digest {}",
-                    path.display(),
-                    record.policy.source,
-                    record.policy.digest,
-                    policy.source,
-                    policy.digest
-                ),
-            )
+            return Err(CommandError::policy(format!(
+                "{}: the recorded policy {} has digest {}, but {} here has digest {}",
+                path.display(),
+                record.policy.source,
+                record.policy.digest,
+                policy.source,
+                policy.digest
+            ))
             .hint(format!(
                 "to see what {} would have decided on these events, run \
                  `baton policy replay --policy {} ...` (shadow evaluation)",
@@ -266,7 +259,7 @@ fn shadow(
     records: &[(PathBuf, AuditRecord)],
 ) -> Result<Report, CommandError> {
     let source = PolicySource::parse(new, Path::new("."));
-    let policy = runtime.load(&source, None).map_err(super::load_error)?;
+    let policy = runtime.load(&source, None).map_err(CommandError::from)?;
     let reports = records
         .iter()
         .map(|(path, record)| {
@@ -340,19 +333,16 @@ fn recorded_source(
     }
     match tried.iter().find(|p| p.is_file()) {
         Some(found) => Ok(PolicySource::File(found.clone())),
-        None => Err(CommandError::msg(
-            ExitKind::Usage,
-            format!(
-                "{}: cannot find the recorded policy {} (looked for {})",
-                record_path.display(),
-                record.policy.source,
-                tried
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
+        None => Err(CommandError::usage(format!(
+            "{}: cannot find the recorded policy {} (looked for {})",
+            record_path.display(),
+            record.policy.source,
+            tried
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
         .hint("point --policy-path at the component file; its digest must match the record")),
     }
 }
@@ -482,9 +472,9 @@ mod tests {
         );
         let missing = record("gone.wasm", "baton.yaml");
         let err = recorded_source(&record_path, &missing, None).unwrap_err();
-        assert_eq!(err.kind, ExitKind::Usage);
+        assert_eq!(err.kind(), crate::exit::ExitKind::Usage);
         assert!(
-            err.message
+            err.message()
                 .contains("cannot find the recorded policy gone.wasm")
         );
         let given = Path::new("/elsewhere/p.wasm");

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::scenario::run::{self, CaseResult, ScenarioReport};
 use super::scenario::{self, Expectation, ScenarioError, junit};
 use crate::cli::error::{CommandError, ExitKind};
+use crate::cli::load;
 use crate::cli::output::{self, OutputFormat};
 use crate::runtime::PolicySource;
 
@@ -49,20 +50,19 @@ struct Report<'a> {
 /// fails, 2 for an unusable scenario, 3 when the policy cannot load.
 pub fn run(args: TestArgs) -> Result<(), CommandError> {
     let started = Instant::now();
-    let usage = |e: ScenarioError| CommandError::new(ExitKind::Usage, &e);
+    let usage = |e: ScenarioError| CommandError::usage(e);
     let files = scenario::collect(&args.scenarios).map_err(usage)?;
     let scenarios = files
         .iter()
         .map(|path| scenario::load(path))
         .collect::<Result<Vec<_>, _>>()
         .map_err(usage)?;
-    let runtime = super::cached_runtime(args.cache_dir.map(|d| d.join("policies")))?;
+    let runtime = load::runtime(args.cache_dir.map(|d| d.join("policies")))?;
     let source = PolicySource::parse(&args.policy, Path::new("."));
-    let policy = runtime.load(&source, None).map_err(|e| {
-        let mut e = super::load_error(e);
-        e.kind = ExitKind::Policy;
-        e
-    })?;
+    // Any policy that does not load is exit 3 here, a missing file too.
+    let policy = runtime
+        .load(&source, None)
+        .map_err(|e| CommandError::new(ExitKind::Policy, e))?;
 
     let reports: Vec<ScenarioReport> = scenarios.iter().map(|s| run::run(&policy, s)).collect();
     let elapsed = started.elapsed();
@@ -71,10 +71,10 @@ pub fn run(args: TestArgs) -> Result<(), CommandError> {
 
     if let Some(path) = &args.junit {
         std::fs::write(path, junit::render(&reports, elapsed)).map_err(|e| {
-            CommandError::msg(
-                ExitKind::Usage,
-                format!("cannot write the JUnit report {}: {e}", path.display()),
-            )
+            CommandError::usage(format!(
+                "cannot write the JUnit report {}: {e}",
+                path.display()
+            ))
         })?;
     }
     let report = Report {
@@ -93,10 +93,9 @@ pub fn run(args: TestArgs) -> Result<(), CommandError> {
     if failed == 0 {
         Ok(())
     } else {
-        Err(CommandError::msg(
-            ExitKind::Failed,
-            format!("{failed} of {cases} scenario cases failed"),
-        ))
+        Err(CommandError::failed(format!(
+            "{failed} of {cases} scenario cases failed"
+        )))
     }
 }
 

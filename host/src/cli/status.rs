@@ -1,0 +1,129 @@
+//! `baton status`: for each stage of an app, the version in the env repo,
+//! what Argo CD reports, the open merge requests Baton opened and the last
+//! good version; as a table or one JSON document.
+
+use std::fmt::Write as _;
+
+use clap::Args;
+
+use super::error::CommandError;
+use super::load::{self, CommonArgs};
+use super::output::{self, OutputFormat};
+use super::process;
+use crate::config::AppConfig;
+use crate::engine::Systems;
+use crate::engine::status::{StatusReport, status};
+
+/// Arguments of `baton status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The application, as named under `apps:`.
+    #[arg(long)]
+    app: String,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// `baton status`.
+pub fn run(args: StatusArgs) -> Result<(), CommandError> {
+    process::block_on("status", async move {
+        let config = load::config(&args.common.config)?;
+        let app = config.app(&args.app)?;
+        let systems = load::systems(&config, &args.common.cache_root())?;
+        let report = report(app, &systems).await?;
+        match args.common.output {
+            OutputFormat::Json => output::print_json(&report),
+            OutputFormat::Text => output::print(&text(&report)),
+        }
+        if report.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(CommandError::external(format!(
+                "could not reach every system: {}",
+                report.errors.join("; ")
+            )))
+        }
+    })
+}
+
+/// Gathers `baton status` for `app` from opened systems.
+pub(super) async fn report(
+    app: &AppConfig,
+    systems: &Systems,
+) -> Result<StatusReport, CommandError> {
+    status(
+        &app.name,
+        &app.stages,
+        &systems.repo,
+        systems.argocd.as_deref(),
+        systems.forge.as_deref(),
+    )
+    .await
+    .map_err(CommandError::external)
+}
+
+/// The status table.
+pub(super) fn text(report: &StatusReport) -> String {
+    let short = |s: &str| s[..s.len().min(7)].to_owned();
+    let mut rows = vec![[
+        "STAGE".to_owned(),
+        "VERSION".to_owned(),
+        "ARGO CD".to_owned(),
+        "LAST GOOD".to_owned(),
+        "OPEN MERGE REQUESTS".to_owned(),
+    ]];
+    for s in &report.stages {
+        let argo = s.argocd.as_ref().map_or_else(
+            || "-".to_owned(),
+            |a| {
+                format!(
+                    "{} / {} @{}",
+                    a.health,
+                    a.sync,
+                    a.revision.as_deref().map_or_else(|| "-".into(), short)
+                )
+            },
+        );
+        let mrs = if s.open_merge_requests.is_empty() {
+            "-".to_owned()
+        } else {
+            s.open_merge_requests
+                .iter()
+                .map(|m| format!("#{} {} {}", m.number, m.version, m.url))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        rows.push([
+            s.name.clone(),
+            s.version.clone().unwrap_or_else(|| "(none)".into()),
+            argo,
+            s.last_good.clone().unwrap_or_else(|| "-".into()),
+            mrs,
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "{} on {} @{}\n",
+        report.app,
+        report.branch,
+        short(&report.tip)
+    );
+    for r in &rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    for e in &report.errors {
+        let _ = writeln!(out, "error: {e}");
+    }
+    out
+}

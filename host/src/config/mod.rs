@@ -1,0 +1,564 @@
+//! `baton.yaml`, parsed once into typed data.
+//!
+//! [`Config::load`] reads the file, deserializes its raw serde form (unknown
+//! keys refused; private to this module), then validates and resolves every
+//! section into the typed values the rest of Baton uses: stages with parsed
+//! field specs, the policy source resolved against the file's directory,
+//! guardrails with parsed durations, the token variables in one list.
+//! Nothing downstream re-parses or re-validates.
+//!
+//! Every error names the file, and where it can, the line and the key.
+
+mod duration;
+mod lines;
+mod raw;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+pub use duration::parse_duration;
+use raw::{RawApp, RawConfig};
+
+use crate::capabilities::git::{FieldSpec, Identity, StageField};
+use crate::runtime::{Digest, PolicySource};
+use crate::secret::Secret;
+
+/// Default config file name.
+pub const DEFAULT_PATH: &str = "baton.yaml";
+
+/// Which forge hosts the env repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    /// GitLab (REST v4).
+    Gitlab,
+    /// GitHub (REST).
+    Github,
+}
+
+/// An environment variable that holds a token, and the key naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenVar {
+    /// The dotted key in `baton.yaml`, e.g. `argocd.token_env`.
+    pub key: &'static str,
+    /// The variable's name.
+    pub name: String,
+}
+
+/// `env_repo:`.
+#[derive(Debug, Clone)]
+pub struct EnvRepoConfig {
+    /// A URL as written, or a local path resolved against the config file's
+    /// directory.
+    pub url: String,
+    /// The branch Argo CD deploys from.
+    pub branch: String,
+    /// The token variable, if any.
+    pub token: Option<TokenVar>,
+}
+
+/// `argocd:`.
+#[derive(Debug, Clone)]
+pub struct ArgoCdSection {
+    /// Server URL.
+    pub url: String,
+    /// The token variable, if any.
+    pub token: Option<TokenVar>,
+    /// Skip TLS verification (test servers only).
+    pub insecure_skip_verify: bool,
+}
+
+/// `forge:`.
+#[derive(Debug, Clone)]
+pub struct ForgeSection {
+    /// GitLab or GitHub.
+    pub kind: ForgeKind,
+    /// API root.
+    pub api_url: String,
+    /// GitLab project id or path; GitHub `owner/repo` (checked).
+    pub project: String,
+    /// The token variable, if any.
+    pub token: Option<TokenVar>,
+}
+
+/// `policy:`.
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    /// `policy.path` as written (for the audit record).
+    pub path: String,
+    /// Where to load it from, resolved against the config file's directory.
+    pub source: PolicySource,
+    /// The sha256 pin, if any (checked to be a digest).
+    pub sha256: Option<String>,
+    /// Settings handed to the policy: a JSON object.
+    pub settings: serde_json::Value,
+}
+
+/// The host's guardrails, from `guardrails:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardrails {
+    /// Stages a policy may change by direct commit.
+    pub direct_commit_stages: Vec<String>,
+    /// Stages whose merge requests a policy may auto-merge.
+    pub auto_merge_stages: Vec<String>,
+    /// Hard cap on any health gate.
+    pub max_health_wait: Duration,
+}
+
+/// `commit:`.
+#[derive(Debug, Clone, Default)]
+pub struct CommitConfig {
+    /// Subject template, when configured.
+    pub message: Option<String>,
+    /// The configured author, when `author_name` is set.
+    pub author: Option<Identity>,
+}
+
+/// One stage of an app.
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// Stage name.
+    pub name: String,
+    /// Where its version lives in the env repo.
+    pub location: StageField,
+    /// The Argo CD application deploying it.
+    pub argocd_app: String,
+}
+
+/// One app: its stages in promotion order.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The app's name under `apps:`.
+    pub name: String,
+    /// Stages in promotion order.
+    pub stages: Vec<StageConfig>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    path: PathBuf,
+    digest: String,
+    text: String,
+    env_repo: EnvRepoConfig,
+    argocd: Option<ArgoCdSection>,
+    forge: Option<ForgeSection>,
+    policy: PolicyConfig,
+    guardrails: Guardrails,
+    commit: CommitConfig,
+    apps: BTreeMap<String, AppConfig>,
+}
+
+/// Why a configuration is invalid. Always exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// YAML syntax or shape error (unknown key, wrong type).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// yaml_serde's message, with line and column.
+        message: String,
+    },
+    /// A semantic error at a key.
+    #[error("{}{}: {key}: {message}", .path.display(), lines::suffix(*.line))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the key (0 when unknown).
+        line: usize,
+        /// Dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Builds [`ConfigError::Invalid`] for one file.
+struct Errors<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Errors<'_> {
+    /// An error at the line of the last mention of `needle`.
+    fn at(&self, needle: &str, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: lines::last_of(self.text, needle),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An error at `section.field`'s line.
+    fn in_section(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: lines::in_section(self.text, key),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates `text` as read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = yaml_serde::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let errors = Errors { path, text };
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let apps = apps(&errors, &raw.apps)?;
+        let guardrails = guardrails(&errors, &raw, &apps)?;
+        let policy = policy(&errors, &raw, &base_dir)?;
+        let tokens = Tokens::check(&errors, &raw)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            digest: Digest::of(text.as_bytes()).to_string(),
+            text: text.to_owned(),
+            env_repo: EnvRepoConfig {
+                url: repo_url(&raw.env_repo.url, &base_dir),
+                branch: raw.env_repo.branch.clone(),
+                token: tokens.env_repo,
+            },
+            argocd: raw.argocd.as_ref().map(|a| ArgoCdSection {
+                url: a.url.clone(),
+                token: tokens.argocd,
+                insecure_skip_verify: a.insecure_skip_verify,
+            }),
+            forge: forge(&errors, &raw, tokens.forge)?,
+            commit: CommitConfig {
+                message: raw.commit.message.clone(),
+                author: raw.commit.author_name.clone().map(|name| Identity {
+                    name,
+                    email: raw
+                        .commit
+                        .author_email
+                        .clone()
+                        .unwrap_or_else(|| Identity::default().email),
+                }),
+            },
+            apps,
+            guardrails,
+            policy,
+        })
+    }
+
+    /// The file it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `sha256:<hex>` of the file's bytes, for the audit record.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// `env_repo:`.
+    pub fn env_repo(&self) -> &EnvRepoConfig {
+        &self.env_repo
+    }
+
+    /// `argocd:`, when configured.
+    pub fn argocd(&self) -> Option<&ArgoCdSection> {
+        self.argocd.as_ref()
+    }
+
+    /// `forge:`, when configured.
+    pub fn forge(&self) -> Option<&ForgeSection> {
+        self.forge.as_ref()
+    }
+
+    /// `policy:`.
+    pub fn policy(&self) -> &PolicyConfig {
+        &self.policy
+    }
+
+    /// `guardrails:`.
+    pub fn guardrails(&self) -> &Guardrails {
+        &self.guardrails
+    }
+
+    /// `commit:`.
+    pub fn commit(&self) -> &CommitConfig {
+        &self.commit
+    }
+
+    /// Every app, by name.
+    pub fn apps(&self) -> impl Iterator<Item = &AppConfig> {
+        self.apps.values()
+    }
+
+    /// The app called `name`, or an error listing the apps.
+    pub fn app(&self, name: &str) -> Result<&AppConfig, ConfigError> {
+        self.apps.get(name).ok_or_else(|| ConfigError::Invalid {
+            path: self.path.clone(),
+            line: 0,
+            key: "apps".into(),
+            message: format!(
+                "no app {name:?}; configured apps: {}",
+                self.apps.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    /// Every configured token variable, in file order.
+    pub fn token_vars(&self) -> Vec<&TokenVar> {
+        [
+            self.env_repo.token.as_ref(),
+            self.argocd.as_ref().and_then(|a| a.token.as_ref()),
+            self.forge.as_ref().and_then(|f| f.token.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The token in `var`'s environment variable; an error naming the key's
+    /// line when the variable is unset or empty. `None` when no variable is
+    /// configured.
+    pub fn token(&self, var: Option<&TokenVar>) -> Result<Option<Secret>, ConfigError> {
+        let Some(var) = var else { return Ok(None) };
+        Secret::from_env(&var.name).map(Some).ok_or_else(|| {
+            Errors {
+                path: &self.path,
+                text: &self.text,
+            }
+            .in_section(
+                var.key,
+                format!("environment variable {} is not set", var.name),
+            )
+        })
+    }
+}
+
+/// `apps:`: at least one app, each with at least one uniquely named stage
+/// whose field spec parses.
+fn apps(
+    errors: &Errors<'_>,
+    raw: &BTreeMap<String, RawApp>,
+) -> Result<BTreeMap<String, AppConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(errors.at("apps:", "apps", "at least one app is required"));
+    }
+    let mut apps = BTreeMap::new();
+    for (app, spec) in raw {
+        if spec.stages.is_empty() {
+            return Err(errors.at(
+                &format!("{app}:"),
+                format!("apps.{app}.stages"),
+                "at least one stage is required",
+            ));
+        }
+        let mut stages: Vec<StageConfig> = Vec::new();
+        for (i, stage) in spec.stages.iter().enumerate() {
+            if stages.iter().any(|s| s.name == stage.name) {
+                return Err(errors.at(
+                    &format!("name: {}", stage.name),
+                    format!("apps.{app}.stages[{i}].name"),
+                    format!("duplicate stage name {:?}", stage.name),
+                ));
+            }
+            let field = stage.field.parse::<FieldSpec>().map_err(|e| {
+                errors.at(
+                    &stage.field,
+                    format!("apps.{app}.stages[{i}].field"),
+                    e.to_string(),
+                )
+            })?;
+            stages.push(StageConfig {
+                name: stage.name.clone(),
+                location: StageField {
+                    file: stage.file.clone(),
+                    field,
+                },
+                argocd_app: stage.argocd_app.clone(),
+            });
+        }
+        apps.insert(
+            app.clone(),
+            AppConfig {
+                name: app.clone(),
+                stages,
+            },
+        );
+    }
+    Ok(apps)
+}
+
+/// `guardrails:`: stage lists naming configured stages, a parsed maximum.
+fn guardrails(
+    errors: &Errors<'_>,
+    raw: &RawConfig,
+    apps: &BTreeMap<String, AppConfig>,
+) -> Result<Guardrails, ConfigError> {
+    let mut known: Vec<&str> = Vec::new();
+    for stage in apps.values().flat_map(|a| &a.stages) {
+        if !known.contains(&stage.name.as_str()) {
+            known.push(&stage.name);
+        }
+    }
+    let g = &raw.guardrails;
+    for (list, key) in [
+        (&g.direct_commit_stages, "direct_commit_stages"),
+        (&g.auto_merge_stages, "auto_merge_stages"),
+    ] {
+        if let Some(unknown) = list.iter().find(|s| !known.contains(&s.as_str())) {
+            return Err(errors.at(
+                key,
+                format!("guardrails.{key}"),
+                format!(
+                    "unknown stage {unknown:?}; stages are: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    let max_health_wait = parse_duration(&g.max_health_wait).ok_or_else(|| {
+        errors.at(
+            "max_health_wait",
+            "guardrails.max_health_wait",
+            format!(
+                "{:?} is not a duration like 90s, 10m or 1h30m",
+                g.max_health_wait
+            ),
+        )
+    })?;
+    Ok(Guardrails {
+        direct_commit_stages: g.direct_commit_stages.clone(),
+        auto_merge_stages: g.auto_merge_stages.clone(),
+        max_health_wait,
+    })
+}
+
+/// `policy:`: a pin that is a digest, settings that are a mapping.
+fn policy(
+    errors: &Errors<'_>,
+    raw: &RawConfig,
+    base_dir: &Path,
+) -> Result<PolicyConfig, ConfigError> {
+    let p = &raw.policy;
+    if let Some(pin) = &p.sha256
+        && Digest::parse_pin(pin).is_err()
+    {
+        return Err(errors.at(
+            "sha256",
+            "policy.sha256",
+            format!("{pin:?} is not a sha256 digest (64 hex digits)"),
+        ));
+    }
+    if !(p.settings.is_null() || p.settings.is_object()) {
+        return Err(errors.at("settings", "policy.settings", "must be a mapping"));
+    }
+    Ok(PolicyConfig {
+        path: p.path.clone(),
+        source: PolicySource::parse(&p.path, base_dir),
+        sha256: p.sha256.clone(),
+        settings: if p.settings.is_null() {
+            serde_json::Value::Object(serde_json::Map::new())
+        } else {
+            p.settings.clone()
+        },
+    })
+}
+
+/// `forge:`: a GitHub project must be `owner/repo`.
+fn forge(
+    errors: &Errors<'_>,
+    raw: &RawConfig,
+    token: Option<TokenVar>,
+) -> Result<Option<ForgeSection>, ConfigError> {
+    let Some(f) = &raw.forge else { return Ok(None) };
+    if f.kind == ForgeKind::Github && f.project.split_once('/').is_none() {
+        return Err(errors.in_section(
+            "forge.project",
+            format!("{:?} must be owner/repo for GitHub", f.project),
+        ));
+    }
+    Ok(Some(ForgeSection {
+        kind: f.kind,
+        api_url: f.api_url.clone(),
+        project: f.project.clone(),
+        token,
+    }))
+}
+
+/// The token variables of every section, checked to be variable names.
+struct Tokens {
+    env_repo: Option<TokenVar>,
+    argocd: Option<TokenVar>,
+    forge: Option<TokenVar>,
+}
+
+impl Tokens {
+    fn check(errors: &Errors<'_>, raw: &RawConfig) -> Result<Self, ConfigError> {
+        let var = |key: &'static str, name: Option<&String>| -> Result<_, ConfigError> {
+            let Some(name) = name else { return Ok(None) };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(errors.at(
+                    "token_env",
+                    key,
+                    format!("{name:?} is not an environment variable name"),
+                ));
+            }
+            Ok(Some(TokenVar {
+                key,
+                name: name.clone(),
+            }))
+        };
+        Ok(Self {
+            env_repo: var("env_repo.token_env", raw.env_repo.token_env.as_ref())?,
+            argocd: var(
+                "argocd.token_env",
+                raw.argocd.as_ref().and_then(|a| a.token_env.as_ref()),
+            )?,
+            forge: var(
+                "forge.token_env",
+                raw.forge.as_ref().and_then(|f| f.token_env.as_ref()),
+            )?,
+        })
+    }
+}
+
+/// `env_repo.url`: a URL as is; a path relative to the config file's
+/// directory.
+fn repo_url(url: &str, base_dir: &Path) -> String {
+    if url.contains("://") || Path::new(url).is_absolute() {
+        return url.to_owned();
+    }
+    base_dir.join(url).display().to_string()
+}
+
+/// The JSON Schema of `baton.yaml`.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RawConfig)).unwrap_or_default()
+}

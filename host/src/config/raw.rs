@@ -1,0 +1,179 @@
+//! `baton.yaml` as written: the serde form, with unknown keys refused. Only
+//! the parser in [`super`] reads it; everything else sees the typed
+//! [`super::Config`]. The JSON Schema (`baton config schema`) is generated
+//! from these types, so their doc comments are the schema's descriptions.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::ForgeKind;
+
+/// `baton.yaml` as written.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    /// The environment repository Argo CD deploys from.
+    pub(super) env_repo: RawEnvRepo,
+    /// The Argo CD server.
+    #[serde(default)]
+    pub(super) argocd: Option<RawArgocd>,
+    /// The forge hosting the env repo (merge requests).
+    #[serde(default)]
+    pub(super) forge: Option<RawForge>,
+    /// The policy that makes every decision.
+    #[serde(default)]
+    pub(super) policy: RawPolicy,
+    /// Limits on what any policy may ask for.
+    #[serde(default)]
+    pub(super) guardrails: RawGuardrails,
+    /// Commit messages and authorship of Baton's commits.
+    #[serde(default)]
+    pub(super) commit: RawCommit,
+    /// Applications and their stages, in promotion order.
+    pub(super) apps: BTreeMap<String, RawApp>,
+}
+
+/// `env_repo:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEnvRepo {
+    /// `https://`, `http://`, `file://` URL or a local path.
+    pub(super) url: String,
+    /// Branch Argo CD deploys from.
+    #[serde(default = "default_branch")]
+    pub(super) branch: String,
+    /// Name of the environment variable holding the token (never the token).
+    #[serde(default)]
+    pub(super) token_env: Option<String>,
+}
+
+/// `argocd:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawArgocd {
+    /// Server URL; the client adds `/api/v1/...`.
+    pub(super) url: String,
+    /// Name of the environment variable holding the bearer token.
+    #[serde(default)]
+    pub(super) token_env: Option<String>,
+    /// Skip TLS verification. Only for test servers; never in production.
+    #[serde(default)]
+    pub(super) insecure_skip_verify: bool,
+}
+
+/// `forge:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawForge {
+    /// `gitlab` or `github`.
+    pub(super) kind: ForgeKind,
+    /// API root, e.g. `https://gitlab.example.com/api/v4` or `https://api.github.com`.
+    pub(super) api_url: String,
+    /// GitLab project id or path; GitHub `owner/repo`.
+    pub(super) project: String,
+    /// Name of the environment variable holding the token.
+    #[serde(default)]
+    pub(super) token_env: Option<String>,
+}
+
+/// `policy:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    /// `builtin:default` or a `.wasm` file relative to this config file.
+    #[serde(default = "default_policy")]
+    pub(super) path: String,
+    /// Optional sha256 pin of the component.
+    #[serde(default)]
+    pub(super) sha256: Option<String>,
+    /// Settings handed to the policy.
+    #[serde(default)]
+    pub(super) settings: serde_json::Value,
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        Self {
+            path: default_policy(),
+            sha256: None,
+            settings: serde_json::Value::Null,
+        }
+    }
+}
+
+/// `guardrails:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGuardrails {
+    /// Stages a policy may change by direct commit.
+    #[serde(default = "default_direct")]
+    pub(super) direct_commit_stages: Vec<String>,
+    /// Stages whose merge requests a policy may auto-merge.
+    #[serde(default)]
+    pub(super) auto_merge_stages: Vec<String>,
+    /// Hard cap on any health gate, e.g. `30m`.
+    #[serde(default = "default_max_wait")]
+    pub(super) max_health_wait: String,
+}
+
+impl Default for RawGuardrails {
+    fn default() -> Self {
+        Self {
+            direct_commit_stages: default_direct(),
+            auto_merge_stages: Vec::new(),
+            max_health_wait: default_max_wait(),
+        }
+    }
+}
+
+/// `commit:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCommit {
+    /// Message template; `{stage}`, `{app}`, `{version}` are replaced.
+    #[serde(default)]
+    pub(super) message: Option<String>,
+    /// Author name (default: CI user, else `Baton`).
+    #[serde(default)]
+    pub(super) author_name: Option<String>,
+    /// Author email (default: CI user's, else `baton@localhost`).
+    #[serde(default)]
+    pub(super) author_email: Option<String>,
+}
+
+/// One app.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApp {
+    /// Stages in promotion order.
+    pub(super) stages: Vec<RawStage>,
+}
+
+/// One stage.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStage {
+    /// Stage name, e.g. `dev`.
+    pub(super) name: String,
+    /// File in the env repo holding the version.
+    pub(super) file: String,
+    /// Field kind and path, e.g. `helm:image.tag`.
+    pub(super) field: String,
+    /// Argo CD application deploying this stage.
+    pub(super) argocd_app: String,
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+fn default_policy() -> String {
+    "builtin:default".into()
+}
+fn default_direct() -> Vec<String> {
+    vec!["dev".into()]
+}
+fn default_max_wait() -> String {
+    "30m".into()
+}

@@ -1,0 +1,120 @@
+//! Asking the policy and admitting its answer: one decide call against the
+//! live world, recorded for the audit record; then the whole decision
+//! checked (guardrails, and that the systems it needs are configured)
+//! before any of it runs, so a refusal never leaves half a decision in git.
+
+use super::audit::{ActionStatus, DecisionRecord, Status};
+use super::guardrails;
+use super::state::{Engine, RunState, Slot, Stop};
+use super::world::{LiveStage, LiveWorld};
+use crate::report::error_chain;
+use crate::runtime::{Action, Channel, Decision, Event};
+
+impl Engine {
+    /// Calls the policy and records the call.
+    pub(super) fn decide(&self, st: &mut RunState, event: Event) -> Result<(u32, Decision), Stop> {
+        let world = self.live_world()?;
+        let (decided, _) = tokio::task::block_in_place(|| {
+            self.policy.decide(Box::new(world), &self.context, &event)
+        });
+        let seq = u32::try_from(st.decisions.len() + 1).unwrap_or(u32::MAX);
+        st.decisions.push(DecisionRecord::new(seq, event, &decided));
+        match decided.result {
+            Ok(Ok(decision)) => {
+                for log in &decided.logs {
+                    tracing::debug!(target: "baton::policy", "[{}] {}", log.level, log.message);
+                }
+                Ok((seq, decision))
+            }
+            Ok(Err(e)) => Err(Stop::policy(format!("the policy returned an error: {e:?}"))),
+            Err(e) => Err(Stop::policy(format!(
+                "the policy failed: {}",
+                error_chain(&e)
+            ))),
+        }
+    }
+
+    /// The world a decide call reads: the env repo at the tip fetched for
+    /// this run, and the configured Argo CD and forge.
+    fn live_world(&self) -> Result<LiveWorld, Stop> {
+        let tip = self.tip()?;
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| LiveStage {
+                name: s.name.clone(),
+                field: s.location.clone(),
+            })
+            .collect();
+        let clock = self.options.clock.clone();
+        let handle = tokio::runtime::Handle::current();
+        let mut world = LiveWorld::new(
+            self.systems.repo.clone(),
+            tip,
+            stages,
+            Box::new(move || clock()),
+        );
+        if let Some(argocd) = &self.systems.argocd {
+            world = world.with_argocd(argocd.clone(), handle.clone());
+        }
+        if let Some(forge) = &self.systems.forge {
+            world = world.with_forge(forge.clone(), handle);
+        }
+        Ok(world)
+    }
+
+    /// Checks a whole decision before any of it runs: guardrails, and that
+    /// the systems its actions need are configured. On a refusal every
+    /// action of the decision is recorded as refused.
+    pub(super) fn admit(
+        &self,
+        st: &mut RunState,
+        seq: u32,
+        decision: &Decision,
+    ) -> Result<(), Stop> {
+        let refusal = match guardrails::check(decision, &self.context, &self.guardrails) {
+            Err(r) if r.is_guardrail() => Some((r.to_string(), Status::Refused)),
+            Err(r) => Some((r.to_string(), Status::PolicyError)),
+            Ok(()) => self
+                .missing_system(decision)
+                .map(|m| (m, Status::UsageError)),
+        };
+        let Some((message, status)) = refusal else {
+            return Ok(());
+        };
+        for (i, action) in decision.actions.iter().enumerate() {
+            st.record(
+                Slot::of(seq, i),
+                action,
+                ActionStatus::Refused,
+                message.clone(),
+            );
+        }
+        Err(Stop::Error(status, message))
+    }
+
+    /// The first action that needs a system `baton.yaml` does not configure.
+    fn missing_system(&self, decision: &Decision) -> Option<String> {
+        decision.actions.iter().enumerate().find_map(|(i, a)| {
+            let needs_forge = match a {
+                Action::SetVersion(s) => matches!(s.channel, Channel::MergeRequest(_)),
+                Action::Rollback(r) => matches!(r.channel, Channel::MergeRequest(_)),
+                _ => false,
+            };
+            if needs_forge && self.systems.forge.is_none() {
+                return Some(format!(
+                    "action {} ({a}) needs a merge request, but baton.yaml has no forge: section",
+                    i + 1
+                ));
+            }
+            let needs_argocd = matches!(a, Action::AwaitHealth(_)) && !self.options.dry_run;
+            if needs_argocd && self.systems.argocd.is_none() {
+                return Some(format!(
+                    "action {} ({a}) needs Argo CD, but baton.yaml has no argocd: section",
+                    i + 1
+                ));
+            }
+            None
+        })
+    }
+}
