@@ -14,3 +14,4 @@ pub mod policies;
 pub mod report;
 pub mod runtime;
 pub mod secret;
+pub mod version;

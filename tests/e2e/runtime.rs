@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use baton::config::Guardrails;
+use baton::config::{Guardrails, PromotionOrder};
 use baton::engine::guardrails;
 use baton::policies;
 use baton::runtime::{
@@ -190,6 +190,7 @@ fn an_action_for_an_unknown_stage_is_refused() {
         direct_commit_stages: vec!["dev".into()],
         auto_merge_stages: vec![],
         max_health_wait: Duration::from_secs(1800),
+        promotion_order: PromotionOrder::Strict,
     };
     let refusal = guardrails::check(&decision, &context("{}"), &g).unwrap_err();
     assert!(!refusal.is_guardrail());

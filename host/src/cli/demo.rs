@@ -258,7 +258,7 @@ impl Demo {
     fn say(&self, line: &str) {
         match self.format {
             OutputFormat::Text => output::print(&format!("{line}\n")),
-            OutputFormat::Json => eprintln!("{line}"),
+            OutputFormat::Json => output::progress(line),
         }
     }
 
@@ -271,7 +271,7 @@ impl Demo {
         let cache_root = self.common.cache_root();
         let systems = load::systems(&config, &cache_root)?;
         let policy = load::policy(&config, Some(&cache_root))?;
-        let progress: Progress = Arc::new(|line: &str| eprintln!("     {line}"));
+        let progress: Progress = Arc::new(|line: &str| output::progress(&format!("     {line}")));
         let (_tx, cancel) = tokio::sync::watch::channel(false);
         let options = RunOptions {
             dry_run: false,

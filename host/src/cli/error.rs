@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::config::ConfigError;
 pub use crate::exit::ExitKind;
 use crate::report::error_chain;
+use crate::secret::redact_all;
 
 /// A boxed error that can cross threads.
 type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -85,9 +86,9 @@ impl CommandError {
 
     /// Prints to stderr.
     pub fn print(&self) {
-        eprintln!("error: {}", self.message());
+        eprintln!("error: {}", redact_all(&self.message()));
         for hint in &self.hints {
-            eprintln!("hint: {hint}");
+            eprintln!("hint: {}", redact_all(hint));
         }
     }
 }

@@ -131,7 +131,7 @@ fn engine(app: &str, args: &RunArgs) -> Result<Engine, CommandError> {
     let cache_root = args.common.cache_root();
     let systems = load::systems(&config, &cache_root)?;
     let policy = load::policy(&config, Some(&cache_root))?;
-    let progress: Progress = Arc::new(|line: &str| eprintln!("{line}"));
+    let progress: Progress = Arc::new(output::progress);
     let options = RunOptions {
         dry_run: args.dry_run,
         clock: system_clock(),

@@ -35,6 +35,17 @@ pub(super) fn last_of(text: &str, needle: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// 1-based line of the scalar at `path` (`apps.payments.stages[2].name`),
+/// found in the YAML syntax tree; 0 when the path is not there (or is not a
+/// path Baton's field syntax can write).
+pub(super) fn of_path(text: &str, path: &str) -> usize {
+    let Ok(field) = format!("yaml:{path}").parse::<crate::capabilities::git::FieldSpec>() else {
+        return 0;
+    };
+    crate::capabilities::git::offset_of(text, &field)
+        .map_or(0, |offset| text[..offset].matches('\n').count() + 1)
+}
+
 /// `:LINE`, or nothing for an unknown line.
 pub(super) fn suffix(line: usize) -> String {
     if line == 0 {
@@ -55,5 +66,14 @@ mod tests {
         assert_eq!(in_section(text, "argocd.token_env"), 5);
         assert_eq!(in_section(text, "forge.token_env"), 0);
         assert_eq!(last_of(text, "token_env"), 5);
+    }
+
+    #[test]
+    fn paths_are_found_in_the_syntax_tree() {
+        let text = "apps:\n  p:\n    stages:\n      - { name: dev, field: x }\n      - name: dev\n        field: \"helm:\"\n";
+        assert_eq!(of_path(text, "apps.p.stages[0].name"), 4);
+        assert_eq!(of_path(text, "apps.p.stages[1].name"), 5);
+        assert_eq!(of_path(text, "apps.p.stages[1].field"), 6);
+        assert_eq!(of_path(text, "apps.p.stages[2].field"), 0);
     }
 }

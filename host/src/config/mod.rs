@@ -40,6 +40,17 @@ pub enum ForgeKind {
     Github,
 }
 
+/// `guardrails.promotion_order`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PromotionOrder {
+    /// A stage after the first only gets versions the stage before it held.
+    #[default]
+    Strict,
+    /// No check.
+    Off,
+}
+
 /// An environment variable that holds a token, and the key naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenVar {
@@ -107,6 +118,8 @@ pub struct Guardrails {
     pub auto_merge_stages: Vec<String>,
     /// Hard cap on any health gate.
     pub max_health_wait: Duration,
+    /// Whether versions must go through the stages in order.
+    pub promotion_order: PromotionOrder,
 }
 
 /// `commit:`.
@@ -204,6 +217,21 @@ impl Errors<'_> {
         }
     }
 
+    /// An error at the line of the scalar at `key` (a dotted path with
+    /// indexes), else of the last mention of `needle`.
+    fn at_key(&self, key: String, needle: &str, message: impl Into<String>) -> ConfigError {
+        let line = match lines::of_path(self.text, &key) {
+            0 => lines::last_of(self.text, needle),
+            line => line,
+        };
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            key,
+            message: message.into(),
+        }
+    }
+
     /// An error at `section.field`'s line.
     fn in_section(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
@@ -237,6 +265,7 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
+        urls(&errors, &raw)?;
         let apps = apps(&errors, &raw.apps)?;
         let guardrails = guardrails(&errors, &raw, &apps)?;
         let policy = policy(&errors, &raw, &base_dir)?;
@@ -256,17 +285,7 @@ impl Config {
                 insecure_skip_verify: a.insecure_skip_verify,
             }),
             forge: forge(&errors, &raw, tokens.forge)?,
-            commit: CommitConfig {
-                message: raw.commit.message.clone(),
-                author: raw.commit.author_name.clone().map(|name| Identity {
-                    name,
-                    email: raw
-                        .commit
-                        .author_email
-                        .clone()
-                        .unwrap_or_else(|| Identity::default().email),
-                }),
-            },
+            commit: commit(&errors, &raw.commit)?,
             apps,
             guardrails,
             policy,
@@ -348,21 +367,34 @@ impl Config {
     /// configured.
     pub fn token(&self, var: Option<&TokenVar>) -> Result<Option<Secret>, ConfigError> {
         let Some(var) = var else { return Ok(None) };
-        Secret::from_env(&var.name).map(Some).ok_or_else(|| {
-            Errors {
-                path: &self.path,
-                text: &self.text,
-            }
-            .in_section(
+        let errors = Errors {
+            path: &self.path,
+            text: &self.text,
+        };
+        let secret = Secret::from_env(&var.name).ok_or_else(|| {
+            errors.in_section(
                 var.key,
                 format!("environment variable {} is not set", var.name),
             )
-        })
+        })?;
+        // A CR or LF would let the token add HTTP headers of its own.
+        if secret.expose().chars().any(char::is_control) {
+            return Err(errors.in_section(
+                var.key,
+                format!(
+                    "environment variable {} holds a control character (CR, LF, ...); a token \
+                     never does",
+                    var.name
+                ),
+            ));
+        }
+        Ok(Some(secret))
     }
 }
 
 /// `apps:`: at least one app, each with at least one uniquely named stage
-/// whose field spec parses.
+/// whose names can go into a branch name, whose file is a relative path in
+/// the repository and whose field spec parses.
 fn apps(
     errors: &Errors<'_>,
     raw: &BTreeMap<String, RawApp>,
@@ -372,6 +404,7 @@ fn apps(
     }
     let mut apps = BTreeMap::new();
     for (app, spec) in raw {
+        branch_component(app).map_err(|m| errors.at(&format!("{app}:"), "apps", m))?;
         if spec.stages.is_empty() {
             return Err(errors.at(
                 &format!("{app}:"),
@@ -381,28 +414,15 @@ fn apps(
         }
         let mut stages: Vec<StageConfig> = Vec::new();
         for (i, stage) in spec.stages.iter().enumerate() {
+            let stage = self::stage(errors, &format!("apps.{app}.stages[{i}]"), stage)?;
             if stages.iter().any(|s| s.name == stage.name) {
-                return Err(errors.at(
-                    &format!("name: {}", stage.name),
+                return Err(errors.at_key(
                     format!("apps.{app}.stages[{i}].name"),
+                    &format!("name: {}", stage.name),
                     format!("duplicate stage name {:?}", stage.name),
                 ));
             }
-            let field = stage.field.parse::<FieldSpec>().map_err(|e| {
-                errors.at(
-                    &stage.field,
-                    format!("apps.{app}.stages[{i}].field"),
-                    e.to_string(),
-                )
-            })?;
-            stages.push(StageConfig {
-                name: stage.name.clone(),
-                location: StageField {
-                    file: stage.file.clone(),
-                    field,
-                },
-                argocd_app: stage.argocd_app.clone(),
-            });
+            stages.push(stage);
         }
         apps.insert(
             app.clone(),
@@ -413,6 +433,62 @@ fn apps(
         );
     }
     Ok(apps)
+}
+
+/// One stage at `key` (`apps.payments.stages[0]`).
+fn stage(errors: &Errors<'_>, key: &str, raw: &raw::RawStage) -> Result<StageConfig, ConfigError> {
+    branch_component(&raw.name).map_err(|m| errors.at_key(format!("{key}.name"), &raw.name, m))?;
+    repo_path(&raw.file).map_err(|m| errors.at_key(format!("{key}.file"), &raw.file, m))?;
+    if raw.argocd_app.trim().is_empty() {
+        return Err(errors.at_key(
+            format!("{key}.argocd_app"),
+            "argocd_app",
+            "must name the Argo CD application",
+        ));
+    }
+    let field = raw
+        .field
+        .parse::<FieldSpec>()
+        .map_err(|e| errors.at_key(format!("{key}.field"), &raw.field, e.to_string()))?;
+    Ok(StageConfig {
+        name: raw.name.clone(),
+        location: StageField {
+            file: raw.file.clone(),
+            field,
+        },
+        argocd_app: raw.argocd_app.clone(),
+    })
+}
+
+/// App and stage names become components of merge-request branch names
+/// (`baton/<app>/<stage>/<version>`).
+fn branch_component(name: &str) -> Result<(), String> {
+    if name.contains('/') {
+        return Err(format!(
+            "{name:?} may not contain `/`: it is part of branch names"
+        ));
+    }
+    crate::version::check_ref(name)
+        .map_err(|e| format!("{name:?} is not usable in a branch name: {e}"))
+}
+
+/// A file in the env repository: a relative `/`-separated path without
+/// empty, `.` or `..` components.
+fn repo_path(file: &str) -> Result<(), String> {
+    let bad = file.is_empty()
+        || file.starts_with('/')
+        || file.contains('\\')
+        || file.chars().any(char::is_control)
+        || file
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(format!(
+            "{file:?} is not a file path inside the repository (relative, `/`-separated, no \
+             empty, `.` or `..` components)"
+        ));
+    }
+    Ok(())
 }
 
 /// `guardrails:`: stage lists naming configured stages, a parsed maximum.
@@ -457,6 +533,7 @@ fn guardrails(
         direct_commit_stages: g.direct_commit_stages.clone(),
         auto_merge_stages: g.auto_merge_stages.clone(),
         max_health_wait,
+        promotion_order: g.promotion_order,
     })
 }
 
@@ -510,6 +587,105 @@ fn forge(
         project: f.project.clone(),
         token,
     }))
+}
+
+/// `commit:`: an author is a name (and optionally an email) that a commit
+/// header can hold.
+fn commit(errors: &Errors<'_>, raw: &raw::RawCommit) -> Result<CommitConfig, ConfigError> {
+    for (key, value) in [
+        ("commit.author_name", &raw.author_name),
+        ("commit.author_email", &raw.author_email),
+    ] {
+        if let Some(v) = value
+            && (v.trim().is_empty() || v.contains(['<', '>']) || v.chars().any(char::is_control))
+        {
+            return Err(errors.in_section(
+                key,
+                format!("{v:?} must be non-empty, without `<`, `>` or control characters"),
+            ));
+        }
+    }
+    if raw.author_email.is_some() && raw.author_name.is_none() {
+        return Err(errors.in_section(
+            "commit.author_email",
+            "author_email needs author_name (the identity is used as a pair)",
+        ));
+    }
+    Ok(CommitConfig {
+        message: raw.message.clone(),
+        author: raw.author_name.clone().map(|name| Identity {
+            name,
+            email: raw
+                .author_email
+                .clone()
+                .unwrap_or_else(|| Identity::default().email),
+        }),
+    })
+}
+
+/// The URLs: schemes Baton speaks, and no credentials (tokens come from
+/// the variables `token_env` names, so they never sit in a file).
+fn urls(errors: &Errors<'_>, raw: &RawConfig) -> Result<(), ConfigError> {
+    let mut urls = vec![("env_repo.url", raw.env_repo.url.as_str(), "env_repo")];
+    if let Some(a) = &raw.argocd {
+        urls.push(("argocd.url", a.url.as_str(), "argocd"));
+    }
+    if let Some(f) = &raw.forge {
+        urls.push(("forge.api_url", f.api_url.as_str(), "forge"));
+    }
+    for (key, url, section) in urls {
+        url_problem(url, key == "env_repo.url", section)
+            .map_or(Ok(()), |m| Err(errors.in_section(key, m)))?;
+    }
+    Ok(())
+}
+
+/// What is wrong with `url`, if anything. `repo` allows `file://` URLs and
+/// local paths.
+fn url_problem(url: &str, repo: bool, section: &str) -> Option<String> {
+    let scp_like = !url.contains("://")
+        && url
+            .split_once(':')
+            .is_some_and(|(host, _)| host.contains('@'));
+    if url.starts_with("ssh://")
+        || url.starts_with("git://")
+        || url.starts_with("git+ssh://")
+        || scp_like
+    {
+        return Some(format!(
+            "{url:?}: ssh and git:// URLs are not supported; use https:// with {section}.token_env{}",
+            if repo {
+                ", file:// or a local path"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !url.contains("://") {
+        return (!repo).then(|| format!("{url:?} is not an http(s) URL"));
+    }
+    // Never echo a URL that might hold a password.
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Some("not a valid URL".to_owned());
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Some(format!(
+            "credentials in the URL are not allowed; put the token in an environment variable \
+             and name it in {section}.token_env"
+        ));
+    }
+    let schemes: &[&str] = if repo {
+        &["http", "https", "file"]
+    } else {
+        &["http", "https"]
+    };
+    (!schemes.contains(&parsed.scheme())).then(|| {
+        format!(
+            "unsupported scheme {:?}: use {}",
+            parsed.scheme(),
+            schemes.join(", ")
+        )
+    })
 }
 
 /// The token variables of every section, checked to be variable names.

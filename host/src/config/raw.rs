@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::ForgeKind;
+use super::{ForgeKind, PromotionOrder};
 
 /// `baton.yaml` as written.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -116,6 +116,11 @@ pub(super) struct RawGuardrails {
     /// Hard cap on any health gate, e.g. `30m`.
     #[serde(default = "default_max_wait")]
     pub(super) max_health_wait: String,
+    /// `strict` (default): a stage after the first may only be set to a
+    /// version the stage before it holds or held (and did not roll back),
+    /// read from the env repo; `off` turns the check off.
+    #[serde(default)]
+    pub(super) promotion_order: PromotionOrder,
 }
 
 impl Default for RawGuardrails {
@@ -124,6 +129,7 @@ impl Default for RawGuardrails {
             direct_commit_stages: default_direct(),
             auto_merge_stages: Vec::new(),
             max_health_wait: default_max_wait(),
+            promotion_order: PromotionOrder::default(),
         }
     }
 }

@@ -232,6 +232,21 @@ pub struct ActionRecord {
     pub merge_request: Option<MergeRequestRef>,
     /// A human-readable line: what was (or would be) done, or why not.
     pub detail: String,
+    /// Guardrails that did not apply as written, and why (an operator's
+    /// explicit target exempt from history checks, a capped wait).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<GuardrailNote>,
+}
+
+/// A guardrail that applied differently than as written in `baton.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardrailNote {
+    /// The rule, as named in `baton.yaml` (`promotion_order`, ...).
+    pub rule: String,
+    /// What happened: `exempt`, `capped`.
+    pub effect: String,
+    /// Why, for people.
+    pub detail: String,
 }
 
 /// How a gate ended.
@@ -347,9 +362,10 @@ impl AuditRecord {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let mut json = serde_json::to_vec_pretty(self)
+        let json = serde_json::to_string_pretty(self)
             .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-        json.push(b'\n');
+        // A remote system may have echoed a token into an error message.
+        let json = format!("{}\n", crate::secret::redact_all(&json));
         let tmp = path.with_extension("json.partial");
         std::fs::write(&tmp, json).map_err(err)?;
         std::fs::rename(&tmp, path).map_err(err)

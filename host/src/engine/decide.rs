@@ -4,9 +4,10 @@
 //! before any of it runs, so a refusal never leaves half a decision in git.
 
 use super::audit::{ActionStatus, DecisionRecord, Status};
-use super::guardrails;
+use super::guardrails::{self, Held, HistoryCheck, HistoryError, StageHistory};
 use super::state::{Engine, RunState, Slot, Stop};
 use super::world::{LiveStage, LiveWorld};
+use crate::capabilities::git::DeploymentState;
 use crate::report::error_chain;
 use crate::runtime::{Action, Channel, Decision, Event};
 
@@ -63,21 +64,27 @@ impl Engine {
         Ok(world)
     }
 
-    /// Checks a whole decision before any of it runs: guardrails, and that
-    /// the systems its actions need are configured. On a refusal every
-    /// action of the decision is recorded as refused.
+    /// Checks a whole decision before any of it runs: its validity, the
+    /// guardrails (including those read from the env repo's history), and
+    /// that the systems its actions need are configured. On a refusal
+    /// every action of the decision is recorded as refused.
     pub(super) fn admit(
         &self,
         st: &mut RunState,
         seq: u32,
         decision: &Decision,
     ) -> Result<(), Stop> {
-        let refusal = match guardrails::check(decision, &self.context, &self.guardrails) {
-            Err(r) if r.is_guardrail() => Some((r.to_string(), Status::Refused)),
-            Err(r) => Some((r.to_string(), Status::PolicyError)),
-            Ok(()) => self
-                .missing_system(decision)
-                .map(|m| (m, Status::UsageError)),
+        let refusal =
+            match guardrails::check_with(decision, &self.context, &self.guardrails, &self.limits) {
+                Err(r) if r.is_guardrail() => Some((r.to_string(), Status::Refused)),
+                Err(r) => Some((r.to_string(), Status::PolicyError)),
+                Ok(()) => self
+                    .missing_system(decision)
+                    .map(|m| (m, Status::UsageError)),
+            };
+        let refusal = match refusal {
+            Some(refusal) => Some(refusal),
+            None => self.check_history(st, seq, decision)?,
         };
         let Some((message, status)) = refusal else {
             return Ok(());
@@ -91,6 +98,37 @@ impl Engine {
             );
         }
         Err(Stop::Error(status, message))
+    }
+
+    /// The guardrails read from history; exemptions are kept for the
+    /// record.
+    fn check_history(
+        &self,
+        st: &mut RunState,
+        seq: u32,
+        decision: &Decision,
+    ) -> Result<Option<(String, Status)>, Stop> {
+        let check = HistoryCheck {
+            ctx: &self.context,
+            guardrails: &self.guardrails,
+            operator_target: st
+                .operator_target
+                .as_ref()
+                .map(|(s, v)| (s.as_str(), v.as_str())),
+        };
+        let mut history = RepoHistory {
+            engine: self,
+            tip: self.tip()?,
+        };
+        match check.check(decision, &mut history) {
+            Ok(exemptions) => {
+                st.exemptions
+                    .extend(exemptions.into_iter().map(|e| (seq, e)));
+                Ok(None)
+            }
+            Err(HistoryError::Refused(r)) => Ok(Some((r.to_string(), Status::Refused))),
+            Err(HistoryError::Read(e)) => Err(Stop::external(e)),
+        }
     }
 
     /// The first action that needs a system `baton.yaml` does not configure.
@@ -115,6 +153,33 @@ impl Engine {
                 ));
             }
             None
+        })
+    }
+}
+
+/// Stage histories read from the env repo at the run's tip.
+struct RepoHistory<'a> {
+    engine: &'a Engine,
+    tip: String,
+}
+
+impl StageHistory for RepoHistory<'_> {
+    fn held(&mut self, stage: &str, version: &str) -> Result<Held, String> {
+        let stage = self
+            .engine
+            .stage(stage)
+            .map_err(|s| s.message().to_owned())?;
+        let state = self
+            .engine
+            .systems
+            .repo
+            .with(|repo| repo.deployment_state(&self.tip, &stage.location, version))
+            .map_err(|e| error_chain(&e))?;
+        Ok(match state {
+            DeploymentState::Now => Held::Now,
+            DeploymentState::Before => Held::Before,
+            DeploymentState::RolledBack => Held::RolledBack,
+            DeploymentState::Never => Held::Never,
         })
     }
 }

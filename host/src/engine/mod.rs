@@ -5,6 +5,7 @@
 //! - [`run`]: the run loop ([`Engine::run`]), which drives:
 //!   - [`trigger`]: what starts a run and the events it sends;
 //!   - `decide`: one policy call, and admitting its decision whole;
+//!   - `preflight`: the systems checked before the first write;
 //!   - `execute`: commits, merge-request branches and merge requests;
 //!   - `await_health`: the gate as the engine runs it, over [`gate`], the
 //!     pure Argo CD health gate;
@@ -23,6 +24,7 @@ mod decide;
 mod execute;
 pub mod gate;
 pub mod guardrails;
+mod preflight;
 pub mod repo;
 pub mod run;
 mod setup;

@@ -12,7 +12,9 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::audit::{ActionStatus, AuditRecord, OutcomeRecord, RepoInfo, SCHEMA, Status};
+use super::audit::{
+    ActionStatus, AuditRecord, GuardrailNote, OutcomeRecord, RepoInfo, SCHEMA, Status,
+};
 use super::execute::Write;
 use super::state::{Engine, RunState, Slot, Stop, human_ms, strip_credentials};
 use super::trigger::Trigger;
@@ -40,12 +42,21 @@ impl Engine {
         let started = SystemTime::now();
         let clock = Instant::now();
         let mut st = RunState::default();
+        if let Trigger::Rollback {
+            stage,
+            to: Some(to),
+            ..
+        } = trigger
+        {
+            st.operator_target = Some((stage.clone(), to.clone()));
+        }
         let tip = self.tip().unwrap_or_default();
         let result = match self.events(trigger) {
             Ok(events) => self.handle_all(&mut st, events).await,
             Err(stop) => Err(stop),
         };
         let (status, message) = self.outcome(&st, result);
+        attach_exemptions(&mut st);
         AuditRecord {
             schema: SCHEMA.into(),
             run_id: self.context.run_id.clone(),
@@ -114,6 +125,7 @@ impl Engine {
     async fn handle(&self, st: &mut RunState, event: crate::runtime::Event) -> Result<(), Stop> {
         let (seq, decision) = self.decide(st, event)?;
         self.admit(st, seq, &decision)?;
+        self.preflight(st, seq, &decision).await?;
         let mut stack: Vec<Pending> = vec![(seq, decision.actions.into_iter().enumerate())];
         while let Some((seq, actions)) = stack.last_mut() {
             let seq = *seq;
@@ -125,6 +137,7 @@ impl Engine {
                 Next::Continue => {}
                 Next::Decision(next_seq, next) => {
                     self.admit(st, next_seq, &next)?;
+                    self.preflight(st, next_seq, &next).await?;
                     stack.push((next_seq, next.actions.into_iter().enumerate()));
                 }
                 Next::End(end) => {
@@ -202,6 +215,24 @@ fn skip_rest(st: &mut RunState, stack: &mut [Pending]) {
                 ActionStatus::Skipped,
                 "not run: an earlier action ended the run".into(),
             );
+        }
+    }
+}
+
+/// Each exemption goes to the record of the action it let through.
+fn attach_exemptions(st: &mut RunState) {
+    for (seq, exemption) in std::mem::take(&mut st.exemptions) {
+        let index = u32::try_from(exemption.index).unwrap_or(u32::MAX);
+        if let Some(record) = st
+            .actions
+            .iter_mut()
+            .find(|a| a.decision == seq && a.index == index)
+        {
+            record.guardrails.push(GuardrailNote {
+                rule: exemption.rule.to_owned(),
+                effect: "exempt".to_owned(),
+                detail: exemption.detail,
+            });
         }
     }
 }

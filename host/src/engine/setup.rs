@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::audit::{ConfigInfo, PolicyInfo};
+use super::guardrails::DecisionLimits;
 use super::state::{Clock, Engine, RunOptions, Systems};
 use crate::capabilities::argocd::time::format_rfc3339;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::git::{CommitSettings, Identity};
-use crate::config::{AppConfig, Config};
+use crate::config::{AppConfig, Config, ForgeKind};
 use crate::runtime::{Context, LoadedPolicy, PolicySource, Stage};
 
 /// Reads an environment variable (CI context, commit identity).
@@ -47,6 +48,10 @@ impl Engine {
                 digest: config.digest().to_owned(),
             },
             guardrails: config.guardrails().clone(),
+            limits: match config.forge().map(|f| f.kind) {
+                Some(ForgeKind::Gitlab) => DecisionLimits::for_forge(1_000_000),
+                _ => DecisionLimits::for_forge(65_536),
+            },
             systems,
             commit,
             titles: TitleTemplates::default(),

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::audit::{
     ActionRecord, ActionStatus, ConfigInfo, DecisionRecord, GateRecord, PolicyInfo, Status,
 };
+use super::guardrails::{DecisionLimits, Exemption};
 use super::repo::SharedRepo;
 use crate::capabilities::argocd::ArgoCdClient;
 use crate::capabilities::forge::Forge;
@@ -61,6 +62,7 @@ pub struct Engine {
     pub(super) policy_info: PolicyInfo,
     pub(super) config_info: ConfigInfo,
     pub(super) guardrails: Guardrails,
+    pub(super) limits: DecisionLimits,
     pub(super) systems: Systems,
     pub(super) commit: CommitSettings,
     pub(super) titles: TitleTemplates,
@@ -115,6 +117,12 @@ pub(super) struct RunState {
     pub gates: Vec<GateRecord>,
     pub pushed: HashMap<String, Pushed>,
     pub rolled_back: bool,
+    /// `baton rollback --stage S --to V`: the operator's explicit target.
+    pub operator_target: Option<(String, String)>,
+    /// Guardrail exemptions applied, by decision seq.
+    pub exemptions: Vec<(u32, Exemption)>,
+    /// The systems were checked before the first write.
+    pub preflighted: bool,
 }
 
 /// Where an action sits: decision seq and 1-based index.
@@ -150,6 +158,7 @@ impl Slot {
             branch: None,
             merge_request: None,
             detail,
+            guardrails: Vec::new(),
         }
     }
 }

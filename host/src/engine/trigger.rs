@@ -8,6 +8,7 @@ use super::state::{Engine, Stop};
 use crate::capabilities::git::{EnvRepo, ROLLBACK_OF, ReadError, StageField};
 use crate::report::error_chain;
 use crate::runtime::{Event, NewVersion, RollbackRequested, StageChanged};
+use crate::version::{self, Shown};
 
 /// What started the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +72,7 @@ impl Engine {
     pub(super) fn events(&self, trigger: &Trigger) -> Result<Vec<Event>, Stop> {
         match trigger {
             Trigger::Promote { tag } => {
-                check_version(tag)?;
+                check_version("--tag", tag)?;
                 Ok(vec![Event::NewVersion(NewVersion {
                     version: tag.clone(),
                 })])
@@ -79,7 +80,7 @@ impl Engine {
             Trigger::Rollback { stage, to, reason } => {
                 self.stage(stage)?;
                 if let Some(v) = to {
-                    check_version(v)?;
+                    check_version("--to", v)?;
                 }
                 Ok(vec![Event::RollbackRequested(RollbackRequested {
                     stage: stage.clone(),
@@ -165,41 +166,13 @@ fn default_since(repo: &EnvRepo, tip: &str) -> Option<String> {
     })
 }
 
-/// A version must be usable in a branch name and a commit subject.
-fn check_version(version: &str) -> Result<(), Stop> {
-    let bad = version.is_empty()
-        || version.len() > 128
-        || version.starts_with(['-', '.', '/'])
-        || version.ends_with(['.', '/'])
-        || version.ends_with(".lock")
-        || version.contains("..")
-        || version.contains("//")
-        || version.contains("@{")
-        || version
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\\"'".contains(c));
-    if bad {
-        return Err(Stop::usage(format!(
-            "{version:?} is not a usable version: it must be a git ref component \
-             (no spaces, quotes, `..`, `~^:?*[\\`), e.g. v1.2.3"
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_must_be_ref_safe() {
-        for good in ["v1.2.3", "1.0.0-rc.1", "release/2024.1", "v1+build.5"] {
-            assert!(check_version(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "", "v1 2", "v1..2", "-v1", "v1.lock", "v1~1", "a:b", "v1\n", "x/", "\"v1\"",
-        ] {
-            assert!(check_version(bad).is_err(), "{bad:?}");
-        }
-    }
+/// A version from the command line, checked like every version
+/// ([`version::check`]); the error names the option.
+fn check_version(option: &str, value: &str) -> Result<(), Stop> {
+    version::check(value).map_err(|e| {
+        Stop::usage(format!(
+            "{option} {} is not a usable version: {e}",
+            Shown(value)
+        ))
+    })
 }

@@ -305,12 +305,22 @@ fn argo_unreachable_is_exit_4() {
         argocd_unreachable: true,
         ..Setup::default()
     });
+    let before = env.fingerprint();
     let out = promote(&env, "v1.0.1");
     assert_code(&out, 4);
-    assert!(stderr(&out).contains("payments-dev"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "before writing anything: the Argo CD application payments-dev of stage dev cannot be read"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // Checked before the first write: dev is not left changed and ungated.
+    assert_eq!(env.fingerprint(), before);
     let record = &env.audit_records()[0];
     assert_eq!(record["outcome"]["status"], "external_error");
-    assert_eq!(record["gates"][0]["result"], "error");
+    assert_eq!(record["gates"], serde_json::json!([]));
+    assert_eq!(record["actions"][0]["status"], "refused");
 }
 
 #[test]

@@ -52,6 +52,20 @@ pub struct LastGood {
     pub commit: String,
 }
 
+/// Where a version stands in a stage's history
+/// ([`EnvRepo::deployment_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentState {
+    /// The stage's newest deployment set it: it holds it now.
+    Now,
+    /// An older deployment set it and no later commit rolled it back.
+    Before,
+    /// An older deployment set it and a later commit rolled it back.
+    RolledBack,
+    /// No deployment set it.
+    Never,
+}
+
 /// A stage whose value differs between two commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageChange {
@@ -236,6 +250,40 @@ impl EnvRepo {
         // only ones whose rollback trailers matter) has been seen by then.
         let history = self.history_until(rev, stage, |found| last_good_in(found).is_some())?;
         Ok(last_good_in(&history))
+    }
+
+    /// Where `version` stands in `stage`'s history at `rev`: held now,
+    /// held before (its newest deployment not rolled back by a later
+    /// commit), rolled back, or never held. Walks only as far back as the
+    /// newest deployment of `version`.
+    pub fn deployment_state(
+        &mut self,
+        rev: &str,
+        stage: &StageField,
+        version: &str,
+    ) -> Result<DeploymentState, ReadError> {
+        let history = self.history_until(rev, stage, |found| {
+            found.iter().any(|e| e.new.as_deref() == Some(version))
+        })?;
+        let Some(at) = history
+            .iter()
+            .position(|e| e.new.as_deref() == Some(version))
+        else {
+            return Ok(DeploymentState::Never);
+        };
+        if at == 0 {
+            return Ok(DeploymentState::Now);
+        }
+        let rolled_back = history[..at].iter().any(|e| {
+            e.trailers
+                .iter()
+                .any(|t| t.key.eq_ignore_ascii_case(ROLLBACK_OF) && t.value == version)
+        });
+        Ok(if rolled_back {
+            DeploymentState::RolledBack
+        } else {
+            DeploymentState::Before
+        })
     }
 
     /// Which of `stages` have a different value at `to` than at `from`.

@@ -55,7 +55,7 @@ mod yaml;
 
 pub use error::{FieldError, OpenError, ReadError, TransportError, WriteError};
 pub use field::{FieldKind, FieldSpec, FieldSpecError, Segment};
-pub use history::{HistoryEntry, LastGood, StageChange, last_good_in};
+pub use history::{DeploymentState, HistoryEntry, LastGood, StageChange, last_good_in};
 pub use repo::{EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for, default_cache_root};
 pub use scalar::Style;
 pub use trailers::{
@@ -63,4 +63,5 @@ pub use trailers::{
     render_message,
 };
 pub use write::{CommitSettings, Target, WriteOutcome, WriteRequest, mr_branch_name};
+pub(crate) use yaml::offset_of;
 pub use yaml::{Edited, MAX_FILE_SIZE, read_field, set_field};

@@ -16,6 +16,15 @@ use super::scalar;
 /// is a mistake or an attack).
 pub const MAX_FILE_SIZE: usize = 1024 * 1024;
 
+/// The byte offset of the scalar `field` points at in the first document
+/// of `text`, if the path exists there. Lets other parsers of YAML
+/// (`baton.yaml`'s) point an error at the right line.
+pub(crate) fn offset_of(text: &str, field: &FieldSpec) -> Option<usize> {
+    locate("", field, text, field.document.unwrap_or(0))
+        .ok()
+        .map(|l| l.start)
+}
+
 /// The result of [`set_field`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edited {
