@@ -23,6 +23,7 @@ const POLICIES: &[(&str, &str)] = &[
     ("baton_hostile_foreign_import", "HOSTILE_FOREIGN_IMPORT"),
     ("baton_hostile_old_wit", "HOSTILE_OLD_WIT"),
     ("baton_hostile_sockets", "HOSTILE_SOCKETS"),
+    ("baton_hostile_bad_decisions", "HOSTILE_BAD_DECISIONS"),
 ];
 
 fn main() {

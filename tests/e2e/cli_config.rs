@@ -176,3 +176,164 @@ fn schema_describes_every_top_level_key() {
     assert_eq!(schema["required"], serde_json::json!(["env_repo", "apps"]));
     assert_eq!(schema["additionalProperties"], false);
 }
+
+#[test]
+fn stage_errors_point_at_the_stage_they_are_about() {
+    // Block style, with a second app whose stages repeat the names: the
+    // line is the duplicate's, not the last mention of the name.
+    let yaml = "env_repo:\n  url: https://gitlab.example.com/acme/env.git\n\
+                apps:\n  payments:\n    stages:\n\
+                \x20     - name: dev\n        file: a/dev.yaml\n        field: \"helm:image.tag\"\n        argocd_app: p-dev\n\
+                \x20     - name: dev\n        file: a/staging.yaml\n        field: \"helm:image.tag\"\n        argocd_app: p-stg\n\
+                \x20 shipping:\n    stages:\n\
+                \x20     - name: dev\n        file: b/dev.yaml\n        field: \"helm:\"\n        argocd_app: s-dev\n";
+    let dir = tempfile::tempdir().unwrap();
+    let err = error(&check(dir.path(), yaml));
+    assert_eq!(
+        err,
+        "error: baton.yaml:10: apps.payments.stages[1].name: duplicate stage name \"dev\"\n"
+    );
+    let yaml = yaml
+        .replacen(
+            "      - name: dev\n        file: a/staging",
+            "      - name: staging\n        file: a/staging",
+            1,
+        )
+        .replacen(
+            "field: \"helm:image.tag\"\n        argocd_app: p-stg",
+            "field: \"helm:\"\n        argocd_app: p-stg",
+            1,
+        );
+    let err = error(&check(dir.path(), &yaml));
+    assert!(
+        err.starts_with("error: baton.yaml:12: apps.payments.stages[1].field: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn urls_with_credentials_or_ssh_are_configuration_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = EXAMPLE.replace(
+        "url: https://gitlab.example.com/acme/gitops-env.git",
+        "url: https://oauth2:glpat-in-the-url@gitlab.example.com/acme/gitops-env.git",
+    );
+    let err = error(&check(dir.path(), &yaml));
+    assert_eq!(
+        err,
+        "error: baton.yaml:2: env_repo.url: credentials in the URL are not allowed; put the token \
+         in an environment variable and name it in env_repo.token_env\n"
+    );
+    assert!(!err.contains("glpat-in-the-url"));
+    for url in [
+        "ssh://git@gitlab.example.com/acme/gitops-env.git",
+        "git@gitlab.example.com:acme/gitops-env.git",
+    ] {
+        let yaml = EXAMPLE.replace("https://gitlab.example.com/acme/gitops-env.git", url);
+        let err = error(&check(dir.path(), &yaml));
+        assert!(
+            err.contains("env_repo.url: ") && err.contains("ssh and git:// URLs are not supported"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn stage_files_must_be_paths_inside_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        "overlays//dev/values.yaml",
+        "./overlays/dev.yaml",
+        "/etc/values.yaml",
+        "a/../b.yaml",
+    ] {
+        let yaml = EXAMPLE.replace(
+            "file: overlays/dev/payments/values.yaml",
+            &format!("file: {file}"),
+        );
+        let err = error(&check(dir.path(), &yaml));
+        assert!(
+            err.starts_with("error: baton.yaml:24: apps.payments.stages[0].file: ")
+                && err.contains("is not a file path inside the repository"),
+            "{file}: {err}"
+        );
+    }
+}
+
+#[test]
+fn commit_authors_must_be_whole_and_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |commit: &str| format!("{EXAMPLE}commit:\n{commit}");
+    let err = error(&check(
+        dir.path(),
+        &with("  author_email: ci@example.com\n"),
+    ));
+    assert!(
+        err.contains("commit.author_email: author_email needs author_name"),
+        "{err}"
+    );
+    let err = error(&check(
+        dir.path(),
+        &with("  author_name: \"Baton <evil>\"\n"),
+    ));
+    assert!(
+        err.contains("commit.author_name: \"Baton <evil>\" must be non-empty, without `<`, `>`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_token_with_control_characters_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("baton.yaml"), EXAMPLE).unwrap();
+    let out = baton(dir.path())
+        .args(["config", "check"])
+        .env("ENV_REPO_TOKEN", "glpat-x\r\nX-Injected: 1")
+        .env("ARGOCD_TOKEN", "a.b.c")
+        .output()
+        .unwrap();
+    let err = error(&out);
+    assert_eq!(
+        err,
+        "error: baton.yaml:4: env_repo.token_env: environment variable ENV_REPO_TOKEN holds a \
+         control character (CR, LF, ...); a token never does\n"
+    );
+}
+
+#[test]
+fn fetch_reads_every_stage_and_names_a_symlinked_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("env");
+    std::fs::create_dir_all(work.join("overlays/dev/payments")).unwrap();
+    std::fs::write(work.join("real.yaml"), "image:\n  tag: v1\n").unwrap();
+    std::os::unix::fs::symlink(
+        "../../../real.yaml",
+        work.join("overlays/dev/payments/values.yaml"),
+    )
+    .unwrap();
+    crate::support::git(&work, &["init", "-q", "-b", "main"]);
+    crate::support::git(&work, &["add", "."]);
+    crate::support::git(&work, &["commit", "-q", "-m", "seed"]);
+    let yaml = EXAMPLE
+        .replace(
+            "https://gitlab.example.com/acme/gitops-env.git",
+            &format!("file://{}", work.display()),
+        )
+        .replace("  token_env: ENV_REPO_TOKEN\nargocd", "argocd");
+    std::fs::write(dir.path().join("baton.yaml"), yaml).unwrap();
+    let out = baton(dir.path())
+        .args(["config", "check", "--fetch", "--cache-dir"])
+        .arg(dir.path().join("cache"))
+        .env("ARGOCD_TOKEN", "a.b.c")
+        .env("ENV_REPO_TOKEN", "unused")
+        .output()
+        .unwrap();
+    let err = error(&out);
+    assert!(
+        err.contains(
+            "apps.payments.stages[0]: overlays/dev/payments/values.yaml at main is a symbolic \
+             link, not a regular file"
+        ),
+        "{err}"
+    );
+}

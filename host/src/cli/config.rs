@@ -30,6 +30,15 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
+    /// Also fetch the env repo and read every stage's version at the branch
+    /// tip: a missing file or field, or a stage file that is a symlink, is
+    /// a configuration error too.
+    #[arg(long)]
+    fetch: bool,
+    /// Baton's cache directory (with --fetch) [default: $XDG_CACHE_HOME/baton
+    /// or ~/.cache/baton].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 /// Runs a config subcommand.
@@ -85,12 +94,41 @@ fn check(args: CheckArgs) -> Result<(), CommandError> {
         config.token(Some(var))?;
     }
     let policy = load::policy(&config, None)?;
+    if args.fetch {
+        let common = load::CommonArgs {
+            config: args.config.clone(),
+            output: args.output,
+            cache_dir: args.cache_dir.clone(),
+        };
+        read_stages(&config, &common.cache_root())?;
+    }
     let resolved = Resolved::new(&config, &policy);
     match args.output {
         OutputFormat::Json => output::print_json(&resolved),
         OutputFormat::Text => output::print(&resolved.text()),
     }
     Ok(())
+}
+
+/// Reads every stage's version at the env repo's branch tip.
+fn read_stages(config: &Config, cache_root: &std::path::Path) -> Result<(), CommandError> {
+    let systems = load::systems(config, cache_root)?;
+    systems.repo.with(|repo| {
+        let branch = repo.branch().to_owned();
+        for app in config.apps() {
+            for (i, stage) in app.stages.iter().enumerate() {
+                repo.read_version(&branch, &stage.location).map_err(|e| {
+                    CommandError::usage(format!(
+                        "{}: apps.{}.stages[{i}]: {}",
+                        config.path().display(),
+                        app.name,
+                        crate::report::error_chain(&e)
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    })
 }
 
 impl Resolved {

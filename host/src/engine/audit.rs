@@ -135,6 +135,17 @@ pub enum DecisionResult {
     Decision(Decision),
     /// The policy returned its own error.
     PolicyError(PolicyError),
+    /// A decision too large to record whole (a policy that answered with
+    /// megabytes; always refused as invalid): its size and digest, which a
+    /// replay compares.
+    Oversized {
+        /// Number of actions.
+        actions: usize,
+        /// Size of the decision as JSON.
+        bytes: usize,
+        /// `sha256:<hex>` of the decision as JSON.
+        digest: String,
+    },
     /// The call trapped or hit a limit.
     Trap {
         /// Short kind ([`DecideError::kind`]), e.g. `out-of-fuel`,
@@ -149,12 +160,29 @@ impl DecisionResult {
     /// The result as recorded from a decide call.
     pub fn of(result: &Result<Result<Decision, PolicyError>, DecideError>) -> Self {
         match result {
-            Ok(Ok(d)) => Self::Decision(d.clone()),
+            Ok(Ok(d)) => Self::decision(d),
             Ok(Err(e)) => Self::PolicyError(e.clone()),
             Err(e) => Self::Trap {
                 kind: e.kind().to_owned(),
                 message: e.to_string(),
             },
+        }
+    }
+}
+
+impl DecisionResult {
+    /// Decisions larger than this are recorded as [`Self::Oversized`].
+    pub const MAX_RECORDED_BYTES: usize = 256 << 10;
+
+    fn decision(d: &Decision) -> Self {
+        let json = serde_json::to_vec(d).unwrap_or_default();
+        if json.len() <= Self::MAX_RECORDED_BYTES {
+            return Self::Decision(d.clone());
+        }
+        Self::Oversized {
+            actions: d.actions.len(),
+            bytes: json.len(),
+            digest: crate::runtime::Digest::of(&json).to_string(),
         }
     }
 }

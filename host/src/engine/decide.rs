@@ -89,7 +89,14 @@ impl Engine {
         let Some((message, status)) = refusal else {
             return Ok(());
         };
-        for (i, action) in decision.actions.iter().enumerate() {
+        // An oversized decision is summarised by its message; only the
+        // actions within the limit are listed.
+        for (i, action) in decision
+            .actions
+            .iter()
+            .enumerate()
+            .take(self.limits.max_actions)
+        {
             st.record(
                 Slot::of(seq, i),
                 action,

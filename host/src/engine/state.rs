@@ -151,7 +151,7 @@ impl Slot {
         ActionRecord {
             decision: self.decision,
             index: self.index,
-            action: action.clone(),
+            action: super::guardrails::bounded(action),
             status,
             previous: None,
             commit: None,

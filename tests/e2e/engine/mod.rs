@@ -3,4 +3,5 @@
 
 mod env;
 mod flow;
+mod invariants;
 mod replay;

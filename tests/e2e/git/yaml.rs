@@ -283,3 +283,59 @@ fn syntax_error_reports_line_and_column() {
         other => panic!("expected a syntax error, got {other}"),
     }
 }
+
+#[test]
+fn values_yaml_1_1_reads_as_non_strings_are_quoted() {
+    // Helm reads values with a YAML 1.1 resolver: a plain 0712345 (an
+    // abbreviated commit id) would be the octal integer 234725.
+    for value in [
+        "0712345", "010", "on", "yes", "Off", "1_000", "1__0", "0.1_0", "1:20", "~",
+    ] {
+        assert_eq!(
+            set(
+                "image:\n  tag: v1 # pinned\n",
+                "helm:image.tag",
+                value,
+                "v1"
+            ),
+            format!("image:\n  tag: \"{value}\" # pinned\n"),
+            "{value}"
+        );
+    }
+    // A value that needs no quotes keeps the file's plain style.
+    assert_eq!(
+        set("image:\n  tag: v1\n", "helm:image.tag", "v1.2.3", "v1"),
+        "image:\n  tag: v1.2.3\n"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_read_and_kept() {
+    let input = "\u{feff}# values\nimage:\n  tag: \"v1\"\n";
+    assert_eq!(
+        set(input, "helm:image.tag", "v2", "v1"),
+        "\u{feff}# values\nimage:\n  tag: \"v2\"\n"
+    );
+}
+
+#[test]
+fn a_value_behind_an_alias_or_merge_key_is_read_but_not_written() {
+    let alias = "defaults: &d\n  tag: v7\nimage: *d\n";
+    assert_eq!(
+        read_field("f.yaml", &spec("helm:image.tag"), alias.as_bytes()).unwrap(),
+        "v7"
+    );
+    assert!(matches!(
+        err(alias.as_bytes(), "helm:image.tag"),
+        FieldError::AliasOrAnchor { .. }
+    ));
+    let merge = "base: &b\n  tag: v8\nimage:\n  <<: *b\n  pull: Always\n";
+    assert_eq!(
+        read_field("f.yaml", &spec("helm:image.tag"), merge.as_bytes()).unwrap(),
+        "v8"
+    );
+    assert!(matches!(
+        err(merge.as_bytes(), "helm:image.tag"),
+        FieldError::MergeKey { .. }
+    ));
+}

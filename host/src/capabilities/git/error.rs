@@ -264,6 +264,19 @@ pub enum ReadError {
         /// The revision.
         rev: String,
     },
+    /// The path is there but is not a regular file (a symlink, a directory,
+    /// a submodule): Baton neither follows nor replaces it.
+    #[error("{file} at {rev} is a {kind}, not a regular file (field {field})")]
+    NotAFile {
+        /// Path of the file in the repo.
+        file: String,
+        /// The field being read.
+        field: String,
+        /// The revision.
+        rev: String,
+        /// `symbolic link`, `directory` or `submodule`.
+        kind: &'static str,
+    },
     /// The field could not be read from the file.
     #[error(transparent)]
     Field(#[from] FieldError),

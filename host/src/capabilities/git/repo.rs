@@ -334,14 +334,45 @@ impl EnvRepo {
         stage: &StageField,
         rev: &str,
     ) -> Result<String, ReadError> {
-        let bytes = self
-            .blob_at(commit, &stage.file)?
-            .ok_or_else(|| ReadError::FileMissing {
+        let bytes = match self.blob_at(commit, &stage.file)? {
+            Some(bytes) => bytes,
+            None => return Err(self.missing(commit, stage, rev)),
+        };
+        yaml::read_field(&stage.file, &stage.field, &bytes).map_err(ReadError::from)
+    }
+
+    /// Why a stage's file cannot be read at `commit`: absent, or not a
+    /// regular file.
+    pub(crate) fn missing(&self, commit: ObjectId, stage: &StageField, rev: &str) -> ReadError {
+        let kind = self
+            .repo
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .ok()
+            .and_then(|tree| tree.lookup_entry_by_path(&stage.file).ok().flatten())
+            .map(|entry| {
+                let mode = entry.mode();
+                if mode.is_link() {
+                    "symbolic link"
+                } else if mode.is_tree() {
+                    "directory"
+                } else {
+                    "submodule"
+                }
+            });
+        match kind {
+            Some(kind) => ReadError::NotAFile {
                 file: stage.file.clone(),
                 field: stage.field.to_string(),
                 rev: rev.to_owned(),
-            })?;
-        yaml::read_field(&stage.file, &stage.field, &bytes).map_err(ReadError::from)
+                kind,
+            },
+            None => ReadError::FileMissing {
+                file: stage.file.clone(),
+                field: stage.field.to_string(),
+                rev: rev.to_owned(),
+            },
+        }
     }
 
     /// The version of `stage` in `bytes`, for callers holding a blob.

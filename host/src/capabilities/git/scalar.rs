@@ -1,6 +1,15 @@
 //! YAML scalar text: which quoting style a scalar uses, how to decode it, and
 //! how to write a new value in the same style (quoting a plain scalar when
 //! the new text would otherwise stop being a string, e.g. `1.10`).
+//!
+//! "Stop being a string" is judged by both resolvers that read env repos:
+//! YAML 1.2's core schema (yaml_serde) and YAML 1.1's (Helm's go-yaml,
+//! PyYAML), which also read `yes`, `off`, `0712345` (octal), `1_000`,
+//! `1:20` (base 60) and dates as non-strings.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 /// How a scalar is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,10 +97,45 @@ fn plain_is_safe(value: &str) -> bool {
     {
         return false;
     }
-    matches!(
-        yaml_serde::from_str::<yaml_serde::Value>(value),
-        Ok(yaml_serde::Value::String(s)) if s == value
-    )
+    !yaml11_non_string(value)
+        && matches!(
+            yaml_serde::from_str::<yaml_serde::Value>(value),
+            Ok(yaml_serde::Value::String(s)) if s == value
+        )
+}
+
+/// Would a YAML 1.1 resolver read the plain scalar `value` as something
+/// other than a string? The patterns are YAML 1.1's implicit types
+/// (bool, null, int, float, timestamp, merge, value), as PyYAML and go-yaml
+/// resolve them; booleans and nulls in any case.
+fn yaml11_non_string(value: &str) -> bool {
+    static IMPLICIT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(concat!(
+            r"^(?:",
+            // bool and null, any case
+            r"(?i:y|yes|n|no|true|false|on|off|null|~)",
+            // int: binary, octal, hex, decimal with underscores, base 60
+            r"|[-+]?0b[01_]+",
+            r"|[-+]?0o?[0-7_]+",
+            r"|[-+]?0x[0-9a-fA-F_]+",
+            r"|[-+]?[0-9][0-9_]*",
+            r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+",
+            // float
+            r"|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?",
+            r"|[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?",
+            r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*",
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+            // timestamp
+            r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}",
+            r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?",
+            r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?",
+            // merge and value keys
+            r"|<<|=",
+            r")$"
+        ))
+        .expect("a valid regular expression")
+    });
+    IMPLICIT.is_match(value)
 }
 
 #[cfg(test)]
@@ -109,6 +153,48 @@ mod tests {
         assert_eq!(render("1.10", Style::SingleQuoted), "'1.10'");
         assert_eq!(render("it's", Style::SingleQuoted), "'it''s'");
         assert_eq!(render("a\"b\\c", Style::DoubleQuoted), "\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn what_yaml_1_1_reads_as_non_strings_is_quoted() {
+        for v in [
+            "0712345",
+            "010",
+            "on",
+            "yes",
+            "Off",
+            "Y",
+            "NO",
+            "1_000",
+            "1__0",
+            "0.1_0",
+            "1:20",
+            "0b101",
+            "0x1F",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "~",
+            "Null",
+            "2024-01-02",
+            "2001-12-14t21:59:43.10-05:00",
+            "<<",
+            "=",
+            "1.",
+        ] {
+            assert_eq!(render(v, Style::Plain), format!("\"{v}\""), "{v}");
+        }
+        for v in [
+            "v1.2.3",
+            "1.2.3",
+            "1.0.0-rc.1",
+            "abc123",
+            "release-2024",
+            "0712345z",
+            "v010",
+        ] {
+            assert_eq!(render(v, Style::Plain), v, "{v}");
+        }
     }
 
     #[test]

@@ -211,11 +211,7 @@ impl EnvRepo {
             .blob_at(base, &req.location.file)
             .map_err(fail)?
             .ok_or_else(|| {
-                fail(ReadError::FileMissing {
-                    file: req.location.file.clone(),
-                    field: req.location.field.to_string(),
-                    rev: format!("{} ({base})", self.branch),
-                })
+                fail(self.missing(base, &req.location, &format!("{} ({base})", self.branch)))
             })?;
         yaml::set_field(
             &req.location.file,

@@ -41,10 +41,16 @@ pub enum Edited {
 
 /// A file that passed the size, UTF-8, syntax and document checks.
 struct Checked<'a> {
+    /// The text after the byte order mark, if any.
     text: &'a str,
+    /// The file starts with a UTF-8 byte order mark (kept when writing).
+    bom: bool,
     docs: Vec<Value>,
     doc_index: usize,
 }
+
+/// UTF-8's byte order mark.
+const BOM: &str = "\u{feff}";
 
 fn check<'a>(file: &str, field: &FieldSpec, bytes: &'a [u8]) -> Result<Checked<'a>, FieldError> {
     if bytes.len() > MAX_FILE_SIZE {
@@ -60,6 +66,10 @@ fn check<'a>(file: &str, field: &FieldSpec, bytes: &'a [u8]) -> Result<Checked<'
         field: field.to_string(),
         source,
     })?;
+    let (text, bom) = match text.strip_prefix(BOM) {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
     let docs = parse_all(text).map_err(|source| {
         let (line, column) = source.location().map_or((0, 0), |l| (l.line(), l.column()));
         FieldError::Syntax {
@@ -91,6 +101,7 @@ fn check<'a>(file: &str, field: &FieldSpec, bytes: &'a [u8]) -> Result<Checked<'
     };
     Ok(Checked {
         text,
+        bom,
         docs,
         doc_index,
     })
@@ -103,10 +114,29 @@ fn parse_all(text: &str) -> Result<Vec<Value>, yaml_serde::Error> {
 }
 
 /// The value of `field` in `bytes` (a plain scalar as written, a quoted one
-/// decoded).
+/// decoded). A value behind an alias or a merge key, which Baton refuses to
+/// write, is still read, as the YAML parser resolves it.
 pub fn read_field(file: &str, field: &FieldSpec, bytes: &[u8]) -> Result<String, FieldError> {
     let checked = check(file, field, bytes)?;
-    Ok(locate(file, field, checked.text, checked.doc_index)?.value)
+    match locate(file, field, checked.text, checked.doc_index) {
+        Ok(located) => Ok(located.value),
+        Err(e @ (FieldError::AliasOrAnchor { .. } | FieldError::MergeKey { .. })) => {
+            resolved(&checked, field).ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The scalar at `field` as yaml_serde resolves aliases and merge keys.
+fn resolved(checked: &Checked<'_>, field: &FieldSpec) -> Option<String> {
+    let mut doc = checked.docs.get(checked.doc_index)?.clone();
+    doc.apply_merge().ok()?;
+    match navigate(&mut doc, &field.path())? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// Sets `field` in `bytes` to `value`, preserving every other byte.
@@ -127,6 +157,9 @@ pub fn set_field(
     }
     let text = checked.text;
     let mut out = String::with_capacity(text.len() + new_scalar.len());
+    if checked.bom {
+        out.push_str(BOM);
+    }
     out.push_str(&text[..located.start]);
     out.push_str(&new_scalar);
     out.push_str(&text[located.end..]);
@@ -153,8 +186,8 @@ fn verify(
         value: value.to_owned(),
         reason,
     };
-    let new_docs =
-        parse_all(new_text).map_err(|e| failed(format!("the result does not parse: {e}")))?;
+    let new_docs = parse_all(new_text.strip_prefix(BOM).unwrap_or(new_text))
+        .map_err(|e| failed(format!("the result does not parse: {e}")))?;
     let path = field.path();
     let mut expected = checked.docs.clone();
     let target = expected

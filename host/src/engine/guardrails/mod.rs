@@ -140,6 +140,56 @@ pub(crate) fn brief(action: &Action) -> String {
     format!("{}... ({} bytes)", &text[..end], text.len())
 }
 
+/// `action` with every text cut to at most 4 KiB, for the audit record and
+/// the output: a refused action may carry megabytes a policy made up.
+/// Actions within the limits come back unchanged.
+pub(crate) fn bounded(action: &Action) -> Action {
+    const MAX: usize = 4096;
+    let cut = |s: &String| -> String {
+        if s.len() <= MAX {
+            return s.clone();
+        }
+        let mut end = MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... ({} bytes)", &s[..end], s.len())
+    };
+    let channel = |c: &crate::runtime::Channel| match c {
+        crate::runtime::Channel::MergeRequest(o) => {
+            crate::runtime::Channel::MergeRequest(crate::runtime::MergeRequestOptions {
+                title: o.title.as_ref().map(cut),
+                description: cut(&o.description),
+                labels: o.labels.iter().take(64).map(cut).collect(),
+                ..o.clone()
+            })
+        }
+        other => other.clone(),
+    };
+    match action {
+        Action::SetVersion(s) => Action::SetVersion(crate::runtime::SetVersion {
+            stage: cut(&s.stage),
+            version: cut(&s.version),
+            channel: channel(&s.channel),
+            reason: cut(&s.reason),
+        }),
+        Action::Rollback(r) => Action::Rollback(crate::runtime::Rollback {
+            stage: cut(&r.stage),
+            to_version: cut(&r.to_version),
+            rollback_of: cut(&r.rollback_of),
+            channel: channel(&r.channel),
+            reason: cut(&r.reason),
+        }),
+        Action::AwaitHealth(a) => Action::AwaitHealth(crate::runtime::AwaitHealth {
+            stage: cut(&a.stage),
+            version: cut(&a.version),
+            ..a.clone()
+        }),
+        Action::Hold(reason) => Action::Hold(cut(reason)),
+        Action::Fail(reason) => Action::Fail(cut(reason)),
+    }
+}
+
 /// Checks every action of `decision` with the default limits; the first
 /// refusal is returned.
 pub fn check(decision: &Decision, ctx: &Context, guardrails: &Guardrails) -> Result<(), Refusal> {

@@ -220,6 +220,13 @@ fn result_lines(result: &DecisionResult) -> Vec<String> {
             };
             vec![format!("policy error ({kind}): {message}")]
         }
+        DecisionResult::Oversized {
+            actions,
+            bytes,
+            digest,
+        } => vec![format!(
+            "oversized decision: {actions} actions, {bytes} bytes of JSON, {digest}"
+        )],
         DecisionResult::Trap { kind, .. } => vec![format!("trap: {kind}")],
     }
 }
