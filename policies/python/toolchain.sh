@@ -43,4 +43,5 @@ baton_python_componentize() {
     local app="$1" out="$2" dir="$3"
     "$BATON_PY_VENV/bin/componentize-py" -q -d "$BATON_WIT" -w promotion-policy \
         componentize --stub-wasi -p "$dir" -p "$BATON_PY_SDK" "$app" -o "$out"
+    "$BATON_PY_VENV/bin/python" "$BATON_PY_DIR/producers.py" "$out" "$COMPONENTIZE_PY_VERSION"
 }

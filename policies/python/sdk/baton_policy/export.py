@@ -9,7 +9,6 @@ policy that fails never yields a decision.
 """
 
 import os
-import traceback
 from typing import Callable, Sequence
 
 from . import _wit
@@ -25,10 +24,13 @@ def panic_text(error: BaseException) -> str:
     was raised, read from the traceback without touching source files
     (there are none inside a component)."""
     text = f"{type(error).__name__}: {error}"
-    frames = traceback.extract_tb(error.__traceback__, limit=None) if error.__traceback__ else []
-    if frames:
-        last = frames[-1]
-        text += f" (at {os.path.basename(last.filename)}:{last.lineno})"
+    # Walked by hand: the traceback module reads source lines, and a
+    # component has no files (a stubbed filesystem call traps).
+    tb = error.__traceback__
+    if tb is not None:
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        text += f" (at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno})"
     return text
 
 
