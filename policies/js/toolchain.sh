@@ -3,12 +3,13 @@
 # missing and generates the SDK's typings from the contract (`wit/`).
 #
 # BATON_TOOLCHAIN_CACHE overrides where the toolchain lives (default:
-# target/polyglot/ of this repository).
+# target/polyglot/ of this repository). A project made by `baton policy new`
+# sets BATON_WIT and BATON_JS_SDK to its own copies.
 
 BATON_JS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BATON_REPO="$(cd "$BATON_JS_DIR/../.." && pwd)"
-BATON_WIT="$BATON_REPO/wit"
-BATON_JS_SDK="$BATON_JS_DIR/sdk"
+BATON_WIT="${BATON_WIT:-$BATON_REPO/wit}"
+BATON_JS_SDK="${BATON_JS_SDK:-$BATON_JS_DIR/sdk}"
 BATON_JS_LOCK="$BATON_JS_DIR/toolchain/package-lock.json"
 BATON_JS_CACHE="${BATON_TOOLCHAIN_CACHE:-$BATON_REPO/target/polyglot}/js-$(sha256sum "$BATON_JS_LOCK" | cut -c1-12)"
 

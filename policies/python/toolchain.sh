@@ -4,15 +4,16 @@
 #
 # BATON_TOOLCHAIN_CACHE overrides where the toolchain lives (default:
 # target/polyglot/ of this repository); BATON_PYTHON names the Python used
-# to create the virtual environment (default: python3).
+# to create the virtual environment (default: python3). A project made by
+# `baton policy new` sets BATON_WIT and BATON_PY_SDK to its own copies.
 
 COMPONENTIZE_PY_VERSION=0.25.1
 PYTEST_VERSION=9.2.0
 
 BATON_PY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BATON_REPO="$(cd "$BATON_PY_DIR/../.." && pwd)"
-BATON_WIT="$BATON_REPO/wit"
-BATON_PY_SDK="$BATON_PY_DIR/sdk"
+BATON_WIT="${BATON_WIT:-$BATON_REPO/wit}"
+BATON_PY_SDK="${BATON_PY_SDK:-$BATON_PY_DIR/sdk}"
 BATON_PY_CACHE="${BATON_TOOLCHAIN_CACHE:-$BATON_REPO/target/polyglot}/python-$COMPONENTIZE_PY_VERSION"
 BATON_PY_VENV="$BATON_PY_CACHE/venv"
 
