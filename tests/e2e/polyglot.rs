@@ -20,11 +20,7 @@ use serde_json::Value;
 
 use crate::support::{baton, test_limits};
 
-#[allow(dead_code)]
-#[path = "engine/env.rs"]
-mod env;
-
-use env::{APP, Env, Setup, assert_code, stdout};
+use crate::engine::env::{APP, Env, Setup, assert_code, stdout};
 
 /// The polyglot components, by language and directory under `policies/`.
 const PORTS: [(&str, &str); 4] = [
