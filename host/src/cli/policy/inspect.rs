@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::cli::error::CommandError;
 use crate::cli::output::{self, OutputFormat};
-use crate::runtime::{InterfaceName, LoadedPolicy, PolicySource, Producers, WIT_PACKAGE, WIT_VERSION};
+use crate::runtime::{
+    InterfaceName, LoadedPolicy, PolicySource, Producers, WIT_PACKAGE, WIT_VERSION,
+};
 
 /// Arguments of `baton policy inspect`.
 #[derive(Debug, Args)]
@@ -135,9 +137,7 @@ fn producers(source: &PolicySource) -> Producers {
         PolicySource::File(path) => std::fs::read(path)
             .map(|bytes| Producers::of(&bytes))
             .unwrap_or_default(),
-        PolicySource::Builtin(name) if name == "default" => {
-            Producers::of(crate::policies::DEFAULT)
-        }
+        PolicySource::Builtin(name) if name == "default" => Producers::of(crate::policies::DEFAULT),
         PolicySource::Builtin(_) => Producers::default(),
     }
 }
