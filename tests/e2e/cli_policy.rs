@@ -118,6 +118,7 @@ fn inspect_text_lists_grants() {
     settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
     settings.add_filter(r"size:        \d+ bytes", "size:        [SIZE] bytes");
     settings.add_filter(r"@0\.2\.\d\b", "@0.2.x");
+    settings.add_filter(r"(?m)^toolchain:   .*$", "toolchain:   [TOOLCHAIN]");
     settings.bind(|| insta::assert_snapshot!(text));
 }
 

@@ -18,5 +18,6 @@ mod forge_shapes;
 mod forge_sims;
 mod forge_transport;
 mod git;
+mod polyglot;
 mod runtime;
 mod world;

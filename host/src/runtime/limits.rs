@@ -14,9 +14,15 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Maximum elements per table.
     pub table_elements: usize,
-    /// Maximum instances (core modules) per component.
+    /// Maximum core module instances per component. A component cannot
+    /// create instances at run time: its count is fixed by what it declares
+    /// and checked when it is compiled, so this ceiling only decides which
+    /// components load and never loosens what a loaded policy may do. Rust
+    /// policies declare a handful; componentize-py (Python) components 38,
+    /// so the ceiling is 64.
     pub instances: usize,
-    /// Maximum tables and memories per component.
+    /// Maximum tables and memories per component (declared, like
+    /// `instances`; the Python and JS runtimes need fewer than 16).
     pub tables_and_memories: usize,
     /// Maximum native stack for wasm code, in bytes.
     pub stack_bytes: usize,
@@ -34,7 +40,7 @@ impl Default for Limits {
             fuel: 1_000_000_000,
             memory_bytes: 64 << 20,
             table_elements: 100_000,
-            instances: 16,
+            instances: 64,
             tables_and_memories: 16,
             stack_bytes: 512 << 10,
             deadline: Duration::from_secs(5),

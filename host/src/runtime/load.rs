@@ -370,6 +370,7 @@ fn classify(error: wasmtime::Error, call: &Call, limits: &Limits) -> DecideError
             limit: limits.output_bytes,
         };
     }
+    let guest_panic = super::guest_panic::reported(&state.logs);
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => DecideError::OutOfFuel { limit: limits.fuel },
         Some(Trap::Interrupt) => DecideError::Deadline {
@@ -381,6 +382,10 @@ fn classify(error: wasmtime::Error, call: &Call, limits: &Limits) -> DecideError
         },
         Some(Trap::UnreachableCodeReached) if stderr.contains("panicked") => DecideError::Panic {
             message: panic_message(&stderr),
+            backtrace,
+        },
+        Some(Trap::UnreachableCodeReached) if guest_panic.is_some() => DecideError::Panic {
+            message: guest_panic.unwrap_or_default(),
             backtrace,
         },
         trap => DecideError::Trap {

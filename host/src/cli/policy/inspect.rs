@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::cli::error::CommandError;
 use crate::cli::output::{self, OutputFormat};
-use crate::runtime::{InterfaceName, LoadedPolicy, WIT_PACKAGE, WIT_VERSION};
+use crate::runtime::{
+    InterfaceName, LoadedPolicy, PolicySource, Producers, WIT_PACKAGE, WIT_VERSION,
+};
 
 /// Arguments of `baton policy inspect`.
 #[derive(Debug, Args)]
@@ -30,6 +32,8 @@ pub(super) struct Report {
     pub(super) size: usize,
     pub(super) wit: Wit,
     pub(super) metadata: Metadata,
+    /// Language and toolchain from the component's producers sections.
+    pub(super) producers: Producers,
     pub(super) imports: Vec<Interface>,
     pub(super) exports: Vec<Interface>,
 }
@@ -120,8 +124,21 @@ pub(super) fn report(policy: &LoadedPolicy) -> Report {
             description: policy.metadata.description.clone(),
             authors: policy.metadata.authors.clone(),
         },
+        producers: producers(&policy.source),
         imports: policy.interfaces.imports.iter().map(interface).collect(),
         exports: policy.interfaces.exports.iter().map(interface).collect(),
+    }
+}
+
+/// The producers sections of the policy's bytes (read again: loading keeps
+/// only the compiled code). Empty when the bytes cannot be read any more.
+fn producers(source: &PolicySource) -> Producers {
+    match source {
+        PolicySource::File(path) => std::fs::read(path)
+            .map(|bytes| Producers::of(&bytes))
+            .unwrap_or_default(),
+        PolicySource::Builtin(name) if name == "default" => Producers::of(crate::policies::DEFAULT),
+        PolicySource::Builtin(_) => Producers::default(),
     }
 }
 
@@ -142,6 +159,13 @@ pub fn run(args: InspectArgs) -> Result<(), CommandError> {
     }
     if !m.authors.is_empty() {
         let _ = writeln!(text, "authors:     {}", m.authors.join(", "));
+    }
+    let producers = &report.producers;
+    if !producers.language.is_empty() {
+        let _ = writeln!(text, "language:    {}", producers.language.join(", "));
+    }
+    if !producers.is_empty() {
+        let _ = writeln!(text, "toolchain:   {}", producers.tools());
     }
     let _ = writeln!(text, "digest:      {}", report.digest);
     let _ = writeln!(text, "size:        {} bytes", report.size);

@@ -5,6 +5,7 @@ mod diff;
 mod eval;
 mod inspect;
 mod linediff;
+mod new;
 mod replay;
 mod scenario;
 mod test;
@@ -33,6 +34,9 @@ pub enum PolicyCommand {
     /// calls (exit 1 on the first divergence), or with --policy, show what
     /// another policy would have decided on the recorded events.
     Replay(replay::ReplayArgs),
+    /// Create a policy project (Rust, Python or JavaScript) that builds and
+    /// passes `baton policy test` right away.
+    New(new::NewArgs),
 }
 
 /// Runs a policy subcommand.
@@ -43,6 +47,7 @@ pub fn run(cmd: PolicyCommand) -> Result<(), CommandError> {
         PolicyCommand::Test(args) => test::run(args),
         PolicyCommand::Diff(args) => diff::run(args),
         PolicyCommand::Replay(args) => replay::run(args),
+        PolicyCommand::New(args) => new::run(args),
     }
 }
 

@@ -1,0 +1,318 @@
+// The standard promotion flow as reusable steps: the reference policy's
+// decisions (the Rust SDK's `baton_policy::flow`), rule for rule and word
+// for word. `Flow.decide` is the whole reference policy; a policy that
+// changes a rule handles the events it cares about and composes the steps
+// for the rest. An event kind this SDK does not know is "nothing to do".
+
+import * as actions from './actions.js';
+import * as events from './events.js';
+import { CapabilityError, InvalidEvent, PolicyError, capability } from './errors.js';
+import { degradedResource, describe, isHealthy, isSyncing, pausedCanary, syncFailed } from './health.js';
+import { lastGood, rolledBackVersion } from './history.js';
+import { Settings, nestError } from './settings.js';
+
+/** How many deployments to read when looking for the last good version. */
+export const HISTORY_DEPTH = 200;
+
+/** Settings of the standard flow (timeouts are bigint milliseconds). */
+export class FlowSettings {
+  /** Default gate timeout: ten minutes. */
+  static DEFAULT_HEALTH_TIMEOUT_MS = 600000n;
+  /** The top-level keys these settings read. */
+  static KEYS = Object.freeze(['health_timeout', 'stages', 'progressing_is_waiting', 'mr_labels', 'rollback_labels']);
+
+  constructor({ healthTimeoutMs, stageTimeouts, progressingIsWaiting, mrLabels, rollbackLabels }) {
+    this.healthTimeout = healthTimeoutMs;
+    this.stageTimeouts = stageTimeouts;
+    this.progressingIsWaiting = progressingIsWaiting;
+    this.mrLabels = mrLabels;
+    this.rollbackLabels = rollbackLabels;
+  }
+
+  /** Parses and validates the context's settings, with the default gate timeout. */
+  static parse(text) {
+    return FlowSettings.fromSettings(Settings.parse(text), FlowSettings.DEFAULT_HEALTH_TIMEOUT_MS);
+  }
+
+  /** Reads the flow's keys; other keys are left to the policy. */
+  static fromSettings(s, defaultHealthTimeoutMs) {
+    const stageTimeouts = [];
+    const stages = s.section('stages');
+    if (stages !== null) {
+      for (const name of stages.keys()) {
+        const stage = stages.section(name) ?? new Settings({});
+        let ms;
+        try {
+          ms = stage.durationMs('health_timeout');
+        } catch (e) {
+          throw e instanceof PolicyError ? nestError(e, `stages.${name}`) : e;
+        }
+        if (ms !== null) stageTimeouts.push([name, ms]);
+      }
+    }
+    const healthTimeout = s.durationMs('health_timeout');
+    const progressing = s.bool('progressing_is_waiting');
+    const mrLabels = s.strings('mr_labels');
+    const rollbackLabels = s.strings('rollback_labels');
+    return new FlowSettings({
+      healthTimeoutMs: healthTimeout ?? BigInt(defaultHealthTimeoutMs),
+      stageTimeouts,
+      progressingIsWaiting: progressing ?? true,
+      mrLabels: mrLabels ?? ['baton'],
+      rollbackLabels: rollbackLabels ?? ['baton', 'rollback'],
+    });
+  }
+
+  /** Gate timeout for `stage`. */
+  healthTimeoutMs(stage) {
+    const found = this.stageTimeouts.find(([name]) => name === stage);
+    return found ? found[1] : this.healthTimeout;
+  }
+
+  /** Every configured gate timeout with its settings key. */
+  healthTimeouts() {
+    return [
+      ['health_timeout', this.healthTimeout],
+      ...this.stageTimeouts.map(([stage, ms]) => [`stages.${stage}.health_timeout`, ms]),
+    ];
+  }
+}
+
+/** Verdicts: `{kind: 'healthy', text: seen}`, `{kind: 'waiting', text: why}`, `{kind: 'failed', text: why}`. */
+export const Verdict = Object.freeze({
+  healthy: (text) => ({ kind: 'healthy', text }),
+  waiting: (text) => ({ kind: 'waiting', text }),
+  failed: (text) => ({ kind: 'failed', text }),
+});
+
+/** The first 7 characters of a commit id, as git shows it. */
+export function short(commit) {
+  return commit.slice(0, 7);
+}
+
+function orCapability(call) {
+  try {
+    return call();
+  } catch (e) {
+    if (e instanceof CapabilityError) throw capability(e);
+    throw e;
+  }
+}
+
+/** The standard flow for one decision: context, world and settings. */
+export class Flow {
+  constructor(ctx, world, settings) {
+    this.ctx = ctx;
+    this.world = world;
+    this.settings = settings;
+  }
+
+  /** The reference policy's answer to `event`. */
+  decide(event) {
+    const p = events.payload(event);
+    switch (events.kind(event)) {
+      case 'new-version':
+        return this.newVersion(p.version);
+      case 'stage-changed':
+        return this.stageChanged(p);
+      case 'health-observed':
+        return this.healthObserved(p);
+      case 'gate-timeout':
+        return this.gateTimeout(p);
+      case 'rollback-requested':
+        return this.rollbackRequested(p);
+      default:
+        return actions.nothing(`${event?.tag} is not an event this policy acts on; nothing to do`);
+    }
+  }
+
+  /** The stage called `name`; an event naming another stage is invalid. */
+  stage(name) {
+    const stage = events.stage(this.ctx, name);
+    if (stage === undefined) throw new InvalidEvent(`app ${this.ctx.app} has no stage ${name}`);
+    return stage;
+  }
+
+  /** The first stage, where new versions enter. */
+  firstStage() {
+    const stage = events.firstStage(this.ctx);
+    if (stage === undefined) throw new InvalidEvent(`app ${this.ctx.app} has no stages`);
+    return stage;
+  }
+
+  /** Direct commits only where allowed and only for the first stage. */
+  channel(stage, labels, description) {
+    const first = events.firstStage(this.ctx);
+    if (first !== undefined && first.name === stage.name && stage.directCommitAllowed) {
+      return actions.directCommit();
+    }
+    return actions.mergeRequestChannel(actions.mrOptions(description, labels));
+  }
+
+  /** Sets `stage` to `version`, then gates it (direct commit) or holds until merged. */
+  promote(stage, version, channel, reason) {
+    const acts = [actions.setVersion(stage.name, version, channel, reason)];
+    if (actions.isDirect(channel)) {
+      acts.push(actions.awaitHealth(stage.name, version, this.settings.healthTimeoutMs(stage.name)));
+    } else {
+      acts.push(actions.hold(`waiting for the ${stage.name} merge request to be merged`));
+    }
+    return actions.decision(acts, [reason]);
+  }
+
+  /** A new version goes to the first stage. */
+  newVersion(version) {
+    const first = this.firstStage();
+    const reason = `${version} is a new version of ${this.ctx.app}`;
+    return this.promote(first, version, this.channel(first, this.settings.mrLabels, reason), reason);
+  }
+
+  /** A changed stage is gated. */
+  stageChanged(changed) {
+    const stage = this.stage(changed.stage);
+    const timeout = this.settings.healthTimeoutMs(stage.name);
+    const why = changed.isRollback
+      ? `${stage.name} was rolled back to ${changed.toVersion}; gating it`
+      : `${stage.name} changed ${changed.fromVersion ?? '(none)'} -> ${changed.toVersion}; gating it`;
+    return actions.decision([actions.awaitHealth(stage.name, changed.toVersion, timeout)], [why]);
+  }
+
+  /** Why an observation says nothing about the gated version, if it does not. */
+  offVersion(stage, observed) {
+    const revision = observed.status.revision;
+    if (revision == null) {
+      return `${stage.name}: Argo CD reports no synced revision yet; waiting for ${short(observed.commit)}`;
+    }
+    if (revision === observed.commit) return undefined;
+    let version;
+    try {
+      version = this.world.stageVersion(stage.name, revision);
+    } catch (e) {
+      if (!(e instanceof CapabilityError)) throw e;
+      return `${stage.name}: cannot tell which version revision ${short(revision)} holds (${e.debug()}); waiting`;
+    }
+    if (version === observed.version) return undefined;
+    return (
+      `${stage.name}: Argo CD is at ${short(revision)} which holds ${version}, ` +
+      `not ${observed.version} at ${short(observed.commit)}; waiting`
+    );
+  }
+
+  /** A failed sync fails; not Synced or still syncing waits; `undefined` once synced. */
+  syncVerdict(stage, observed) {
+    const status = observed.status;
+    if (status.sync === 'synced' && !isSyncing(status)) return undefined;
+    if (status.sync !== 'synced' && syncFailed(status)) {
+      const message = status.operationMessage ?? 'no message from Argo CD';
+      return Verdict.failed(`the sync of ${stage.name} to ${observed.version} failed: ${message}`);
+    }
+    return Verdict.waiting(`${stage.name}: ${describe(status)}; waiting for the sync`);
+  }
+
+  /** Degraded fails; Healthy passes; Progressing waits unless configured otherwise. */
+  verdict(stage, observed) {
+    const synced = this.syncVerdict(stage, observed);
+    if (synced !== undefined) return synced;
+    const status = observed.status;
+    const seen = describe(status);
+    const degraded = degradedResource(status);
+    if (status.health === 'degraded' || degraded !== undefined) {
+      let detail = '';
+      if (degraded !== undefined) detail = ` (${degraded.kind} ${degraded.name}: ${degraded.message ?? 'degraded'})`;
+      else if (status.healthMessage != null) detail = ` (${status.healthMessage})`;
+      return Verdict.failed(`${stage.name} is Degraded at ${observed.version}${detail}`);
+    }
+    if (isHealthy(status)) return Verdict.healthy(seen);
+    if (status.health !== 'progressing' || this.settings.progressingIsWaiting) {
+      const paused = pausedCanary(status);
+      if (paused !== undefined) return Verdict.waiting(`${stage.name}: canary ${paused.name} paused (${seen}); waiting`);
+      return Verdict.waiting(`${stage.name}: ${seen}; waiting`);
+    }
+    return Verdict.failed(`${stage.name} is still Progressing and progressing_is_waiting is false`);
+  }
+
+  /** Keep waiting when off version, else act on the verdict. */
+  healthObserved(observed) {
+    const stage = this.stage(observed.stage);
+    const why = this.offVersion(stage, observed);
+    if (why !== undefined) return actions.nothing(why);
+    return this.actOn(stage, observed.version, this.verdict(stage, observed));
+  }
+
+  /** Promote on Healthy, keep waiting, or roll back and fail. */
+  actOn(stage, version, verdict) {
+    if (verdict.kind === 'healthy') {
+      const after = this.afterHealthy(stage, version, verdict.text);
+      if (after.decision !== undefined) return after.decision;
+      const channel = this.channel(after.next, this.settings.mrLabels, after.reason);
+      return this.promote(after.next, version, channel, after.reason);
+    }
+    if (verdict.kind === 'waiting') return actions.nothing(verdict.text);
+    return this.rollBackAndFail(stage, version, verdict.text);
+  }
+
+  /** `{decision}` ending the run (healthy rollback, last stage), or `{next, reason}`. */
+  afterHealthy(stage, version, seen) {
+    const latest = orCapability(() => this.world.stageHistory(stage.name, 1));
+    const bad = latest.length ? rolledBackVersion(latest[0]) : undefined;
+    if (bad != null) {
+      return {
+        decision: actions.decision([actions.hold(`${stage.name} is healthy at ${version} after rolling back ${bad}`)]),
+      };
+    }
+    const next = events.nextStage(this.ctx, stage.name);
+    if (next === undefined) {
+      return {
+        decision: actions.decision(
+          [actions.hold(`${version} is healthy in ${stage.name}; promotion of ${this.ctx.app} complete`)],
+          [seen],
+        ),
+      };
+    }
+    return { next, reason: `${version} is healthy in ${stage.name} (${seen})` };
+  }
+
+  /** A gate that ran out of time rolls its stage back and fails. */
+  gateTimeout(timeout) {
+    const stage = this.stage(timeout.stage);
+    const last = timeout.lastStatus != null ? describe(timeout.lastStatus) : 'no observation at the expected revision';
+    const why = `${stage.name} not healthy at ${timeout.version} within ${BigInt(timeout.elapsed) / 1000n}s (last: ${last})`;
+    return this.rollBackAndFail(stage, timeout.version, why);
+  }
+
+  /** A requested rollback goes to `--to` or the last good version; a stage already there holds. */
+  rollbackRequested(request) {
+    const stage = this.stage(request.stage);
+    const current = orCapability(() => this.world.stageVersion(stage.name, undefined));
+    let target = request.toVersion;
+    if (target == null) {
+      target = lastGood(orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH)), current);
+      if (target === undefined) {
+        return actions.decision([actions.fail(`cannot roll back ${stage.name}: no earlier good version than ${current}`)]);
+      }
+    }
+    if (target === current) return actions.decision([actions.hold(`${stage.name} is already at ${target}`)]);
+    const why = `rollback of ${stage.name} from ${current} to ${target} requested: ${request.reason}`;
+    const channel = this.channel(stage, this.settings.rollbackLabels, why);
+    const acts = [actions.rollback(stage.name, target, current, channel, why)];
+    if (actions.isDirect(channel)) {
+      acts.push(actions.awaitHealth(stage.name, target, this.settings.healthTimeoutMs(stage.name)));
+    } else {
+      acts.push(actions.hold(`waiting for the ${stage.name} rollback merge request to be merged`));
+    }
+    return actions.decision(acts, [why]);
+  }
+
+  /** Rolls `stage` back from `bad` to its last good version and fails; with none, only fails. */
+  rollBackAndFail(stage, bad, why) {
+    const good = lastGood(orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH)), bad);
+    if (good === undefined) {
+      return actions.decision([actions.fail(`${why}; no earlier good version of ${stage.name} to roll back to`)]);
+    }
+    const channel = this.channel(stage, this.settings.rollbackLabels, why);
+    return actions.decision(
+      [actions.rollback(stage.name, good, bad, channel, why), actions.fail(`${why}; rolled back to ${good}`)],
+      [why],
+    );
+  }
+}

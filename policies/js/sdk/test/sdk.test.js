@@ -1,0 +1,97 @@
+// The JS SDK natively: settings, history, health and the flow's rules,
+// against a FakeWorld; actions are compared as `baton` prints them.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { CapabilityError, Flow, FlowSettings, InvalidEvent, InvalidSettings, actions, events } from '../src/index.js';
+import { texts } from '../src/display.js';
+import { describe, isHealthyAt, pausedRollout } from '../src/health.js';
+import { lastGood } from '../src/history.js';
+import { Settings, formatDurationMs, parseDurationMs } from '../src/settings.js';
+import * as t from '../src/testing.js';
+
+const ctx = (settings = '{"health_timeout": "5m", "mr_labels": [], "rollback_labels": []}') =>
+  t.context([t.stage('dev', { directCommitAllowed: true }), t.stage('staging', { directCommitAllowed: true }), t.stage('prod')], { settings });
+
+function world(...entries) {
+  const w = new t.FakeWorld();
+  for (const stage of ['dev', 'staging', 'prod']) {
+    w.histories.set(stage, entries.map(([v, r]) => t.deployment(v, { trailers: r ? [['Baton-Rollback-Of', r]] : [] })));
+  }
+  return w;
+}
+
+const flow = (w, c = ctx()) => new Flow(c, w, FlowSettings.parse(c.settings));
+const observed = (stage, health = 'healthy', status = {}) =>
+  events.payload(t.healthObserved(stage, 'v2', t.appStatus({ health, app: `payments-${stage}`, ...status })));
+
+test('durations parse and format like the Rust SDK', () => {
+  assert.equal(parseDurationMs('10m'), 600000n);
+  assert.equal(parseDurationMs('1h30m'), 5400000n);
+  assert.equal(parseDurationMs('45'), 45000n);
+  assert.equal(parseDurationMs('10 minutes'), null);
+  assert.equal(parseDurationMs('m'), null);
+  assert.equal(formatDurationMs(93784000n), '1d2h3m4s');
+  assert.equal(formatDurationMs(1200n), '2s');
+});
+
+test('settings errors name the setting', () => {
+  const s = Settings.parse('{"health_timeout": "soon", "flag": 1, "labels": ["a", 2]}');
+  assert.throws(() => s.durationMs('health_timeout'), new InvalidSettings('settings.health_timeout: soon is not a duration like 90s, 10m or 1h30m'));
+  assert.throws(() => s.bool('flag'), { message: 'settings.flag: 1 is not true or false' });
+  assert.throws(() => s.strings('labels'), { message: 'settings.labels: 2 is not a list of strings' });
+  assert.throws(() => Settings.parse('[1, 2]'), { message: 'settings must be a mapping, got [1,2]' });
+  assert.throws(() => FlowSettings.parse('{"stages":{"prod":{"health_timeout":"later"}}}'), {
+    message: 'settings.stages.prod.health_timeout: later is not a duration like 90s, 10m or 1h30m',
+  });
+  const fs = FlowSettings.parse('{"health_timeout":"5m","stages":{"prod":{"health_timeout":"30m"}}}');
+  assert.deepEqual(fs.healthTimeouts(), [['health_timeout', 300000n], ['stages.prod.health_timeout', 1800000n]]);
+  assert.deepEqual([fs.mrLabels, fs.rollbackLabels, fs.progressingIsWaiting], [['baton'], ['baton', 'rollback'], true]);
+});
+
+test('last good skips rolled-back versions', () => {
+  const h = world(['v3'], ['v1', 'v2'], ['v2'], ['v1']).histories.get('dev');
+  assert.equal(lastGood(h, 'v3'), 'v1');
+  assert.equal(lastGood(world(['v1']).histories.get('dev'), 'v1'), undefined);
+});
+
+test('health helpers', () => {
+  const status = t.appStatus({ revision: '0123456789abcdef' });
+  assert.ok(isHealthyAt(status, '0123456789abcdef'));
+  assert.equal(describe(status), 'Healthy / Synced @0123456');
+  const paused = t.appStatus({ health: 'suspended', resources: [t.resource('Rollout', 'p', { health: 'suspended', message: 'CanaryPauseStep', group: 'argoproj.io' })] });
+  assert.equal(pausedRollout(paused).name, 'p');
+});
+
+test('the flow: new version, promotion, verdicts, rollbacks', () => {
+  assert.deepEqual(texts(flow(world()).decide(t.newVersion('v2'))), ['set dev to v2 by direct commit', 'await health of dev at v2 (timeout 300s)']);
+  const f = flow(world(['v2'], ['v1']));
+  assert.deepEqual(texts(f.healthObserved(observed('dev'))), ['set staging to v2 by merge request', 'hold: waiting for the staging merge request to be merged']);
+  const dev = f.stage('dev');
+  assert.deepEqual(f.verdict(dev, observed('dev', 'progressing')), { kind: 'waiting', text: 'dev: Progressing / Synced @abc; waiting' });
+  assert.equal(f.verdict(dev, observed('dev', 'degraded', { sync: 'out-of-sync' })).kind, 'waiting');
+  assert.deepEqual(texts(f.gateTimeout(events.payload(t.gateTimeout('dev', 'v2')))), [
+    'roll back dev from v2 to v1 by direct commit',
+    'fail: dev not healthy at v2 within 300s (last: no observation at the expected revision); rolled back to v1',
+  ]);
+  assert.deepEqual(texts(flow(world(['v2'])).healthObserved(observed('prod'))), ['hold: v2 is healthy in prod; promotion of payments complete']);
+});
+
+test('observations of another version keep waiting, naming capability errors like Rust', () => {
+  const w = world(['v2'], ['v1']);
+  const f = flow(w);
+  w.versions.set('dev', 'v1');
+  const d = f.healthObserved(observed('dev', 'degraded', { revision: 'older1234' }));
+  assert.deepEqual(d, actions.nothing('dev: Argo CD is at older12 which holds v1, not v2 at abc; waiting'));
+  w.versions.delete('dev');
+  assert.equal(f.offVersion(f.stage('dev'), observed('dev', 'healthy', { revision: 'older1234' })),
+    'dev: cannot tell which version revision older12 holds (CapabilityError::NotFound("stage dev")); waiting');
+});
+
+test('errors and unknown event kinds', () => {
+  assert.throws(() => flow(world()).decide(t.healthObserved('qa', 'v2', t.appStatus())), new InvalidEvent('app payments has no stage qa'));
+  assert.throws(() => flow(world()).decide(t.rollbackRequested('dev')), { message: 'CapabilityError::NotFound("stage dev")', payload: { tag: 'capability', val: 'CapabilityError::NotFound("stage dev")' } });
+  assert.equal(new CapabilityError('denied', 'a "b"').debug(), 'CapabilityError::Denied("a \\"b\\"")');
+  assert.deepEqual(flow(world()).decide({ tag: 'reconcile', val: {} }), actions.nothing('reconcile is not an event this policy acts on; nothing to do'));
+});

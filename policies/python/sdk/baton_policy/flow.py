@@ -1,0 +1,350 @@
+"""The standard promotion flow as reusable steps: the reference policy's
+decisions (the Rust SDK's `baton_policy::flow`), rule for rule and word for
+word.
+
+- A new version goes to the first stage by direct commit when the
+  guardrails allow it (a merge request otherwise), then its health is
+  gated; later stages always get a merge request.
+- A healthy stage promotes the version to the next stage; the last stage
+  completes the promotion; a healthy rollback ends the run.
+- A stage changed in the env repo is gated the same way.
+- A failed gate (Degraded, still Progressing when that is not allowed, or a
+  timeout) rolls the stage back to its last good version and fails.
+- A requested rollback goes to the given version or the last good one.
+- An event of a kind this SDK does not know is "nothing to do".
+
+`Flow.decide` is the whole reference policy; a policy that changes a rule
+handles the events it cares about and composes the steps for the rest.
+"""
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from . import actions, events
+from .errors import CapabilityError, InvalidEvent, PolicyError, capability
+from .health import (DEGRADED, PROGRESSING, SYNCED, degraded_resource, describe, is_healthy,
+                     is_syncing, paused_canary, sync_failed)
+from .history import last_good, rolled_back_version
+from .settings import Settings, nest_error
+
+#: How many deployments to read when looking for the last good version.
+HISTORY_DEPTH = 200
+
+
+class FlowSettings:
+    """Settings of the standard flow: `health_timeout`, per-stage
+    `stages.<name>.health_timeout`, `progressing_is_waiting`, `mr_labels`,
+    `rollback_labels`."""
+
+    #: Default gate timeout: ten minutes.
+    DEFAULT_HEALTH_TIMEOUT_MS = 10 * 60 * 1000
+    #: The top-level keys these settings read.
+    KEYS = ("health_timeout", "stages", "progressing_is_waiting", "mr_labels", "rollback_labels")
+
+    def __init__(self, health_timeout_ms: int, stage_timeouts: List[Tuple[str, int]],
+                 progressing_is_waiting: bool, mr_labels: List[str], rollback_labels: List[str]):
+        self.health_timeout = health_timeout_ms
+        self.stage_timeouts = stage_timeouts
+        self.progressing_is_waiting = progressing_is_waiting
+        self.mr_labels = mr_labels
+        self.rollback_labels = rollback_labels
+
+    @classmethod
+    def parse(cls, text: str) -> "FlowSettings":
+        """Parses and validates the context's settings, default gate timeout."""
+        return cls.from_settings(Settings.parse(text), cls.DEFAULT_HEALTH_TIMEOUT_MS)
+
+    @classmethod
+    def from_settings(cls, s: Settings, default_health_timeout_ms: int) -> "FlowSettings":
+        """Reads the flow's keys; other keys are left to the policy."""
+        stage_timeouts = []
+        stages = s.section("stages")
+        if stages is not None:
+            for name in stages.keys():
+                stage = stages.section(name) or Settings({})
+                try:
+                    ms = stage.duration_ms("health_timeout")
+                except PolicyError as e:
+                    raise nest_error(e, f"stages.{name}") from None
+                if ms is not None:
+                    stage_timeouts.append((name, ms))
+        health_timeout = s.duration_ms("health_timeout")
+        progressing = s.bool("progressing_is_waiting")
+        mr_labels = s.strings("mr_labels")
+        rollback_labels = s.strings("rollback_labels")
+        return cls(
+            default_health_timeout_ms if health_timeout is None else health_timeout,
+            stage_timeouts,
+            True if progressing is None else progressing,
+            ["baton"] if mr_labels is None else mr_labels,
+            ["baton", "rollback"] if rollback_labels is None else rollback_labels,
+        )
+
+    def health_timeout_ms(self, stage: str) -> int:
+        """Gate timeout for `stage`."""
+        for name, ms in self.stage_timeouts:
+            if name == stage:
+                return ms
+        return self.health_timeout
+
+    def health_timeouts(self) -> List[Tuple[str, int]]:
+        """Every configured gate timeout with its settings key."""
+        return [("health_timeout", self.health_timeout)] + [
+            (f"stages.{stage}.health_timeout", ms) for stage, ms in self.stage_timeouts
+        ]
+
+
+@dataclass
+class Verdict:
+    """What one health observation means for its gate: `kind` is `healthy`
+    (with `text` describing the observation), `waiting` or `failed` (with
+    the reason)."""
+
+    kind: str
+    text: str
+
+    @staticmethod
+    def healthy(seen: str) -> "Verdict":
+        return Verdict("healthy", seen)
+
+    @staticmethod
+    def waiting(why: str) -> "Verdict":
+        return Verdict("waiting", why)
+
+    @staticmethod
+    def failed(why: str) -> "Verdict":
+        return Verdict("failed", why)
+
+
+@dataclass
+class AfterHealthy:
+    """What follows a stage that passed its gate: `decision` ends the run
+    (a healthy rollback, or the last stage), else the version moves on to
+    `next` for `reason`."""
+
+    decision: Optional[object] = None
+    next: Optional[object] = None
+    reason: str = ""
+
+
+def short(commit: str) -> str:
+    """The first 7 characters of a commit id, as git shows it."""
+    return commit[:7]
+
+
+class Flow:
+    """The standard flow for one decision: context, world and settings."""
+
+    def __init__(self, ctx, world, settings: FlowSettings):
+        self.ctx = ctx
+        self.world = world
+        self.settings = settings
+
+    def decide(self, event):
+        """The reference policy's answer to `event`."""
+        kind, p = events.kind(event), events.payload(event)
+        if kind == "new-version":
+            return self.new_version(p.version)
+        if kind == "stage-changed":
+            return self.stage_changed(p)
+        if kind == "health-observed":
+            return self.health_observed(p)
+        if kind == "gate-timeout":
+            return self.gate_timeout(p)
+        if kind == "rollback-requested":
+            return self.rollback_requested(p)
+        return actions.nothing(f"{type(event).__name__} is not an event this policy acts on; nothing to do")
+
+    def stage(self, name: str):
+        """The stage called `name`; an event naming another stage is invalid."""
+        stage = events.stage(self.ctx, name)
+        if stage is None:
+            raise InvalidEvent(f"app {self.ctx.app} has no stage {name}")
+        return stage
+
+    def first_stage(self):
+        """The first stage, where new versions enter."""
+        stage = events.first_stage(self.ctx)
+        if stage is None:
+            raise InvalidEvent(f"app {self.ctx.app} has no stages")
+        return stage
+
+    def channel(self, stage, labels, description: str):
+        """Direct commits only where allowed and only for the first stage."""
+        first = events.first_stage(self.ctx)
+        if first is not None and first.name == stage.name and stage.direct_commit_allowed:
+            return actions.direct_commit()
+        return actions.merge_request_channel(actions.mr_options(description, labels))
+
+    def promote(self, stage, version: str, channel, reason: str):
+        """Sets `stage` to `version`, then gates it (direct commit) or holds
+        until a person merges (merge request)."""
+        acts = [actions.set_version(stage.name, version, channel, reason)]
+        if actions.is_direct(channel):
+            acts.append(actions.await_health(stage.name, version, self.settings.health_timeout_ms(stage.name)))
+        else:
+            acts.append(actions.hold(f"waiting for the {stage.name} merge request to be merged"))
+        return actions.decision(acts, [reason])
+
+    def new_version(self, version: str):
+        """A new version goes to the first stage."""
+        first = self.first_stage()
+        reason = f"{version} is a new version of {self.ctx.app}"
+        return self.promote(first, version, self.channel(first, self.settings.mr_labels, reason), reason)
+
+    def stage_changed(self, changed):
+        """A changed stage is gated."""
+        stage = self.stage(changed.stage)
+        timeout = self.settings.health_timeout_ms(stage.name)
+        if changed.is_rollback:
+            why = f"{stage.name} was rolled back to {changed.to_version}; gating it"
+        else:
+            before = changed.from_version if changed.from_version is not None else "(none)"
+            why = f"{stage.name} changed {before} -> {changed.to_version}; gating it"
+        return actions.decision([actions.await_health(stage.name, changed.to_version, timeout)], [why])
+
+    def off_version(self, stage, observed) -> Optional[str]:
+        """Why an observation says nothing about the gated version, if it
+        does not (Argo CD at another commit that does not hold it)."""
+        revision = observed.status.revision
+        if revision is None:
+            return f"{stage.name}: Argo CD reports no synced revision yet; waiting for {short(observed.commit)}"
+        if revision == observed.commit:
+            return None
+        try:
+            version = self.world.stage_version(stage.name, revision)
+        except CapabilityError as e:
+            return f"{stage.name}: cannot tell which version revision {short(revision)} holds ({e.debug()}); waiting"
+        if version == observed.version:
+            return None
+        return (f"{stage.name}: Argo CD is at {short(revision)} which holds {version}, "
+                f"not {observed.version} at {short(observed.commit)}; waiting")
+
+    def sync_verdict(self, stage, observed) -> Optional[Verdict]:
+        """A failed sync fails; not Synced or still syncing waits."""
+        status = observed.status
+        if status.sync == SYNCED and not is_syncing(status):
+            return None
+        if status.sync != SYNCED and sync_failed(status):
+            message = status.operation_message if status.operation_message is not None else "no message from Argo CD"
+            return Verdict.failed(f"the sync of {stage.name} to {observed.version} failed: {message}")
+        return Verdict.waiting(f"{stage.name}: {describe(status)}; waiting for the sync")
+
+    def verdict(self, stage, observed) -> Verdict:
+        """The sync rule, then: Degraded fails; Healthy passes; Progressing
+        waits unless `progressing_is_waiting` is false; the rest waits."""
+        synced = self.sync_verdict(stage, observed)
+        if synced is not None:
+            return synced
+        status = observed.status
+        seen = describe(status)
+        degraded = degraded_resource(status)
+        if status.health == DEGRADED or degraded is not None:
+            if degraded is not None:
+                message = degraded.message if degraded.message is not None else "degraded"
+                detail = f" ({degraded.kind} {degraded.name}: {message})"
+            elif status.health_message is not None:
+                detail = f" ({status.health_message})"
+            else:
+                detail = ""
+            return Verdict.failed(f"{stage.name} is Degraded at {observed.version}{detail}")
+        if is_healthy(status):
+            return Verdict.healthy(seen)
+        if status.health != PROGRESSING or self.settings.progressing_is_waiting:
+            paused = paused_canary(status)
+            if paused is not None:
+                return Verdict.waiting(f"{stage.name}: canary {paused.name} paused ({seen}); waiting")
+            return Verdict.waiting(f"{stage.name}: {seen}; waiting")
+        return Verdict.failed(f"{stage.name} is still Progressing and progressing_is_waiting is false")
+
+    def health_observed(self, observed):
+        """Keep waiting when the observation is not about the gated version,
+        else act on the verdict."""
+        stage = self.stage(observed.stage)
+        why = self.off_version(stage, observed)
+        if why is not None:
+            return actions.nothing(why)
+        return self.act_on(stage, observed.version, self.verdict(stage, observed))
+
+    def act_on(self, stage, version: str, verdict: Verdict):
+        """Promote on Healthy, keep waiting, or roll back and fail."""
+        if verdict.kind == "healthy":
+            after = self.after_healthy(stage, version, verdict.text)
+            if after.decision is not None:
+                return after.decision
+            channel = self.channel(after.next, self.settings.mr_labels, after.reason)
+            return self.promote(after.next, version, channel, after.reason)
+        if verdict.kind == "waiting":
+            return actions.nothing(verdict.text)
+        return self.roll_back_and_fail(stage, version, verdict.text)
+
+    def after_healthy(self, stage, version: str, seen: str) -> AfterHealthy:
+        """The end of the run after a rollback or at the last stage, else
+        the next stage."""
+        try:
+            latest = self.world.stage_history(stage.name, 1)
+        except CapabilityError as e:
+            raise capability(e) from None
+        bad = rolled_back_version(latest[0]) if latest else None
+        if bad is not None:
+            return AfterHealthy(decision=actions.decision(
+                [actions.hold(f"{stage.name} is healthy at {version} after rolling back {bad}")]))
+        nxt = events.next_stage(self.ctx, stage.name)
+        if nxt is None:
+            return AfterHealthy(decision=actions.decision(
+                [actions.hold(f"{version} is healthy in {stage.name}; promotion of {self.ctx.app} complete")],
+                [seen]))
+        return AfterHealthy(next=nxt, reason=f"{version} is healthy in {stage.name} ({seen})")
+
+    def gate_timeout(self, timeout):
+        """A gate that ran out of time rolls its stage back and fails."""
+        stage = self.stage(timeout.stage)
+        last = describe(timeout.last_status) if timeout.last_status is not None else \
+            "no observation at the expected revision"
+        why = (f"{stage.name} not healthy at {timeout.version} within "
+               f"{timeout.elapsed // 1000}s (last: {last})")
+        return self.roll_back_and_fail(stage, timeout.version, why)
+
+    def _history(self, stage):
+        try:
+            return self.world.stage_history(stage.name, HISTORY_DEPTH)
+        except CapabilityError as e:
+            raise capability(e) from None
+
+    def rollback_requested(self, request):
+        """A requested rollback goes to `--to` or the last good version; a
+        stage already there holds."""
+        stage = self.stage(request.stage)
+        try:
+            current = self.world.stage_version(stage.name, None)
+        except CapabilityError as e:
+            raise capability(e) from None
+        target = request.to_version
+        if target is None:
+            target = last_good(self._history(stage), current)
+            if target is None:
+                return actions.decision([actions.fail(
+                    f"cannot roll back {stage.name}: no earlier good version than {current}")])
+        if target == current:
+            return actions.decision([actions.hold(f"{stage.name} is already at {target}")])
+        why = f"rollback of {stage.name} from {current} to {target} requested: {request.reason}"
+        channel = self.channel(stage, self.settings.rollback_labels, why)
+        acts = [actions.rollback(stage.name, target, current, channel, why)]
+        if actions.is_direct(channel):
+            acts.append(actions.await_health(stage.name, target, self.settings.health_timeout_ms(stage.name)))
+        else:
+            acts.append(actions.hold(f"waiting for the {stage.name} rollback merge request to be merged"))
+        return actions.decision(acts, [why])
+
+    def roll_back_and_fail(self, stage, bad: str, why: str):
+        """Rolls `stage` back from `bad` to its last good version and fails
+        for `why`; with no earlier good version, only fails."""
+        good = last_good(self._history(stage), bad)
+        if good is None:
+            return actions.decision([actions.fail(
+                f"{why}; no earlier good version of {stage.name} to roll back to")])
+        channel = self.channel(stage, self.settings.rollback_labels, why)
+        return actions.decision(
+            [actions.rollback(stage.name, good, bad, channel, why),
+             actions.fail(f"{why}; rolled back to {good}")],
+            [why])
