@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::cli::error::{CommandError, ExitKind};
+use crate::cli::error::CommandError;
 
 /// Arguments of `baton policy new`.
 #[derive(Debug, Args)]
@@ -187,7 +187,7 @@ steps:
 pub fn run(args: NewArgs) -> Result<(), CommandError> {
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     let files = scaffold(&args.name, args.lang, &dir)
-        .map_err(|e| CommandError::new(ExitKind::Usage, &e))?;
+        .map_err(CommandError::usage)?;
     let build = match args.lang {
         Lang::Rust => "./build.sh   (cargo build --target wasm32-wasip2 --release)",
         Lang::Python => "./build.sh   (installs componentize-py into .toolchain/ once)",
