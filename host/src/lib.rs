@@ -12,3 +12,6 @@ pub mod policies;
 pub mod report;
 pub mod runtime;
 pub mod secret;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod time;

@@ -4,8 +4,8 @@
 
 use crate::forge_support;
 
-use baton::capabilities::forge::sim::MergeStrategy;
 use baton::capabilities::forge::{ForgeError, MergeOptions, MrState, NewMergeRequest};
+use baton::sim::forge::MergeStrategy;
 use forge_support::{Kind, Options, TOKEN, TOKEN_ENV, commit, commit_files, env, git, head};
 use reqwest::Method;
 use serde_json::json;
@@ -516,7 +516,7 @@ async fn gitlab_remove_source_branch_deletes_it_after_merge() {
 
 #[tokio::test]
 async fn simulators_refuse_a_path_that_is_not_a_repository() {
-    use baton::capabilities::forge::sim::{self, SimError};
+    use baton::sim::forge::{self as sim, SimError};
     let dir = tempfile::tempdir().expect("tempdir");
     let config = sim::github::GitHubSimConfig {
         repo: dir.path().join("missing"),

@@ -18,14 +18,14 @@ use super::error::{CommandError, ExitKind};
 use super::output::{self, OutputFormat};
 use super::run::{status_report, status_text, text};
 use super::setup::{self, CommonArgs};
-use crate::capabilities::argocd::sim::{self as argocd_sim, SimApp, SimConfig};
-use crate::capabilities::forge::sim::{MergeStrategy, gitlab as gitlab_sim};
 use crate::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
-use crate::capabilities::git::http_server::{self, GitHttpConfig};
 use crate::engine::audit::{AuditRecord, Status};
 use crate::engine::run::Progress;
 use crate::engine::trigger::Trigger;
 use crate::secret::Secret;
+use crate::sim::argocd::{self as argocd_sim, SimApp, SimConfig};
+use crate::sim::forge::{MergeStrategy, gitlab as gitlab_sim};
+use crate::sim::git_http::{self as http_server, GitHttpConfig};
 
 /// Arguments of `baton demo`.
 #[derive(Debug, Args)]

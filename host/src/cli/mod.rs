@@ -2,12 +2,14 @@
 //! errors become user output and exit codes.
 
 mod config;
+#[cfg(feature = "sim")]
 mod demo;
 mod error;
 mod output;
 mod policy;
 mod run;
 mod setup;
+#[cfg(feature = "sim")]
 mod sim;
 
 use std::process::ExitCode;
@@ -52,6 +54,7 @@ enum Command {
     /// Show each stage: version, Argo CD health, open merge requests, last good.
     Status(run::StatusArgs),
     /// Run the whole flow against in-process simulators, no setup needed.
+    #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
     /// Check the configuration or print its JSON Schema.
     #[command(subcommand)]
@@ -60,6 +63,7 @@ enum Command {
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// Run a simulated Argo CD, GitLab or GitHub on loopback.
+    #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(sim::SimCommand),
 }
@@ -107,9 +111,11 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Advance(args) => run::advance(args),
         Command::Rollback(args) => run::rollback(args),
         Command::Status(args) => run::status_cmd(args),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => demo::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
+        #[cfg(feature = "sim")]
         Command::Sim(cmd) => sim::run(cmd),
     }
 }

@@ -13,7 +13,6 @@ use tokio::sync::watch;
 use super::config::load_config;
 use super::error::{CommandError, ExitKind};
 use super::output::OutputFormat;
-use crate::capabilities::argocd::time::format_rfc3339;
 use crate::capabilities::argocd::{ArgoCdClient, ArgoCdConfig};
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::forge::{Forge, GitHub, GitHubConfig, GitLab, GitLabConfig};
@@ -25,6 +24,7 @@ use crate::engine::audit::{ConfigInfo, PolicyInfo};
 use crate::engine::run::{Engine, EngineStage, Progress};
 use crate::runtime::{Context, LoadedPolicy, PolicySource, Stage};
 use crate::secret::Secret;
+use crate::time::format_rfc3339;
 
 /// Options shared by `promote`, `advance`, `rollback` and `status`.
 #[derive(Debug, Clone, Args)]

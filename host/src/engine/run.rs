@@ -24,12 +24,12 @@ use super::guardrails::{self, Guardrails};
 use super::trigger::Trigger;
 use super::world::{Clock, LiveStage, LiveWorld};
 use crate::capabilities::argocd::ArgoCdClient;
-use crate::capabilities::argocd::time::format_rfc3339;
 use crate::capabilities::forge::Forge;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::git::{CommitSettings, EnvRepo, StageField};
 pub(super) use crate::report::error_chain;
 use crate::runtime::{Action, Channel, Context, Decision, Event, LoadedPolicy};
+use crate::time::format_rfc3339;
 
 /// One stage of the app, resolved from `baton.yaml`.
 #[derive(Debug, Clone)]

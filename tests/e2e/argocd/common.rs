@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use baton::capabilities::argocd::sim::{SimApp, SimConfig, SimHandle, spawn};
 use baton::capabilities::argocd::{ArgoCdClient, ArgoCdConfig};
 use baton::secret::Secret;
+use baton::sim::argocd::{SimApp, SimConfig, SimHandle, spawn};
 
 pub const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiYXRvbiJ9.c2lnbmF0dXJl";
 pub const TOKEN_VAR: &str = "ARGOCD_AUTH_TOKEN";

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use baton::capabilities::argocd::sim::{HealthStep, WorkloadKind};
 use baton::capabilities::argocd::{AppStatus, Frame, FrameDecoder};
+use baton::sim::argocd::{HealthStep, WorkloadKind};
 use serde_json::{Value, json};
 
 use crate::argocd::common::*;

@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use baton::capabilities::forge::HttpConfig;
-use baton::capabilities::forge::sim::{self, MergeStrategy, SimHandle};
 use baton::capabilities::forge::{Forge, GitHub, GitHubConfig, GitLab, GitLabConfig};
 use baton::secret::Secret;
+use baton::sim::forge::{self as sim, MergeStrategy, SimHandle};
 use serde_json::Value;
 use tempfile::TempDir;
 

@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use baton::capabilities::git::http_server::{self, GitHttpConfig, GitHttpHandle};
 use baton::capabilities::git::{
     CommitSettings, EnvRepo, FieldSpec, Identity, OpenOptions, Provenance, RepoSource, StageField,
     Target, WriteRequest,
 };
 use baton::secret::Secret;
+use baton::sim::git_http::{self as http_server, GitHttpConfig, GitHttpHandle};
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/git/");
 

@@ -3,14 +3,11 @@
 //! - [`backend`]: the REST client (get, resource tree, sync, watch stream).
 //! - [`watch`]: a resilient stream of [`AppStatus`] observations.
 //! - [`model`]: the typed status Baton reasons about, independent of WIT.
-//! - [`sim`]: a simulator that serves the same API from a git repository.
 
 pub mod backend;
 pub mod error;
 pub mod model;
-pub mod sim;
 pub mod stream;
-pub mod time;
 pub mod tree;
 pub mod watch;
 

@@ -5,8 +5,7 @@
 //! - [`model`]: the forge-neutral merge request and the inputs of each call;
 //! - [`gitlab`] / [`github`]: the real REST clients (reqwest + rustls);
 //! - [`http`]: the shared transport (auth header, timeouts, retries, pages);
-//! - [`content`]: the title and description Baton writes into an MR;
-//! - [`sim`]: the two simulators, real HTTP servers over a bare git repo.
+//! - [`content`]: the title and description Baton writes into an MR.
 //!
 //! The trait uses `#[async_trait]` (boxed `Send` futures) because the engine
 //! holds the forge as `Box<dyn Forge>` chosen at run time from `baton.yaml`:
@@ -20,7 +19,6 @@ pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod model;
-pub mod sim;
 
 pub use error::ForgeError;
 pub use github::{GitHub, GitHubConfig, GitHubMergeMethod};

@@ -37,14 +37,10 @@
 //!
 //! The pure YAML layer is public too: [`read_field`] / [`set_field`] work on
 //! bytes (used by `--dry-run` previews and tests).
-//!
-//! [`http_server`] serves bare repositories over smart HTTP on loopback
-//! (tests, `baton demo`, the GitLab simulator).
 
 mod error;
 mod field;
 mod history;
-pub mod http_server;
 mod locate;
 mod repo;
 mod scalar;

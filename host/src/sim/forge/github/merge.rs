@@ -35,7 +35,7 @@ pub(super) async fn merge(
     let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
         return not_found();
     };
-    if m.state != MrState::Opened {
+    if m.state != SimMrState::Opened {
         return not_mergeable();
     }
     let repo_ = &gh.shared.repo;
@@ -100,7 +100,7 @@ pub(super) async fn merge(
         }
     };
     let now = now_rfc3339(false);
-    m.state = MrState::Merged;
+    m.state = SimMrState::Merged;
     m.merged_at = Some(now.clone());
     m.closed_at = Some(now.clone());
     m.updated_at = now;

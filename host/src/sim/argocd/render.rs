@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::app::AppState;
 use super::config::WorkloadKind;
-use crate::capabilities::argocd::time::format_rfc3339;
+use crate::time::format_rfc3339;
 
 impl AppState {
     pub(super) fn source(&self) -> Value {

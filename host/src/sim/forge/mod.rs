@@ -27,7 +27,6 @@ use tokio::sync::oneshot;
 pub use self::repo::Strategy as MergeStrategy;
 pub(crate) use self::repo::{MergeFailure, Repo};
 pub(crate) use self::wire::{now_rfc3339, p_bool, p_labels, p_str, page_params, params, with_page};
-use super::model::MrState;
 use crate::secret::Secret;
 
 /// A simulator could not start or run.
@@ -76,6 +75,21 @@ pub enum SimError {
     },
 }
 
+/// A merge request's state as GitLab's API spells it (`opened`, `closed`,
+/// `merged`); the GitHub simulator maps it onto `open`/`closed` and
+/// `merged`. The simulators' own wire enum: they share no type with the
+/// clients they test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimMrState {
+    /// Open for review.
+    Opened,
+    /// Closed without merging.
+    Closed,
+    /// Merged into the target branch.
+    Merged,
+}
+
 /// A note (GitLab) or issue comment (GitHub) stored by a simulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimNote {
@@ -103,7 +117,7 @@ pub struct SimMergeRequest {
     /// Target (base) branch.
     pub target_branch: String,
     /// State.
-    pub state: MrState,
+    pub state: SimMrState,
     /// Creation time.
     pub created_at: String,
     /// Last change.

@@ -25,7 +25,7 @@ pub(super) async fn merge(
     let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
         return mr_404();
     };
-    if m.state != MrState::Opened {
+    if m.state != SimMrState::Opened {
         return not_allowed();
     }
     let repo = &gl.shared.repo;
@@ -81,7 +81,7 @@ pub(super) async fn merge(
         }
     };
     let now = now_rfc3339(true);
-    m.state = MrState::Merged;
+    m.state = SimMrState::Merged;
     m.merged_at = Some(now.clone());
     m.updated_at = now;
     m.merged_sha = Some(source_sha.clone());

@@ -18,7 +18,7 @@ impl Gl {
         let repo = &self.shared.repo;
         let (mut sha, mut base_sha, mut conflicts, mut detailed, mut changes) =
             (mr.merged_sha.clone(), None, false, "not_open", 0usize);
-        if mr.state == MrState::Opened {
+        if mr.state == SimMrState::Opened {
             let source = repo.head(&mr.source_branch).await.ok().flatten();
             let target = repo.head(&mr.target_branch).await.ok().flatten();
             sha = source.clone();
@@ -42,7 +42,7 @@ impl Gl {
             "not_open" => "unchecked",
             _ => "cannot_be_merged",
         };
-        let merged = mr.state == MrState::Merged;
+        let merged = mr.state == SimMrState::Merged;
         let web = format!(
             "{}/{}/-/merge_requests/{}",
             self.shared.base_url, self.project_path, mr.iid
@@ -68,8 +68,8 @@ impl Gl {
             "merged_at": mr.merged_at,
             "merge_after": null,
             "prepared_at": mr.created_at,
-            "closed_by": if mr.state == MrState::Closed { self.user() } else { Value::Null },
-            "closed_at": if mr.state == MrState::Closed { json!(mr.closed_at) } else { Value::Null },
+            "closed_by": if mr.state == SimMrState::Closed { self.user() } else { Value::Null },
+            "closed_at": if mr.state == SimMrState::Closed { json!(mr.closed_at) } else { Value::Null },
         });
         let rest = json!({
             "target_branch": mr.target_branch,
@@ -138,7 +138,7 @@ impl Gl {
                 "diverged_commits_count": 0,
                 "rebase_in_progress": false,
                 "first_contribution": false,
-                "user": { "can_merge": mr.state == MrState::Opened },
+                "user": { "can_merge": mr.state == SimMrState::Opened },
             });
             if let Value::Object(extra) = extra {
                 obj.extend(extra);

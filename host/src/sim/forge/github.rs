@@ -19,10 +19,9 @@ use tokio::net::TcpListener;
 
 use super::repo::Strategy;
 use super::{
-    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimNote, bind_loopback,
+    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, SimNote, bind_loopback,
     listener_url, now_rfc3339, p_labels, p_str, page_params, params, record, start, with_page,
 };
-use crate::capabilities::forge::model::MrState;
 use crate::secret::Secret;
 
 mod merge;
@@ -235,10 +234,9 @@ async fn create(
         );
     };
     let mut store = gh.shared.store.lock().await;
-    if store
-        .iter()
-        .any(|m| m.state == MrState::Opened && m.source_branch == head && m.target_branch == base)
-    {
+    if store.iter().any(|m| {
+        m.state == SimMrState::Opened && m.source_branch == head && m.target_branch == base
+    }) {
         let message = format!("A pull request already exists for {}:{head}.", gh.owner);
         return validation(
             json!([{ "resource": "PullRequest", "code": "custom", "message": message }]),
@@ -262,7 +260,7 @@ async fn create(
         labels: Vec::new(),
         source_branch: head,
         target_branch: base,
-        state: MrState::Opened,
+        state: SimMrState::Opened,
         created_at: now.clone(),
         updated_at: now,
         merged_at: None,
@@ -304,8 +302,8 @@ async fn list(
         .iter()
         .filter(|m| match state.as_str() {
             "all" => true,
-            "closed" => m.state != MrState::Opened,
-            _ => m.state == MrState::Opened,
+            "closed" => m.state != SimMrState::Opened,
+            _ => m.state == SimMrState::Opened,
         })
         .filter(|m| match &head {
             None => true,
@@ -384,12 +382,12 @@ async fn update(
             m.description = p_str(&p, "body").unwrap_or_default();
         }
         match (p_str(&p, "state").as_deref(), m.state) {
-            (Some("closed"), MrState::Opened) => {
-                m.state = MrState::Closed;
+            (Some("closed"), SimMrState::Opened) => {
+                m.state = SimMrState::Closed;
                 m.closed_at = Some(now_rfc3339(false));
             }
-            (Some("open"), MrState::Closed) => {
-                m.state = MrState::Opened;
+            (Some("open"), SimMrState::Closed) => {
+                m.state = SimMrState::Opened;
                 m.closed_at = None;
             }
             _ => {}

@@ -20,11 +20,10 @@ use tokio::net::TcpListener;
 
 use super::repo::Strategy;
 use super::{
-    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimNote, bind_loopback,
+    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, SimNote, bind_loopback,
     listener_url, now_rfc3339, p_bool, p_labels, p_str, page_params, params, record, start,
     with_page,
 };
-use crate::capabilities::forge::model::MrState;
 use crate::secret::Secret;
 
 mod merge;
@@ -180,7 +179,7 @@ async fn create(
     }
     let mut store = gl.shared.store.lock().await;
     if let Some(open) = store.iter().find(|m| {
-        m.state == MrState::Opened && m.source_branch == source && m.target_branch == target
+        m.state == SimMrState::Opened && m.source_branch == source && m.target_branch == target
     }) {
         return message(
             StatusCode::CONFLICT,
@@ -198,7 +197,7 @@ async fn create(
         labels: p_labels(p.get("labels")),
         source_branch: source,
         target_branch: target,
-        state: MrState::Opened,
+        state: SimMrState::Opened,
         created_at: now.clone(),
         updated_at: now,
         merged_at: None,
@@ -348,12 +347,12 @@ async fn update(
             m.remove_source_branch = r;
         }
         match (p_str(&p, "state_event").as_deref(), m.state) {
-            (Some("close"), MrState::Opened) => {
-                m.state = MrState::Closed;
+            (Some("close"), SimMrState::Opened) => {
+                m.state = SimMrState::Closed;
                 m.closed_at = Some(now_rfc3339(true));
             }
-            (Some("reopen"), MrState::Closed) => {
-                m.state = MrState::Opened;
+            (Some("reopen"), SimMrState::Closed) => {
+                m.state = SimMrState::Opened;
                 m.closed_at = None;
             }
             _ => {}
