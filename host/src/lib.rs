@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod policies;
 pub mod report;
+pub mod retry;
 pub mod runtime;
 pub mod secret;
 #[cfg(feature = "sim")]

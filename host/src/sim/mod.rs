@@ -39,8 +39,8 @@ mod tests {
         }
     }
 
-    /// Every line of the `.rs` files under `src/<dir>` that mentions one of
-    /// `needles`, as `file:line: text`.
+    /// Every line of code (not comment) of the `.rs` files under
+    /// `src/<dir>` that mentions one of `needles`, as `file:line: text`.
     fn mentions(dir: &str, needles: &[&str]) -> Vec<String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
         let mut files = Vec::new();
@@ -50,7 +50,8 @@ mod tests {
         for file in files {
             let text = std::fs::read_to_string(&file).expect("source file");
             for (n, line) in text.lines().enumerate() {
-                if needles.iter().any(|needle| line.contains(needle)) {
+                let code = !line.trim_start().starts_with("//");
+                if code && needles.iter().any(|needle| line.contains(needle)) {
                     found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
                 }
             }
@@ -61,12 +62,19 @@ mod tests {
     #[test]
     fn capabilities_and_simulators_do_not_reach_into_each_other() {
         assert_eq!(
-            mentions("capabilities", &["crate::sim", "axum"]),
+            mentions("capabilities", &[concat!("crate::", "sim"), "axum"]),
             Vec::<String>::new(),
             "the capabilities must build without the `sim` feature"
         );
         assert_eq!(
-            mentions("sim", &["crate::capabilities", "super::super"]),
+            // Spelled in two halves so that this line does not match itself.
+            mentions(
+                "sim",
+                &[
+                    concat!("crate::", "capabilities"),
+                    concat!("super::", "super")
+                ]
+            ),
             Vec::<String>::new(),
             "the simulators speak the wire format with their own types"
         );

@@ -1,6 +1,6 @@
 //! The `argocd` capability: reading application health from Argo CD.
 //!
-//! - [`backend`]: the REST client (get, resource tree, sync, watch stream).
+//! - [`backend`]: the REST client (get, resource tree, watch stream).
 //! - [`watch`]: a resilient stream of [`AppStatus`] observations.
 //! - [`model`]: the typed status Baton reasons about, independent of WIT.
 
@@ -11,7 +11,7 @@ pub mod stream;
 pub mod tree;
 pub mod watch;
 
-pub use backend::{AppRef, ArgoCdClient, ArgoCdConfig, SyncRequest};
+pub use backend::{AppRef, ArgoCdClient, ArgoCdConfig};
 pub use error::{ClientBuildError, RequestError};
 pub use model::{
     AppStatus, Health, HealthStatus, HistoryEntry, OperationPhase, OperationSummary,

@@ -8,7 +8,7 @@
 //! - [`content`]: the title and description Baton writes into an MR.
 //!
 //! The trait uses `#[async_trait]` (boxed `Send` futures) because the engine
-//! holds the forge as `Box<dyn Forge>` chosen at run time from `baton.yaml`:
+//! holds the forge as `Arc<dyn Forge>` chosen at run time from `baton.yaml`:
 //! native `async fn` in traits is not dyn-compatible, and the crate is already
 //! in the dependency tree (wasmtime's async host bindings use it), so it adds
 //! nothing to the build while keeping the signatures readable.
@@ -32,9 +32,6 @@ use async_trait::async_trait;
 /// merge requests (GitLab) or pull requests (GitHub).
 #[async_trait]
 pub trait Forge: Send + Sync {
-    /// Short name for logs and audit records (`gitlab`, `github`).
-    fn kind(&self) -> &'static str;
-
     /// Opens a merge request, or reuses the open one for the same source
     /// branch (updating its description when it differs). Never creates a
     /// second open MR for one source branch.
@@ -65,7 +62,4 @@ pub trait Forge: Send + Sync {
     /// Merges the merge request (or, on GitLab with `auto_merge`, arms
     /// auto-merge) and returns it as the forge reports it afterwards.
     async fn merge(&self, iid: u64, options: &MergeOptions) -> Result<MergeRequest, ForgeError>;
-
-    /// Adds a note (GitLab) or issue comment (GitHub); returns its id.
-    async fn add_note(&self, iid: u64, body: &str) -> Result<u64, ForgeError>;
 }
