@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use self::repo::Strategy as MergeStrategy;
-pub(crate) use self::repo::{MergeFailure, Repo};
+pub(crate) use self::repo::{LandFailure, Landing, MergeFailure, Repo};
 pub(crate) use self::wire::{now_rfc3339, p_bool, p_labels, p_str, page_params, params, with_page};
 use crate::secret::Secret;
 
