@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use super::repo::Strategy;
 use super::{
-    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, SimNote, bind_loopback,
+    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, bind_loopback,
     listener_url, now_rfc3339, p_labels, p_str, page_params, params, record, start, with_page,
 };
 use crate::secret::Secret;
@@ -370,30 +370,22 @@ async fn update(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let updated = {
-        let mut store = gh.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
-            return not_found();
-        };
+    let change = |m: &mut SimMergeRequest| {
         if let Some(t) = p_str(&p, "title") {
             m.title = t;
         }
         if p.contains_key("body") {
             m.description = p_str(&p, "body").unwrap_or_default();
         }
-        match (p_str(&p, "state").as_deref(), m.state) {
-            (Some("closed"), SimMrState::Opened) => {
-                m.state = SimMrState::Closed;
-                m.closed_at = Some(now_rfc3339(false));
-            }
-            (Some("open"), SimMrState::Closed) => {
-                m.state = SimMrState::Opened;
-                m.closed_at = None;
-            }
-            _ => {}
-        }
-        m.updated_at = now_rfc3339(false);
-        m.clone()
+        let to = match p_str(&p, "state").as_deref() {
+            Some("closed") => Some(SimMrState::Closed),
+            Some("open") => Some(SimMrState::Opened),
+            _ => None,
+        };
+        m.updated(to, now_rfc3339(false))
+    };
+    let Some(updated) = gh.shared.modify(pr.iid, change).await else {
+        return not_found();
     };
     Json(gh.pr_json(&updated, true).await).into_response()
 }
@@ -409,17 +401,16 @@ async fn add_labels(
         Err(r) => return r,
     };
     let new = p_labels(p.get("labels").or_else(|| p.get("_body")));
-    let labels = {
-        let mut store = gh.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
-            return not_found();
-        };
+    let add = |m: &mut SimMergeRequest| {
         for l in new {
             if !m.labels.contains(&l) {
                 m.labels.push(l);
             }
         }
         m.labels.clone()
+    };
+    let Some(labels) = gh.shared.modify(pr.iid, add).await else {
+        return not_found();
     };
     Json(labels.iter().map(|l| gh.label_json(l)).collect::<Vec<_>>()).into_response()
 }
@@ -439,18 +430,9 @@ async fn comment(
             json!([{ "resource": "IssueComment", "field": "body", "code": "missing_field" }]),
         );
     };
-    let note = SimNote {
-        id: gh.shared.note_id(),
-        body: text,
-        created_at: now_rfc3339(false),
+    let Some((note, _)) = gh.shared.add_note(pr.iid, text, now_rfc3339(false)).await else {
+        return not_found();
     };
-    {
-        let mut store = gh.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
-            return not_found();
-        };
-        m.notes.push(note.clone());
-    }
     let api = gh.api();
     let body = json!({
         "id": note.id, "node_id": format!("IC_kwDOsim{}", note.id),

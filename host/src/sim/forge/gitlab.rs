@@ -329,11 +329,7 @@ async fn update(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let updated = {
-        let mut store = gl.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
-            return mr_404();
-        };
+    let change = |m: &mut SimMergeRequest| {
         if let Some(t) = p_str(&p, "title") {
             m.title = t;
         }
@@ -346,19 +342,15 @@ async fn update(
         if let Some(r) = p_bool(&p, "remove_source_branch") {
             m.remove_source_branch = r;
         }
-        match (p_str(&p, "state_event").as_deref(), m.state) {
-            (Some("close"), SimMrState::Opened) => {
-                m.state = SimMrState::Closed;
-                m.closed_at = Some(now_rfc3339(true));
-            }
-            (Some("reopen"), SimMrState::Closed) => {
-                m.state = SimMrState::Opened;
-                m.closed_at = None;
-            }
-            _ => {}
-        }
-        m.updated_at = now_rfc3339(true);
-        m.clone()
+        let to = match p_str(&p, "state_event").as_deref() {
+            Some("close") => Some(SimMrState::Closed),
+            Some("reopen") => Some(SimMrState::Opened),
+            _ => None,
+        };
+        m.updated(to, now_rfc3339(true))
+    };
+    let Some(updated) = gl.shared.modify(mr.iid, change).await else {
+        return mr_404();
     };
     Json(gl.mr_json(&updated, true).await).into_response()
 }
@@ -380,18 +372,9 @@ async fn add_note(
         )
             .into_response();
     };
-    let note = SimNote {
-        id: gl.shared.note_id(),
-        body: text,
-        created_at: now_rfc3339(true),
-    };
-    let mut store = gl.shared.store.lock().await;
-    let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
+    let Some((note, mr)) = gl.shared.add_note(mr.iid, text, now_rfc3339(true)).await else {
         return mr_404();
     };
-    m.notes.push(note.clone());
-    let mr = m.clone();
-    drop(store);
     (StatusCode::CREATED, Json(gl.note_json(&mr, &note))).into_response()
 }
 

@@ -193,6 +193,58 @@ impl Shared {
         self.next_note_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Applies `change` to stored merge request `iid` under the store lock
+    /// and returns what it returns; `None` when there is no such MR.
+    pub(crate) async fn modify<T>(
+        &self,
+        iid: u64,
+        change: impl FnOnce(&mut SimMergeRequest) -> T,
+    ) -> Option<T> {
+        let mut store = self.store.lock().await;
+        store.iter_mut().find(|m| m.iid == iid).map(change)
+    }
+
+    /// Adds a note with `body` to merge request `iid`, stamped with `now`;
+    /// returns the note and the MR as it now is.
+    pub(crate) async fn add_note(
+        &self,
+        iid: u64,
+        body: String,
+        now: String,
+    ) -> Option<(SimNote, SimMergeRequest)> {
+        let note = SimNote {
+            id: self.note_id(),
+            body,
+            created_at: now,
+        };
+        self.modify(iid, |m| {
+            m.notes.push(note.clone());
+            (note, m.clone())
+        })
+        .await
+    }
+}
+
+impl SimMergeRequest {
+    /// Moves to state `to` if asked (closing an open merge request or
+    /// reopening a closed one; a merged one stays merged), stamps
+    /// `updated_at` with `now` and returns the merge request as it now is.
+    pub(crate) fn updated(&mut self, to: Option<SimMrState>, now: String) -> Self {
+        match (to, self.state) {
+            (Some(SimMrState::Closed), SimMrState::Opened) => {
+                self.state = SimMrState::Closed;
+                self.closed_at = Some(now.clone());
+            }
+            (Some(SimMrState::Opened), SimMrState::Closed) => {
+                self.state = SimMrState::Opened;
+                self.closed_at = None;
+            }
+            _ => {}
+        }
+        self.updated_at = now;
+        self.clone()
+    }
 }
 
 /// Middleware: log every request's method and raw URI.
