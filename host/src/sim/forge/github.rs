@@ -234,9 +234,7 @@ async fn create(
         );
     };
     let mut store = gh.shared.store.lock().await;
-    if store.iter().any(|m| {
-        m.state == SimMrState::Opened && m.source_branch == head && m.target_branch == base
-    }) {
+    if store.iter().any(|m| m.is_open_between(&head, &base)) {
         let message = format!("A pull request already exists for {}:{head}.", gh.owner);
         return validation(
             json!([{ "resource": "PullRequest", "code": "custom", "message": message }]),
@@ -252,25 +250,14 @@ async fn create(
             json!([{ "resource": "PullRequest", "code": "custom", "message": message }]),
         );
     }
-    let now = now_rfc3339(false);
-    let pr = SimMergeRequest {
-        iid: store.len() as u64 + 1,
-        title: p_str(&p, "title").unwrap_or_default(),
-        description: p_str(&p, "body").unwrap_or_default(),
-        labels: Vec::new(),
-        source_branch: head,
-        target_branch: base,
-        state: SimMrState::Opened,
-        created_at: now.clone(),
-        updated_at: now,
-        merged_at: None,
-        closed_at: None,
-        merged_sha: None,
-        merge_commit_sha: None,
-        remove_source_branch: false,
-        auto_merge: false,
-        notes: Vec::new(),
-    };
+    let pr = SimMergeRequest::opened(
+        store.len() as u64 + 1,
+        head,
+        base,
+        p_str(&p, "title").unwrap_or_default(),
+        p_str(&p, "body").unwrap_or_default(),
+        now_rfc3339(false),
+    );
     store.push(pr.clone());
     drop(store);
     (StatusCode::CREATED, Json(gh.pr_json(&pr, true).await)).into_response()

@@ -178,9 +178,7 @@ async fn create(
         return message(StatusCode::UNPROCESSABLE_ENTITY, json!(errors));
     }
     let mut store = gl.shared.store.lock().await;
-    if let Some(open) = store.iter().find(|m| {
-        m.state == SimMrState::Opened && m.source_branch == source && m.target_branch == target
-    }) {
+    if let Some(open) = store.iter().find(|m| m.is_open_between(&source, &target)) {
         return message(
             StatusCode::CONFLICT,
             json!([format!(
@@ -189,24 +187,17 @@ async fn create(
             )]),
         );
     }
-    let now = now_rfc3339(true);
     let mr = SimMergeRequest {
-        iid: store.len() as u64 + 1,
-        title,
-        description: p_str(&p, "description").unwrap_or_default(),
         labels: p_labels(p.get("labels")),
-        source_branch: source,
-        target_branch: target,
-        state: SimMrState::Opened,
-        created_at: now.clone(),
-        updated_at: now,
-        merged_at: None,
-        closed_at: None,
-        merged_sha: None,
-        merge_commit_sha: None,
         remove_source_branch: p_bool(&p, "remove_source_branch").unwrap_or(false),
-        auto_merge: false,
-        notes: Vec::new(),
+        ..SimMergeRequest::opened(
+            store.len() as u64 + 1,
+            source,
+            target,
+            title,
+            p_str(&p, "description").unwrap_or_default(),
+            now_rfc3339(true),
+        )
     };
     store.push(mr.clone());
     drop(store);

@@ -227,6 +227,43 @@ impl Shared {
 }
 
 impl SimMergeRequest {
+    /// A new open merge request `!iid` from `source_branch` into
+    /// `target_branch`, created at `now`, without labels or notes.
+    pub(crate) fn opened(
+        iid: u64,
+        source_branch: String,
+        target_branch: String,
+        title: String,
+        description: String,
+        now: String,
+    ) -> Self {
+        Self {
+            iid,
+            title,
+            description,
+            labels: Vec::new(),
+            source_branch,
+            target_branch,
+            state: SimMrState::Opened,
+            created_at: now.clone(),
+            updated_at: now,
+            merged_at: None,
+            closed_at: None,
+            merged_sha: None,
+            merge_commit_sha: None,
+            remove_source_branch: false,
+            auto_merge: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Whether this is an open merge request from `source` into `target`.
+    pub(crate) fn is_open_between(&self, source: &str, target: &str) -> bool {
+        self.state == SimMrState::Opened
+            && self.source_branch == source
+            && self.target_branch == target
+    }
+
     /// Moves to state `to` if asked (closing an open merge request or
     /// reopening a closed one; a merged one stays merged), stamps
     /// `updated_at` with `now` and returns the merge request as it now is.
