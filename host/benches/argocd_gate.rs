@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use baton::capabilities::argocd::sim::{SimApp, SimConfig, spawn};
 use baton::capabilities::argocd::{AppRef, ArgoCdClient, ArgoCdConfig};
 use baton::engine::gate::{GateOutcome, GateSpec, Observation, Verdict, wait_for_health};
 use baton::secret::Secret;
+use baton::sim::argocd::{SimApp, SimConfig, spawn};
 use tokio::time::Instant;
 
 const FILE: &str = "values.yaml";

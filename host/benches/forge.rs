@@ -6,11 +6,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use baton::capabilities::forge::sim::{self, MergeStrategy};
 use baton::capabilities::forge::{
     Forge, GitHub, GitHubConfig, GitLab, GitLabConfig, MergeOptions, NewMergeRequest,
 };
 use baton::secret::Secret;
+use baton::sim::forge::{self as sim, MergeStrategy};
 
 const ROUNDS: usize = 40;
 

@@ -12,6 +12,10 @@ pub mod engine;
 pub mod exit;
 pub mod policies;
 pub mod report;
+pub mod retry;
 pub mod runtime;
 pub mod secret;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod time;
 pub mod version;

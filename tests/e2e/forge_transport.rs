@@ -10,6 +10,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::any;
 use baton::capabilities::forge::{Forge, ForgeError, GitLab, GitLabConfig, HttpConfig};
+use baton::retry::Deadline;
 use baton::secret::Secret;
 
 const TOKEN: &str = "glpat-never-print-me";
@@ -45,6 +46,7 @@ fn client(api_url: &str, timeout: Duration) -> GitLab {
         connect_timeout: Duration::from_secs(20),
         max_attempts: 3,
         backoff: Duration::from_millis(10),
+        ..HttpConfig::default()
     };
     GitLab::new(config, Secret::new(TOKEN)).expect("client")
 }
@@ -144,6 +146,45 @@ async fn slow_server_times_out() {
         "{err:?}"
     );
     assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn the_deadline_cuts_a_request_short_and_stops_retries() {
+    let (url, hits) = stub(StatusCode::OK, "{}", Duration::from_secs(120)).await;
+    let mut config = GitLabConfig::new(&url, "g/p", "GL_TOKEN");
+    config.http = HttpConfig {
+        timeout: Duration::from_secs(60),
+        max_attempts: 3,
+        backoff: Duration::from_millis(10),
+        deadline: Deadline::after(Duration::from_millis(300)),
+        ..HttpConfig::default()
+    };
+    let client = GitLab::new(config.clone(), Secret::new(TOKEN)).expect("client");
+    let err = client.get(1).await.expect_err("deadline");
+    // The 60 s request timeout was shortened to the time left; with none
+    // left after it, there was no second attempt.
+    assert!(
+        matches!(err, ForgeError::Transport { attempts: 1, ref source, .. } if source.is_timeout()),
+        "{err:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    let err = GitLab::new(config, Secret::new(TOKEN))
+        .expect("client")
+        .get(1)
+        .await
+        .expect_err("deadline passed");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GET {url}/projects/g%2Fp/merge_requests/1: the deadline passed before the request could be sent"
+        )
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "nothing sent after the deadline"
+    );
 }
 
 #[tokio::test]

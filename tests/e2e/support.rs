@@ -1,7 +1,8 @@
 //! Shared helpers: hermetic commands, runtimes with small limits.
 
+use std::io::Write as _;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use baton::runtime::{Limits, LoadedPolicy, PolicyRuntime, PolicySource};
@@ -18,29 +19,62 @@ pub fn baton(home: &Path) -> Command {
     cmd
 }
 
-/// Runs git hermetically (no user or system config, fixed identity) in
-/// `dir` and returns its trimmed stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
+/// A `git` command in `dir` that nothing of the machine reaches: no user or
+/// system config, and one fixed identity for every commit a test makes.
+pub fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
+        .env("GIT_AUTHOR_NAME", "Seed")
+        .env("GIT_AUTHOR_EMAIL", "seed@example.com")
+        .env("GIT_COMMITTER_NAME", "Seed")
+        .env("GIT_COMMITTER_EMAIL", "seed@example.com");
+    cmd
+}
+
+/// What a hermetic git run gets beyond [`git_command`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GitInput<'a> {
+    /// Fed to git's stdin.
+    pub stdin: Option<&'a str>,
+    /// Author and committer date of the commits it makes (reproducible
+    /// histories); the real time when `None`.
+    pub date: Option<&'a str>,
+}
+
+/// Runs `git args` hermetically in `dir` with `input`; returns its stdout
+/// exactly as git wrote it and fails the test when git fails.
+pub fn git_with(dir: &Path, args: &[&str], input: GitInput<'_>) -> String {
+    let mut cmd = git_command(dir);
+    if let Some(date) = input.date {
+        cmd.env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date);
+    }
+    let mut child = cmd
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("git runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    if let Some(text) = input.stdin {
+        stdin.write_all(text.as_bytes()).expect("write stdin");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("git output");
     assert!(
         out.status.success(),
-        "git {args:?}: {}",
+        "git {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Runs `git args` hermetically in `dir` and returns its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_with(dir, args, GitInput::default()).trim().to_owned()
 }
 
 /// Limits small enough that hostile policies fail fast.

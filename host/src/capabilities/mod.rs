@@ -1,6 +1,7 @@
-//! One module per outside system Baton talks to: each has a transport
-//! trait or client with a real implementation, and a simulator that is a
-//! real HTTP server following the upstream API.
+//! One module per outside system Baton talks to, the real client only: each
+//! has a transport trait or client with a real implementation. The
+//! simulators that stand in for these systems live in [`crate::sim`]; nothing
+//! here depends on them.
 
 pub mod argocd;
 pub mod forge;

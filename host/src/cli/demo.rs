@@ -21,13 +21,13 @@ use super::output::{self, OutputFormat};
 use super::process;
 use super::run::text;
 use super::status;
-use crate::capabilities::argocd::sim::{self as argocd_sim, SimApp, SimConfig};
-use crate::capabilities::forge::sim::{MergeStrategy, gitlab as gitlab_sim};
 use crate::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
-use crate::capabilities::git::http_server::{self, GitHttpConfig};
 use crate::engine::audit::{AuditRecord, Status};
 use crate::engine::{Engine, Progress, RunOptions, Trigger, system_clock};
 use crate::secret::Secret;
+use crate::sim::argocd::{self as argocd_sim, SimApp, SimConfig};
+use crate::sim::forge::{MergeStrategy, gitlab as gitlab_sim};
+use crate::sim::git_http::{self as http_server, GitHttpConfig};
 
 /// Arguments of `baton demo`.
 #[derive(Debug, Args)]
@@ -163,7 +163,7 @@ struct Stack {
     repo_url: String,
     git_http: http_server::GitHttpHandle,
     argocd: argocd_sim::SimHandle,
-    gitlab: crate::capabilities::forge::sim::SimHandle,
+    gitlab: crate::sim::forge::SimHandle,
 }
 
 impl Stack {

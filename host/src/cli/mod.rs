@@ -2,6 +2,7 @@
 //! errors become user output and exit codes.
 
 mod config;
+#[cfg(feature = "sim")]
 mod demo;
 mod error;
 mod load;
@@ -9,6 +10,7 @@ mod output;
 mod policy;
 mod process;
 mod run;
+#[cfg(feature = "sim")]
 mod sim;
 mod status;
 
@@ -45,6 +47,7 @@ enum Command {
     /// Show each stage: version, Argo CD health, open merge requests, last good.
     Status(status::StatusArgs),
     /// Run the whole flow against in-process simulators, no setup needed.
+    #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
     /// Check the configuration or print its JSON Schema.
     #[command(subcommand)]
@@ -53,6 +56,7 @@ enum Command {
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// Run a simulated Argo CD, GitLab or GitHub on loopback.
+    #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(sim::SimCommand),
 }
@@ -100,9 +104,11 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Advance(args) => run::advance(args),
         Command::Rollback(args) => run::rollback(args),
         Command::Status(args) => status::run(args),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => demo::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
+        #[cfg(feature = "sim")]
         Command::Sim(cmd) => sim::run(cmd),
     }
 }

@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 
 use super::error::CommandError;
 use super::output;
-use crate::capabilities::argocd::sim::{self as argocd_sim, SimApp, SimConfig};
-use crate::capabilities::forge::sim::{MergeStrategy, github, gitlab};
 use crate::secret::Secret;
+use crate::sim::argocd::{self as argocd_sim, SimApp, SimConfig};
+use crate::sim::forge::{MergeStrategy, github, gitlab};
 
 /// Simulator subcommands.
 #[derive(Debug, Subcommand)]

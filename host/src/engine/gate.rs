@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::capabilities::argocd::time::truncate_to_second;
 use crate::capabilities::argocd::{AppStatus, RequestError, StatusSource};
+use crate::time::truncate_to_second;
 
 /// What to wait for.
 #[derive(Debug, Clone)]

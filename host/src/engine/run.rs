@@ -18,8 +18,8 @@ use super::audit::{
 use super::execute::Write;
 use super::state::{Engine, RunState, Slot, Stop, human_ms, strip_credentials};
 use super::trigger::Trigger;
-use crate::capabilities::argocd::time::format_rfc3339;
 use crate::runtime::{Action, Decision};
+use crate::time::format_rfc3339;
 
 /// The actions of one decision still to run, with their decision's seq.
 type Pending = (u32, std::iter::Enumerate<std::vec::IntoIter<Action>>);

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::audit::{ConfigInfo, PolicyInfo};
 use super::guardrails::DecisionLimits;
 use super::state::{Clock, Engine, RunOptions, Systems};
-use crate::capabilities::argocd::time::format_rfc3339;
+use crate::time::format_rfc3339;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::git::{CommitSettings, Identity};
 use crate::config::{AppConfig, Config, ForgeKind};

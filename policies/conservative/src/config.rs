@@ -214,6 +214,7 @@ fn invalid(key: &str, value: &str, expected: &str) -> PolicyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_policy::testing::{context, stage};
 
     fn error(json: &str) -> String {
         match ConservativeSettings::parse(json) {
@@ -334,21 +335,9 @@ mod tests {
 
     #[test]
     fn prod_stage_must_exist() {
-        let stage = |name: &str| Stage {
-            name: name.into(),
-            file: String::new(),
-            field: String::new(),
-            argocd_app: String::new(),
-            direct_commit_allowed: false,
-            auto_merge_allowed: false,
-        };
         let ctx = Context {
-            app: "payments".into(),
-            stages: vec![stage("dev"), stage("prod")],
-            settings: String::new(),
-            run_id: String::new(),
-            max_health_wait: 0,
-            dry_run: false,
+            stages: vec![stage("dev", true), stage("prod", false)],
+            ..context("{}")
         };
         let last = ConservativeSettings::parse("{}").unwrap();
         assert_eq!(

@@ -5,7 +5,7 @@ use baton_policy::flow::Flow;
 use baton_policy::{Context, Decision, Event, Policy, PolicyError, World};
 // The unit tests below name these through `use super::*`.
 #[cfg(test)]
-use baton_policy::{Channel, HealthStatus, Stage, actions};
+use baton_policy::{Channel, HealthStatus, actions};
 
 use crate::config::PolicySettings;
 
@@ -22,90 +22,29 @@ impl Policy for DefaultPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baton_policy::testing::FakeWorld;
+    use baton_policy::testing::{FakeWorld, app_status, context, health_observed};
     use baton_policy::{
-        Action, AppStatus, Deployment, GateTimeout, HealthObserved, NewVersion, ResourceHealth,
-        RollbackRequested, StageChanged, SyncStatus, Trailer,
+        Action, AppStatus, GateTimeout, NewVersion, ResourceHealth, RollbackRequested,
+        StageChanged, SyncStatus,
     };
 
-    fn stage(name: &str, direct: bool) -> Stage {
-        Stage {
-            name: name.into(),
-            file: format!("overlays/{name}/values.yaml"),
-            field: "helm:image.tag".into(),
-            argocd_app: format!("payments-{name}"),
-            direct_commit_allowed: direct,
-            auto_merge_allowed: false,
-        }
-    }
-
     fn ctx() -> Context {
-        Context {
-            app: "payments".into(),
-            stages: vec![
-                stage("dev", true),
-                stage("staging", false),
-                stage("prod", false),
-            ],
-            settings: r#"{"health_timeout":"5m","mr_labels":["promo"]}"#.into(),
-            run_id: "r".into(),
-            max_health_wait: 1_800_000,
-            dry_run: false,
-        }
-    }
-
-    fn deploy(to: &str, rollback_of: Option<&str>) -> Deployment {
-        Deployment {
-            commit: format!("c-{to}"),
-            time: 0,
-            author: "ci".into(),
-            from_version: None,
-            to_version: to.into(),
-            subject: String::new(),
-            trailers: rollback_of
-                .map(|v| {
-                    vec![Trailer {
-                        key: "Baton-Rollback-Of".into(),
-                        value: v.into(),
-                    }]
-                })
-                .unwrap_or_default(),
-        }
+        context(r#"{"health_timeout":"5m","mr_labels":["promo"]}"#)
     }
 
     fn status(health: HealthStatus, sync: SyncStatus) -> AppStatus {
         AppStatus {
-            app: "payments-dev".into(),
-            health,
-            health_message: None,
             sync,
-            revision: Some("abc".into()),
-            operation_phase: None,
-            operation_message: None,
-            reconciled_at: None,
-            resources: Vec::new(),
+            ..app_status("payments-dev", health)
         }
     }
 
     fn observed(stage: &str, status: AppStatus) -> Event {
-        Event::HealthObserved(HealthObserved {
-            stage: stage.into(),
-            version: "v2".into(),
-            commit: "abc".into(),
-            elapsed: 1000,
-            status,
-        })
+        Event::HealthObserved(health_observed(stage, "v2", 1000, status))
     }
 
     fn world(history: &[(&str, Option<&str>)]) -> FakeWorld {
-        let mut w = FakeWorld::default();
-        for stage in ["dev", "staging", "prod"] {
-            w.histories.insert(
-                stage.into(),
-                history.iter().map(|(v, r)| deploy(v, *r)).collect(),
-            );
-        }
-        w
+        FakeWorld::with_history(history)
     }
 
     fn decide(event: Event, world: &FakeWorld) -> Vec<Action> {

@@ -103,30 +103,13 @@ pub fn sync_name(sync: SyncStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn resource(group: &str, kind: &str, health: HealthStatus, message: &str) -> ResourceHealth {
-        ResourceHealth {
-            group: group.into(),
-            kind: kind.into(),
-            namespace: "payments".into(),
-            name: "payments".into(),
-            health: Some(health),
-            message: Some(message.into()),
-            sync: SyncStatus::Synced,
-        }
-    }
+    use crate::testing::{app_status, resource};
 
     fn app(health: HealthStatus, resources: Vec<ResourceHealth>) -> AppStatus {
         AppStatus {
-            app: "payments-prod".into(),
-            health,
-            health_message: None,
-            sync: SyncStatus::Synced,
             revision: Some("0123456789abcdef".into()),
-            operation_phase: None,
-            operation_message: None,
-            reconciled_at: None,
             resources,
+            ..app_status("payments-prod", health)
         }
     }
 

@@ -31,26 +31,7 @@ pub fn last_good<'a>(history: &'a [Deployment], bad: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Trailer;
-
-    fn deploy(to: &str, rollback_of: Option<&str>) -> Deployment {
-        Deployment {
-            commit: format!("c-{to}"),
-            time: 0,
-            author: "ci <ci@example.com>".into(),
-            from_version: None,
-            to_version: to.into(),
-            subject: format!("dev(payments): {to}"),
-            trailers: rollback_of
-                .map(|v| {
-                    vec![Trailer {
-                        key: ROLLBACK_TRAILER.into(),
-                        value: v.into(),
-                    }]
-                })
-                .unwrap_or_default(),
-        }
-    }
+    use crate::testing::deployment as deploy;
 
     #[test]
     fn previous_version_is_last_good() {

@@ -1,9 +1,18 @@
-//! A scripted [`World`] for native unit tests of policy logic.
+//! Native unit tests of policy logic: a scripted [`World`] ([`FakeWorld`])
+//! and builders for the values a test hands a policy. The builders describe
+//! one application, `payments`, with stages `dev`, `staging` and `prod`
+//! (Helm values at `overlays/<stage>/values.yaml`, Argo CD applications
+//! `payments-<stage>`); a test changes what matters to it with struct update
+//! syntax, e.g. `Context { max_health_wait: 60_000, ..context("{}") }`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::{AppStatus, CapabilityError, Deployment, Level, MergeRequest, World};
+use crate::history::ROLLBACK_TRAILER;
+use crate::{
+    AppStatus, CapabilityError, Context, Deployment, HealthObserved, HealthStatus, Level,
+    MergeRequest, MergeRequestState, ResourceHealth, Stage, SyncStatus, Trailer, World,
+};
 
 /// A world whose answers are set up by the test. Unknown lookups answer
 /// `not-found`, like the host does.
@@ -68,9 +77,7 @@ impl World for FakeWorld {
         Ok(self
             .merge_requests
             .iter()
-            .find(|mr| {
-                mr.source_branch == source_branch && mr.state == crate::MergeRequestState::Opened
-            })
+            .find(|mr| mr.source_branch == source_branch && mr.state == MergeRequestState::Opened)
             .cloned())
     }
 
@@ -88,5 +95,176 @@ impl World for FakeWorld {
 
     fn log(&self, level: Level, message: &str) {
         self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+}
+
+impl FakeWorld {
+    /// A world in which `dev`, `staging` and `prod` each have `history`
+    /// (newest first): `(version, the version it rolled back)` pairs, see
+    /// [`deployment`].
+    pub fn with_history(history: &[(&str, Option<&str>)]) -> Self {
+        let mut world = Self::default();
+        for stage in ["dev", "staging", "prod"] {
+            world.histories.insert(
+                stage.into(),
+                history.iter().map(|(v, r)| deployment(v, *r)).collect(),
+            );
+        }
+        world
+    }
+}
+
+/// Stage `name` of `payments`: `helm:image.tag` in
+/// `overlays/<name>/values.yaml`, deployed by Argo CD application
+/// `payments-<name>`; `direct`: direct commits allowed. No auto-merge.
+pub fn stage(name: &str, direct: bool) -> Stage {
+    Stage {
+        name: name.into(),
+        file: format!("overlays/{name}/values.yaml"),
+        field: "helm:image.tag".into(),
+        argocd_app: format!("payments-{name}"),
+        direct_commit_allowed: direct,
+        auto_merge_allowed: false,
+    }
+}
+
+/// The context of a `payments` run with policy `settings` (JSON): stages
+/// `dev` (direct commits allowed), `staging` and `prod`; run id `r`; health
+/// waits of at most 30 minutes; not a dry run.
+pub fn context(settings: &str) -> Context {
+    Context {
+        app: "payments".into(),
+        stages: vec![
+            stage("dev", true),
+            stage("staging", false),
+            stage("prod", false),
+        ],
+        settings: settings.into(),
+        run_id: "r".into(),
+        max_health_wait: 1_800_000,
+        dry_run: false,
+    }
+}
+
+/// A commit by `ci` that set a stage to `to` (commit id `c-<to>`, time 0);
+/// with `rollback_of`, it carries the `Baton-Rollback-Of` trailer naming the
+/// version it rolled back.
+pub fn deployment(to: &str, rollback_of: Option<&str>) -> Deployment {
+    Deployment {
+        commit: format!("c-{to}"),
+        time: 0,
+        author: "ci".into(),
+        from_version: None,
+        to_version: to.into(),
+        subject: String::new(),
+        trailers: rollback_of
+            .map(|v| {
+                vec![Trailer {
+                    key: ROLLBACK_TRAILER.into(),
+                    value: v.into(),
+                }]
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// Argo CD application `app` with aggregated `health`, synced to commit
+/// `abc`, no operation, no resources.
+pub fn app_status(app: &str, health: HealthStatus) -> AppStatus {
+    AppStatus {
+        app: app.into(),
+        health,
+        health_message: None,
+        sync: SyncStatus::Synced,
+        revision: Some("abc".into()),
+        operation_phase: None,
+        operation_message: None,
+        reconciled_at: None,
+        resources: Vec::new(),
+    }
+}
+
+/// A synced resource `kind` of API `group`, named `payments-api` in
+/// namespace `payments`, with `health` and `message`.
+pub fn resource(group: &str, kind: &str, health: HealthStatus, message: &str) -> ResourceHealth {
+    ResourceHealth {
+        group: group.into(),
+        kind: kind.into(),
+        namespace: "payments".into(),
+        name: "payments-api".into(),
+        health: Some(health),
+        message: Some(message.into()),
+        sync: SyncStatus::Synced,
+    }
+}
+
+/// `status` observed for `stage` at `version` (commit `abc`), `elapsed`
+/// milliseconds into the gate.
+pub fn health_observed(
+    stage: &str,
+    version: &str,
+    elapsed: u64,
+    status: AppStatus,
+) -> HealthObserved {
+    HealthObserved {
+        stage: stage.into(),
+        version: version.into(),
+        commit: "abc".into(),
+        elapsed,
+        status,
+    }
+}
+
+/// Merge request `!number` from `source_branch` into `main`, in `state`,
+/// mergeable, without labels.
+pub fn merge_request(number: u64, source_branch: &str, state: MergeRequestState) -> MergeRequest {
+    MergeRequest {
+        number,
+        url: format!("https://forge.example.com/env/-/merge_requests/{number}"),
+        title: format!("Merge {source_branch}"),
+        state,
+        source_branch: source_branch.into(),
+        target_branch: "main".into(),
+        labels: Vec::new(),
+        merge_status: "mergeable".into(),
+        merge_commit: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_only_open_merge_requests_by_branch() {
+        let world = FakeWorld {
+            merge_requests: vec![
+                merge_request(1, "baton/payments/prod/v1", MergeRequestState::Merged),
+                merge_request(2, "baton/payments/prod/v2", MergeRequestState::Opened),
+            ],
+            ..FakeWorld::default()
+        };
+        let open = |branch: &str| {
+            world
+                .find_open_merge_request(branch)
+                .map(|mr| mr.map(|mr| mr.number))
+        };
+        assert_eq!(open("baton/payments/prod/v1"), Ok(None));
+        assert_eq!(open("baton/payments/prod/v2"), Ok(Some(2)));
+        assert_eq!(
+            world.merge_request(3),
+            Err(CapabilityError::NotFound("merge request !3".into()))
+        );
+    }
+
+    #[test]
+    fn histories_carry_rollback_trailers() {
+        let world = FakeWorld::with_history(&[("v1", Some("v2")), ("v2", None)]);
+        let prod = world.stage_history("prod", 10).expect("history");
+        assert_eq!(prod.len(), 2);
+        assert_eq!(prod[0].trailers[0].key, "Baton-Rollback-Of");
+        assert_eq!(prod[0].trailers[0].value, "v2");
+        assert!(prod[1].trailers.is_empty());
+        assert_eq!(world.stage_history("dev", 1).map(|h| h.len()), Ok(1));
     }
 }

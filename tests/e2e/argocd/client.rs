@@ -1,6 +1,7 @@
 //! The client against the simulator: typed errors, retries, sync.
 
-use baton::capabilities::argocd::{AppRef, ArgoCdClient, ArgoCdConfig, RequestError, SyncRequest};
+use baton::capabilities::argocd::{AppRef, ArgoCdClient, ArgoCdConfig, RequestError};
+use baton::retry::Deadline;
 use baton::secret::Secret;
 
 use crate::argocd::common::*;
@@ -114,7 +115,7 @@ async fn retries_a_5xx_burst_within_bounds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_tree_and_refresh() {
+async fn tree_and_refresh() {
     let repo = TestRepo::new();
     let sim = start(sim_config(&repo, vec![fast_app("payments-dev")])).await;
     let client = client(&sim);
@@ -124,29 +125,6 @@ async fn sync_tree_and_refresh() {
     let kinds: Vec<&str> = tree.nodes.iter().map(|n| n.kind.as_str()).collect();
     assert_eq!(kinds, ["Service", "Deployment", "ReplicaSet", "Pod"]);
     assert_eq!(tree.nodes[3].images, ["payments-dev:v1.0.0"]);
-
-    let synced = client
-        .sync(
-            &app,
-            &SyncRequest {
-                prune: true,
-                ..SyncRequest::default()
-            },
-        )
-        .await
-        .expect("sync");
-    assert_eq!(
-        synced.operation.as_ref().map(|o| o.phase.as_str()),
-        Some("Running")
-    );
-    let err = client
-        .sync(&app, &SyncRequest::default())
-        .await
-        .expect_err("busy");
-    assert!(
-        matches!(&err, RequestError::Status { status: 400, message, .. } if message == "another operation is already in progress"),
-        "{err:?}"
-    );
 
     // refresh=normal answers after the simulator has looked at the branch.
     let commit = repo.set_version("v1.1.0");
@@ -183,4 +161,25 @@ async fn slow_server_hits_the_request_timeout() {
     }
     assert!(err.is_transient());
     sim.faults().set_delay(std::time::Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_sent_after_the_deadline() {
+    let repo = TestRepo::new();
+    let sim = start(sim_config(&repo, vec![fast_app("payments-dev")])).await;
+    let mut config = client_config(&sim, TOKEN);
+    config.deadline = Deadline::at(std::time::Instant::now());
+    let client = ArgoCdClient::new(config).expect("client");
+    let err = client
+        .get_application(&AppRef::named("payments-dev"), false)
+        .await
+        .expect_err("deadline passed");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}/api/v1/applications/payments-dev: the deadline passed before the request could be sent",
+            sim.base_url()
+        )
+    );
+    assert!(!err.is_transient());
 }

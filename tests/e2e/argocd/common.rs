@@ -1,12 +1,13 @@
 //! Test helpers: a throwaway git repository and simulator/client builders.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use baton::capabilities::argocd::sim::{SimApp, SimConfig, SimHandle, spawn};
 use baton::capabilities::argocd::{ArgoCdClient, ArgoCdConfig};
 use baton::secret::Secret;
+use baton::sim::argocd::{SimApp, SimConfig, SimHandle, spawn};
+
+use crate::support::{git, git_command};
 
 pub const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiYXRvbiJ9.c2lnbmF0dXJl";
 pub const TOKEN_VAR: &str = "ARGOCD_AUTH_TOKEN";
@@ -30,7 +31,7 @@ impl TestRepo {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        git_in(&self.path, args)
+        git(&self.path, args)
     }
 
     /// Commits `image.tag: version` on the current branch; returns the SHA.
@@ -53,42 +54,12 @@ impl TestRepo {
 
     /// Whether `ancestor` is `rev` or an ancestor of it.
     pub fn contains(&self, rev: &str, ancestor: &str) -> bool {
-        Command::new("git")
-            .args(["-C"])
-            .arg(&self.path)
+        git_command(&self.path)
             .args(["merge-base", "--is-ancestor", ancestor, rev])
-            .envs(git_env())
             .status()
             .expect("git runs")
             .success()
     }
-}
-
-fn git_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("GIT_CONFIG_GLOBAL", "/dev/null"),
-        ("GIT_CONFIG_NOSYSTEM", "1"),
-        ("GIT_AUTHOR_NAME", "Test"),
-        ("GIT_AUTHOR_EMAIL", "test@example.com"),
-        ("GIT_COMMITTER_NAME", "Test"),
-        ("GIT_COMMITTER_EMAIL", "test@example.com"),
-    ]
-}
-
-fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .envs(git_env())
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A fast-moving app: short delays so tests finish quickly.

@@ -3,11 +3,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use baton::capabilities::argocd::sim::{HealthStep, SimApp, WorkloadKind};
 use baton::capabilities::argocd::{AppRef, AppStatus, AppWatch, RequestError, StatusSource};
 use baton::engine::gate::{
     GateError, GateOutcome, GateSpec, Observation, Verdict, wait_for_health,
 };
+use baton::sim::argocd::{HealthStep, SimApp, WorkloadKind};
 
 use crate::argocd::common::*;
 

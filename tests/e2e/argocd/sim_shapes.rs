@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use baton::capabilities::argocd::sim::{HealthStep, WorkloadKind};
 use baton::capabilities::argocd::{AppStatus, Frame, FrameDecoder};
+use baton::sim::argocd::{HealthStep, SimHandle, WorkloadKind};
 use serde_json::{Value, json};
 
 use crate::argocd::common::*;
@@ -96,6 +96,15 @@ fn validator_rejects_unknown_fields_and_wrong_types() {
     );
 }
 
+/// One simulator and what every part of the walk needs.
+struct Shapes {
+    swagger: Swagger,
+    repo: TestRepo,
+    sim: SimHandle,
+    base: String,
+    stream_schema: Value,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_simulator_response_matches_swagger() {
     let swagger = Swagger::load();
@@ -114,8 +123,32 @@ async fn every_simulator_response_matches_swagger() {
     let sim = start(sim_config(&repo, vec![dev, canary])).await;
     let base = sim.base_url();
     let stream_schema = swagger.response_schema("/api/v1/stream/applications");
+    let s = Shapes {
+        swagger,
+        repo,
+        sim,
+        base,
+        stream_schema,
+    };
 
-    // Initial state, tree, and every frame of a full rollout on the stream.
+    let commit = rollout_on_the_stream(&s).await;
+    suspended_canary(&s).await;
+    sync_and_busy(&s, &commit).await;
+    error_bodies(&s).await;
+    error_frame(&s).await;
+    s.sim.shutdown().await;
+}
+
+/// Initial state, tree, and every frame of a full rollout on the stream;
+/// returns the commit rolled out.
+async fn rollout_on_the_stream(s: &Shapes) -> String {
+    let Shapes {
+        swagger,
+        repo,
+        base,
+        stream_schema,
+        ..
+    } = s;
     let (code, body) = get(
         &format!("{base}/api/v1/applications/payments-dev"),
         Some(TOKEN),
@@ -123,7 +156,7 @@ async fn every_simulator_response_matches_swagger() {
     .await;
     assert_eq!(code, 200);
     assert_valid(
-        &swagger,
+        swagger,
         "v1alpha1Application",
         &serde_json::from_str(&body).expect("json"),
     );
@@ -165,7 +198,7 @@ async fn every_simulator_response_matches_swagger() {
     assert_eq!(lines[0]["result"]["type"], "ADDED");
     assert!(lines[1..].iter().all(|l| l["result"]["type"] == "MODIFIED"));
     for line in &lines {
-        let errs = swagger.validate(&stream_schema, line);
+        let errs = swagger.validate(stream_schema, line);
         assert!(errs.is_empty(), "{errs:#?}\n{line}");
     }
     // Duplicate suppression: consecutive frames always differ.
@@ -178,12 +211,19 @@ async fn every_simulator_response_matches_swagger() {
     .await;
     assert_eq!(code, 200);
     assert_valid(
-        &swagger,
+        swagger,
         "v1alpha1ApplicationTree",
         &serde_json::from_str(&body).expect("json"),
     );
 
-    // The Rollout: Suspended / CanaryPauseStep in resources[] and the tree.
+    commit
+}
+
+/// The Rollout: Suspended / CanaryPauseStep in resources[] and the tree.
+async fn suspended_canary(s: &Shapes) {
+    let Shapes {
+        swagger, sim, base, ..
+    } = s;
     eventually("canary suspended", || {
         sim.application("payments-canary")
             .is_some_and(|a| a["status"]["health"]["status"] == "Suspended")
@@ -195,7 +235,7 @@ async fn every_simulator_response_matches_swagger() {
     )
     .await;
     let app: Value = serde_json::from_str(&body).expect("json");
-    assert_valid(&swagger, "v1alpha1Application", &app);
+    assert_valid(swagger, "v1alpha1Application", &app);
     let status = AppStatus::from_value(app).expect("parses");
     let rollout = status
         .resources
@@ -214,7 +254,7 @@ async fn every_simulator_response_matches_swagger() {
     )
     .await;
     let tree: Value = serde_json::from_str(&body).expect("json");
-    assert_valid(&swagger, "v1alpha1ApplicationTree", &tree);
+    assert_valid(swagger, "v1alpha1ApplicationTree", &tree);
     assert!(
         tree["nodes"]
             .as_array()
@@ -223,8 +263,11 @@ async fn every_simulator_response_matches_swagger() {
             .any(|n| n["kind"] == "Rollout"
                 && n["health"] == json!({ "status": "Suspended", "message": "CanaryPauseStep" }))
     );
+}
 
-    // Sync: the answer carries `operation`; a second sync is refused.
+/// Sync: the answer carries `operation`; a second sync is refused.
+async fn sync_and_busy(s: &Shapes, commit: &str) {
+    let Shapes { swagger, base, .. } = s;
     let resp = http()
         .post(format!("{base}/api/v1/applications/payments-dev/sync"))
         .bearer_auth(TOKEN)
@@ -235,7 +278,7 @@ async fn every_simulator_response_matches_swagger() {
         .expect("sync");
     assert_eq!(resp.status().as_u16(), 200);
     let app: Value = resp.json().await.expect("json");
-    assert_valid(&swagger, "v1alpha1Application", &app);
+    assert_valid(swagger, "v1alpha1Application", &app);
     assert_eq!(app["operation"]["sync"]["revision"], json!(commit));
     assert_eq!(app["status"]["operationState"]["phase"], "Running");
     let resp = http()
@@ -252,9 +295,13 @@ async fn every_simulator_response_matches_swagger() {
         err,
         json!({"error": "another operation is already in progress", "code": 9, "message": "another operation is already in progress"})
     );
-    assert_valid(&swagger, "runtimeError", &err);
+    assert_valid(swagger, "runtimeError", &err);
+}
 
-    // Error bodies, exactly as the real server's.
+/// Error bodies, exactly as the real server's; 415 is plain text, before
+/// authentication.
+async fn error_bodies(s: &Shapes) {
+    let Shapes { swagger, base, .. } = s;
     let cases = [
         (
             format!("{base}/api/v1/applications/payments-dev"),
@@ -294,7 +341,7 @@ async fn every_simulator_response_matches_swagger() {
             json!({ "error": message, "code": code, "message": message }),
             "{url}"
         );
-        assert_valid(&swagger, "runtimeError", &err);
+        assert_valid(swagger, "runtimeError", &err);
     }
 
     // 415 is plain text, before authentication.
@@ -307,8 +354,17 @@ async fn every_simulator_response_matches_swagger() {
         .expect("post");
     assert_eq!(resp.status().as_u16(), 415);
     assert_eq!(resp.text().await.expect("body"), "Invalid content type");
+}
 
-    // A mid-stream error frame validates against the stream schema.
+/// A mid-stream error frame validates against the stream schema.
+async fn error_frame(s: &Shapes) {
+    let Shapes {
+        swagger,
+        sim,
+        base,
+        stream_schema,
+        ..
+    } = s;
     sim.faults().set_stream_drop_after(Some(1));
     sim.faults().set_stream_error_frame(true);
     let (code, body) = get(
@@ -324,10 +380,9 @@ async fn every_simulator_response_matches_swagger() {
     assert_eq!(frames.len(), 2);
     assert_eq!(frames[1]["error"]["grpc_code"], 14);
     for f in &frames {
-        let errs = swagger.validate(&stream_schema, f);
+        let errs = swagger.validate(stream_schema, f);
         assert!(errs.is_empty(), "{errs:#?}");
     }
-    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

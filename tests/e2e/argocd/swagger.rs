@@ -3,7 +3,7 @@
 //! `format` (int32, int64, date-time, byte). Every emitted field must be
 //! declared (no extra fields), and every value must have the declared type.
 
-use baton::capabilities::argocd::time::parse_rfc3339;
+use baton::time::parse_rfc3339;
 use serde_json::Value;
 
 pub struct Swagger {

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use baton::capabilities::argocd::sim::{self as argocd_sim, HealthStep, SimApp, SimConfig};
-use baton::capabilities::forge::sim::{MergeStrategy, SimHandle, SimMergeRequest, gitlab};
 use baton::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
-use baton::capabilities::git::http_server::{self, GitHttpConfig, GitHttpHandle};
 use baton::secret::Secret;
+use baton::sim::argocd::{self as argocd_sim, HealthStep, SimApp, SimConfig};
+use baton::sim::forge::{MergeStrategy, SimHandle, SimMergeRequest, gitlab};
+use baton::sim::git_http::{self as http_server, GitHttpConfig, GitHttpHandle};
 
 use crate::support::{baton, git};
 

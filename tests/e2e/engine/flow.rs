@@ -1,7 +1,7 @@
 //! The promotion flow end to end: the real binary, real git over HTTP, the
 //! Argo CD and GitLab simulators, the default policy.
 
-use baton::capabilities::argocd::sim::HealthStep;
+use baton::sim::argocd::HealthStep;
 
 use super::env::{APP, Env, Setup, assert_code, stderr, stdout};
 

@@ -3,17 +3,17 @@
 
 #![allow(dead_code)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use baton::capabilities::forge::HttpConfig;
-use baton::capabilities::forge::sim::{self, MergeStrategy, SimHandle};
 use baton::capabilities::forge::{Forge, GitHub, GitHubConfig, GitLab, GitLabConfig};
 use baton::secret::Secret;
+use baton::sim::forge::{self as sim, MergeStrategy, SimHandle};
 use serde_json::Value;
 use tempfile::TempDir;
+
+use crate::support::{GitInput, git, git_with};
 
 pub const TOKEN_ENV: &str = "BATON_TEST_FORGE_TOKEN";
 pub const TOKEN: &str = "glpat-sim-good-0123456789";
@@ -34,41 +34,6 @@ pub struct Env {
     pub forge: Box<dyn Forge>,
 }
 
-/// Runs git in `repo`, returning trimmed stdout; panics on failure.
-pub fn git(repo: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn git");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().expect("git output");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// Commits `values.yaml` = `content` on top of `parent` and points `branch` at it.
 pub fn commit(repo: &Path, branch: &str, parent: Option<&str>, content: &str) -> String {
     commit_files(repo, branch, parent, &[("values.yaml", content)])
@@ -83,25 +48,37 @@ pub fn commit_files(
 ) -> String {
     let mut listing = String::new();
     for (name, content) in files {
-        let blob = git(repo, &["hash-object", "-w", "--stdin"], Some(content));
+        let blob = git_with(
+            repo,
+            &["hash-object", "-w", "--stdin"],
+            GitInput {
+                stdin: Some(content),
+                ..GitInput::default()
+            },
+        );
+        let blob = blob.trim();
         listing.push_str(&format!("100644 blob {blob}\t{name}\n"));
     }
-    let tree = git(repo, &["mktree"], Some(&listing));
-    let mut args = vec!["commit-tree", tree.as_str(), "-m", "change values"];
+    let tree = git_with(
+        repo,
+        &["mktree"],
+        GitInput {
+            stdin: Some(&listing),
+            ..GitInput::default()
+        },
+    );
+    let tree = tree.trim();
+    let mut args = vec!["commit-tree", tree, "-m", "change values"];
     if let Some(p) = parent {
         args.extend(["-p", p]);
     }
-    let sha = git(repo, &args, None);
-    git(
-        repo,
-        &["update-ref", &format!("refs/heads/{branch}"), &sha],
-        None,
-    );
+    let sha = git(repo, &args);
+    git(repo, &["update-ref", &format!("refs/heads/{branch}"), &sha]);
     sha
 }
 
 pub fn head(repo: &Path, branch: &str) -> String {
-    git(repo, &["rev-parse", &format!("refs/heads/{branch}")], None)
+    git(repo, &["rev-parse", &format!("refs/heads/{branch}")])
 }
 
 pub fn test_http() -> HttpConfig {
@@ -110,6 +87,7 @@ pub fn test_http() -> HttpConfig {
         connect_timeout: Duration::from_secs(20),
         max_attempts: 2,
         backoff: Duration::from_millis(20),
+        ..HttpConfig::default()
     }
 }
 
@@ -135,12 +113,10 @@ impl Default for Options {
 pub async fn env(kind: Kind, options: Options) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("env.git");
-    let out = Command::new("git")
-        .args(["init", "--bare", "-q", "-b", "main"])
-        .arg(&repo)
-        .output()
-        .expect("git init");
-    assert!(out.status.success());
+    git(
+        dir.path(),
+        &["init", "--bare", "-q", "-b", "main", "env.git"],
+    );
     commit(&repo, "main", None, "image:\n  tag: 1.0.0\n");
     let sim_token = options.sim_token.map(Secret::new);
     let client_token = Secret::new(options.client_token);
@@ -212,6 +188,36 @@ impl Env {
         let headers = response.headers().clone();
         let value = response.json::<Value>().await.unwrap_or(Value::Null);
         (status, headers, value)
+    }
+}
+
+impl Env {
+    /// Adds a note (GitLab) or issue comment (GitHub) to merge request
+    /// `iid` through the simulator's API; returns its id. Baton itself
+    /// never writes notes, but the simulators serve the endpoint.
+    pub async fn add_note(&self, iid: u64, body: &str) -> u64 {
+        let path = match self.kind {
+            Kind::GitLab => format!("/projects/group%2Fenv-repo/merge_requests/{iid}/notes"),
+            Kind::GitHub => format!("/repos/acme/env-repo/issues/{iid}/comments"),
+        };
+        let (status, _, note) = self
+            .raw(
+                reqwest::Method::POST,
+                &path,
+                Some(serde_json::json!({ "body": body })),
+            )
+            .await;
+        assert_eq!(status, 201, "{note}");
+        note["id"].as_u64().expect("note id")
+    }
+
+    /// How many requests changed a merge request in place (PUT/PATCH).
+    pub fn updates(&self) -> usize {
+        self.sim
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" || r.method == "PATCH")
+            .count()
     }
 }
 

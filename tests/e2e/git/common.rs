@@ -4,14 +4,15 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use baton::capabilities::git::http_server::{self, GitHttpConfig, GitHttpHandle};
 use baton::capabilities::git::{
     CommitSettings, EnvRepo, FieldSpec, Identity, OpenOptions, Provenance, RepoSource, StageField,
     Target, WriteRequest,
 };
 use baton::secret::Secret;
+use baton::sim::git_http::{self as http_server, GitHttpConfig, GitHttpHandle};
+
+use crate::support::{GitInput, git_with};
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/git/");
 
@@ -19,28 +20,17 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{FIXTURES}{name}")).expect("fixture exists")
 }
 
-/// Runs git hermetically (no user/system config, pinned identity) and
-/// returns stdout.
+/// Runs git hermetically with every commit at one pinned date, so seeded
+/// histories are the same on every run; returns stdout untrimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Seed")
-        .env("GIT_AUTHOR_EMAIL", "seed@example.com")
-        .env("GIT_COMMITTER_NAME", "Seed")
-        .env("GIT_COMMITTER_EMAIL", "seed@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    git_with(
+        dir,
+        args,
+        GitInput {
+            date: Some("2026-01-01T00:00:00Z"),
+            ..GitInput::default()
+        },
+    )
 }
 
 /// Creates `<root>/<name>` as a bare repo whose `main` holds `files` in one

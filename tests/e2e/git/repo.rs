@@ -7,6 +7,7 @@ use baton::capabilities::git::{
     EnvRepo, OpenError, OpenOptions, Provenance, RepoSource, StageField, Target, TransportError,
     WriteError, WriteOutcome, parse_trailers,
 };
+use baton::retry::Deadline;
 use baton::secret::Secret;
 use common::*;
 
@@ -541,6 +542,55 @@ fn transport_errors_are_typed() {
         open_err(&file_url(&origin), "main", Some("t")),
         OpenError::TokenWithoutHttp { .. }
     ));
+}
+
+#[test]
+fn nothing_is_fetched_or_pushed_after_the_deadline() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let origin = standard_origin(tmp.path());
+    let mut options = OpenOptions::new(tmp.path().join("cache"), "main");
+    options.deadline = Deadline::at(std::time::Instant::now());
+    let source = RepoSource {
+        url: file_url(&origin),
+        token: None,
+    };
+    let err = EnvRepo::open(&source, &options).expect_err("deadline passed");
+    assert!(
+        matches!(
+            &err,
+            OpenError::Fetch {
+                source: TransportError::Deadline {
+                    command: "fetch",
+                    ..
+                },
+                ..
+            }
+        ),
+        "{}",
+        chain(&err)
+    );
+
+    let before = git(&origin, &["rev-parse", "main"]);
+    let mut repo = open(&file_url(&origin), None, &tmp.path().join("cache"));
+    repo.set_deadline(Deadline::at(std::time::Instant::now()));
+    let err = repo
+        .write_version(
+            &request(
+                "payments",
+                "dev",
+                helm_stage("dev"),
+                "v1.2.3",
+                Target::Branch,
+            ),
+            &settings(),
+        )
+        .expect_err("deadline passed");
+    assert!(
+        matches!(&err, WriteError::Transport { source, .. } if matches!(**source, TransportError::Deadline { .. })),
+        "{}",
+        chain(&err)
+    );
+    assert_eq!(git(&origin, &["rev-parse", "main"]), before);
 }
 
 #[test]

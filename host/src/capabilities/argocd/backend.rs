@@ -1,17 +1,20 @@
-//! The real Argo CD client: `reqwest` with rustls, TLS verification on unless
-//! the config explicitly opts out, a timeout on every request, bounded retries
-//! with exponential backoff on 5xx and connection errors, and typed errors for
-//! the answers Baton must explain (401, 403, 404, 415).
+//! The real Argo CD client, read-only (Baton never writes to Argo CD):
+//! `reqwest` with rustls, TLS verification on unless the config explicitly
+//! opts out, a timeout on every request, bounded retries with exponential
+//! backoff on 5xx and connection errors ([`crate::retry`], within the
+//! configured deadline), and typed errors for the answers Baton must explain
+//! (401, 403, 404, 415).
 
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::{ClientBuildError, RequestError};
 use super::model::AppStatus;
 use super::stream::WatchStream;
 use super::tree::ResourceTree;
+use crate::retry::{self, Attempt, Deadline, Jitter, RetryPolicy};
 use crate::secret::Secret;
 
 /// Connection settings for one Argo CD server.
@@ -41,6 +44,9 @@ pub struct ArgoCdConfig {
     pub poll_interval: Duration,
     /// Consecutive failed stream connections before falling back to polling.
     pub stream_failures_before_polling: u32,
+    /// No request (or retry) starts after it, and each request's timeout
+    /// is shortened to the time left.
+    pub deadline: Deadline,
 }
 
 impl ArgoCdConfig {
@@ -59,6 +65,18 @@ impl ArgoCdConfig {
             stream_idle_timeout: Duration::from_secs(120),
             poll_interval: Duration::from_secs(5),
             stream_failures_before_polling: 5,
+            deadline: Deadline::NONE,
+        }
+    }
+
+    /// The retry policy of every request: `max_retries` after the first
+    /// attempt, delays doubling from `initial_backoff` up to `max_backoff`.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            attempts: self.max_retries.saturating_add(1),
+            base: self.initial_backoff,
+            cap: self.max_backoff,
+            jitter: Jitter::None,
         }
     }
 }
@@ -94,42 +112,6 @@ impl AppRef {
         }
         q
     }
-}
-
-/// Body of `POST /api/v1/applications/{name}/sync` (the subset Baton uses).
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncRequest {
-    /// Revision to sync to; the tracked target revision when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revision: Option<String>,
-    /// Delete resources no longer in git.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub prune: bool,
-    /// Only report what would change.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub dry_run: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SyncBody<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_namespace: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    project: Option<&'a str>,
-    #[serde(flatten)]
-    request: &'a SyncRequest,
-}
-
-/// Whether a request may be re-sent after the server may have acted on it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Retry {
-    /// GETs: retry on 5xx and any transport error.
-    Idempotent,
-    /// POST sync: retry only when the connection was never made.
-    ConnectOnly,
 }
 
 /// The Argo CD REST client. Cheap to clone (shares one connection pool).
@@ -195,8 +177,8 @@ impl ArgoCdClient {
             query.push(("refresh", "normal"));
         }
         let resp = self
-            .send(&url, &app.name, Retry::Idempotent, || {
-                self.request(Method::GET, &url).query(&query)
+            .send(&url, &app.name, |attempt| {
+                self.request(Method::GET, &url, attempt).query(&query)
             })
             .await?;
         decode(&url, resp).await
@@ -207,34 +189,11 @@ impl ArgoCdClient {
         let url = format!("{}/resource-tree", self.app_url(app));
         let query = app.query();
         let resp = self
-            .send(&url, &app.name, Retry::Idempotent, || {
-                self.request(Method::GET, &url).query(&query)
+            .send(&url, &app.name, |attempt| {
+                self.request(Method::GET, &url, attempt).query(&query)
             })
             .await?;
         decode(&url, resp).await
-    }
-
-    /// `POST /api/v1/applications/{name}/sync`; returns the application with
-    /// its operation set.
-    pub async fn sync(
-        &self,
-        app: &AppRef,
-        request: &SyncRequest,
-    ) -> Result<AppStatus, RequestError> {
-        let url = format!("{}/sync", self.app_url(app));
-        let body = SyncBody {
-            name: &app.name,
-            app_namespace: app.app_namespace.as_deref(),
-            project: app.project.as_deref(),
-            request,
-        };
-        let resp = self
-            .send(&url, &app.name, Retry::ConnectOnly, || {
-                self.request(Method::POST, &url).json(&body)
-            })
-            .await?;
-        let value: serde_json::Value = decode(&url, resp).await?;
-        AppStatus::from_value(value).map_err(|source| RequestError::Decode { url, source })
     }
 
     /// Opens `GET /api/v1/stream/applications?name=…`. The first events are
@@ -248,15 +207,20 @@ impl ArgoCdClient {
         if let Some(p) = &app.project {
             query.push(("projects", p));
         }
-        // No overall timeout: the stream lives as long as the wait; idleness
-        // is bounded by `stream_idle_timeout` while reading.
+        // No overall timeout but the deadline: the stream lives as long as
+        // the wait; idleness is bounded by `stream_idle_timeout` while reading.
         // The server may hold the headers back until the first event.
         let idle = self.config.stream_idle_timeout;
-        let open = self.send(&url, &app.name, Retry::Idempotent, || {
-            self.http
+        let open = self.send(&url, &app.name, |attempt| {
+            let request = self
+                .http
                 .get(&url)
                 .bearer_auth(self.config.token.expose())
-                .query(&query)
+                .query(&query);
+            match attempt.time_left {
+                Some(left) => request.timeout(left),
+                None => request,
+            }
         });
         let resp =
             tokio::time::timeout(idle, open)
@@ -276,58 +240,50 @@ impl ArgoCdClient {
         )
     }
 
-    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+    fn request(&self, method: Method, url: &str, attempt: Attempt) -> RequestBuilder {
         self.http
             .request(method, url)
             .bearer_auth(self.config.token.expose())
-            .timeout(self.config.request_timeout)
+            .timeout(attempt.timeout(self.config.request_timeout))
     }
 
-    /// Sends with bounded retries, then maps a non-success status to a typed error.
+    /// Sends with bounded retries (5xx but 501, and every transport error),
+    /// then maps a non-success status to a typed error.
     async fn send(
         &self,
         url: &str,
         app: &str,
-        retry: Retry,
-        build: impl Fn() -> RequestBuilder,
+        build: impl Fn(Attempt) -> RequestBuilder,
     ) -> Result<Response, RequestError> {
-        let mut attempt = 0;
-        loop {
-            let outcome = build().send().await;
-            let retryable = match &outcome {
-                Ok(resp) => retry == Retry::Idempotent && is_retryable_status(resp.status()),
-                Err(e) => retry == Retry::Idempotent || e.is_connect(),
-            };
-            if retryable && attempt < self.config.max_retries {
-                let delay = self.backoff(attempt);
-                match &outcome {
-                    Ok(resp) => {
-                        tracing::debug!(url, status = %resp.status(), ?delay, "retrying Argo CD request")
-                    }
-                    Err(e) => tracing::debug!(url, error = %e, ?delay, "retrying Argo CD request"),
-                }
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-                continue;
+        let transient = |outcome: &Result<Response, reqwest::Error>| match outcome {
+            Ok(resp) if is_retryable_status(resp.status()) => {
+                tracing::debug!(url, status = %resp.status(), "transient Argo CD answer");
+                true
             }
-            let resp = outcome.map_err(|source| RequestError::Transport {
-                url: url.to_owned(),
-                source,
-            })?;
-            if resp.status().is_success() {
-                return Ok(resp);
+            Ok(_) => false,
+            Err(e) => {
+                tracing::debug!(url, error = %e, "Argo CD request failed");
+                true
             }
-            return Err(self.status_error(url, app, resp).await);
+        };
+        let finished = retry::run(
+            self.config.retry_policy(),
+            self.config.deadline,
+            |attempt| build(attempt).send(),
+            transient,
+        )
+        .await
+        .map_err(|_| RequestError::Deadline {
+            url: url.to_owned(),
+        })?;
+        let resp = finished.result.map_err(|source| RequestError::Transport {
+            url: url.to_owned(),
+            source,
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
         }
-    }
-
-    /// Delay before retry number `attempt` (0-based): doubling, capped.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX);
-        self.config
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.config.max_backoff)
+        Err(self.status_error(url, app, resp).await)
     }
 
     async fn status_error(&self, url: &str, app: &str, resp: Response) -> RequestError {

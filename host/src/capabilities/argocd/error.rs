@@ -110,6 +110,12 @@ pub enum RequestError {
         /// `message`.
         message: String,
     },
+    /// The deadline passed before the request could be sent.
+    #[error("{url}: the deadline passed before the request could be sent")]
+    Deadline {
+        /// Request URL.
+        url: String,
+    },
     /// The watch stream sent nothing (not even a keepalive) for too long.
     #[error("{url}: watch stream idle for {idle:?}")]
     StreamIdle {
@@ -132,7 +138,8 @@ impl RequestError {
             Self::Unauthorized { .. }
             | Self::PermissionDenied { .. }
             | Self::NotFound { .. }
-            | Self::UnsupportedMediaType { .. } => false,
+            | Self::UnsupportedMediaType { .. }
+            | Self::Deadline { .. } => false,
         }
     }
 }

@@ -1,20 +1,17 @@
 //! The `argocd` capability: reading application health from Argo CD.
 //!
-//! - [`backend`]: the REST client (get, resource tree, sync, watch stream).
+//! - [`backend`]: the REST client (get, resource tree, watch stream).
 //! - [`watch`]: a resilient stream of [`AppStatus`] observations.
 //! - [`model`]: the typed status Baton reasons about, independent of WIT.
-//! - [`sim`]: a simulator that serves the same API from a git repository.
 
 pub mod backend;
 pub mod error;
 pub mod model;
-pub mod sim;
 pub mod stream;
-pub mod time;
 pub mod tree;
 pub mod watch;
 
-pub use backend::{AppRef, ArgoCdClient, ArgoCdConfig, SyncRequest};
+pub use backend::{AppRef, ArgoCdClient, ArgoCdConfig};
 pub use error::{ClientBuildError, RequestError};
 pub use model::{
     AppStatus, Health, HealthStatus, HistoryEntry, OperationPhase, OperationSummary,

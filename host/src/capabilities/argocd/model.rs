@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::time::parse_rfc3339;
+use crate::time::parse_rfc3339;
 
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {

@@ -105,7 +105,7 @@ impl Watcher {
                 return Ok(());
             }
             if failures > 0 {
-                tokio::time::sleep(self.client.backoff(failures - 1)).await;
+                tokio::time::sleep(config.retry_policy().delay(failures)).await;
             }
             let mut stream = match self.client.open_watch(&self.app).await {
                 Ok(s) => s,

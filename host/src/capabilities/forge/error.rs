@@ -128,6 +128,14 @@ pub enum ForgeError {
         #[source]
         source: reqwest::Error,
     },
+    /// The deadline passed before the request could be sent.
+    #[error("{method} {url}: the deadline passed before the request could be sent")]
+    Deadline {
+        /// HTTP method.
+        method: String,
+        /// Request URL.
+        url: String,
+    },
     /// The response body did not have the expected shape.
     #[error("{method} {url}: unexpected response body")]
     Decode {

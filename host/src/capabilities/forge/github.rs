@@ -256,7 +256,6 @@ impl GitHub {
             return Ok(Opened {
                 merge_request: existing,
                 reused: true,
-                description_updated: false,
             });
         }
         let updated = self
@@ -265,17 +264,12 @@ impl GitHub {
         Ok(Opened {
             merge_request: updated,
             reused: true,
-            description_updated: true,
         })
     }
 }
 
 #[async_trait]
 impl Forge for GitHub {
-    fn kind(&self) -> &'static str {
-        "github"
-    }
-
     async fn create_or_reuse(&self, request: &NewMergeRequest) -> Result<Opened, ForgeError> {
         let body = json!({
             "title": request.title,
@@ -300,7 +294,6 @@ impl Forge for GitHub {
         Ok(Opened {
             merge_request,
             reused: false,
-            description_updated: false,
         })
     }
 
@@ -400,20 +393,5 @@ impl Forge for GitHub {
             }),
             _ => Err(reply.into_error()),
         }
-    }
-
-    async fn add_note(&self, iid: u64, body: &str) -> Result<u64, ForgeError> {
-        #[derive(Deserialize)]
-        struct Comment {
-            id: u64,
-        }
-        let url = self.repo_url(&["issues", &iid.to_string(), "comments"]);
-        let reply = self
-            .send(Method::POST, url, Some(json!({ "body": body })))
-            .await?;
-        if reply.status != StatusCode::CREATED {
-            return Err(reply.into_error());
-        }
-        Ok(reply.json::<Comment>()?.id)
     }
 }

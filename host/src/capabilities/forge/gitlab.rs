@@ -194,14 +194,12 @@ impl GitLab {
             return Ok(Opened {
                 merge_request: existing,
                 reused: true,
-                description_updated: false,
             });
         }
         let updated = self.update_description(iid, &request.description).await?;
         Ok(Opened {
             merge_request: updated,
             reused: true,
-            description_updated: true,
         })
     }
 }
@@ -216,10 +214,6 @@ pub(crate) fn duplicate_iid(message: &str) -> Option<u64> {
 
 #[async_trait]
 impl Forge for GitLab {
-    fn kind(&self) -> &'static str {
-        "gitlab"
-    }
-
     async fn create_or_reuse(&self, request: &NewMergeRequest) -> Result<Opened, ForgeError> {
         let body = json!({
             "source_branch": request.source_branch,
@@ -244,7 +238,6 @@ impl Forge for GitLab {
         Ok(Opened {
             merge_request,
             reused: false,
-            description_updated: false,
         })
     }
 
@@ -330,21 +323,6 @@ impl Forge for GitLab {
             }),
             _ => Err(reply.into_error()),
         }
-    }
-
-    async fn add_note(&self, iid: u64, body: &str) -> Result<u64, ForgeError> {
-        #[derive(Deserialize)]
-        struct Note {
-            id: u64,
-        }
-        let url = self.mr_url(&[&iid.to_string(), "notes"]);
-        let reply = self
-            .send(Method::POST, url, Some(json!({ "body": body })))
-            .await?;
-        if reply.status != StatusCode::CREATED {
-            return Err(reply.into_error());
-        }
-        Ok(reply.json::<Note>()?.id)
     }
 }
 

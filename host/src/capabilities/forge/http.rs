@@ -1,7 +1,8 @@
 //! The HTTP transport both forge clients share: one `reqwest` client (rustls,
 //! certificate verification on), the auth header marked sensitive, timeouts,
 //! bounded retries with exponential backoff on 5xx and connection errors
-//! (4xx are returned to the caller, never retried), and page links.
+//! ([`crate::retry`], within the configured deadline; 4xx are returned to the
+//! caller, never retried), and page links.
 
 use std::time::Duration;
 
@@ -10,7 +11,11 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::error::ForgeError;
+use crate::retry::{self, Deadline, Jitter, RetryPolicy};
 use crate::secret::Secret;
+
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Timeouts and retry bounds for forge calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +28,21 @@ pub struct HttpConfig {
     pub max_attempts: u32,
     /// Delay before the first retry; doubled each time, capped at 10 s.
     pub backoff: Duration,
+    /// No request (or retry) starts after it, and each request's timeout
+    /// is shortened to the time left.
+    pub deadline: Deadline,
+}
+
+impl HttpConfig {
+    /// The retry policy of every call.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            attempts: self.max_attempts,
+            base: self.backoff,
+            cap: MAX_BACKOFF,
+            jitter: Jitter::None,
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -32,6 +52,7 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             max_attempts: 4,
             backoff: Duration::from_millis(500),
+            deadline: Deadline::NONE,
         }
     }
 }
@@ -214,77 +235,78 @@ impl Transport {
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, ForgeError> {
-        let attempts = self.config.max_attempts.max(1);
-        let mut delay = self.config.backoff;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self.client.request(method.clone(), url.clone());
+        let attempt = |attempt: retry::Attempt| {
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .timeout(attempt.timeout(self.config.timeout));
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    response
-                        .bytes()
-                        .await
-                        .map(|b| (status, headers, b.to_vec()))
-                }
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok((status, _, body)) if status.is_server_error() => {
-                    if attempt >= attempts {
-                        return Err(ForgeError::Server {
-                            method: method.to_string(),
-                            url: url.to_string(),
-                            status: status.as_u16(),
-                            attempts: attempt,
-                            message: self.token.redact(&error_message(&body)),
-                        });
-                    }
-                    tracing::debug!(%method, %url, %status, attempt, "forge server error, retrying");
-                }
-                Ok((StatusCode::UNAUTHORIZED, _, _)) => {
-                    return Err(ForgeError::Unauthorized {
-                        method: method.to_string(),
-                        url: url.to_string(),
-                        token_env: self.token_env.clone(),
-                    });
-                }
-                Ok((status, headers, body)) => {
-                    let body = redact_bytes(&self.token, body);
-                    return Ok(Reply {
-                        method,
-                        url,
-                        status,
-                        headers,
-                        body,
-                    });
-                }
-                Err(source) => {
-                    let retryable = source.is_connect()
-                        || source.is_timeout()
-                        || source.is_request()
-                        || source.is_body();
-                    if !retryable || attempt >= attempts {
-                        return Err(ForgeError::Transport {
-                            method: method.to_string(),
-                            url: url.to_string(),
-                            attempts: attempt,
-                            source,
-                        });
-                    }
-                    tracing::debug!(%method, %url, attempt, error = %source, "forge request failed, retrying");
-                }
+            async move {
+                let response = request.send().await?;
+                let (status, headers) = (response.status(), response.headers().clone());
+                let body = response.bytes().await?;
+                Ok((status, headers, body.to_vec()))
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+        };
+        let transient = |outcome: &Outcome| match outcome {
+            Ok((status, _, _)) => status.is_server_error(),
+            Err(e) => e.is_connect() || e.is_timeout() || e.is_request() || e.is_body(),
+        };
+        let finished = retry::run(
+            self.config.retry_policy(),
+            self.config.deadline,
+            attempt,
+            transient,
+        )
+        .await
+        .map_err(|_| ForgeError::Deadline {
+            method: method.to_string(),
+            url: url.to_string(),
+        })?;
+        self.reply(method, url, finished)
+    }
+
+    /// Maps the last attempt's outcome to a reply or an error.
+    fn reply(
+        &self,
+        method: Method,
+        url: Url,
+        finished: retry::Finished<Outcome>,
+    ) -> Result<Reply, ForgeError> {
+        match finished.result {
+            Ok((status, _, body)) if status.is_server_error() => Err(ForgeError::Server {
+                method: method.to_string(),
+                url: url.to_string(),
+                status: status.as_u16(),
+                attempts: finished.attempts,
+                message: self.token.redact(&error_message(&body)),
+            }),
+            Ok((StatusCode::UNAUTHORIZED, _, _)) => Err(ForgeError::Unauthorized {
+                method: method.to_string(),
+                url: url.to_string(),
+                token_env: self.token_env.clone(),
+            }),
+            Ok((status, headers, body)) => Ok(Reply {
+                method,
+                url,
+                status,
+                headers,
+                body: redact_bytes(&self.token, body),
+            }),
+            Err(source) => Err(ForgeError::Transport {
+                method: method.to_string(),
+                url: url.to_string(),
+                attempts: finished.attempts,
+                source,
+            }),
         }
     }
 }
+
+/// What one attempt got: status, headers and body, or reqwest's error.
+type Outcome = Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error>;
 
 /// A server may echo the token back (in an error body): strip it before the
 /// body can reach an error message or a log.

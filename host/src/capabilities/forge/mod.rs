@@ -5,11 +5,10 @@
 //! - [`model`]: the forge-neutral merge request and the inputs of each call;
 //! - [`gitlab`] / [`github`]: the real REST clients (reqwest + rustls);
 //! - [`http`]: the shared transport (auth header, timeouts, retries, pages);
-//! - [`content`]: the title and description Baton writes into an MR;
-//! - [`sim`]: the two simulators, real HTTP servers over a bare git repo.
+//! - [`content`]: the title and description Baton writes into an MR.
 //!
 //! The trait uses `#[async_trait]` (boxed `Send` futures) because the engine
-//! holds the forge as `Box<dyn Forge>` chosen at run time from `baton.yaml`:
+//! holds the forge as `Arc<dyn Forge>` chosen at run time from `baton.yaml`:
 //! native `async fn` in traits is not dyn-compatible, and the crate is already
 //! in the dependency tree (wasmtime's async host bindings use it), so it adds
 //! nothing to the build while keeping the signatures readable.
@@ -20,7 +19,6 @@ pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod model;
-pub mod sim;
 
 pub use error::ForgeError;
 pub use github::{GitHub, GitHubConfig, GitHubMergeMethod};
@@ -34,9 +32,6 @@ use async_trait::async_trait;
 /// merge requests (GitLab) or pull requests (GitHub).
 #[async_trait]
 pub trait Forge: Send + Sync {
-    /// Short name for logs and audit records (`gitlab`, `github`).
-    fn kind(&self) -> &'static str;
-
     /// Opens a merge request, or reuses the open one for the same source
     /// branch (updating its description when it differs). Never creates a
     /// second open MR for one source branch.
@@ -67,7 +62,4 @@ pub trait Forge: Send + Sync {
     /// Merges the merge request (or, on GitLab with `auto_merge`, arms
     /// auto-merge) and returns it as the forge reports it afterwards.
     async fn merge(&self, iid: u64, options: &MergeOptions) -> Result<MergeRequest, ForgeError>;
-
-    /// Adds a note (GitLab) or issue comment (GitHub); returns its id.
-    async fn add_note(&self, iid: u64, body: &str) -> Result<u64, ForgeError>;
 }

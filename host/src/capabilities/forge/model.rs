@@ -73,8 +73,6 @@ pub struct Opened {
     pub merge_request: MergeRequest,
     /// True when an existing open MR was reused instead of created.
     pub reused: bool,
-    /// True when the reused MR's description was replaced.
-    pub description_updated: bool,
 }
 
 /// How to merge.

@@ -185,6 +185,15 @@ pub enum TransportError {
         /// git's stderr, token redacted.
         stderr: String,
     },
+    /// The deadline passed before `git` could start, or while it ran (it
+    /// was stopped).
+    #[error("`git {command}` for {url} did not finish before the deadline")]
+    Deadline {
+        /// The remote URL.
+        url: String,
+        /// The git subcommand.
+        command: &'static str,
+    },
     /// The `git` binary could not be started.
     #[error("could not run `git {command}`")]
     Spawn {

@@ -34,116 +34,151 @@ pub(crate) fn locate(
     doc_index: usize,
 ) -> Result<Located, FieldError> {
     let path = field.path();
+    let walk = Walk {
+        file,
+        field,
+        path: &path,
+    };
     let parsed = YamlFile::parse(text).tree();
     let root = parsed.syntax().clone();
-    let missing = |upto: usize| FieldError::KeyMissing {
-        file: file.to_owned(),
-        field: field.to_string(),
-        missing: display_path(&path[..upto]),
-    };
     let doc = root
         .children()
         .filter(|n| n.kind() == SyntaxKind::DOCUMENT)
         .nth(doc_index)
-        .ok_or_else(|| missing(0))?;
-
+        .ok_or_else(|| walk.missing(0))?;
     let mut container = doc;
-    for (i, seg) in path.iter().enumerate() {
-        let at = || display_path(&path[..i]);
-        let content = content_of(file, field, &container, &at)?;
+    for (i, segment) in path.iter().enumerate() {
+        let content = content_of(file, field, &container, &|| walk.at(i))?;
         let Some(content) = content else {
-            return Err(missing(i + 1));
+            return Err(walk.missing(i + 1));
         };
-        let wrong = |expected| FieldError::WrongType {
-            file: file.to_owned(),
-            field: field.to_string(),
-            at: at(),
-            found: kind_name(&content),
-            expected,
-        };
-        container = match seg {
-            Segment::Key(key) => {
-                if content.kind() != SyntaxKind::MAPPING {
-                    return Err(wrong("a mapping"));
-                }
-                let mut found = None;
-                for entry in content
-                    .children()
-                    .filter(|n| n.kind() == SyntaxKind::MAPPING_ENTRY)
-                {
-                    let k = key_text(&entry);
-                    if k.as_deref() == Some("<<") {
-                        return Err(FieldError::MergeKey {
-                            file: file.to_owned(),
-                            field: field.to_string(),
-                            at: at(),
-                        });
-                    }
-                    if found.is_none() && k.as_deref() == Some(key.as_str()) {
-                        found = Some(entry);
-                    }
-                }
-                let entry = found.ok_or_else(|| missing(i + 1))?;
-                match entry.children().find(|n| n.kind() == SyntaxKind::VALUE) {
-                    Some(v) => v,
-                    None => entry,
-                }
-            }
-            Segment::Index(n) => {
-                if content.kind() != SyntaxKind::SEQUENCE {
-                    return Err(wrong("a sequence"));
-                }
-                content
-                    .children()
-                    .filter(|c| c.kind() == SyntaxKind::SEQUENCE_ENTRY)
-                    .nth(*n)
-                    .ok_or_else(|| missing(i + 1))?
-            }
-            Segment::Select { key, value } => {
-                if content.kind() != SyntaxKind::SEQUENCE {
-                    return Err(wrong("a sequence"));
-                }
-                content
-                    .children()
-                    .filter(|c| c.kind() == SyntaxKind::SEQUENCE_ENTRY)
-                    .find(|item| item_matches(item, key, value))
-                    .ok_or_else(|| missing(i + 1))?
-            }
-        };
+        container = walk.step(i, segment, &content)?;
+    }
+    walk.scalar(&container, text)
+}
+
+/// One field's path through one document, and the errors that name where
+/// on it something went wrong.
+struct Walk<'a> {
+    file: &'a str,
+    field: &'a FieldSpec,
+    path: &'a [Segment],
+}
+
+impl Walk<'_> {
+    /// The path up to (not including) segment `upto`, as written.
+    fn at(&self, upto: usize) -> String {
+        display_path(&self.path[..upto])
     }
 
-    let at = || display_path(&path);
-    let content = content_of(file, field, &container, &at)?;
-    match content {
-        Some(node) if node.kind() == SyntaxKind::SCALAR => {
-            let mut located = scalar_at(file, field, &node)?;
-            located.needs_space =
-                located.start == located.end && text[..located.start].ends_with(':');
-            Ok(located)
+    fn missing(&self, upto: usize) -> FieldError {
+        FieldError::KeyMissing {
+            file: self.file.to_owned(),
+            field: self.field.to_string(),
+            missing: self.at(upto),
         }
-        Some(node) => Err(FieldError::WrongType {
-            file: file.to_owned(),
-            field: field.to_string(),
-            at: at(),
-            found: kind_name(&node),
-            expected: "a scalar",
-        }),
-        // `key:` with nothing after it: a null to be replaced.
-        None => {
-            let end = match container
-                .children_with_tokens()
-                .find(|t| t.kind() == SyntaxKind::COLON)
-            {
-                Some(colon) => usize::from(colon.text_range().end()),
-                None => usize::from(container.text_range().start()),
-            };
-            Ok(Located {
-                start: end,
-                end,
-                style: Style::Plain,
-                value: String::new(),
-                needs_space: text[..end].ends_with(':'),
-            })
+    }
+
+    fn wrong_type(&self, upto: usize, node: &Node, expected: &'static str) -> FieldError {
+        FieldError::WrongType {
+            file: self.file.to_owned(),
+            field: self.field.to_string(),
+            at: self.at(upto),
+            found: kind_name(node),
+            expected,
+        }
+    }
+
+    /// Segment `i` applied to `content`: the VALUE or SEQUENCE_ENTRY it
+    /// leads to.
+    fn step(&self, i: usize, segment: &Segment, content: &Node) -> Result<Node, FieldError> {
+        let expect = |kind, name| {
+            if content.kind() == kind {
+                Ok(())
+            } else {
+                Err(self.wrong_type(i, content, name))
+            }
+        };
+        let entries = || {
+            content
+                .children()
+                .filter(|c| c.kind() == SyntaxKind::SEQUENCE_ENTRY)
+        };
+        match segment {
+            Segment::Key(key) => {
+                expect(SyntaxKind::MAPPING, "a mapping")?;
+                self.key(i, content, key)
+            }
+            Segment::Index(n) => {
+                expect(SyntaxKind::SEQUENCE, "a sequence")?;
+                entries().nth(*n).ok_or_else(|| self.missing(i + 1))
+            }
+            Segment::Select { key, value } => {
+                expect(SyntaxKind::SEQUENCE, "a sequence")?;
+                entries()
+                    .find(|item| item_matches(item, key, value))
+                    .ok_or_else(|| self.missing(i + 1))
+            }
+        }
+    }
+
+    /// The value of `key` in `mapping` (the entry itself when it has no
+    /// VALUE); a merge key anywhere in the mapping is refused.
+    fn key(&self, i: usize, mapping: &Node, key: &str) -> Result<Node, FieldError> {
+        let mut found = None;
+        for entry in mapping
+            .children()
+            .filter(|n| n.kind() == SyntaxKind::MAPPING_ENTRY)
+        {
+            let k = key_text(&entry);
+            if k.as_deref() == Some("<<") {
+                return Err(FieldError::MergeKey {
+                    file: self.file.to_owned(),
+                    field: self.field.to_string(),
+                    at: self.at(i),
+                });
+            }
+            if found.is_none() && k.as_deref() == Some(key) {
+                found = Some(entry);
+            }
+        }
+        let entry = found.ok_or_else(|| self.missing(i + 1))?;
+        Ok(
+            match entry.children().find(|n| n.kind() == SyntaxKind::VALUE) {
+                Some(v) => v,
+                None => entry,
+            },
+        )
+    }
+
+    /// The scalar at the end of the path, held by `container`.
+    fn scalar(&self, container: &Node, text: &str) -> Result<Located, FieldError> {
+        let whole = self.path.len();
+        match content_of(self.file, self.field, container, &|| self.at(whole))? {
+            Some(node) if node.kind() == SyntaxKind::SCALAR => {
+                let mut located = scalar_at(self.file, self.field, &node)?;
+                located.needs_space =
+                    located.start == located.end && text[..located.start].ends_with(':');
+                Ok(located)
+            }
+            Some(node) => Err(self.wrong_type(whole, &node, "a scalar")),
+            // `key:` with nothing after it: a null to be replaced.
+            None => {
+                let end = match container
+                    .children_with_tokens()
+                    .find(|t| t.kind() == SyntaxKind::COLON)
+                {
+                    Some(colon) => usize::from(colon.text_range().end()),
+                    None => usize::from(container.text_range().start()),
+                };
+                Ok(Located {
+                    start: end,
+                    end,
+                    style: Style::Plain,
+                    value: String::new(),
+                    needs_space: text[..end].ends_with(':'),
+                })
+            }
         }
     }
 }

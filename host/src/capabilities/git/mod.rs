@@ -1,8 +1,9 @@
 //! The env repo capability: everything Baton reads from and writes to the
 //! GitOps environment repository.
 //!
-//! The API is synchronous; the engine calls it from blocking threads
-//! (`tokio::task::spawn_blocking`). Objects are read and written with gix in
+//! The API is synchronous and blocks (git processes, retries' backoff); the
+//! engine calls it on a runtime worker inside `tokio::task::block_in_place`.
+//! Every fetch and push is bounded by [`OpenOptions::deadline`]. Objects are read and written with gix in
 //! a bare cache directory (no working tree); the network goes through the
 //! `git` binary, with the token only in `http.extraHeader` via
 //! `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`.
@@ -37,14 +38,10 @@
 //!
 //! The pure YAML layer is public too: [`read_field`] / [`set_field`] work on
 //! bytes (used by `--dry-run` previews and tests).
-//!
-//! [`http_server`] serves bare repositories over smart HTTP on loopback
-//! (tests, `baton demo`, the GitLab simulator).
 
 mod error;
 mod field;
 mod history;
-pub mod http_server;
 mod locate;
 mod repo;
 mod scalar;

@@ -10,6 +10,7 @@ use super::error::{FieldError, OpenError, ReadError};
 use super::field::FieldSpec;
 use super::transport::Remote;
 use super::yaml;
+use crate::retry::Deadline;
 use crate::secret::Secret;
 
 /// Where the env repo lives and how to authenticate.
@@ -32,6 +33,9 @@ pub struct OpenOptions {
     /// Fetch only the branch tip (`--depth=1`). Enough for writes; history
     /// calls deepen the cache on demand.
     pub shallow: bool,
+    /// No fetch or push starts after it, and a running one is stopped then
+    /// ([`Deadline::NONE`] by default; see [`EnvRepo::set_deadline`]).
+    pub deadline: Deadline,
 }
 
 impl OpenOptions {
@@ -41,6 +45,7 @@ impl OpenOptions {
             cache_root: cache_root.into(),
             branch: branch.into(),
             shallow: false,
+            deadline: Deadline::NONE,
         }
     }
 }
@@ -121,6 +126,7 @@ impl EnvRepo {
             remote: Remote {
                 url,
                 token: source.token.clone(),
+                deadline: options.deadline,
             },
             git_dir,
             branch: options.branch.clone(),
@@ -150,6 +156,11 @@ impl EnvRepo {
     /// The bare cache directory.
     pub fn cache_dir(&self) -> &Path {
         &self.git_dir
+    }
+
+    /// Bounds every later fetch and push (and their retries) by `deadline`.
+    pub fn set_deadline(&mut self, deadline: Deadline) {
+        self.remote.deadline = deadline;
     }
 
     /// Fetches the tracked branch plus `extra` refspecs and reloads the

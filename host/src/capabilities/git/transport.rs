@@ -5,11 +5,13 @@
 //! never through argv, URLs or files, and is redacted from every stderr this
 //! module returns.
 
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::TransportError;
+use crate::retry::{self, Attempt, Deadline, Jitter, RetryPolicy};
 use crate::secret::Secret;
 
 /// Environment variables passed through to git (proxies and CA bundles that
@@ -28,8 +30,16 @@ const PASSTHROUGH_ENV: &[&str] = &[
     "TMPDIR",
 ];
 
-/// Network attempts for fetch and push before a transient failure is final.
-const NETWORK_ATTEMPTS: u32 = 3;
+/// Fetch and push attempts before a transient network failure is final.
+const NETWORK_RETRY: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    base: Duration::from_millis(200),
+    cap: Duration::from_secs(2),
+    jitter: Jitter::Spread,
+};
+
+/// How often a git process running against a deadline is checked on.
+const POLL: Duration = Duration::from_millis(20);
 
 /// How a push ended when git itself ran fine.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,6 +58,9 @@ pub(crate) struct Remote {
     pub url: String,
     /// Sent as `Authorization: Bearer <token>` for http(s) URLs.
     pub token: Option<Secret>,
+    /// No fetch or push starts after it, and one still running then is
+    /// stopped.
+    pub deadline: Deadline,
 }
 
 impl Remote {
@@ -163,8 +176,8 @@ impl Remote {
         args.push("--");
         args.push(&self.url);
         args.extend(refspecs.iter().map(String::as_str));
-        self.with_retries(|| {
-            let out = self.run(git_dir, op, &args)?;
+        self.with_retries(op, |attempt| {
+            let out = self.run_network(git_dir, op, &args, attempt)?;
             if out.status.success() {
                 Ok(())
             } else {
@@ -184,8 +197,8 @@ impl Remote {
     ) -> Result<PushResult, TransportError> {
         let refspec = format!("{sha}:refs/heads/{branch}");
         let args = ["push", "--porcelain", "--quiet", "--", &self.url, &refspec];
-        self.with_retries(|| {
-            let out = self.run(git_dir, "push", &args)?;
+        self.with_retries("push", |attempt| {
+            let out = self.run_network(git_dir, "push", &args, attempt)?;
             if out.status.success() {
                 return Ok(PushResult::Pushed);
             }
@@ -202,32 +215,59 @@ impl Remote {
         })
     }
 
-    /// Runs `op`, retrying [`TransportError::Network`] with jittered backoff.
+    /// Runs `op`, retrying [`TransportError::Network`] with jittered
+    /// backoff within the deadline; `command` names it in errors.
     fn with_retries<T>(
         &self,
-        mut op: impl FnMut() -> Result<T, TransportError>,
+        command: &'static str,
+        op: impl FnMut(Attempt) -> Result<T, TransportError>,
     ) -> Result<T, TransportError> {
-        let mut attempt = 1;
-        loop {
-            match op() {
-                Err(TransportError::Network { url, stderr, .. }) if attempt < NETWORK_ATTEMPTS => {
-                    tracing::debug!(%url, %stderr, attempt, "transient git network failure, retrying");
-                    std::thread::sleep(backoff(
-                        attempt,
-                        Duration::from_millis(200),
-                        Duration::from_secs(2),
-                    ));
-                    attempt += 1;
-                }
-                Err(TransportError::Network { url, stderr, .. }) => {
-                    return Err(TransportError::Network {
-                        url,
-                        stderr,
-                        attempts: attempt,
-                    });
-                }
-                other => return other,
+        let transient = |r: &Result<T, TransportError>| {
+            if let Err(TransportError::Network { url, stderr, .. }) = r {
+                tracing::debug!(%url, %stderr, "transient git network failure");
             }
+            matches!(r, Err(TransportError::Network { .. }))
+        };
+        let finished = retry::run_blocking(NETWORK_RETRY, self.deadline, op, transient)
+            .map_err(|_| self.deadline_passed(command))?;
+        match finished.result {
+            Err(TransportError::Network { url, stderr, .. }) => Err(TransportError::Network {
+                url,
+                stderr,
+                attempts: finished.attempts,
+            }),
+            other => other,
+        }
+    }
+
+    /// [`Self::run`] for a network command: without a deadline git runs to
+    /// its end; with one it is stopped when the attempt's time is up.
+    fn run_network(
+        &self,
+        git_dir: &Path,
+        op: &'static str,
+        args: &[&str],
+        attempt: Attempt,
+    ) -> Result<Output, TransportError> {
+        let Some(limit) = attempt.time_left else {
+            return self.run(git_dir, op, args);
+        };
+        let mut cmd = self.command(git_dir);
+        cmd.args(args);
+        match output_within(cmd, limit) {
+            Ok(Some(out)) => Ok(out),
+            Ok(None) => Err(self.deadline_passed(op)),
+            Err(source) => Err(TransportError::Spawn {
+                command: op,
+                source,
+            }),
+        }
+    }
+
+    fn deadline_passed(&self, command: &'static str) -> TransportError {
+        TransportError::Deadline {
+            url: self.url.clone(),
+            command,
         }
     }
 
@@ -280,13 +320,66 @@ impl Remote {
     }
 }
 
-/// Exponential backoff with jitter: a random delay in
-/// `[base / 2, min(cap, base * 2^(attempt-1))]`.
-pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let ceiling = base
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(cap);
-    let floor = (base / 2).min(ceiling);
-    let span = ceiling.saturating_sub(floor).as_millis() as u64;
-    floor + Duration::from_millis(fastrand::u64(0..=span))
+/// Runs `cmd` to its end and collects its output, or kills it once `limit`
+/// has passed (`Ok(None)`).
+fn output_within(mut cmd: Command, limit: Duration) -> std::io::Result<Option<Output>> {
+    let end = Instant::now() + limit;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    // Both pipes are drained while waiting (a full pipe would stall git), on
+    // threads of their own: after a kill, a helper git started may hold a
+    // pipe open a while longer, and nobody needs to wait for it.
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let stdout = std::thread::spawn(move || drain(stdout));
+    let stderr = std::thread::spawn(move || drain(stderr));
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(Output {
+                status,
+                stdout: stdout.join().unwrap_or_default(),
+                stderr: stderr.join().unwrap_or_default(),
+            }));
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(POLL.min(left));
+    }
+}
+
+/// Everything a child's pipe yields until it closes.
+fn drain(pipe: Option<impl Read>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        // A read error ends the output early; git's exit status still decides.
+        let _ = pipe.read_to_end(&mut bytes);
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_within_its_limit_is_collected() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let out = output_within(cmd, Duration::from_secs(60))
+            .expect("runs")
+            .expect("finishes in time");
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+    }
+
+    #[test]
+    fn a_process_past_its_limit_is_killed() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("600");
+        let out = output_within(cmd, Duration::from_millis(50)).expect("runs");
+        assert!(out.is_none(), "{out:?}");
+    }
 }

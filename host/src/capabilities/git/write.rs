@@ -1,7 +1,8 @@
 //! Writing a stage's new version: edit the file in memory, build blob, tree
 //! and commit with gix in the bare cache, push fast-forward to the branch (or
 //! a new merge-request branch). A rejected push is retried on the new tip
-//! with jittered backoff, a bounded number of times; never forced.
+//! with jittered backoff ([`crate::retry`]), a bounded number of times and
+//! never past the deadline; never forced.
 
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use gix::refs::transaction::PreviousValue;
 use super::error::{ReadError, TransportError, WriteError};
 use super::repo::{EnvRepo, StageField};
 use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
-use super::transport::{PushResult, backoff};
+use super::transport::PushResult;
 use super::yaml::{self, Edited};
+use crate::retry::{self, Jitter, RetryPolicy};
 
 /// Where a write goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,27 @@ impl Default for CommitSettings {
     }
 }
 
+impl CommitSettings {
+    /// The push retries as a [`RetryPolicy`]: jittered, so writers racing
+    /// for one branch spread out.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            attempts: self.max_attempts,
+            base: self.backoff_base,
+            cap: self.backoff_cap,
+            jitter: Jitter::Spread,
+        }
+    }
+}
+
+/// One round of a write: fetch, edit, commit, push.
+enum Round {
+    /// Final: written, unchanged, reused, or failed for good.
+    Done(Result<WriteOutcome, WriteError>),
+    /// The push was rejected (someone pushed first): git's line about it.
+    Rejected(String),
+}
+
 /// What [`EnvRepo::write_version`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
@@ -110,23 +133,70 @@ pub fn mr_branch_name(app: &str, stage: &str, version: &str) -> String {
 impl EnvRepo {
     /// Sets `req.location` to `req.version` and pushes the commit. Idempotent:
     /// an unchanged stage or an existing identical MR branch writes nothing.
+    /// A rejected push is re-applied on the new tip within
+    /// [`CommitSettings::retry_policy`] and the repo's deadline.
     pub fn write_version(
         &mut self,
         req: &WriteRequest,
         settings: &CommitSettings,
     ) -> Result<WriteOutcome, WriteError> {
+        let push_branch = match req.target {
+            Target::Branch => self.branch.clone(),
+            Target::MergeRequest => mr_branch_name(&req.app, &req.stage, &req.version),
+        };
+        let rejected = |round: &Round| match round {
+            Round::Rejected(line) => {
+                tracing::debug!(%line, branch = %push_branch, "push rejected, re-applying on the new tip");
+                true
+            }
+            Round::Done(_) => false,
+        };
+        let deadline = self.remote.deadline;
+        let finished = retry::run_blocking(
+            settings.retry_policy(),
+            deadline,
+            |attempt| {
+                self.write_round(req, settings, attempt.number)
+                    .unwrap_or_else(|e| Round::Done(Err(e)))
+            },
+            rejected,
+        )
+        .map_err(|_| {
+            transport_error(
+                req,
+                &push_branch,
+                TransportError::Deadline {
+                    url: self.remote.url.clone(),
+                    command: "push",
+                },
+            )
+        })?;
+        match finished.result {
+            Round::Done(outcome) => outcome,
+            Round::Rejected(last) => Err(WriteError::Contended {
+                app: req.app.clone(),
+                stage: req.stage.clone(),
+                value: req.version.clone(),
+                branch: push_branch,
+                attempts: finished.attempts,
+                last,
+            }),
+        }
+    }
+
+    /// Attempt `attempt` (from 1) of [`Self::write_version`].
+    fn write_round(
+        &mut self,
+        req: &WriteRequest,
+        settings: &CommitSettings,
+        attempt: u32,
+    ) -> Result<Round, WriteError> {
         let mr = mr_branch_name(&req.app, &req.stage, &req.version);
         let push_branch = match req.target {
             Target::Branch => self.branch.clone(),
             Target::MergeRequest => mr.clone(),
         };
-        let transport = |source: TransportError| WriteError::Transport {
-            app: req.app.clone(),
-            stage: req.stage.clone(),
-            value: req.version.clone(),
-            branch: push_branch.clone(),
-            source: Box::new(source),
-        };
+        let transport = |source| transport_error(req, &push_branch, source);
         let extra = match req.target {
             Target::Branch => Vec::new(),
             Target::MergeRequest => vec![format!(
@@ -135,67 +205,45 @@ impl EnvRepo {
                 stage = req.stage
             )],
         };
-        let mut attempt = 1;
-        loop {
-            let fresh = std::mem::take(&mut self.fresh);
-            if !(attempt == 1 && fresh && extra.is_empty()) {
-                let shallow = self.repo.is_shallow().unwrap_or(false);
-                self.fetch(&extra, shallow).map_err(transport)?;
-                self.fresh = false;
+        let fresh = std::mem::take(&mut self.fresh);
+        if !(attempt == 1 && fresh && extra.is_empty()) {
+            let shallow = self.repo.is_shallow().unwrap_or(false);
+            self.fetch(&extra, shallow).map_err(transport)?;
+            self.fresh = false;
+        }
+        let base = self.tip_of(&self.branch).ok_or_else(|| {
+            transport(TransportError::BranchMissing {
+                url: self.remote.url.clone(),
+                branch: self.branch.clone(),
+            })
+        })?;
+        let Edited::Changed { old, bytes } = self.edit_at(base, req)? else {
+            return Ok(Round::Done(Ok(WriteOutcome::Unchanged {
+                sha: base.to_string(),
+                branch: self.branch.clone(),
+            })));
+        };
+        if req.target == Target::MergeRequest
+            && let Some(existing) = self.tip_of(&mr)
+        {
+            return Ok(Round::Done(self.reuse_branch(existing, req, &mr)));
+        }
+        let sha = self.commit_edit(base, req, settings, &bytes)?;
+        match self
+            .remote
+            .push(&self.git_dir, &sha.to_string(), &push_branch)
+            .map_err(transport)?
+        {
+            PushResult::Pushed => {
+                self.record_push(&push_branch, sha);
+                Ok(Round::Done(Ok(WriteOutcome::Committed {
+                    sha: sha.to_string(),
+                    branch: push_branch,
+                    previous: old,
+                    retries: attempt - 1,
+                })))
             }
-            let base = self.tip_of(&self.branch).ok_or_else(|| {
-                transport(TransportError::BranchMissing {
-                    url: self.remote.url.clone(),
-                    branch: self.branch.clone(),
-                })
-            })?;
-            let edit = self.edit_at(base, req)?;
-            let Edited::Changed { old, bytes } = edit else {
-                return Ok(WriteOutcome::Unchanged {
-                    sha: base.to_string(),
-                    branch: self.branch.clone(),
-                });
-            };
-            if req.target == Target::MergeRequest
-                && let Some(existing) = self.tip_of(&mr)
-            {
-                return self.reuse_branch(existing, req, &mr);
-            }
-            let sha = self.commit_edit(base, req, settings, &bytes)?;
-            match self
-                .remote
-                .push(&self.git_dir, &sha.to_string(), &push_branch)
-                .map_err(transport)?
-            {
-                PushResult::Pushed => {
-                    self.record_push(&push_branch, sha);
-                    return Ok(WriteOutcome::Committed {
-                        sha: sha.to_string(),
-                        branch: push_branch,
-                        previous: old,
-                        retries: attempt - 1,
-                    });
-                }
-                PushResult::Rejected(last) if attempt >= settings.max_attempts => {
-                    return Err(WriteError::Contended {
-                        app: req.app.clone(),
-                        stage: req.stage.clone(),
-                        value: req.version.clone(),
-                        branch: push_branch,
-                        attempts: attempt,
-                        last,
-                    });
-                }
-                PushResult::Rejected(line) => {
-                    tracing::debug!(%line, attempt, branch = %push_branch, "push rejected, re-applying on the new tip");
-                    std::thread::sleep(backoff(
-                        attempt,
-                        settings.backoff_base,
-                        settings.backoff_cap,
-                    ));
-                    attempt += 1;
-                }
-            }
+            PushResult::Rejected(line) => Ok(Round::Rejected(line)),
         }
     }
 
@@ -320,5 +368,16 @@ impl EnvRepo {
         {
             tracing::debug!(%err, %name, "could not update tracking ref after push");
         }
+    }
+}
+
+/// A transport failure while writing `req` to `branch`.
+fn transport_error(req: &WriteRequest, branch: &str, source: TransportError) -> WriteError {
+    WriteError::Transport {
+        app: req.app.clone(),
+        stage: req.stage.clone(),
+        value: req.version.clone(),
+        branch: branch.to_owned(),
+        source: Box::new(source),
     }
 }

@@ -2,96 +2,40 @@
 //! for everything else.
 
 use super::*;
-use baton_policy::testing::FakeWorld;
+use baton_policy::testing::{
+    FakeWorld, app_status, context, deployment, health_observed, resource,
+};
 use baton_policy::{
-    Action, AppStatus, Channel, Deployment, NewVersion, OperationPhase, ResourceHealth, Stage,
-    SyncStatus,
+    Action, AppStatus, Channel, NewVersion, OperationPhase, ResourceHealth, SyncStatus,
 };
 
 const MIN: u64 = 60_000;
 
-fn stage(name: &str, direct: bool) -> Stage {
-    Stage {
-        name: name.into(),
-        file: format!("overlays/{name}/values.yaml"),
-        field: "helm:image.tag".into(),
-        argocd_app: format!("payments-{name}"),
-        direct_commit_allowed: direct,
-        auto_merge_allowed: false,
-    }
-}
-
 fn ctx() -> Context {
     Context {
-        app: "payments".into(),
-        stages: vec![
-            stage("dev", true),
-            stage("staging", false),
-            stage("prod", false),
-        ],
-        settings: r#"{"max_pause": "30m", "mr_labels": ["promo"]}"#.into(),
-        run_id: "r".into(),
         max_health_wait: 3_600_000,
-        dry_run: false,
-    }
-}
-
-fn deploy(to: &str) -> Deployment {
-    Deployment {
-        commit: format!("c-{to}"),
-        time: 0,
-        author: "ci".into(),
-        from_version: None,
-        to_version: to.into(),
-        subject: String::new(),
-        trailers: Vec::new(),
+        ..context(r#"{"max_pause": "30m", "mr_labels": ["promo"]}"#)
     }
 }
 
 /// Every stage went v1 -> v2.
 fn world() -> FakeWorld {
-    let mut w = FakeWorld::default();
-    for stage in ["dev", "staging", "prod"] {
-        w.histories
-            .insert(stage.into(), vec![deploy("v2"), deploy("v1")]);
-    }
-    w
+    FakeWorld::with_history(&[("v2", None), ("v1", None)])
 }
 
 fn rollout(health: HealthStatus, message: &str) -> ResourceHealth {
-    ResourceHealth {
-        group: "argoproj.io".into(),
-        kind: "Rollout".into(),
-        namespace: "payments".into(),
-        name: "payments-api".into(),
-        health: Some(health),
-        message: Some(message.into()),
-        sync: SyncStatus::Synced,
-    }
+    resource("argoproj.io", "Rollout", health, message)
 }
 
 fn status(health: HealthStatus, resources: Vec<ResourceHealth>) -> AppStatus {
     AppStatus {
-        app: "payments-prod".into(),
-        health,
-        health_message: None,
-        sync: SyncStatus::Synced,
-        revision: Some("abc".into()),
-        operation_phase: None,
-        operation_message: None,
-        reconciled_at: None,
         resources,
+        ..app_status("payments-prod", health)
     }
 }
 
 fn observed(stage: &str, elapsed: u64, status: AppStatus) -> Event {
-    Event::HealthObserved(HealthObserved {
-        stage: stage.into(),
-        version: "v2".into(),
-        commit: "abc".into(),
-        elapsed,
-        status,
-    })
+    Event::HealthObserved(health_observed(stage, "v2", elapsed, status))
 }
 
 fn paused(stage: &str, elapsed: u64, message: &str) -> Event {
@@ -200,7 +144,8 @@ fn an_abort_reported_only_by_the_application_rolls_back() {
 #[test]
 fn an_abort_without_an_earlier_version_fails_with_the_reason() {
     let mut w = world();
-    w.histories.insert("dev".into(), vec![deploy("v2")]);
+    w.histories
+        .insert("dev".into(), vec![deployment("v2", None)]);
     let aborted = status(
         HealthStatus::Degraded,
         vec![rollout(HealthStatus::Degraded, "Rollout is aborted")],

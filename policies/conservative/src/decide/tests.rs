@@ -3,10 +3,8 @@
 
 use super::*;
 use crate::calendar::{DAY_MS, days_from_civil};
-use baton_policy::testing::FakeWorld;
-use baton_policy::{
-    Action, AppStatus, Deployment, GateTimeout, HealthStatus, NewVersion, SyncStatus,
-};
+use baton_policy::testing::{FakeWorld, app_status, context, deployment, health_observed};
+use baton_policy::{Action, Deployment, GateTimeout, HealthStatus, NewVersion};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -18,41 +16,10 @@ fn at(y: i64, m: u32, d: u32, h: i64, min: i64) -> i64 {
     days_from_civil(y, m, d) * DAY_MS + h * HOUR + min * MIN - HOUR
 }
 
-fn stage(name: &str, direct: bool) -> Stage {
-    Stage {
-        name: name.into(),
-        file: format!("overlays/{name}/values.yaml"),
-        field: "helm:image.tag".into(),
-        argocd_app: format!("payments-{name}"),
-        direct_commit_allowed: direct,
-        auto_merge_allowed: false,
-    }
-}
-
-fn ctx(settings: &str) -> Context {
-    Context {
-        app: "payments".into(),
-        stages: vec![
-            stage("dev", true),
-            stage("staging", false),
-            stage("prod", false),
-        ],
-        settings: settings.into(),
-        run_id: "r".into(),
-        max_health_wait: 1_800_000,
-        dry_run: false,
-    }
-}
-
 fn deploy(to: &str, time: i64) -> Deployment {
     Deployment {
-        commit: format!("c-{to}"),
         time,
-        author: "ci".into(),
-        from_version: None,
-        to_version: to.into(),
-        subject: String::new(),
-        trailers: Vec::new(),
+        ..deployment(to, None)
     }
 }
 
@@ -84,23 +51,12 @@ fn staged(mut w: FakeWorld, version: &str, time: i64) -> FakeWorld {
 }
 
 fn healthy(stage: &str, version: &str) -> Event {
-    Event::HealthObserved(HealthObserved {
-        stage: stage.into(),
-        version: version.into(),
-        commit: "abc".into(),
-        elapsed: 60_000,
-        status: AppStatus {
-            app: format!("payments-{stage}"),
-            health: HealthStatus::Healthy,
-            health_message: None,
-            sync: SyncStatus::Synced,
-            revision: Some("abc".into()),
-            operation_phase: None,
-            operation_message: None,
-            reconciled_at: None,
-            resources: Vec::new(),
-        },
-    })
+    Event::HealthObserved(health_observed(
+        stage,
+        version,
+        60_000,
+        app_status(&format!("payments-{stage}"), HealthStatus::Healthy),
+    ))
 }
 
 fn new_version(version: &str) -> Event {
@@ -110,7 +66,7 @@ fn new_version(version: &str) -> Event {
 }
 
 fn decide(event: &Event, world: &FakeWorld) -> Vec<Action> {
-    ConservativePolicy::decide(&ctx(SETTINGS), event, world)
+    ConservativePolicy::decide(&context(SETTINGS), event, world)
         .unwrap()
         .actions
 }
@@ -197,10 +153,13 @@ fn versions_that_are_not_semver_need_review() {
 #[test]
 fn the_review_label_is_configurable_and_not_doubled() {
     let settings = r#"{"review_label": "promo", "mr_labels": ["promo"]}"#;
-    let acts =
-        ConservativePolicy::decide(&ctx(settings), &new_version("v2.0.0"), &world(wed_noon()))
-            .unwrap()
-            .actions;
+    let acts = ConservativePolicy::decide(
+        &context(settings),
+        &new_version("v2.0.0"),
+        &world(wed_noon()),
+    )
+    .unwrap()
+    .actions;
     assert_eq!(merge_request(&acts).1, ["promo"]);
 }
 
@@ -300,7 +259,7 @@ fn no_soak_when_turned_off() {
     let settings = r#"{"staging_soak": 0, "prod_window": {"days": ["mon..sun"], "end": "24:00", "start": "00:00"}}"#;
     let now = at(2024, 6, 15, 23, 0);
     let w = staged(world(now), "v1.5.0", now);
-    let acts = ConservativePolicy::decide(&ctx(settings), &healthy("staging", "v1.5.0"), &w)
+    let acts = ConservativePolicy::decide(&context(settings), &healthy("staging", "v1.5.0"), &w)
         .unwrap()
         .actions;
     assert_eq!(merge_request(&acts), ("prod", &["baton".to_string()][..]));
@@ -364,7 +323,7 @@ fn a_named_zone_follows_summer_time() {
     // Wed 2024-06-12 08:30 +01:00 is 09:30 in Berlin (CEST, +02:00): open.
     let now = at(2024, 6, 12, 8, 30);
     let w = staged(world(now), "v1.5.0", at(2024, 6, 11, 10, 0));
-    let acts = ConservativePolicy::decide(&ctx(settings), &healthy("staging", "v1.5.0"), &w)
+    let acts = ConservativePolicy::decide(&context(settings), &healthy("staging", "v1.5.0"), &w)
         .unwrap()
         .actions;
     assert_eq!(merge_request(&acts).0, "prod");
@@ -373,7 +332,7 @@ fn a_named_zone_follows_summer_time() {
 #[test]
 fn invalid_settings_refuse_every_decision() {
     let err = ConservativePolicy::decide(
-        &ctx(r#"{"prod_window": {"start": "nine"}}"#),
+        &context(r#"{"prod_window": {"start": "nine"}}"#),
         &new_version("v1.5.0"),
         &world(wed_noon()),
     )
@@ -394,7 +353,7 @@ fn an_observation_of_another_version_keeps_waiting() {
     if let Event::HealthObserved(observed) = &mut event {
         observed.status.revision = Some("0ld0ld0ld".into());
     }
-    let d = ConservativePolicy::decide(&ctx(SETTINGS), &event, &w).unwrap();
+    let d = ConservativePolicy::decide(&context(SETTINGS), &event, &w).unwrap();
     assert!(d.actions.is_empty(), "{d:?}");
     assert_eq!(
         d.reasons,

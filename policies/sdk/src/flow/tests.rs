@@ -1,87 +1,35 @@
 //! The flow's steps, one rule at a time, against a [`FakeWorld`].
 
 use super::*;
-use crate::testing::FakeWorld;
+use crate::testing::{FakeWorld, app_status, context, health_observed, stage};
 use crate::{
-    Action, AppStatus, Deployment, GateTimeout, HealthObserved, HealthStatus, NewVersion,
-    OperationPhase, ResourceHealth, SyncStatus, Trailer,
+    Action, GateTimeout, HealthObserved, HealthStatus, NewVersion, OperationPhase, ResourceHealth,
+    SyncStatus,
 };
-
-fn stage(name: &str, direct: bool) -> Stage {
-    Stage {
-        name: name.into(),
-        file: format!("overlays/{name}/values.yaml"),
-        field: "helm:image.tag".into(),
-        argocd_app: format!("payments-{name}"),
-        direct_commit_allowed: direct,
-        auto_merge_allowed: false,
-    }
-}
 
 fn ctx() -> Context {
     Context {
-        app: "payments".into(),
         // Staging allows direct commits too: only the first stage may use them.
         stages: vec![
             stage("dev", true),
             stage("staging", true),
             stage("prod", false),
         ],
-        settings: "{}".into(),
-        run_id: "r".into(),
-        max_health_wait: 1_800_000,
-        dry_run: false,
-    }
-}
-
-fn deploy(to: &str, rollback_of: Option<&str>) -> Deployment {
-    Deployment {
-        commit: format!("c-{to}"),
-        time: 0,
-        author: "ci".into(),
-        from_version: None,
-        to_version: to.into(),
-        subject: String::new(),
-        trailers: rollback_of
-            .map(|v| {
-                vec![Trailer {
-                    key: "Baton-Rollback-Of".into(),
-                    value: v.into(),
-                }]
-            })
-            .unwrap_or_default(),
+        ..context("{}")
     }
 }
 
 fn world(history: &[(&str, Option<&str>)]) -> FakeWorld {
-    let mut w = FakeWorld::default();
-    for stage in ["dev", "staging", "prod"] {
-        w.histories.insert(
-            stage.into(),
-            history.iter().map(|(v, r)| deploy(v, *r)).collect(),
-        );
-    }
-    w
+    FakeWorld::with_history(history)
 }
 
 fn observed(stage: &str, health: HealthStatus) -> HealthObserved {
-    HealthObserved {
-        stage: stage.into(),
-        version: "v2".into(),
-        commit: "abc".into(),
-        elapsed: 1000,
-        status: AppStatus {
-            app: format!("payments-{stage}"),
-            health,
-            health_message: None,
-            sync: SyncStatus::Synced,
-            revision: Some("abc".into()),
-            operation_phase: None,
-            operation_message: None,
-            reconciled_at: None,
-            resources: Vec::new(),
-        },
-    }
+    health_observed(
+        stage,
+        "v2",
+        1000,
+        app_status(&format!("payments-{stage}"), health),
+    )
 }
 
 fn settings() -> FlowSettings {

@@ -25,7 +25,7 @@ impl TimeSpec {
     }
 
     fn parse(text: &str) -> Option<Self> {
-        if let Some(t) = crate::capabilities::argocd::time::parse_rfc3339(text) {
+        if let Some(t) = crate::time::parse_rfc3339(text) {
             let ms = match t.duration_since(std::time::UNIX_EPOCH) {
                 Ok(d) => i64::try_from(d.as_millis()).ok()?,
                 Err(e) => -i64::try_from(e.duration().as_millis()).ok()?,

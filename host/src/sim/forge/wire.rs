@@ -1,6 +1,6 @@
 //! The small HTTP conventions both simulators share: request parameters
 //! (query string, JSON or form body), page selection and page links, and
-//! RFC 3339 timestamps.
+//! the current time as each forge writes it.
 
 /// Request parameters: the query string, then a JSON or form body (GitLab
 /// accepts both anywhere; GitHub only JSON bodies).
@@ -117,51 +117,20 @@ pub(crate) fn with_page(base: &str, path: &str, query: Option<&str>, page: usize
     format!("{base}{path}?{q}")
 }
 
-/// The current UTC time as RFC 3339, with milliseconds if `millis`.
+/// The current UTC time as RFC 3339, with milliseconds if `millis` (GitLab
+/// writes them, GitHub does not).
 pub(crate) fn now_rfc3339(millis: bool) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format_rfc3339(now.as_secs(), now.subsec_millis(), millis)
-}
-
-fn format_rfc3339(secs: u64, ms: u32, millis: bool) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let (h, min, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let now = std::time::SystemTime::now();
     if millis {
-        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}Z")
+        crate::time::format_rfc3339_millis(now)
     } else {
-        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
+        crate::time::format_rfc3339(now)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(format_rfc3339(0, 0, false), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            format_rfc3339(1_566_298_734, 413, true),
-            "2019-08-20T10:58:54.413Z"
-        );
-        assert_eq!(
-            format_rfc3339(951_782_400, 0, false),
-            "2000-02-29T00:00:00Z"
-        );
-    }
 
     #[test]
     fn params_merge_query_json_and_form() {

@@ -13,36 +13,55 @@ impl Gl {
         })
     }
 
+    /// What GitLab computes about an MR's branches: the source head, the
+    /// merge base, conflicts, `detailed_merge_status` and the files changed.
+    async fn mergeability(&self, mr: &SimMergeRequest) -> Mergeability {
+        let repo = &self.shared.repo;
+        let mut m = Mergeability {
+            sha: mr.merged_sha.clone(),
+            base_sha: None,
+            conflicts: false,
+            detailed: "not_open",
+            changes: 0,
+        };
+        if mr.state != SimMrState::Opened {
+            return m;
+        }
+        let source = repo.head(&mr.source_branch).await.ok().flatten();
+        let target = repo.head(&mr.target_branch).await.ok().flatten();
+        m.sha = source.clone();
+        m.detailed = "broken_status";
+        if let (Some(s), Some(t)) = (source, target) {
+            m.conflicts = repo.conflicts(&t, &s).await.unwrap_or(false);
+            let ff_ok = repo.is_ancestor(&t, &s).await.unwrap_or(false);
+            m.detailed = if m.conflicts {
+                "conflict"
+            } else if self.strategy == Strategy::FastForward && !ff_ok {
+                "need_rebase"
+            } else {
+                "mergeable"
+            };
+            m.base_sha = repo.merge_base(&t, &s).await.ok();
+            m.changes = repo.changes_count(&t, &s).await.unwrap_or(0);
+        }
+        m
+    }
+
     /// The MR object; `single` adds the fields only `GET …/:iid` carries.
     pub(super) async fn mr_json(&self, mr: &SimMergeRequest, single: bool) -> Value {
-        let repo = &self.shared.repo;
-        let (mut sha, mut base_sha, mut conflicts, mut detailed, mut changes) =
-            (mr.merged_sha.clone(), None, false, "not_open", 0usize);
-        if mr.state == MrState::Opened {
-            let source = repo.head(&mr.source_branch).await.ok().flatten();
-            let target = repo.head(&mr.target_branch).await.ok().flatten();
-            sha = source.clone();
-            detailed = "broken_status";
-            if let (Some(s), Some(t)) = (source, target) {
-                conflicts = repo.conflicts(&t, &s).await.unwrap_or(false);
-                let ff_ok = repo.is_ancestor(&t, &s).await.unwrap_or(false);
-                detailed = if conflicts {
-                    "conflict"
-                } else if self.strategy == Strategy::FastForward && !ff_ok {
-                    "need_rebase"
-                } else {
-                    "mergeable"
-                };
-                base_sha = repo.merge_base(&t, &s).await.ok();
-                changes = repo.changes_count(&t, &s).await.unwrap_or(0);
-            }
-        }
+        let Mergeability {
+            sha,
+            base_sha,
+            conflicts,
+            detailed,
+            changes,
+        } = self.mergeability(mr).await;
         let merge_status = match detailed {
             "mergeable" => "can_be_merged",
             "not_open" => "unchecked",
             _ => "cannot_be_merged",
         };
-        let merged = mr.state == MrState::Merged;
+        let merged = mr.state == SimMrState::Merged;
         let web = format!(
             "{}/{}/-/merge_requests/{}",
             self.shared.base_url, self.project_path, mr.iid
@@ -68,8 +87,8 @@ impl Gl {
             "merged_at": mr.merged_at,
             "merge_after": null,
             "prepared_at": mr.created_at,
-            "closed_by": if mr.state == MrState::Closed { self.user() } else { Value::Null },
-            "closed_at": if mr.state == MrState::Closed { json!(mr.closed_at) } else { Value::Null },
+            "closed_by": if mr.state == SimMrState::Closed { self.user() } else { Value::Null },
+            "closed_at": if mr.state == SimMrState::Closed { json!(mr.closed_at) } else { Value::Null },
         });
         let rest = json!({
             "target_branch": mr.target_branch,
@@ -138,7 +157,7 @@ impl Gl {
                 "diverged_commits_count": 0,
                 "rebase_in_progress": false,
                 "first_contribution": false,
-                "user": { "can_merge": mr.state == MrState::Opened },
+                "user": { "can_merge": mr.state == SimMrState::Opened },
             });
             if let Value::Object(extra) = extra {
                 obj.extend(extra);
@@ -156,4 +175,13 @@ impl Gl {
             "noteable_iid": mr.iid, "commands_changes": {},
         })
     }
+}
+
+/// See [`Gl::mergeability`].
+struct Mergeability {
+    sha: Option<String>,
+    base_sha: Option<String>,
+    conflicts: bool,
+    detailed: &'static str,
+    changes: usize,
 }

@@ -3,6 +3,7 @@
 //! with GitHub's 405 / 409 / 422 answers when it cannot.
 
 use super::*;
+use crate::sim::forge::{LandFailure, Landing};
 
 pub(super) async fn merge(
     State(gh): State<Arc<Gh>>,
@@ -35,10 +36,9 @@ pub(super) async fn merge(
     let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
         return not_found();
     };
-    if m.state != MrState::Opened {
+    if m.state != SimMrState::Opened {
         return not_mergeable();
     }
-    let repo_ = &gh.shared.repo;
     let title = p_str(&p, "commit_title").unwrap_or_else(|| {
         format!(
             "Merge pull request #{} from {}/{}",
@@ -49,58 +49,24 @@ pub(super) async fn merge(
         Some(body) => format!("{title}\n\n{body}"),
         None => format!("{title}\n\n{}", m.title),
     };
-    let mut outcome = Err(MergeFailure::TargetMoved);
-    let mut source_sha = String::new();
-    for _ in 0..3 {
-        let (Ok(Some(source)), Ok(Some(target))) = (
-            repo_.head(&m.source_branch).await,
-            repo_.head(&m.target_branch).await,
-        ) else {
-            return not_mergeable();
-        };
-        if let Some(expected) = p_str(&p, "sha")
-            && expected != source
-        {
-            return error(
-                StatusCode::CONFLICT,
-                "Head branch was modified. Review and try the merge again.",
-                DOC_MERGE,
-            );
-        }
-        source_sha = source.clone();
-        // `rebase` replays onto the base: a fast-forward when possible, else
-        // (approximation) one commit carrying the merged tree.
-        let this = match strategy {
-            Strategy::FastForward
-                if !repo_.is_ancestor(&target, &source).await.unwrap_or(false) =>
-            {
-                Strategy::Squash
-            }
-            s => s,
-        };
-        outcome = repo_
-            .merge(&m.target_branch, &target, &source, this, &message)
-            .await;
-        if !matches!(outcome, Err(MergeFailure::TargetMoved)) {
-            break;
-        }
-    }
-    let new_head = match outcome {
-        Ok(head) => head,
-        Err(MergeFailure::Conflict | MergeFailure::NotFastForward) => return not_mergeable(),
-        Err(MergeFailure::TargetMoved) => {
-            return error(
-                StatusCode::CONFLICT,
-                "Base branch was modified. Review and try the merge again.",
-                DOC_MERGE,
-            );
-        }
-        Err(MergeFailure::Git(e)) => {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), DOCS);
-        }
+    let expected_sha = p_str(&p, "sha");
+    // `rebase` replays onto the base: a fast-forward when possible, else
+    // (approximation) one commit carrying the merged tree.
+    let landing = Landing {
+        source_branch: &m.source_branch,
+        target_branch: &m.target_branch,
+        expected_sha: expected_sha.as_deref(),
+        strategy,
+        squash_unless_ff: true,
+        message: &message,
     };
+    let landed = match gh.shared.repo.land(&landing).await {
+        Ok(landed) => landed,
+        Err(failure) => return land_failure(failure),
+    };
+    let (source_sha, new_head) = (landed.source, landed.head);
     let now = now_rfc3339(false);
-    m.state = MrState::Merged;
+    m.state = SimMrState::Merged;
     m.merged_at = Some(now.clone());
     m.closed_at = Some(now.clone());
     m.updated_at = now;
@@ -109,4 +75,29 @@ pub(super) async fn merge(
     drop(store);
     Json(json!({ "sha": new_head, "merged": true, "message": "Pull Request successfully merged" }))
         .into_response()
+}
+
+/// GitHub's answer when a pull request cannot land.
+fn land_failure(failure: LandFailure) -> Response {
+    match failure {
+        LandFailure::BranchMissing
+        | LandFailure::Merge(MergeFailure::Conflict | MergeFailure::NotFastForward) => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Pull Request is not mergeable",
+            DOC_MERGE,
+        ),
+        LandFailure::ShaMismatch => error(
+            StatusCode::CONFLICT,
+            "Head branch was modified. Review and try the merge again.",
+            DOC_MERGE,
+        ),
+        LandFailure::Merge(MergeFailure::TargetMoved) => error(
+            StatusCode::CONFLICT,
+            "Base branch was modified. Review and try the merge again.",
+            DOC_MERGE,
+        ),
+        LandFailure::Merge(MergeFailure::Git(e)) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), DOCS)
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! A smart-HTTP git server on loopback, backed by the real `git http-backend`
-//! CGI, with an optional required bearer token. Tests, `baton demo` and the
-//! GitLab simulator serve env repos with it: every bare repository under
-//! `root` is at `<base_url>/<path relative to root>`, fetchable and pushable.
+//! CGI, with an optional required bearer token. The tests and `baton demo`
+//! serve env repos with it: every bare repository under `root` is at
+//! `<base_url>/<path relative to root>`, fetchable and pushable.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -25,9 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use self::repo::Strategy as MergeStrategy;
-pub(crate) use self::repo::{MergeFailure, Repo};
+pub(crate) use self::repo::{LandFailure, Landing, MergeFailure, Repo};
 pub(crate) use self::wire::{now_rfc3339, p_bool, p_labels, p_str, page_params, params, with_page};
-use super::model::MrState;
 use crate::secret::Secret;
 
 /// A simulator could not start or run.
@@ -76,6 +75,21 @@ pub enum SimError {
     },
 }
 
+/// A merge request's state as GitLab's API spells it (`opened`, `closed`,
+/// `merged`); the GitHub simulator maps it onto `open`/`closed` and
+/// `merged`. The simulators' own wire enum: they share no type with the
+/// clients they test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimMrState {
+    /// Open for review.
+    Opened,
+    /// Closed without merging.
+    Closed,
+    /// Merged into the target branch.
+    Merged,
+}
+
 /// A note (GitLab) or issue comment (GitHub) stored by a simulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimNote {
@@ -103,7 +117,7 @@ pub struct SimMergeRequest {
     /// Target (base) branch.
     pub target_branch: String,
     /// State.
-    pub state: MrState,
+    pub state: SimMrState,
     /// Creation time.
     pub created_at: String,
     /// Last change.
@@ -178,6 +192,95 @@ impl Shared {
     pub(crate) fn note_id(&self) -> u64 {
         self.next_note_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Applies `change` to stored merge request `iid` under the store lock
+    /// and returns what it returns; `None` when there is no such MR.
+    pub(crate) async fn modify<T>(
+        &self,
+        iid: u64,
+        change: impl FnOnce(&mut SimMergeRequest) -> T,
+    ) -> Option<T> {
+        let mut store = self.store.lock().await;
+        store.iter_mut().find(|m| m.iid == iid).map(change)
+    }
+
+    /// Adds a note with `body` to merge request `iid`, stamped with `now`;
+    /// returns the note and the MR as it now is.
+    pub(crate) async fn add_note(
+        &self,
+        iid: u64,
+        body: String,
+        now: String,
+    ) -> Option<(SimNote, SimMergeRequest)> {
+        let note = SimNote {
+            id: self.note_id(),
+            body,
+            created_at: now,
+        };
+        self.modify(iid, |m| {
+            m.notes.push(note.clone());
+            (note, m.clone())
+        })
+        .await
+    }
+}
+
+impl SimMergeRequest {
+    /// A new open merge request `!iid` from `source_branch` into
+    /// `target_branch`, created at `now`, without labels or notes.
+    pub(crate) fn opened(
+        iid: u64,
+        source_branch: String,
+        target_branch: String,
+        title: String,
+        description: String,
+        now: String,
+    ) -> Self {
+        Self {
+            iid,
+            title,
+            description,
+            labels: Vec::new(),
+            source_branch,
+            target_branch,
+            state: SimMrState::Opened,
+            created_at: now.clone(),
+            updated_at: now,
+            merged_at: None,
+            closed_at: None,
+            merged_sha: None,
+            merge_commit_sha: None,
+            remove_source_branch: false,
+            auto_merge: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Whether this is an open merge request from `source` into `target`.
+    pub(crate) fn is_open_between(&self, source: &str, target: &str) -> bool {
+        self.state == SimMrState::Opened
+            && self.source_branch == source
+            && self.target_branch == target
+    }
+
+    /// Moves to state `to` if asked (closing an open merge request or
+    /// reopening a closed one; a merged one stays merged), stamps
+    /// `updated_at` with `now` and returns the merge request as it now is.
+    pub(crate) fn updated(&mut self, to: Option<SimMrState>, now: String) -> Self {
+        match (to, self.state) {
+            (Some(SimMrState::Closed), SimMrState::Opened) => {
+                self.state = SimMrState::Closed;
+                self.closed_at = Some(now.clone());
+            }
+            (Some(SimMrState::Opened), SimMrState::Closed) => {
+                self.state = SimMrState::Opened;
+                self.closed_at = None;
+            }
+            _ => {}
+        }
+        self.updated_at = now;
+        self.clone()
     }
 }
 

@@ -34,6 +34,44 @@ pub(crate) enum MergeFailure {
     Git(SimError),
 }
 
+/// A merge request about to land on its target branch.
+#[derive(Debug)]
+pub(crate) struct Landing<'a> {
+    /// The branch with the change.
+    pub source_branch: &'a str,
+    /// The branch it lands on.
+    pub target_branch: &'a str,
+    /// The source head the client merges against, if it named one.
+    pub expected_sha: Option<&'a str>,
+    /// How it lands.
+    pub strategy: Strategy,
+    /// A fast-forward that is not possible becomes a squash (GitHub's
+    /// `rebase`, approximated) instead of failing (GitLab's `ff` method).
+    pub squash_unless_ff: bool,
+    /// The message of a new commit.
+    pub message: &'a str,
+}
+
+/// What landed.
+#[derive(Debug)]
+pub(crate) struct Landed {
+    /// The source head that was merged.
+    pub source: String,
+    /// The target branch's new head.
+    pub head: String,
+}
+
+/// Why a merge request did not land.
+#[derive(Debug)]
+pub(crate) enum LandFailure {
+    /// The source or the target branch does not exist.
+    BranchMissing,
+    /// The source head is not the one the client named.
+    ShaMismatch,
+    /// The merge itself failed.
+    Merge(MergeFailure),
+}
+
 /// A bare repository.
 #[derive(Debug, Clone)]
 pub(crate) struct Repo {
@@ -203,6 +241,47 @@ impl Repo {
             return Err(MergeFailure::TargetMoved);
         }
         Ok(new_head)
+    }
+
+    /// Lands a merge request: reads both heads, checks the expected source
+    /// head, merges; when the target moves meanwhile (someone pushed),
+    /// reads again, three times at most.
+    pub async fn land(&self, landing: &Landing<'_>) -> Result<Landed, LandFailure> {
+        for _ in 0..3 {
+            let (Ok(Some(source)), Ok(Some(target))) = (
+                self.head(landing.source_branch).await,
+                self.head(landing.target_branch).await,
+            ) else {
+                return Err(LandFailure::BranchMissing);
+            };
+            if landing.expected_sha.is_some_and(|sha| sha != source) {
+                return Err(LandFailure::ShaMismatch);
+            }
+            let strategy = match landing.strategy {
+                Strategy::FastForward
+                    if landing.squash_unless_ff
+                        && !self.is_ancestor(&target, &source).await.unwrap_or(false) =>
+                {
+                    Strategy::Squash
+                }
+                s => s,
+            };
+            match self
+                .merge(
+                    landing.target_branch,
+                    &target,
+                    &source,
+                    strategy,
+                    landing.message,
+                )
+                .await
+            {
+                Ok(head) => return Ok(Landed { source, head }),
+                Err(MergeFailure::TargetMoved) => {}
+                Err(e) => return Err(LandFailure::Merge(e)),
+            }
+        }
+        Err(LandFailure::Merge(MergeFailure::TargetMoved))
     }
 
     /// Deletes `branch` if it still points at `expected`.

@@ -204,19 +204,32 @@ fn find(shared: &Shared, name: &str, scope: &Scope) -> Result<usize, ApiError> {
     }
 }
 
+/// The checks every single-application GET makes: authentication and
+/// faults, then the application `name` within the query's scope. Returns
+/// its index and the query.
+async fn app_in_query(
+    shared: &Shared,
+    name: &str,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(usize, Vec<(String, String)>), Response> {
+    preflight(shared, headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let q = query_pairs(raw);
+    let index = find(shared, name, &Scope::from_query(&q)).map_err(IntoResponse::into_response)?;
+    Ok((index, q))
+}
+
 async fn get_app(
     State(shared): AppState,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = preflight(&shared, &headers).await {
-        return r.into_response();
-    }
-    let q = query_pairs(raw.as_deref());
-    let index = match find(&shared, &name, &Scope::from_query(&q)) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
+    let (index, q) = match app_in_query(&shared, &name, raw.as_deref(), &headers).await {
+        Ok(found) => found,
+        Err(r) => return r,
     };
     if q.iter().any(|(k, v)| k == "refresh" && !v.is_empty()) {
         // The real server answers a refresh once the controller reconciled.
@@ -232,16 +245,12 @@ async fn get_tree(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = preflight(&shared, &headers).await {
-        return r.into_response();
-    }
-    let q = query_pairs(raw.as_deref());
-    match find(&shared, &name, &Scope::from_query(&q)) {
-        Ok(i) => {
-            let value = resource_tree(&shared.lock_apps()[i]);
+    match app_in_query(&shared, &name, raw.as_deref(), &headers).await {
+        Ok((index, _)) => {
+            let value = resource_tree(&shared.lock_apps()[index]);
             json_ok(&value)
         }
-        Err(r) => r.into_response(),
+        Err(r) => r,
     }
 }
 

@@ -3,6 +3,7 @@
 //! squash), with GitLab's 405 / 409 answers when it cannot.
 
 use super::*;
+use crate::sim::forge::{LandFailure, Landing};
 
 pub(super) async fn merge(
     State(gl): State<Arc<Gl>>,
@@ -25,63 +26,37 @@ pub(super) async fn merge(
     let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
         return mr_404();
     };
-    if m.state != MrState::Opened {
+    if m.state != SimMrState::Opened {
         return not_allowed();
     }
     let repo = &gl.shared.repo;
     let squash = p_bool(&p, "squash").unwrap_or(false);
-    let strategy = if squash {
-        Strategy::Squash
-    } else {
-        gl.strategy
-    };
     let message_text = p_str(&p, "merge_commit_message").unwrap_or_else(|| {
         format!(
             "Merge branch '{}' into '{}'\n\n{}\n\nSee merge request {}!{}",
             m.source_branch, m.target_branch, m.title, gl.project_path, m.iid
         )
     });
-    let mut outcome = Err(MergeFailure::TargetMoved);
-    let mut source_sha = String::new();
-    // The target may move under us (someone pushed): re-read and retry.
-    for _ in 0..3 {
-        let (Ok(Some(source)), Ok(Some(target))) = (
-            repo.head(&m.source_branch).await,
-            repo.head(&m.target_branch).await,
-        ) else {
-            return not_allowed();
-        };
-        if let Some(expected) = p_str(&p, "sha")
-            && expected != source
-        {
-            return message(
-                StatusCode::CONFLICT,
-                json!("SHA does not match HEAD of source branch"),
-            );
-        }
-        source_sha = source.clone();
-        outcome = repo
-            .merge(&m.target_branch, &target, &source, strategy, &message_text)
-            .await;
-        if !matches!(outcome, Err(MergeFailure::TargetMoved)) {
-            break;
-        }
-    }
-    let new_head = match outcome {
-        Ok(head) => head,
-        Err(MergeFailure::Conflict | MergeFailure::NotFastForward) => return not_allowed(),
-        Err(MergeFailure::TargetMoved) => {
-            return message(
-                StatusCode::CONFLICT,
-                json!("Target branch was updated during the merge, try again"),
-            );
-        }
-        Err(MergeFailure::Git(e)) => {
-            return message(StatusCode::INTERNAL_SERVER_ERROR, json!(e.to_string()));
-        }
+    let expected_sha = p_str(&p, "sha");
+    let landing = Landing {
+        source_branch: &m.source_branch,
+        target_branch: &m.target_branch,
+        expected_sha: expected_sha.as_deref(),
+        strategy: if squash {
+            Strategy::Squash
+        } else {
+            gl.strategy
+        },
+        squash_unless_ff: false,
+        message: &message_text,
     };
+    let landed = match repo.land(&landing).await {
+        Ok(landed) => landed,
+        Err(failure) => return land_failure(failure),
+    };
+    let (source_sha, new_head) = (landed.source, landed.head);
     let now = now_rfc3339(true);
-    m.state = MrState::Merged;
+    m.state = SimMrState::Merged;
     m.merged_at = Some(now.clone());
     m.updated_at = now;
     m.merged_sha = Some(source_sha.clone());
@@ -96,4 +71,26 @@ pub(super) async fn merge(
     let merged = m.clone();
     drop(store);
     Json(gl.mr_json(&merged, true).await).into_response()
+}
+
+/// GitLab's answer when a merge request cannot land.
+fn land_failure(failure: LandFailure) -> Response {
+    match failure {
+        LandFailure::BranchMissing
+        | LandFailure::Merge(MergeFailure::Conflict | MergeFailure::NotFastForward) => message(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!("405 Method Not Allowed"),
+        ),
+        LandFailure::ShaMismatch => message(
+            StatusCode::CONFLICT,
+            json!("SHA does not match HEAD of source branch"),
+        ),
+        LandFailure::Merge(MergeFailure::TargetMoved) => message(
+            StatusCode::CONFLICT,
+            json!("Target branch was updated during the merge, try again"),
+        ),
+        LandFailure::Merge(MergeFailure::Git(e)) => {
+            message(StatusCode::INTERNAL_SERVER_ERROR, json!(e.to_string()))
+        }
+    }
 }

@@ -43,8 +43,8 @@ impl Gh {
     /// The pull request; `single` adds the fields only `GET …/{n}` has.
     pub(super) async fn pr_json(&self, pr: &SimMergeRequest, single: bool) -> Value {
         let repo = &self.shared.repo;
-        let open = pr.state == MrState::Opened;
-        let merged = pr.state == MrState::Merged;
+        let open = pr.state == SimMrState::Opened;
+        let merged = pr.state == SimMrState::Merged;
         let head_sha = if open {
             repo.head(&pr.source_branch).await.ok().flatten()
         } else {

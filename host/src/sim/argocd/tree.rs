@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::app::AppState;
-use crate::capabilities::argocd::time::format_rfc3339;
+use crate::time::format_rfc3339;
 
 /// `GET /api/v1/applications/{name}/resource-tree` body.
 pub(crate) fn resource_tree(app: &AppState) -> Value {

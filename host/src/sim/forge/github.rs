@@ -19,10 +19,9 @@ use tokio::net::TcpListener;
 
 use super::repo::Strategy;
 use super::{
-    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimNote, bind_loopback,
+    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, bind_loopback,
     listener_url, now_rfc3339, p_labels, p_str, page_params, params, record, start, with_page,
 };
-use crate::capabilities::forge::model::MrState;
 use crate::secret::Secret;
 
 mod merge;
@@ -235,10 +234,7 @@ async fn create(
         );
     };
     let mut store = gh.shared.store.lock().await;
-    if store
-        .iter()
-        .any(|m| m.state == MrState::Opened && m.source_branch == head && m.target_branch == base)
-    {
+    if store.iter().any(|m| m.is_open_between(&head, &base)) {
         let message = format!("A pull request already exists for {}:{head}.", gh.owner);
         return validation(
             json!([{ "resource": "PullRequest", "code": "custom", "message": message }]),
@@ -254,25 +250,14 @@ async fn create(
             json!([{ "resource": "PullRequest", "code": "custom", "message": message }]),
         );
     }
-    let now = now_rfc3339(false);
-    let pr = SimMergeRequest {
-        iid: store.len() as u64 + 1,
-        title: p_str(&p, "title").unwrap_or_default(),
-        description: p_str(&p, "body").unwrap_or_default(),
-        labels: Vec::new(),
-        source_branch: head,
-        target_branch: base,
-        state: MrState::Opened,
-        created_at: now.clone(),
-        updated_at: now,
-        merged_at: None,
-        closed_at: None,
-        merged_sha: None,
-        merge_commit_sha: None,
-        remove_source_branch: false,
-        auto_merge: false,
-        notes: Vec::new(),
-    };
+    let pr = SimMergeRequest::opened(
+        store.len() as u64 + 1,
+        head,
+        base,
+        p_str(&p, "title").unwrap_or_default(),
+        p_str(&p, "body").unwrap_or_default(),
+        now_rfc3339(false),
+    );
     store.push(pr.clone());
     drop(store);
     (StatusCode::CREATED, Json(gh.pr_json(&pr, true).await)).into_response()
@@ -304,8 +289,8 @@ async fn list(
         .iter()
         .filter(|m| match state.as_str() {
             "all" => true,
-            "closed" => m.state != MrState::Opened,
-            _ => m.state == MrState::Opened,
+            "closed" => m.state != SimMrState::Opened,
+            _ => m.state == SimMrState::Opened,
         })
         .filter(|m| match &head {
             None => true,
@@ -372,30 +357,22 @@ async fn update(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let updated = {
-        let mut store = gh.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
-            return not_found();
-        };
+    let change = |m: &mut SimMergeRequest| {
         if let Some(t) = p_str(&p, "title") {
             m.title = t;
         }
         if p.contains_key("body") {
             m.description = p_str(&p, "body").unwrap_or_default();
         }
-        match (p_str(&p, "state").as_deref(), m.state) {
-            (Some("closed"), MrState::Opened) => {
-                m.state = MrState::Closed;
-                m.closed_at = Some(now_rfc3339(false));
-            }
-            (Some("open"), MrState::Closed) => {
-                m.state = MrState::Opened;
-                m.closed_at = None;
-            }
-            _ => {}
-        }
-        m.updated_at = now_rfc3339(false);
-        m.clone()
+        let to = match p_str(&p, "state").as_deref() {
+            Some("closed") => Some(SimMrState::Closed),
+            Some("open") => Some(SimMrState::Opened),
+            _ => None,
+        };
+        m.updated(to, now_rfc3339(false))
+    };
+    let Some(updated) = gh.shared.modify(pr.iid, change).await else {
+        return not_found();
     };
     Json(gh.pr_json(&updated, true).await).into_response()
 }
@@ -411,17 +388,16 @@ async fn add_labels(
         Err(r) => return r,
     };
     let new = p_labels(p.get("labels").or_else(|| p.get("_body")));
-    let labels = {
-        let mut store = gh.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
-            return not_found();
-        };
+    let add = |m: &mut SimMergeRequest| {
         for l in new {
             if !m.labels.contains(&l) {
                 m.labels.push(l);
             }
         }
         m.labels.clone()
+    };
+    let Some(labels) = gh.shared.modify(pr.iid, add).await else {
+        return not_found();
     };
     Json(labels.iter().map(|l| gh.label_json(l)).collect::<Vec<_>>()).into_response()
 }
@@ -441,18 +417,9 @@ async fn comment(
             json!([{ "resource": "IssueComment", "field": "body", "code": "missing_field" }]),
         );
     };
-    let note = SimNote {
-        id: gh.shared.note_id(),
-        body: text,
-        created_at: now_rfc3339(false),
+    let Some((note, _)) = gh.shared.add_note(pr.iid, text, now_rfc3339(false)).await else {
+        return not_found();
     };
-    {
-        let mut store = gh.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
-            return not_found();
-        };
-        m.notes.push(note.clone());
-    }
     let api = gh.api();
     let body = json!({
         "id": note.id, "node_id": format!("IC_kwDOsim{}", note.id),

@@ -20,11 +20,10 @@ use tokio::net::TcpListener;
 
 use super::repo::Strategy;
 use super::{
-    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimNote, bind_loopback,
+    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, SimNote, bind_loopback,
     listener_url, now_rfc3339, p_bool, p_labels, p_str, page_params, params, record, start,
     with_page,
 };
-use crate::capabilities::forge::model::MrState;
 use crate::secret::Secret;
 
 mod merge;
@@ -179,9 +178,7 @@ async fn create(
         return message(StatusCode::UNPROCESSABLE_ENTITY, json!(errors));
     }
     let mut store = gl.shared.store.lock().await;
-    if let Some(open) = store.iter().find(|m| {
-        m.state == MrState::Opened && m.source_branch == source && m.target_branch == target
-    }) {
+    if let Some(open) = store.iter().find(|m| m.is_open_between(&source, &target)) {
         return message(
             StatusCode::CONFLICT,
             json!([format!(
@@ -190,24 +187,17 @@ async fn create(
             )]),
         );
     }
-    let now = now_rfc3339(true);
     let mr = SimMergeRequest {
-        iid: store.len() as u64 + 1,
-        title,
-        description: p_str(&p, "description").unwrap_or_default(),
         labels: p_labels(p.get("labels")),
-        source_branch: source,
-        target_branch: target,
-        state: MrState::Opened,
-        created_at: now.clone(),
-        updated_at: now,
-        merged_at: None,
-        closed_at: None,
-        merged_sha: None,
-        merge_commit_sha: None,
         remove_source_branch: p_bool(&p, "remove_source_branch").unwrap_or(false),
-        auto_merge: false,
-        notes: Vec::new(),
+        ..SimMergeRequest::opened(
+            store.len() as u64 + 1,
+            source,
+            target,
+            title,
+            p_str(&p, "description").unwrap_or_default(),
+            now_rfc3339(true),
+        )
     };
     store.push(mr.clone());
     drop(store);
@@ -330,11 +320,7 @@ async fn update(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let updated = {
-        let mut store = gl.shared.store.lock().await;
-        let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
-            return mr_404();
-        };
+    let change = |m: &mut SimMergeRequest| {
         if let Some(t) = p_str(&p, "title") {
             m.title = t;
         }
@@ -347,19 +333,15 @@ async fn update(
         if let Some(r) = p_bool(&p, "remove_source_branch") {
             m.remove_source_branch = r;
         }
-        match (p_str(&p, "state_event").as_deref(), m.state) {
-            (Some("close"), MrState::Opened) => {
-                m.state = MrState::Closed;
-                m.closed_at = Some(now_rfc3339(true));
-            }
-            (Some("reopen"), MrState::Closed) => {
-                m.state = MrState::Opened;
-                m.closed_at = None;
-            }
-            _ => {}
-        }
-        m.updated_at = now_rfc3339(true);
-        m.clone()
+        let to = match p_str(&p, "state_event").as_deref() {
+            Some("close") => Some(SimMrState::Closed),
+            Some("reopen") => Some(SimMrState::Opened),
+            _ => None,
+        };
+        m.updated(to, now_rfc3339(true))
+    };
+    let Some(updated) = gl.shared.modify(mr.iid, change).await else {
+        return mr_404();
     };
     Json(gl.mr_json(&updated, true).await).into_response()
 }
@@ -381,18 +363,9 @@ async fn add_note(
         )
             .into_response();
     };
-    let note = SimNote {
-        id: gl.shared.note_id(),
-        body: text,
-        created_at: now_rfc3339(true),
-    };
-    let mut store = gl.shared.store.lock().await;
-    let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
+    let Some((note, mr)) = gl.shared.add_note(mr.iid, text, now_rfc3339(true)).await else {
         return mr_404();
     };
-    m.notes.push(note.clone());
-    let mr = m.clone();
-    drop(store);
     (StatusCode::CREATED, Json(gl.note_json(&mr, &note))).into_response()
 }
 
