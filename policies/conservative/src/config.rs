@@ -341,6 +341,7 @@ mod tests {
             argocd_app: String::new(),
             direct_commit_allowed: false,
             auto_merge_allowed: false,
+            targets: Vec::new(),
         };
         let ctx = Context {
             app: "payments".into(),

@@ -24,8 +24,8 @@ mod tests {
     use super::*;
     use baton_policy::testing::FakeWorld;
     use baton_policy::{
-        Action, AppStatus, Deployment, GateTimeout, HealthObserved, NewVersion, ResourceHealth,
-        RollbackRequested, StageChanged, SyncStatus, Trailer,
+        Action, AppStatus, ChangeOrigin, Deployment, GateTimeout, HealthObserved, NewVersion,
+        ResourceHealth, RollbackRequested, StageChanged, SyncStatus, Trailer,
     };
 
     fn stage(name: &str, direct: bool) -> Stage {
@@ -36,6 +36,7 @@ mod tests {
             argocd_app: format!("payments-{name}"),
             direct_commit_allowed: direct,
             auto_merge_allowed: false,
+            targets: Vec::new(),
         }
     }
 
@@ -62,6 +63,9 @@ mod tests {
             from_version: None,
             to_version: to.into(),
             subject: String::new(),
+            digest: None,
+            origin: ChangeOrigin::BatonCommit,
+            merge_request: None,
             trailers: rollback_of
                 .map(|v| {
                     vec![Trailer {
@@ -92,6 +96,7 @@ mod tests {
             stage: stage.into(),
             version: "v2".into(),
             commit: "abc".into(),
+            targets: Vec::new(),
             elapsed: 1000,
             status,
         })
@@ -119,6 +124,7 @@ mod tests {
         let acts = decide(
             Event::NewVersion(NewVersion {
                 version: "v2".into(),
+                digest: None,
             }),
             &world(&[]),
         );
@@ -250,6 +256,7 @@ mod tests {
                 stage: "dev".into(),
                 version: "v2".into(),
                 commit: "abc".into(),
+                targets: Vec::new(),
                 elapsed: 300_000,
                 last_status: None,
             }),
@@ -316,6 +323,8 @@ mod tests {
                 to_version: "v2".into(),
                 commit: "m1".into(),
                 is_rollback: false,
+                digest: None,
+                origin: ChangeOrigin::BatonCommit,
             }),
             &world(&[]),
         );

@@ -31,7 +31,7 @@ pub fn last_good<'a>(history: &'a [Deployment], bad: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Trailer;
+    use crate::{ChangeOrigin, Trailer};
 
     fn deploy(to: &str, rollback_of: Option<&str>) -> Deployment {
         Deployment {
@@ -41,6 +41,9 @@ mod tests {
             from_version: None,
             to_version: to.into(),
             subject: format!("dev(payments): {to}"),
+            digest: None,
+            origin: ChangeOrigin::BatonCommit,
+            merge_request: None,
             trailers: rollback_of
                 .map(|v| {
                     vec![Trailer {

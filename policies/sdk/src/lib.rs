@@ -13,6 +13,16 @@
 //! directory (package `baton:policy`, world `promotion-policy`); see
 //! [`WIT_VERSION`].
 //!
+//! ## Cargo features
+//!
+//! - `metrics`: forward [`World::metrics_query`] and
+//!   [`World::metrics_query_range`] to the host's `metrics` interface.
+//!   Without it a policy does not import `baton:policy/metrics` (a
+//!   component imports only what its code calls), and those two calls
+//!   answer [`MetricsError::Denied`]. Enable it only in policies that
+//!   query Prometheus, so `baton policy inspect` and `policy diff` show
+//!   who reads metrics.
+//!
 //! ## A complete minimal policy
 //!
 //! `Cargo.toml`:
@@ -95,16 +105,21 @@ pub mod bindings {
 }
 
 pub use bindings::baton::policy::log::Level;
+pub use bindings::baton::policy::metrics::{
+    Label as MetricLabel, MetricsError, Point, Sample, Series,
+};
 pub use bindings::baton::policy::types::{
-    Action, AppStatus, AwaitHealth, CapabilityError, Channel, Context, Decision, Deployment, Event,
-    GateTimeout, HealthObserved, HealthStatus, MergeRequest, MergeRequestOptions,
-    MergeRequestState, NewVersion, OperationPhase, PolicyError, PolicyMetadata, ResourceHealth,
-    Rollback, RollbackRequested, SetVersion, Stage, StageChanged, SyncStatus, Trailer,
+    Action, AppStatus, AwaitHealth, CapabilityError, ChangeOrigin, Channel, Context, Decision,
+    Deployment, Event, GateTimeout, HealthObserved, HealthStatus, MergeRequest,
+    MergeRequestOptions, MergeRequestState, NewVersion, OperationPhase, PolicyError,
+    PolicyMetadata, Reconcile, ResourceHealth, Rollback, RollbackRequested, SetVersion, Stage,
+    StageChanged, SyncStatus, Target, TargetStatus, TargetVersion, Trailer,
 };
 pub use world::{HostWorld, World};
 
-/// Version of the WIT package these bindings were generated from.
-pub const WIT_VERSION: &str = "0.1.0";
+/// Version of the WIT package these bindings were generated from
+/// (`baton:policy`, from `wit/world.wit`).
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// A promotion policy. Implement this and export it with [`export_policy!`].
 pub trait Policy {
@@ -118,6 +133,7 @@ impl From<Vec<Action>> for Decision {
         Decision {
             actions,
             reasons: Vec::new(),
+            recheck_after: None,
         }
     }
 }

@@ -3,7 +3,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::{AppStatus, CapabilityError, Deployment, Level, MergeRequest, World};
+use crate::{
+    AppStatus, CapabilityError, Deployment, Level, MergeRequest, MetricsError, Sample, Series,
+    TargetVersion, World,
+};
 
 /// A world whose answers are set up by the test. Unknown lookups answer
 /// `not-found`, like the host does.
@@ -23,6 +26,14 @@ pub struct FakeWorld {
     pub now: i64,
     /// Messages the policy logged.
     pub logs: RefCell<Vec<(Level, String)>>,
+    /// Target versions by stage; a stage missing here but in `versions`
+    /// answers one target labelled "" with that version.
+    pub targets: BTreeMap<String, Vec<TargetVersion>>,
+    /// Instant query answers by PromQL text; unknown queries answer no
+    /// samples, as Prometheus does for a selector that matches nothing.
+    pub metrics: BTreeMap<String, Result<Vec<Sample>, MetricsError>>,
+    /// Range query answers by PromQL text; unknown queries answer no series.
+    pub metric_ranges: BTreeMap<String, Result<Vec<Series>, MetricsError>>,
 }
 
 fn not_found(what: String) -> CapabilityError {
@@ -47,6 +58,22 @@ impl World for FakeWorld {
             .get(stage)
             .cloned()
             .ok_or_else(|| not_found(format!("stage {stage}")))
+    }
+
+    fn target_versions(
+        &self,
+        stage: &str,
+        _revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError> {
+        if let Some(targets) = self.targets.get(stage) {
+            return Ok(targets.clone());
+        }
+        let version = self.stage_version(stage, None)?;
+        Ok(vec![TargetVersion {
+            label: String::new(),
+            version: Some(version),
+            digest: None,
+        }])
     }
 
     fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
@@ -88,5 +115,22 @@ impl World for FakeWorld {
 
     fn log(&self, level: Level, message: &str) {
         self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+
+    fn metrics_query(&self, promql: &str, _time: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
+        self.metrics.get(promql).cloned().unwrap_or(Ok(Vec::new()))
+    }
+
+    fn metrics_query_range(
+        &self,
+        promql: &str,
+        _start: i64,
+        _end: i64,
+        _step_ms: u64,
+    ) -> Result<Vec<Series>, MetricsError> {
+        self.metric_ranges
+            .get(promql)
+            .cloned()
+            .unwrap_or(Ok(Vec::new()))
     }
 }

@@ -2,16 +2,27 @@
 //! can be tested natively with a fake.
 
 use crate::bindings::baton::policy::{argocd, clock, forge, git, log};
-use crate::{AppStatus, CapabilityError, Deployment, Level, MergeRequest};
+use crate::{
+    AppStatus, CapabilityError, Deployment, Level, MergeRequest, MetricsError, Sample, Series,
+    TargetVersion,
+};
 
 /// Everything a policy may read. Inside a component, [`HostWorld`] forwards
 /// each call to the host, which records it for the audit trail.
 pub trait World {
     /// Bytes of `path` at `revision` (`None`: the branch tip).
     fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError>;
-    /// Version a stage holds at `revision` (`None`: the branch tip).
+    /// Version a stage holds at `revision` (`None`: the branch tip). On a
+    /// stage with several targets, `invalid` unless they all agree.
     fn stage_version(&self, stage: &str, revision: Option<&str>)
     -> Result<String, CapabilityError>;
+    /// Versions of every target of a stage at `revision` (`None`: the
+    /// branch tip), in config order.
+    fn target_versions(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError>;
     /// Deployments of a stage, newest first, at most `limit`.
     fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError>;
     /// Current Argo CD status of an application.
@@ -27,6 +38,16 @@ pub trait World {
     fn now(&self) -> i64;
     /// Writes a diagnostic message to the audit record.
     fn log(&self, level: Level, message: &str);
+    /// A PromQL instant query at `time` (`None`: now, the host clock).
+    fn metrics_query(&self, promql: &str, time: Option<i64>) -> Result<Vec<Sample>, MetricsError>;
+    /// A PromQL range query from `start` to `end` every `step_ms`.
+    fn metrics_query_range(
+        &self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step_ms: u64,
+    ) -> Result<Vec<Series>, MetricsError>;
 }
 
 /// The world as the host provides it (only meaningful inside a component).
@@ -43,6 +64,14 @@ impl World for HostWorld {
         revision: Option<&str>,
     ) -> Result<String, CapabilityError> {
         git::stage_version(stage, revision)
+    }
+
+    fn target_versions(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError> {
+        git::target_versions(stage, revision)
     }
 
     fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
@@ -70,5 +99,47 @@ impl World for HostWorld {
 
     fn log(&self, level: Level, message: &str) {
         log::log(level, message);
+    }
+
+    fn metrics_query(&self, promql: &str, time: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
+        metrics::query(promql, time)
+    }
+
+    fn metrics_query_range(
+        &self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step_ms: u64,
+    ) -> Result<Vec<Series>, MetricsError> {
+        metrics::query_range(promql, start, end, step_ms)
+    }
+}
+
+/// The host's `metrics` interface, imported only with the `metrics` feature.
+#[cfg(feature = "metrics")]
+mod metrics {
+    pub(super) use crate::bindings::baton::policy::metrics::{query, query_range};
+}
+
+/// Without the `metrics` feature the component does not import
+/// `baton:policy/metrics`; queries are denied here instead.
+#[cfg(not(feature = "metrics"))]
+mod metrics {
+    use crate::{MetricsError, Sample, Series};
+
+    const DENIED: &str = "this policy was built without the baton-policy `metrics` feature, so it does not import baton:policy/metrics";
+
+    pub(super) fn query(_: &str, _: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
+        Err(MetricsError::Denied(DENIED.into()))
+    }
+
+    pub(super) fn query_range(
+        _: &str,
+        _: i64,
+        _: i64,
+        _: u64,
+    ) -> Result<Vec<Series>, MetricsError> {
+        Err(MetricsError::Denied(DENIED.into()))
     }
 }

@@ -4,8 +4,8 @@
 use super::*;
 use baton_policy::testing::FakeWorld;
 use baton_policy::{
-    Action, AppStatus, Channel, Deployment, NewVersion, OperationPhase, ResourceHealth, Stage,
-    SyncStatus,
+    Action, AppStatus, ChangeOrigin, Channel, Deployment, NewVersion, OperationPhase,
+    ResourceHealth, Stage, SyncStatus,
 };
 
 const MIN: u64 = 60_000;
@@ -18,6 +18,7 @@ fn stage(name: &str, direct: bool) -> Stage {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     }
 }
 
@@ -44,6 +45,9 @@ fn deploy(to: &str) -> Deployment {
         from_version: None,
         to_version: to.into(),
         subject: String::new(),
+        digest: None,
+        origin: ChangeOrigin::BatonCommit,
+        merge_request: None,
         trailers: Vec::new(),
     }
 }
@@ -89,6 +93,7 @@ fn observed(stage: &str, elapsed: u64, status: AppStatus) -> Event {
         stage: stage.into(),
         version: "v2".into(),
         commit: "abc".into(),
+        targets: Vec::new(),
         elapsed,
         status,
     })
@@ -267,6 +272,7 @@ fn only_rollouts_are_held_to_the_pause_limit() {
 fn new_versions_get_the_longer_gate() {
     let d = decide(&Event::NewVersion(NewVersion {
         version: "v3".into(),
+        digest: None,
     }));
     assert_eq!(
         d.actions,

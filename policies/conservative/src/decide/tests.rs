@@ -5,7 +5,7 @@ use super::*;
 use crate::calendar::{DAY_MS, days_from_civil};
 use baton_policy::testing::FakeWorld;
 use baton_policy::{
-    Action, AppStatus, Deployment, GateTimeout, HealthStatus, NewVersion, SyncStatus,
+    Action, AppStatus, ChangeOrigin, Deployment, GateTimeout, HealthStatus, NewVersion, SyncStatus,
 };
 
 const MIN: i64 = 60_000;
@@ -26,6 +26,7 @@ fn stage(name: &str, direct: bool) -> Stage {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     }
 }
 
@@ -52,6 +53,9 @@ fn deploy(to: &str, time: i64) -> Deployment {
         from_version: None,
         to_version: to.into(),
         subject: String::new(),
+        digest: None,
+        origin: ChangeOrigin::BatonCommit,
+        merge_request: None,
         trailers: Vec::new(),
     }
 }
@@ -88,6 +92,7 @@ fn healthy(stage: &str, version: &str) -> Event {
         stage: stage.into(),
         version: version.into(),
         commit: "abc".into(),
+        targets: Vec::new(),
         elapsed: 60_000,
         status: AppStatus {
             app: format!("payments-{stage}"),
@@ -106,6 +111,7 @@ fn healthy(stage: &str, version: &str) -> Event {
 fn new_version(version: &str) -> Event {
     Event::NewVersion(NewVersion {
         version: version.into(),
+        digest: None,
     })
 }
 
@@ -342,6 +348,7 @@ fn rollbacks_are_never_held() {
             stage: "prod".into(),
             version: "v1.5.0".into(),
             commit: "abc".into(),
+            targets: Vec::new(),
             elapsed: 300_000,
             last_status: None,
         }),

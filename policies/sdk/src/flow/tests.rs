@@ -3,8 +3,8 @@
 use super::*;
 use crate::testing::FakeWorld;
 use crate::{
-    Action, AppStatus, Deployment, GateTimeout, HealthObserved, HealthStatus, NewVersion,
-    OperationPhase, ResourceHealth, SyncStatus, Trailer,
+    Action, AppStatus, ChangeOrigin, Deployment, GateTimeout, HealthObserved, HealthStatus,
+    NewVersion, OperationPhase, ResourceHealth, SyncStatus, Trailer,
 };
 
 fn stage(name: &str, direct: bool) -> Stage {
@@ -15,6 +15,7 @@ fn stage(name: &str, direct: bool) -> Stage {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     }
 }
 
@@ -42,6 +43,9 @@ fn deploy(to: &str, rollback_of: Option<&str>) -> Deployment {
         from_version: None,
         to_version: to.into(),
         subject: String::new(),
+        digest: None,
+        origin: ChangeOrigin::BatonCommit,
+        merge_request: None,
         trailers: rollback_of
             .map(|v| {
                 vec![Trailer {
@@ -69,6 +73,7 @@ fn observed(stage: &str, health: HealthStatus) -> HealthObserved {
         stage: stage.into(),
         version: "v2".into(),
         commit: "abc".into(),
+        targets: Vec::new(),
         elapsed: 1000,
         status: AppStatus {
             app: format!("payments-{stage}"),
@@ -243,6 +248,7 @@ fn failed_gates_roll_back_to_the_last_good_version() {
         stage: "dev".into(),
         version: "v2".into(),
         commit: "abc".into(),
+        targets: Vec::new(),
         elapsed: 300_000,
         last_status: None,
     };
@@ -275,6 +281,7 @@ fn decide_is_the_reference_policy() {
     let flow = Flow::new(&ctx, &w, &s);
     let event = Event::NewVersion(NewVersion {
         version: "v2".into(),
+        digest: None,
     });
     assert_eq!(
         flow.decide(&event).unwrap().actions,
