@@ -10,6 +10,11 @@ use baton::runtime::{
     Context, Event, Limits, NewVersion, NoWorld, PolicyRuntime, PolicySource, Stage,
 };
 
+/// Paths of the components `build.rs` built (test and bench only).
+mod policies {
+    include!(concat!(env!("OUT_DIR"), "/test_policies.rs"));
+}
+
 fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     let median = samples[samples.len() / 2];
@@ -25,6 +30,7 @@ fn context() -> Context {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     };
     Context {
         app: "payments".into(),
@@ -41,7 +47,7 @@ fn context() -> Context {
 }
 
 fn main() {
-    let source = PolicySource::File(baton::policies::DEFAULT_PATH.into());
+    let source = PolicySource::File(policies::DEFAULT_PATH.into());
 
     let mut cold = Vec::new();
     for _ in 0..10 {
@@ -72,6 +78,7 @@ fn main() {
     let ctx = context();
     let event = Event::NewVersion(NewVersion {
         version: "v1.2.3".into(),
+        digest: None,
     });
     let mut world: Box<dyn baton::runtime::World> = Box::new(NoWorld);
     for _ in 0..200 {

@@ -7,6 +7,12 @@
 mod forge_support;
 mod support;
 
+/// Paths of the components `host/build.rs` built (default, examples,
+/// hostile test policies, fixtures): test-only, kept out of the library.
+mod policies {
+    include!(concat!(env!("OUT_DIR"), "/test_policies.rs"));
+}
+
 mod argocd;
 mod cli_config;
 mod cli_policy;
