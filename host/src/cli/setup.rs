@@ -23,7 +23,7 @@ use crate::capabilities::git::{
 use crate::config::{self, Config, ForgeKind};
 use crate::engine::audit::{ConfigInfo, PolicyInfo};
 use crate::engine::run::{Engine, EngineStage, Progress};
-use crate::runtime::{Context, LoadedPolicy, PolicySource, Stage};
+use crate::runtime::{Context, LoadedPolicy, PolicySource, Stage, Target};
 use crate::secret::Secret;
 
 /// Options shared by `promote`, `advance`, `rollback` and `status`.
@@ -271,6 +271,13 @@ pub fn engine(
                 argocd_app: s.argocd_app.clone(),
                 direct_commit_allowed: g.direct_commit_stages.contains(&s.name),
                 auto_merge_allowed: g.auto_merge_stages.contains(&s.name),
+                // One target per stage until baton.yaml can name several.
+                targets: vec![Target {
+                    label: String::new(),
+                    file: s.file.clone(),
+                    field: s.field.clone(),
+                    argocd_app: s.argocd_app.clone(),
+                }],
             })
             .collect(),
         settings: if raw.policy.settings.is_null() {

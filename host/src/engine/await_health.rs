@@ -17,7 +17,9 @@ use super::run::{
 use super::world;
 use crate::capabilities::argocd::AppRef;
 use crate::capabilities::git::EnvRepo;
-use crate::runtime::{Action, AwaitHealth, Decision, Event, GateTimeout, HealthObserved};
+use crate::runtime::{
+    Action, AppStatus, AwaitHealth, Decision, Event, GateTimeout, HealthObserved, TargetStatus,
+};
 
 impl Engine {
     pub(super) fn gate_timeout(&self, wait: &AwaitHealth) -> Duration {
@@ -119,12 +121,14 @@ impl Engine {
                 |rev| contains(&repo, rev, &commit),
                 |obs| {
                     *observations += 1;
+                    let status = world::app_status(&obs.status);
                     let event = Event::HealthObserved(HealthObserved {
                         stage: stage.name.clone(),
                         version: wait.version.clone(),
                         commit: commit.clone(),
                         elapsed: millis(obs.elapsed),
-                        status: world::app_status(&obs.status),
+                        targets: vec![target_status(&stage.argocd_app, Some(status.clone()))],
+                        status,
                     });
                     match self.decide(st, event) {
                         Ok((_, d)) if d.actions.is_empty() => Verdict::KeepWaiting,
@@ -196,6 +200,7 @@ impl Engine {
                     commit: commit.clone(),
                     elapsed: millis(waited),
                     last_status: record.last.clone(),
+                    targets: vec![target_status(&stage.argocd_app, record.last.clone())],
                 });
                 let detail = format!(
                     "{} not decided within {}",
@@ -217,6 +222,16 @@ impl Engine {
         st.gates.push(record);
         self.record(st, slot, action, ActionStatus::Done, result);
         next
+    }
+}
+
+/// The stage's one target (stages are single-target for now) with its
+/// latest observation.
+fn target_status(argocd_app: &str, status: Option<AppStatus>) -> TargetStatus {
+    TargetStatus {
+        label: String::new(),
+        argocd_app: argocd_app.to_owned(),
+        status,
     }
 }
 

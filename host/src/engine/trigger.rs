@@ -6,7 +6,7 @@
 use super::audit::CommandInfo;
 use super::run::{Engine, Stop, error_chain};
 use crate::capabilities::git::{ROLLBACK_OF, ReadError, StageField};
-use crate::runtime::{Event, NewVersion, RollbackRequested, StageChanged};
+use crate::runtime::{ChangeOrigin, Event, NewVersion, RollbackRequested, StageChanged};
 
 /// What started the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +73,7 @@ impl Engine {
                 check_version(tag)?;
                 Ok(vec![Event::NewVersion(NewVersion {
                     version: tag.clone(),
+                    digest: None,
                 })])
             }
             Trigger::Rollback { stage, to, reason } => {
@@ -132,9 +133,19 @@ impl Engine {
             let last = repo
                 .history(&tip, &stage.location, Some(1))
                 .map_err(|e| Stop::external(error_chain(&e)))?;
-            let (commit, is_rollback) = match last.first() {
-                Some(entry) => (entry.commit.clone(), entry.trailer(ROLLBACK_OF).is_some()),
-                None => (tip.clone(), false),
+            // The trailers that count are those of the commit carrying the
+            // change (a merged MR's own commit, not the merge commit).
+            let (commit, is_rollback, origin) = match last.first() {
+                Some(entry) => {
+                    let arrived = super::world::arrival(&mut repo, &stage.location, entry)
+                        .map_err(|e| Stop::external(error_chain(&e)))?;
+                    (
+                        entry.commit.clone(),
+                        arrived.carrier.trailer(ROLLBACK_OF).is_some(),
+                        arrived.origin,
+                    )
+                }
+                None => (tip.clone(), false, ChangeOrigin::OutOfBand),
             };
             events.push(Event::StageChanged(StageChanged {
                 stage: stage.name.clone(),
@@ -142,6 +153,8 @@ impl Engine {
                 to_version: to,
                 commit,
                 is_rollback,
+                digest: None,
+                origin,
             }));
         }
         Ok(events)
