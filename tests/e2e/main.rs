@@ -18,6 +18,7 @@ mod cli_config;
 mod cli_policy;
 mod cli_policy_tools;
 mod cli_sim;
+mod contract;
 mod engine;
 mod example_policies;
 mod forge_shapes;

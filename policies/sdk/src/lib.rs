@@ -13,15 +13,14 @@
 //! directory (package `baton:policy`, world `promotion-policy`); see
 //! [`WIT_VERSION`].
 //!
-//! ## Cargo features
+//! ## Metrics
 //!
-//! - `metrics`: forward [`World::metrics_query`] and
-//!   [`World::metrics_query_range`] to the host's `metrics` interface.
-//!   Without it a policy does not import `baton:policy/metrics` (a
-//!   component imports only what its code calls), and those two calls
-//!   answer [`MetricsError::Denied`]. Enable it only in policies that
-//!   query Prometheus, so `baton policy inspect` and `policy diff` show
-//!   who reads metrics.
+//! A component imports only what its code calls. `export_policy!(P)`
+//! hands the policy a [`HostWorld`] whose metrics queries answer
+//! [`MetricsError::Denied`] without asking the host, so the policy does
+//! not import `baton:policy/metrics`; `export_policy!(P, metrics)` hands
+//! it a [`HostWorldWithMetrics`], which does. `baton policy inspect` and
+//! `policy diff` then show reviewers which policies read metrics.
 //!
 //! ## A complete minimal policy
 //!
@@ -115,7 +114,7 @@ pub use bindings::baton::policy::types::{
     PolicyMetadata, Reconcile, ResourceHealth, Rollback, RollbackRequested, SetVersion, Stage,
     StageChanged, SyncStatus, Target, TargetStatus, TargetVersion, Trailer,
 };
-pub use world::{HostWorld, World};
+pub use world::{HostWorld, HostWorldWithMetrics, World};
 
 /// Version of the WIT package these bindings were generated from
 /// (`baton:policy`, from `wit/world.wit`).
@@ -167,9 +166,18 @@ impl Context {
 /// Exports a [`Policy`] implementation as the component's `baton:policy/policy`
 /// interface. Metadata (name, version, description, authors) comes from the
 /// policy crate's `Cargo.toml`.
+///
+/// `export_policy!(P)` gives the policy a [`HostWorld`] (no metrics import);
+/// `export_policy!(P, metrics)` a [`HostWorldWithMetrics`].
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        $crate::export_policy!(@with $policy, $crate::HostWorld);
+    };
+    ($policy:ty, metrics) => {
+        $crate::export_policy!(@with $policy, $crate::HostWorldWithMetrics);
+    };
+    (@with $policy:ty, $world:expr) => {
         // Exports exist only in the component; natively (unit tests) the
         // policy is a plain library.
         #[cfg(target_arch = "wasm32")]
@@ -181,7 +189,7 @@ macro_rules! export_policy {
                     context: $crate::Context,
                     event: $crate::Event,
                 ) -> ::core::result::Result<$crate::Decision, $crate::PolicyError> {
-                    <$policy as $crate::Policy>::decide(&context, &event, &$crate::HostWorld)
+                    <$policy as $crate::Policy>::decide(&context, &event, &$world)
                 }
 
                 fn metadata() -> $crate::PolicyMetadata {

@@ -1,7 +1,7 @@
 //! The policy's read-only view of the world, as a trait so decision logic
 //! can be tested natively with a fake.
 
-use crate::bindings::baton::policy::{argocd, clock, forge, git, log};
+use crate::bindings::baton::policy::{argocd, clock, forge, git, log, metrics};
 use crate::{
     AppStatus, CapabilityError, Deployment, Level, MergeRequest, MetricsError, Sample, Series,
     TargetVersion,
@@ -50,8 +50,23 @@ pub trait World {
     ) -> Result<Vec<Series>, MetricsError>;
 }
 
-/// The world as the host provides it (only meaningful inside a component).
+/// The world as the host provides it (only meaningful inside a component),
+/// without metrics: [`World::metrics_query`] and
+/// [`World::metrics_query_range`] answer [`MetricsError::Denied`] without
+/// asking the host, so a policy exported with it does not import
+/// `baton:policy/metrics` at all (a component imports only what its code
+/// calls). Export a policy with `export_policy!(MyPolicy, metrics)` to get
+/// [`HostWorldWithMetrics`] instead.
 pub struct HostWorld;
+
+/// [`HostWorld`] plus the host's `metrics` interface: the component imports
+/// `baton:policy/metrics`, which `baton policy inspect` and `policy diff`
+/// show reviewers.
+pub struct HostWorldWithMetrics;
+
+/// Why [`HostWorld`] denies metrics queries.
+const NO_METRICS: &str = "this policy was exported without metrics \
+    (baton_policy::export_policy!(Policy, metrics) imports baton:policy/metrics)";
 
 impl World for HostWorld {
     fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError> {
@@ -101,6 +116,69 @@ impl World for HostWorld {
         log::log(level, message);
     }
 
+    fn metrics_query(&self, _: &str, _: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
+        Err(MetricsError::Denied(NO_METRICS.into()))
+    }
+
+    fn metrics_query_range(
+        &self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: u64,
+    ) -> Result<Vec<Series>, MetricsError> {
+        Err(MetricsError::Denied(NO_METRICS.into()))
+    }
+}
+
+impl World for HostWorldWithMetrics {
+    fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError> {
+        HostWorld.read_file(path, revision)
+    }
+
+    fn stage_version(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<String, CapabilityError> {
+        HostWorld.stage_version(stage, revision)
+    }
+
+    fn target_versions(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError> {
+        HostWorld.target_versions(stage, revision)
+    }
+
+    fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
+        HostWorld.stage_history(stage, limit)
+    }
+
+    fn application_status(&self, app: &str) -> Result<AppStatus, CapabilityError> {
+        HostWorld.application_status(app)
+    }
+
+    fn find_open_merge_request(
+        &self,
+        source_branch: &str,
+    ) -> Result<Option<MergeRequest>, CapabilityError> {
+        HostWorld.find_open_merge_request(source_branch)
+    }
+
+    fn merge_request(&self, number: u64) -> Result<MergeRequest, CapabilityError> {
+        HostWorld.merge_request(number)
+    }
+
+    fn now(&self) -> i64 {
+        HostWorld.now()
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        HostWorld.log(level, message);
+    }
+
     fn metrics_query(&self, promql: &str, time: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
         metrics::query(promql, time)
     }
@@ -113,33 +191,5 @@ impl World for HostWorld {
         step_ms: u64,
     ) -> Result<Vec<Series>, MetricsError> {
         metrics::query_range(promql, start, end, step_ms)
-    }
-}
-
-/// The host's `metrics` interface, imported only with the `metrics` feature.
-#[cfg(feature = "metrics")]
-mod metrics {
-    pub(super) use crate::bindings::baton::policy::metrics::{query, query_range};
-}
-
-/// Without the `metrics` feature the component does not import
-/// `baton:policy/metrics`; queries are denied here instead.
-#[cfg(not(feature = "metrics"))]
-mod metrics {
-    use crate::{MetricsError, Sample, Series};
-
-    const DENIED: &str = "this policy was built without the baton-policy `metrics` feature, so it does not import baton:policy/metrics";
-
-    pub(super) fn query(_: &str, _: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
-        Err(MetricsError::Denied(DENIED.into()))
-    }
-
-    pub(super) fn query_range(
-        _: &str,
-        _: i64,
-        _: i64,
-        _: u64,
-    ) -> Result<Vec<Series>, MetricsError> {
-        Err(MetricsError::Denied(DENIED.into()))
     }
 }

@@ -330,3 +330,44 @@ fn observations_of_another_version_keep_the_gate_waiting() {
         ["dev: Argo CD is at older12 which holds v1, not v2 at abc; waiting"]
     );
 }
+
+#[test]
+fn a_reconciled_stage_is_gated_at_the_version_it_holds() {
+    let (ctx, w) = (ctx(), world(&[]));
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let reconcile = |version: Option<&str>| {
+        Event::Reconcile(Reconcile {
+            stage: "staging".into(),
+            version: version.map(Into::into),
+            digest: None,
+            commit: Some("m1".into()),
+            origin: ChangeOrigin::BatonMergeRequest,
+        })
+    };
+    assert_eq!(
+        flow.decide(&reconcile(Some("v2"))).unwrap().actions,
+        vec![actions::await_health("staging", "v2", 300_000)]
+    );
+    let nothing = flow.decide(&reconcile(None)).unwrap();
+    assert!(nothing.actions.is_empty());
+    assert_eq!(
+        nothing.reasons,
+        ["staging holds no version; nothing to reconcile"]
+    );
+}
+
+#[test]
+fn the_fake_world_answers_one_target_per_stage_and_no_samples_by_default() {
+    let mut w = world(&[]);
+    w.versions.insert("dev".into(), "v2".into());
+    assert_eq!(
+        w.target_versions("dev", None).unwrap(),
+        [crate::TargetVersion {
+            label: String::new(),
+            version: Some("v2".into()),
+            digest: None,
+        }]
+    );
+    assert_eq!(w.metrics_query("up", None), Ok(Vec::new()));
+}

@@ -40,7 +40,8 @@ pub(super) struct ScenarioFile {
     /// Scripted answers of metrics queries, by PromQL text; absent: every
     /// query is denied, as with no `metrics:` in `baton.yaml`.
     #[serde(default)]
-    pub(super) metrics: Option<std::collections::BTreeMap<String, Vec<MetricAnswerFile>>>,
+    pub(super) metrics:
+        Option<std::collections::BTreeMap<String, Vec<super::metrics::MetricAnswerFile>>>,
     /// Events and the decisions they must produce, in time order.
     pub(super) steps: Vec<StepFile>,
 }
@@ -132,50 +133,6 @@ impl From<OriginFile> for ChangeOrigin {
             OriginFile::OutOfBand => Self::OutOfBand,
         }
     }
-}
-
-/// One scripted answer of a metrics query, holding from `at` until the
-/// next one: exactly one of `value`, `samples`, `error`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct MetricAnswerFile {
-    /// From when this answer holds; default: the clock start.
-    #[serde(default)]
-    pub(super) at: Option<TimeSpec>,
-    /// Shorthand for one sample without labels.
-    #[serde(default)]
-    pub(super) value: Option<MetricValue>,
-    /// Samples, each with its labels.
-    #[serde(default)]
-    pub(super) samples: Option<Vec<SampleFile>>,
-    /// The query fails with this WIT `metrics-error`.
-    #[serde(default)]
-    pub(super) error: Option<MetricErrorFile>,
-}
-
-/// A metric value: a number, or `NaN`, `+Inf`, `-Inf` (as strings).
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub(super) struct MetricValue(#[serde(with = "crate::runtime::metrics::value")] pub(super) f64);
-
-/// One sample of a scripted answer.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct SampleFile {
-    /// Labels of the series, e.g. `{job: payments}`.
-    #[serde(default)]
-    pub(super) labels: std::collections::BTreeMap<String, String>,
-    /// The value.
-    pub(super) value: MetricValue,
-}
-
-/// A WIT `metrics-error`: one key naming the case, with its message.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(super) enum MetricErrorFile {
-    BadQuery(String),
-    Unreachable(String),
-    Timeout(String),
-    Denied(String),
 }
 
 /// Commit trailers written as a mapping, kept in file order.

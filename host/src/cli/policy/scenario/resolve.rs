@@ -7,16 +7,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::file::{
-    Expect, MetricAnswerFile, MetricErrorFile, ObservationFile, ScenarioFile, StageRepoFile,
-    StepFile,
-};
+use super::file::{Expect, ObservationFile, ScenarioFile, StageRepoFile, StepFile};
 use super::time::TimeSpec;
-use super::world::{MergeRequestData, MetricAnswer, StageData, WorldData};
+use super::world::{MergeRequestData, StageData, WorldData};
 use super::{Expectation, Scenario, ScenarioError, Step};
 use crate::runtime::{
-    AppStatus, ChangeOrigin, Context, Deployment, MergeRequest, MergeRequestState, MetricLabel,
-    MetricsError, ResourceHealth, Trailer,
+    AppStatus, ChangeOrigin, Context, Deployment, MergeRequest, MergeRequestState, ResourceHealth,
+    Trailer,
 };
 
 /// The clock start when a scenario sets none: 2025-01-01T00:00:00Z.
@@ -348,7 +345,7 @@ impl Resolver {
             for (i, answer) in answers.into_iter().enumerate() {
                 let field = format!("metrics.{promql:?}[{i}]");
                 let at = answer.at.map_or(self.start, |t| t.resolve(self.start));
-                timeline.push((at, metric_answer(&field, answer)?));
+                timeline.push((at, super::metrics::resolve(&field, answer)?));
             }
             timeline.sort_by_key(|(at, _)| *at);
             resolved.insert(promql.trim().to_owned(), timeline);
@@ -366,36 +363,6 @@ impl Resolver {
             event,
             expect,
         })
-    }
-}
-
-/// One scripted metrics answer: exactly one of value, samples, error.
-fn metric_answer(field: &str, answer: MetricAnswerFile) -> Result<MetricAnswer, Problem> {
-    let sample = |labels: BTreeMap<String, String>, value: f64| {
-        let labels = labels
-            .into_iter()
-            .map(|(name, value)| MetricLabel { name, value })
-            .collect();
-        (labels, value)
-    };
-    match (answer.value, answer.samples, answer.error) {
-        (Some(value), None, None) => Ok(MetricAnswer::Samples(vec![sample(
-            BTreeMap::new(),
-            value.0,
-        )])),
-        (None, Some(samples), None) => Ok(MetricAnswer::Samples(
-            samples
-                .into_iter()
-                .map(|s| sample(s.labels, s.value.0))
-                .collect(),
-        )),
-        (None, None, Some(error)) => Ok(MetricAnswer::Error(match error {
-            MetricErrorFile::BadQuery(m) => MetricsError::BadQuery(m),
-            MetricErrorFile::Unreachable(m) => MetricsError::Unreachable(m),
-            MetricErrorFile::Timeout(m) => MetricsError::Timeout(m),
-            MetricErrorFile::Denied(m) => MetricsError::Denied(m),
-        })),
-        _ => Err(problem(field, "give exactly one of value, samples, error")),
     }
 }
 
