@@ -415,3 +415,135 @@ fn scripted_metric_values_keep_nan_through_eval_and_its_json() {
         "{line}"
     );
 }
+
+#[test]
+fn a_record_with_nan_metric_answers_replays_identically() {
+    use baton::engine::audit::{
+        AuditRecord, CommandInfo, ConfigInfo, DecisionRecord, OutcomeRecord, PolicyInfo, RepoInfo,
+        SCHEMA, Status,
+    };
+    use baton::runtime::{
+        Context, Event, NewVersion, RecordedWorld, ScriptedAnswer, Stage, Target,
+    };
+
+    let home = tempfile::tempdir().unwrap();
+    let policy = load(policies::HOSTILE_MISBEHAVE_PATH, test_limits());
+    let stage = Stage {
+        name: "dev".into(),
+        file: "dev.yaml".into(),
+        field: "helm:image.tag".into(),
+        argocd_app: "payments-dev".into(),
+        direct_commit_allowed: true,
+        auto_merge_allowed: false,
+        targets: vec![Target {
+            label: String::new(),
+            file: "dev.yaml".into(),
+            field: "helm:image.tag".into(),
+            argocd_app: "payments-dev".into(),
+        }],
+    };
+    let ctx = Context {
+        app: "payments".into(),
+        stages: vec![stage],
+        settings: r#"{"mode":"metrics","promql":"up"}"#.into(),
+        run_id: "r-nan".into(),
+        max_health_wait: 60_000,
+        dry_run: false,
+    };
+    let event = Event::NewVersion(NewVersion {
+        version: "v2".into(),
+        digest: None,
+    });
+    let answer = |call: &str, result: serde_json::Value| ScriptedAnswer {
+        call: call.into(),
+        request: None,
+        result,
+    };
+    let script = [
+        answer("clock.now", serde_json::json!(1_000_000)),
+        answer(
+            "metrics.query",
+            serde_json::json!({ "Ok": [{ "labels": [], "time": 1_000_000, "value": "NaN" }] }),
+        ),
+        answer(
+            "metrics.query-range",
+            serde_json::json!({ "Ok": [{ "labels": [], "points": [
+                { "time": 880_000, "value": "+Inf" }, { "time": 940_000, "value": "-Inf" }] }] }),
+        ),
+    ];
+    let (decided, _) = policy.decide(Box::new(RecordedWorld::from_script(&script)), &ctx, &event);
+    let decision = decided
+        .result
+        .as_ref()
+        .expect("no trap")
+        .as_ref()
+        .expect("decides");
+    assert_eq!(
+        decision.actions[0].to_string(),
+        "hold: query=Ok([NaN]) range=Ok([[inf, -inf]])"
+    );
+    let record = AuditRecord {
+        schema: SCHEMA.into(),
+        run_id: ctx.run_id.clone(),
+        baton_version: "test".into(),
+        command: CommandInfo {
+            name: "promote".into(),
+            app: "payments".into(),
+            args: serde_json::Map::new(),
+        },
+        started_at: "2025-03-03T10:00:00Z".into(),
+        finished_at: "2025-03-03T10:00:01Z".into(),
+        duration_ms: 1000,
+        dry_run: false,
+        policy: PolicyInfo {
+            source: policies::HOSTILE_MISBEHAVE_PATH.into(),
+            digest: policy.digest.to_string(),
+            wit_version: policy.wit_version.clone(),
+            name: policy.metadata.name.clone(),
+            version: policy.metadata.version.clone(),
+            resolved: Some(policies::HOSTILE_MISBEHAVE_PATH.into()),
+        },
+        config: ConfigInfo {
+            path: "baton.yaml".into(),
+            digest: format!("sha256:{}", "0".repeat(64)),
+        },
+        env_repo: RepoInfo {
+            url: "https://git.example/env.git".into(),
+            branch: "main".into(),
+            tip_at_start: String::new(),
+        },
+        context: ctx.clone(),
+        decisions: vec![DecisionRecord::new(1, event, &decided)],
+        actions: Vec::new(),
+        gates: Vec::new(),
+        outcome: OutcomeRecord {
+            status: Status::Held,
+            exit_code: 0,
+            message: "held".into(),
+            rolled_back: false,
+        },
+    };
+    let path = home.path().join("nan.json");
+    record.write(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r#""value": "NaN""#), "{text}");
+    assert!(text.contains(r#""value": "+Inf""#), "{text}");
+
+    let out = baton(home.path())
+        .args(["policy", "replay"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).ends_with("run r-nan: 1 decision identical\n"),
+        "{}",
+        stdout(&out)
+    );
+}
