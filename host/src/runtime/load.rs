@@ -6,17 +6,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
+use wasmtime::Store;
 use wasmtime::component::Component;
-use wasmtime::{Store, Trap, WasmBacktrace};
 
 use super::bindings::{v0_1, v0_2};
 use super::compat::{self, ContractError};
 use super::engine::{EPOCH_TICK, PolicyRuntime};
 use super::error::{DecideError, LoadError};
 use super::imports::{ComponentInterfaces, ContractVersion};
-use super::limits::{LimitHit, Limiter, Limits};
+use super::limits::{Limiter, Limits};
 use super::record::Decided;
 use super::store::{Grants, NoWorld, StoreState, World};
+use super::trap::classify;
 use super::{Context, Decision, Event, PolicyError, PolicyMetadata, wasi};
 
 /// Where a policy comes from.
@@ -326,7 +327,7 @@ impl LoadedPolicy {
                 .instantiate(&mut *store)
                 .and_then(|p| p.baton_policy_policy().call_metadata(&mut *store)),
         };
-        result.map_err(|e| classify(e, &call, &self.limits))
+        result.map_err(|e| classify(e, call.store.data(), &call.outputs, &self.limits))
     }
 
     /// Can this policy be given `ctx`? A policy built for 0.1.0 cannot see
@@ -397,7 +398,9 @@ impl LoadedPolicy {
             }
         };
         let result = match self.call_decide(&mut call.store, ctx, event) {
-            Ok(outcome) => outcome.map_err(|e| classify(e, &call, &self.limits)),
+            Ok(outcome) => {
+                outcome.map_err(|e| classify(e, call.store.data(), &call.outputs, &self.limits))
+            }
             Err(e) => Err(DecideError::Contract(e)),
         };
         let fuel_used = self
@@ -417,80 +420,9 @@ impl LoadedPolicy {
     }
 }
 
-/// Maps a failed call to the typed error that names its cause.
-fn classify(error: wasmtime::Error, call: &Call, limits: &Limits) -> DecideError {
-    let state = call.store.data();
-    if let Some(message) = &state.host_failure {
-        return DecideError::HostCall {
-            message: message.clone(),
-        };
-    }
-    if let Some(hit) = state.limiter.hit {
-        return match hit {
-            LimitHit::Memory { desired, limit } => DecideError::Memory { desired, limit },
-            LimitHit::Table { desired, limit } => DecideError::Table { desired, limit },
-        };
-    }
-    let backtrace = error
-        .downcast_ref::<WasmBacktrace>()
-        .map(|b| format!("guest backtrace:\n{b}"))
-        .unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&call.outputs.stderr.contents()).into_owned();
-    // A full stdout/stderr pipe reaches the guest as a write error, which
-    // Rust's `print!` turns into a panic: report the limit, not the panic.
-    if call.outputs.full(limits.output_bytes) || stderr.contains("failed printing to std") {
-        return DecideError::Output {
-            limit: limits.output_bytes,
-        };
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => DecideError::OutOfFuel { limit: limits.fuel },
-        Some(Trap::Interrupt) => DecideError::Deadline {
-            limit: limits.deadline,
-        },
-        Some(Trap::StackOverflow) => DecideError::StackOverflow {
-            limit: limits.stack_bytes,
-            backtrace,
-        },
-        Some(Trap::UnreachableCodeReached) if stderr.contains("panicked") => DecideError::Panic {
-            message: panic_message(&stderr),
-            backtrace,
-        },
-        trap => DecideError::Trap {
-            trap: trap.map_or_else(|| error.to_string(), ToString::to_string),
-            backtrace,
-        },
-    }
-}
-
-/// The panic text from Rust's default hook output: `thread '..' panicked
-/// at FILE:LINE:COL:\nMESSAGE\nnote: ...`.
-fn panic_message(stderr: &str) -> String {
-    let after = stderr
-        .split_once("panicked at ")
-        .map_or(stderr, |(_, rest)| rest);
-    let (location, message) = after.split_once(":\n").unwrap_or(("", after));
-    let message: Vec<&str> = message
-        .lines()
-        .take_while(|l| !l.starts_with("note: "))
-        .collect();
-    let message = message.join("\n");
-    if location.is_empty() {
-        message.trim().to_owned()
-    } else {
-        format!("{} (at {location})", message.trim())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn panic_text_is_extracted() {
-        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:49:24:\npolicy bug: x\nnote: run with `RUST_BACKTRACE=1`\n";
-        assert_eq!(panic_message(stderr), "policy bug: x (at src/lib.rs:49:24)");
-    }
 
     #[test]
     fn pins_are_validated() {

@@ -36,6 +36,7 @@ pub mod metrics;
 mod record;
 mod replay;
 mod store;
+mod trap;
 mod wasi;
 
 pub use bindings::v0_2::baton::policy::log::Level;
