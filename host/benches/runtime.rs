@@ -15,6 +15,11 @@ use baton::runtime::{
     Context, Event, Limits, NewVersion, NoWorld, PolicyRuntime, PolicySource, Stage,
 };
 
+/// Paths of the components `build.rs` built (test and bench only).
+mod policies {
+    include!(concat!(env!("OUT_DIR"), "/test_policies.rs"));
+}
+
 fn stats(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     let median = samples[samples.len() / 2];
@@ -30,6 +35,7 @@ fn context() -> Context {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     };
     Context {
         app: "payments".into(),
@@ -52,7 +58,7 @@ fn main() {
         .to_path_buf();
     bench(
         "Rust",
-        PolicySource::File(baton::policies::DEFAULT_PATH.into()),
+        PolicySource::File(policies::DEFAULT_PATH.into()),
         5000,
     );
     for (language, dir) in [("Python", "python"), ("JavaScript", "js")] {
@@ -103,6 +109,7 @@ fn bench(language: &str, source: PolicySource, warm_samples: usize) {
     let ctx = context();
     let event = Event::NewVersion(NewVersion {
         version: "v1.2.3".into(),
+        digest: None,
     });
     let mut world: Box<dyn baton::runtime::World> = Box::new(NoWorld);
     for _ in 0..warm_samples / 10 {

@@ -1,5 +1,6 @@
-//! The policy components built from `../policies` by the build script. The
-//! default policy is embedded (`builtin:default`); the others are named by
-//! path for tests and examples.
+//! The policy embedded in the binary: the default policy (`builtin:default`),
+//! built from `../policies` by the build script. Tests name every other
+//! component by path through `test_policies.rs` in `OUT_DIR`, which only
+//! the tests and benches include.
 
 include!(concat!(env!("OUT_DIR"), "/policies.rs"));

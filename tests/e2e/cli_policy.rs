@@ -1,6 +1,6 @@
 //! `baton policy inspect` and `baton policy eval` through the real binary.
 
-use baton::policies;
+use crate::policies;
 
 use crate::support::baton;
 
@@ -32,12 +32,12 @@ fn assert_only_offered(imports: &[String]) {
     assert_eq!(
         baton,
         [
-            "baton:policy/types@0.1.0",
-            "baton:policy/git@0.1.0",
-            "baton:policy/argocd@0.1.0",
-            "baton:policy/forge@0.1.0",
-            "baton:policy/clock@0.1.0",
-            "baton:policy/log@0.1.0"
+            "baton:policy/types@0.2.0",
+            "baton:policy/git@0.2.0",
+            "baton:policy/argocd@0.2.0",
+            "baton:policy/forge@0.2.0",
+            "baton:policy/clock@0.2.0",
+            "baton:policy/log@0.2.0"
         ]
     );
     for i in imports.iter().filter(|i| !i.starts_with("baton:policy/")) {
@@ -69,7 +69,12 @@ fn inspect_builtin_default_as_json() {
     );
     let report = json(&out);
     assert_eq!(report["policy"], "builtin:default");
-    assert_eq!(report["wit"]["version"], "0.1.0");
+    assert_eq!(report["wit"]["version"], "0.2.0");
+    assert_eq!(report["wit"]["host_version"], "0.2.0");
+    assert_eq!(
+        report["wit"]["host_versions"],
+        serde_json::json!(["0.1.0", "0.2.0"])
+    );
     assert_eq!(report["wit"]["world"], "promotion-policy");
     assert_eq!(report["metadata"]["name"], "baton-default-policy");
     assert!(report["digest"].as_str().unwrap().starts_with("sha256:"));
@@ -80,7 +85,7 @@ fn inspect_builtin_default_as_json() {
         .iter()
         .map(|e| e["name"].clone())
         .collect();
-    assert_eq!(exports, ["baton:policy/policy@0.1.0"]);
+    assert_eq!(exports, ["baton:policy/policy@0.2.0"]);
 }
 
 #[test]
@@ -117,7 +122,7 @@ fn inspect_text_lists_grants() {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
     settings.add_filter(r"size:        \d+ bytes", "size:        [SIZE] bytes");
-    settings.add_filter(r"@0\.2\.\d\b", "@0.2.x");
+    settings.add_filter(r"(wasi:[a-z-]+/[a-z-]+)@0\.2\.\d+\b", "$1@0.2.x");
     settings.add_filter(r"(?m)^toolchain:   .*$", "toolchain:   [TOOLCHAIN]");
     settings.bind(|| insta::assert_snapshot!(text));
 }
@@ -192,7 +197,7 @@ fn eval_new_version_commits_to_dev_and_awaits_health() {
     assert_eq!(
         actions[0]["SetVersion"],
         serde_json::json!({"stage": "dev", "version": "v1.2.3", "channel": "DirectCommit",
-            "reason": "v1.2.3 is a new version of payments"})
+            "reason": "v1.2.3 is a new version of payments", "digest": null})
     );
     assert_eq!(
         actions[1]["AwaitHealth"],

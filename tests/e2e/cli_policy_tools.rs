@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use baton::policies;
+use crate::policies;
 
 use crate::support::baton;
 
@@ -51,7 +51,7 @@ fn filtered(home: &Path, f: impl FnOnce()) {
         r"/\S*/baton_hostile_foreign_import\.wasm",
         "[POLICIES]/baton_hostile_foreign_import.wasm",
     );
-    settings.add_filter(r"@0\.2\.\d+\b", "@0.2.x");
+    settings.add_filter(r"(wasi:[a-z-]+/[a-z-]+)@0\.2\.\d+\b", "$1@0.2.x");
     settings.bind(f);
 }
 
@@ -429,7 +429,7 @@ fn diff_shows_a_foreign_capability_and_the_refusal() {
     let changes = &report["changes"];
     assert_eq!(changes["digest"]["changed"], true);
     assert_eq!(changes["wit_version"]["changed"], false);
-    assert_eq!(changes["wit_version"]["new"], "0.1.0");
+    assert_eq!(changes["wit_version"]["new"], "0.2.0");
     let added: Vec<_> = changes["imports"]["added"]
         .as_array()
         .unwrap()
@@ -448,16 +448,16 @@ fn diff_shows_a_foreign_capability_and_the_refusal() {
     assert_eq!(
         removed,
         [
-            "baton:policy/git@0.1.0",
-            "baton:policy/argocd@0.1.0",
-            "baton:policy/forge@0.1.0",
-            "baton:policy/clock@0.1.0",
-            "baton:policy/log@0.1.0"
+            "baton:policy/git@0.2.0",
+            "baton:policy/argocd@0.2.0",
+            "baton:policy/forge@0.2.0",
+            "baton:policy/clock@0.2.0",
+            "baton:policy/log@0.2.0"
         ]
     );
     assert_eq!(
         changes["exports"]["unchanged"],
-        serde_json::json!(["baton:policy/policy@0.1.0"])
+        serde_json::json!(["baton:policy/policy@0.2.0"])
     );
     assert_eq!(changes["metadata"]["name"]["old"], "baton-default-policy");
     assert_eq!(changes["metadata"]["name"]["new"], serde_json::Value::Null);

@@ -1,7 +1,7 @@
 //! The example policies (conservative, canary) as compiled components in the
 //! real runtime: their metadata, and decisions on scripted host answers.
 
-use baton::policies;
+use crate::policies;
 use baton::runtime::{
     Action, AppStatus, Channel, Context, Decision, Event, HealthObserved, HealthStatus,
     LoadedPolicy, NewVersion, RecordedWorld, ResourceHealth, ScriptedAnswer, Stage, SyncStatus,
@@ -23,6 +23,7 @@ fn stage(name: &str, direct: bool) -> Stage {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     }
 }
 
@@ -62,6 +63,7 @@ fn observed(stage: &str, version: &str, elapsed: u64, status: AppStatus) -> Even
         stage: stage.into(),
         version: version.into(),
         commit: "abc1234".into(),
+        targets: Vec::new(),
         elapsed,
         status,
     })
@@ -100,7 +102,7 @@ fn check_metadata(policy: &LoadedPolicy, name: &str) {
     assert_eq!(policy.metadata.version, "0.1.0");
     assert_eq!(policy.metadata.authors, ["The Baton developers"]);
     assert!(!policy.metadata.description.is_empty());
-    assert_eq!(policy.wit_version, "0.1.0");
+    assert_eq!(policy.wit_version, "0.2.0");
 }
 
 #[test]
@@ -155,6 +157,7 @@ fn conservative_policy_sends_a_major_bump_to_dev_for_review() {
     )];
     let event = Event::NewVersion(NewVersion {
         version: "v2.0.0".into(),
+        digest: None,
     });
     let (decision, _) = decide(&policy, &context(json!({})), &event, &answers);
     match decision.actions.as_slice() {

@@ -7,11 +7,18 @@
 mod forge_support;
 mod support;
 
+/// Paths of the components `host/build.rs` built (default, examples,
+/// hostile test policies, fixtures): test-only, kept out of the library.
+mod policies {
+    include!(concat!(env!("OUT_DIR"), "/test_policies.rs"));
+}
+
 mod argocd;
 mod cli_config;
 mod cli_policy;
 mod cli_policy_tools;
 mod cli_sim;
+mod contract;
 mod engine;
 mod example_policies;
 mod forge_shapes;

@@ -169,6 +169,7 @@ fn context(settings: &str) -> Context {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     };
     Context {
         app: "payments".into(),
@@ -183,6 +184,7 @@ fn context(settings: &str) -> Context {
 fn misbehave(policy: &baton::runtime::LoadedPolicy, mode: &str) -> DecideError {
     let event = Event::NewVersion(NewVersion {
         version: "v1.2.3".into(),
+        digest: None,
     });
     let ctx = context(&format!(r#"{{"mode":"{mode}"}}"#));
     let (decided, _): (Decided, _) = policy.decide(Box::new(NoWorld), &ctx, &event);
@@ -400,6 +402,7 @@ fn a_new_version_decides_the_same_in_every_language() {
     };
     let event = Event::NewVersion(NewVersion {
         version: "v1.2.3".into(),
+        digest: None,
     });
     let rust = runtime()
         .load(&PolicySource::Builtin("default".into()), None)

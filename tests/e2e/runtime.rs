@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::policies;
 use baton::config::{Guardrails, PromotionOrder};
 use baton::engine::guardrails;
-use baton::policies;
 use baton::runtime::{
     Action, Channel, Context, DecideError, Decided, Event, LoadError, NewVersion, NoWorld,
     PolicyRuntime, PolicySource, Stage,
@@ -21,6 +21,7 @@ fn stage(name: &str, direct: bool) -> Stage {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     }
 }
 
@@ -42,6 +43,7 @@ fn context(settings: &str) -> Context {
 fn new_version() -> Event {
     Event::NewVersion(NewVersion {
         version: "v1.2.3".into(),
+        digest: None,
     })
 }
 
@@ -104,7 +106,7 @@ fn builtin_default_is_the_embedded_build_of_the_default_policy() {
     let file = load(policies::DEFAULT_PATH, test_limits());
     assert_eq!(builtin.digest, file.digest);
     assert_eq!(builtin.metadata.name, "baton-default-policy");
-    assert_eq!(builtin.wit_version, "0.1.0");
+    assert_eq!(builtin.wit_version, "0.2.0");
 }
 
 #[test]
@@ -249,6 +251,7 @@ fn foreign_imports_are_refused_at_load_with_the_full_list() {
         text.contains("Baton offers: baton:policy/types@0.1.0"),
         "{text}"
     );
+    assert!(text.contains("baton:policy/metrics@0.2.0"), "{text}");
 }
 
 #[test]
@@ -262,7 +265,8 @@ fn incompatible_contract_version_is_refused_with_both_versions() {
     let text = load_error(policies::HOSTILE_OLD_WIT_PATH).to_string();
     assert!(
         text.ends_with(
-            "was built for baton:policy@0.2.0, but this host implements baton:policy@0.1.0"
+            "was built for baton:policy@1.0.0, but this host implements \
+             baton:policy@0.1.0 and baton:policy@0.2.0"
         ),
         "{text}"
     );

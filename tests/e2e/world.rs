@@ -2,10 +2,10 @@
 //! default policy, run in the sandbox against a live world over a real
 //! repository, finds the last good version from commit trailers.
 
+use crate::policies;
 use baton::capabilities::git::{EnvRepo, OpenOptions, RepoSource, StageField};
 use baton::engine::SharedRepo;
 use baton::engine::world::{LiveStage, LiveWorld};
-use baton::policies;
 use baton::runtime::{Action, Channel, Context, Event, RollbackRequested, Stage};
 
 use crate::support::{git, load, test_limits};
@@ -68,6 +68,7 @@ fn default_policy_rolls_back_past_an_already_rolled_back_version() {
             argocd_app: "payments-dev".into(),
             direct_commit_allowed: true,
             auto_merge_allowed: false,
+            targets: Vec::new(),
         }],
         settings: "{}".into(),
         run_id: "r2".into(),

@@ -46,7 +46,9 @@ pub struct AuditRecord {
     pub config: ConfigInfo,
     /// The env repo.
     pub env_repo: RepoInfo,
-    /// The context every decide call of the run received.
+    /// The context every decide call of the run received (records of a
+    /// 0.1-only host read too).
+    #[serde(deserialize_with = "crate::runtime::legacy::context")]
     pub context: Context,
     /// Every decide call, in order.
     pub decisions: Vec<DecisionRecord>,
@@ -113,7 +115,8 @@ pub struct RepoInfo {
 pub struct DecisionRecord {
     /// 1-based position in the run.
     pub seq: u32,
-    /// The event the policy was given.
+    /// The event the policy was given (records of a 0.1-only host read too).
+    #[serde(deserialize_with = "crate::runtime::legacy::event")]
     pub event: Event,
     /// Capability calls in order, with the host's answers (replay input).
     pub calls: Vec<HostCall>,

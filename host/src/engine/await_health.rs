@@ -16,7 +16,9 @@ use super::world;
 use crate::capabilities::argocd::AppRef;
 use crate::config::StageConfig;
 use crate::report::error_chain;
-use crate::runtime::{Action, AwaitHealth, Decision, Event, GateTimeout, HealthObserved};
+use crate::runtime::{
+    Action, AppStatus, AwaitHealth, Decision, Event, GateTimeout, HealthObserved, TargetStatus,
+};
 
 /// A gate's answer for the run loop: the decision that ended it, if any.
 type Decided = Result<Option<(u32, Decision)>, Stop>;
@@ -166,6 +168,7 @@ impl Engine {
         let commit = gate.record.commit.clone();
         let observations = &mut gate.record.observations;
         let (stage, version) = (gate.stage.name.clone(), gate.wait.version.clone());
+        let argocd_app = gate.stage.argocd_app.clone();
         let mut sink = ProgressFn(self.options.progress.clone());
         let mut cancel = self.options.cancel.clone();
         let wait = gate::wait_for_health(
@@ -174,12 +177,14 @@ impl Engine {
             |rev| contains(&repo, rev, &commit),
             |obs| {
                 *observations += 1;
+                let status = world::app_status(&obs.status);
                 let event = Event::HealthObserved(HealthObserved {
                     stage: stage.clone(),
                     version: version.clone(),
                     commit: commit.clone(),
                     elapsed: millis(obs.elapsed),
-                    status: world::app_status(&obs.status),
+                    targets: vec![target_status(&argocd_app, Some(status.clone()))],
+                    status,
                 });
                 match self.decide(st, event) {
                     Ok((_, d)) if d.actions.is_empty() => Verdict::KeepWaiting,
@@ -202,6 +207,10 @@ impl Engine {
             commit: gate.record.commit.clone(),
             elapsed: millis(waited),
             last_status: gate.record.last.clone(),
+            targets: vec![target_status(
+                &gate.stage.argocd_app,
+                gate.record.last.clone(),
+            )],
         });
         let timeout = human_ms(gate.timeout.as_millis());
         let detail = format!("{} not decided within {timeout}", gate.stage.argocd_app);
@@ -252,6 +261,16 @@ impl Gate<'_> {
             stop.message().to_owned(),
         );
         Err(stop)
+    }
+}
+
+/// The stage's one target (stages are single-target for now) with its
+/// latest observation.
+fn target_status(argocd_app: &str, status: Option<AppStatus>) -> TargetStatus {
+    TargetStatus {
+        label: String::new(),
+        argocd_app: argocd_app.to_owned(),
+        status,
     }
 }
 

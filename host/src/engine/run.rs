@@ -51,7 +51,13 @@ impl Engine {
             st.operator_target = Some((stage.clone(), to.clone()));
         }
         let tip = self.tip().unwrap_or_default();
-        let result = match self.events(trigger) {
+        // A context the policy's contract version cannot express (a
+        // multi-target stage for a 0.1 policy) is a configuration error.
+        let checked = self
+            .policy
+            .check_context(&self.context)
+            .map_err(|e| Stop::usage(format!("policy {}: {e}", self.policy_info.source)));
+        let result = match checked.and_then(|()| self.events(trigger)) {
             Ok(events) => self.handle_all(&mut st, events).await,
             Err(stop) => Err(stop),
         };

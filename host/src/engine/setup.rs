@@ -9,11 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::audit::{ConfigInfo, PolicyInfo};
 use super::guardrails::DecisionLimits;
 use super::state::{Clock, Engine, RunOptions, Systems};
-use crate::time::format_rfc3339;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::git::{CommitSettings, Identity};
 use crate::config::{AppConfig, Config, ForgeKind};
-use crate::runtime::{Context, LoadedPolicy, PolicySource, Stage};
+use crate::runtime::{Context, LoadedPolicy, PolicySource, Stage, Target};
+use crate::time::format_rfc3339;
 
 /// Reads an environment variable (CI context, commit identity).
 fn env(key: &str) -> Option<String> {
@@ -81,6 +81,13 @@ fn context(config: &Config, app: &AppConfig, dry_run: bool) -> Context {
                 argocd_app: s.argocd_app.clone(),
                 direct_commit_allowed: g.direct_commit_stages.contains(&s.name),
                 auto_merge_allowed: g.auto_merge_stages.contains(&s.name),
+                // One target per stage until baton.yaml can name several.
+                targets: vec![Target {
+                    label: String::new(),
+                    file: s.location.file.clone(),
+                    field: s.location.field.to_string(),
+                    argocd_app: s.argocd_app.clone(),
+                }],
             })
             .collect(),
         settings: config.policy().settings.to_string(),

@@ -7,7 +7,7 @@ use super::audit::{CommandInfo, Status};
 use super::state::{Engine, Stop};
 use crate::capabilities::git::{EnvRepo, ROLLBACK_OF, ReadError, StageField};
 use crate::report::error_chain;
-use crate::runtime::{Event, NewVersion, RollbackRequested, StageChanged};
+use crate::runtime::{ChangeOrigin, Event, NewVersion, RollbackRequested, StageChanged};
 use crate::version::{self, Shown};
 
 /// What started the run.
@@ -75,6 +75,7 @@ impl Engine {
                 check_version("--tag", tag)?;
                 Ok(vec![Event::NewVersion(NewVersion {
                     version: tag.clone(),
+                    digest: None,
                 })])
             }
             Trigger::Rollback { stage, to, reason } => {
@@ -134,9 +135,19 @@ impl Engine {
             let last = repo
                 .history(tip, &stage.location, Some(1))
                 .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
-            let (commit, is_rollback) = match last.first() {
-                Some(entry) => (entry.commit.clone(), entry.trailer(ROLLBACK_OF).is_some()),
-                None => (tip.to_owned(), false),
+            // The trailers that count are those of the commit carrying the
+            // change (a merged MR's own commit, not the merge commit).
+            let (commit, is_rollback, origin) = match last.first() {
+                Some(entry) => {
+                    let arrived = super::world::arrival(repo, &stage.location, entry)
+                        .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
+                    (
+                        entry.commit.clone(),
+                        arrived.carrier.trailer(ROLLBACK_OF).is_some(),
+                        arrived.origin,
+                    )
+                }
+                None => (tip.to_owned(), false, ChangeOrigin::OutOfBand),
             };
             events.push(Event::StageChanged(StageChanged {
                 stage: stage.name.clone(),
@@ -144,6 +155,8 @@ impl Engine {
                 to_version: to,
                 commit,
                 is_rollback,
+                digest: None,
+                origin,
             }));
         }
         Ok(events)

@@ -1,7 +1,13 @@
 //! The live [`World`]: answers a policy's capability calls from the real
 //! env repo (gix), Argo CD and the forge. Each capability is optional; a
 //! call to one that is not configured answers `unavailable`, which the
-//! policy sees as a WIT error.
+//! policy sees as a WIT error. Metrics are not wired yet: every query
+//! answers `denied`.
+//!
+//! Stages have one target each for now: `target-versions` answers that
+//! target, labelled "". How a deployment arrived ([`arrival`]) is read
+//! from the commit that carries the change: a merge commit's change is
+//! carried by the merged side's newest commit that set the same value.
 //!
 //! Decide calls are synchronous (wasmtime runs them on the caller's
 //! thread), so async clients are driven with the runtime `Handle`: the
@@ -17,10 +23,11 @@ use tokio::runtime::Handle;
 use super::repo::SharedRepo;
 use crate::capabilities::argocd::{self, AppRef, ArgoCdClient};
 use crate::capabilities::forge::{self, Forge};
-use crate::capabilities::git::{HistoryEntry, ReadError, StageField};
+use crate::capabilities::git::{EnvRepo, FieldError, HistoryEntry, RUN, ReadError, StageField};
 use crate::runtime::{
-    AppStatus, CapabilityError, Deployment, HealthStatus, MergeRequest, MergeRequestState,
-    OperationPhase, ResourceHealth, SyncStatus, Trailer, World, WorldError,
+    AppStatus, CapabilityError, ChangeOrigin, Deployment, HealthStatus, MergeRequest,
+    MergeRequestState, MetricsError, OperationPhase, ResourceHealth, Sample, Series, SyncStatus,
+    TargetVersion, Trailer, World, WorldError,
 };
 
 /// One stage as the world resolves it.
@@ -101,15 +108,94 @@ fn read_error(e: ReadError) -> WorldError {
     .into()
 }
 
-fn deployment(entry: HistoryEntry) -> Option<Deployment> {
+/// How a stage change reached the branch.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The commit that carries the change: the entry itself, or for a merge
+    /// the merged side's commit that set the same value.
+    pub carrier: HistoryEntry,
+    /// `baton-commit`, `baton-merge-request` or `out-of-band`.
+    pub origin: ChangeOrigin,
+    /// The merge request number named by the merge commit's message
+    /// (GitLab `See merge request group/project!N`, GitHub `Merge pull
+    /// request #N`), when it is a merge.
+    pub merge_request: Option<u64>,
+}
+
+/// How `entry` (a first-parent commit that changed `field`) arrived: a
+/// direct commit with a `Baton-Run` trailer is `baton-commit`; a merge whose
+/// carrying commit has one is `baton-merge-request`; anything else
+/// `out-of-band`. The trailers are taken at their word for now.
+pub fn arrival(
+    repo: &mut EnvRepo,
+    field: &StageField,
+    entry: &HistoryEntry,
+) -> Result<Arrival, ReadError> {
+    let by_baton = |e: &HistoryEntry| e.trailer(RUN).is_some();
+    let second_parent = format!("{}^2", entry.commit);
+    if repo.resolve(&second_parent).is_err() {
+        let origin = if by_baton(entry) {
+            ChangeOrigin::BatonCommit
+        } else {
+            ChangeOrigin::OutOfBand
+        };
+        return Ok(Arrival {
+            carrier: entry.clone(),
+            origin,
+            merge_request: None,
+        });
+    }
+    let merged = repo.history(&second_parent, field, Some(1))?;
+    let carrier = merged
+        .into_iter()
+        .next()
+        .filter(|c| c.new == entry.new)
+        .unwrap_or_else(|| entry.clone());
+    let origin = if carrier.commit != entry.commit && by_baton(&carrier) {
+        ChangeOrigin::BatonMergeRequest
+    } else {
+        ChangeOrigin::OutOfBand
+    };
+    Ok(Arrival {
+        carrier,
+        origin,
+        merge_request: merge_request_number(&entry.message),
+    })
+}
+
+/// The MR number a forge's merge commit message names.
+fn merge_request_number(message: &str) -> Option<u64> {
+    let digits = |s: &str| {
+        let n: String = s.chars().take_while(char::is_ascii_digit).collect();
+        n.parse().ok()
+    };
+    if let Some(rest) = message.strip_prefix("Merge pull request #") {
+        return digits(rest);
+    }
+    let line = message
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("See merge request "))?;
+    digits(line.rsplit_once('!')?.1)
+}
+
+/// The WIT deployment of a history entry and how it arrived; `None` when
+/// the entry removed the stage's value.
+fn deployment(entry: HistoryEntry, arrival: Arrival) -> Option<Deployment> {
+    let carrier = arrival.carrier;
     Some(Deployment {
-        subject: entry.message.lines().next().unwrap_or_default().to_owned(),
+        subject: carrier
+            .message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         commit: entry.commit,
         time: entry.time.saturating_mul(1000),
-        author: format!("{} <{}>", entry.author_name, entry.author_email),
+        author: format!("{} <{}>", carrier.author_name, carrier.author_email),
         from_version: entry.old,
         to_version: entry.new?,
-        trailers: entry
+        trailers: carrier
             .trailers
             .into_iter()
             .map(|t| Trailer {
@@ -117,6 +203,9 @@ fn deployment(entry: HistoryEntry) -> Option<Deployment> {
                 value: t.value,
             })
             .collect(),
+        digest: None,
+        origin: arrival.origin,
+        merge_request: arrival.merge_request,
     })
 }
 
@@ -139,14 +228,45 @@ impl World for LiveWorld {
             .map_err(read_error)
     }
 
+    fn target_versions(
+        &mut self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, WorldError> {
+        let field = self.stage(stage)?.clone();
+        let rev = revision.unwrap_or(&self.tip).to_owned();
+        let version = match self.repo.with(|repo| repo.read_version(&rev, &field)) {
+            Ok(version) => Some(version),
+            Err(
+                ReadError::FileMissing { .. }
+                | ReadError::Field(
+                    FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
+                ),
+            ) => None,
+            Err(e) => return Err(read_error(e)),
+        };
+        Ok(vec![TargetVersion {
+            label: String::new(),
+            version,
+            digest: None,
+        }])
+    }
+
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
         let field = self.stage(stage)?.clone();
         let tip = self.tip.clone();
-        let entries = self
+        let out = self
             .repo
-            .with(|repo| repo.history(&tip, &field, Some(limit as usize)))
-            .map_err(read_error)?;
-        Ok(entries.into_iter().filter_map(deployment).collect())
+            .with(|repo| -> Result<Vec<Deployment>, ReadError> {
+                let entries = repo.history(&tip, &field, Some(limit as usize))?;
+                let mut out = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    let arrival = arrival(repo, &field, &entry)?;
+                    out.extend(deployment(entry, arrival));
+                }
+                Ok(out)
+            });
+        out.map_err(read_error)
     }
 
     fn application_status(&mut self, app: &str) -> Result<AppStatus, WorldError> {
@@ -196,6 +316,28 @@ impl World for LiveWorld {
     fn now(&mut self) -> Result<i64, WorldError> {
         Ok((self.clock)())
     }
+
+    fn metrics_query(
+        &mut self,
+        _promql: &str,
+        _time: Option<i64>,
+    ) -> Result<Vec<Sample>, WorldError<MetricsError>> {
+        Err(no_metrics())
+    }
+
+    fn metrics_query_range(
+        &mut self,
+        _promql: &str,
+        _start: i64,
+        _end: i64,
+        _step: u64,
+    ) -> Result<Vec<Series>, WorldError<MetricsError>> {
+        Err(no_metrics())
+    }
+}
+
+fn no_metrics() -> WorldError<MetricsError> {
+    MetricsError::Denied("no metrics: section in baton.yaml".into()).into()
 }
 
 fn forge_error(e: forge::ForgeError) -> WorldError {
@@ -288,5 +430,20 @@ pub fn merge_request(m: &forge::MergeRequest) -> MergeRequest {
         labels: m.labels.clone(),
         merge_status: m.detailed_merge_status.clone().unwrap_or_default(),
         merge_commit: m.merge_commit_sha.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_request_numbers_come_from_either_forges_merge_message() {
+        let gitlab = "Merge branch 'baton/payments/staging/v2' into 'main'\n\nstaging(payments): v2\n\nSee merge request acme/env!17";
+        assert_eq!(merge_request_number(gitlab), Some(17));
+        let github =
+            "Merge pull request #4 from acme/baton/payments/staging/v2\n\nstaging(payments): v2";
+        assert_eq!(merge_request_number(github), Some(4));
+        assert_eq!(merge_request_number("staging(payments): v2"), None);
     }
 }

@@ -25,7 +25,13 @@ impl fmt::Display for Channel {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::SetVersion(s) => write!(f, "set {} to {} {}", s.stage, s.version, s.channel),
+            Action::SetVersion(s) => {
+                write!(f, "set {} to {}", s.stage, s.version)?;
+                if let Some(digest) = &s.digest {
+                    write!(f, " ({digest})")?;
+                }
+                write!(f, " {}", s.channel)
+            }
             Action::AwaitHealth(a) => write!(
                 f,
                 "await health of {} at {} (timeout {}s)",
@@ -34,11 +40,17 @@ impl fmt::Display for Action {
                 a.timeout / 1000
             ),
             Action::Hold(reason) => write!(f, "hold: {reason}"),
-            Action::Rollback(r) => write!(
-                f,
-                "roll back {} from {} to {} {}",
-                r.stage, r.rollback_of, r.to_version, r.channel
-            ),
+            Action::Rollback(r) => {
+                write!(
+                    f,
+                    "roll back {} from {} to {}",
+                    r.stage, r.rollback_of, r.to_version
+                )?;
+                if let Some(digest) = &r.to_digest {
+                    write!(f, " ({digest})")?;
+                }
+                write!(f, " {}", r.channel)
+            }
             Action::Fail(reason) => write!(f, "fail: {reason}"),
         }
     }

@@ -1,6 +1,7 @@
 //! The wasmtime engine shared by every policy of a process: configuration,
 //! the epoch ticker behind the wall-clock deadline, the linker with Baton's
-//! interfaces and WASI, and the on-disk compilation cache.
+//! interfaces (of every implemented contract version) and WASI, and the
+//! on-disk compilation cache.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
 };
 
-use super::bindings::PromotionPolicy;
+use super::bindings::{v0_1, v0_2};
 use super::error::LoadError;
 use super::limits::Limits;
 use super::store::StoreState;
@@ -45,7 +46,16 @@ impl PolicyRuntime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        PromotionPolicy::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
+        // Every implemented contract version's imports: their interface
+        // names carry the version, so they sit side by side.
+        v0_1::PromotionPolicy::add_to_linker::<StoreState, HasSelf<StoreState>>(
+            &mut linker,
+            |s| s,
+        )?;
+        v0_2::PromotionPolicy::add_to_linker::<StoreState, HasSelf<StoreState>>(
+            &mut linker,
+            |s| s,
+        )?;
 
         Ok(Self {
             engine,

@@ -65,17 +65,19 @@ pub enum LoadError {
         /// Everything Baton offers.
         offered: Vec<String>,
     },
-    /// The component was built for an incompatible contract version.
+    /// The component was built for a contract version the host does not
+    /// implement.
     #[error(
-        "policy {source_name} was built for baton:policy@{policy_version}, but this host implements baton:policy@{host_version}"
+        "policy {source_name} was built for baton:policy@{policy_version}, but this host implements {host_versions}"
     )]
     IncompatibleVersion {
         /// The policy.
         source_name: String,
         /// Version the policy was built for.
         policy_version: String,
-        /// Version the host implements.
-        host_version: String,
+        /// The versions the host implements, e.g.
+        /// `baton:policy@0.1.0 and baton:policy@0.2.0`.
+        host_versions: String,
     },
     /// The component does not export the policy interface.
     #[error("policy {source_name} does not export baton:policy/policy; it exports: {}", .exports.join(", "))]
@@ -182,6 +184,10 @@ pub enum DecideError {
     /// The store could not be set up or the instance created.
     #[error("cannot instantiate the policy")]
     Instantiate(#[source] wasmtime::Error),
+    /// The context or event cannot be expressed in the policy's contract
+    /// version (e.g. a multi-target stage for a 0.1 policy).
+    #[error(transparent)]
+    Contract(#[from] super::compat::ContractError),
 }
 
 impl DecideError {
@@ -198,6 +204,7 @@ impl DecideError {
             Self::HostCall { .. } => "host-call",
             Self::Trap { .. } => "trap",
             Self::Instantiate(_) => "instantiate",
+            Self::Contract(_) => "contract",
         }
     }
 }

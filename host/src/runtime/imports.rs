@@ -1,5 +1,6 @@
 //! What a component asks for and what Baton offers: parsed interface names,
-//! the offered set, and contract version compatibility.
+//! the offered set, and the contract versions the host implements
+//! ([`WIT_VERSIONS`], defined here once).
 
 use std::fmt;
 
@@ -10,11 +11,79 @@ use wasmtime::component::Component;
 /// The contract's WIT package.
 pub const WIT_PACKAGE: &str = "baton:policy";
 
-/// The contract version this host implements (from `wit/world.wit`).
-pub const WIT_VERSION: &str = "0.1.0";
+/// A version of the contract this host implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ContractVersion {
+    /// `baton:policy@0.1.0`, frozen in `wit/compat/0.1.0/`.
+    V0_1,
+    /// `baton:policy@0.2.0`, the current contract in `wit/`.
+    V0_2,
+}
 
-/// Baton interfaces a policy may import.
-const BATON_IMPORTS: &[&str] = &["types", "git", "argocd", "forge", "clock", "log"];
+/// Every contract version the host implements, oldest first: the one place
+/// they are listed. A test checks it against `wit/world.wit`, the frozen
+/// copies and the SDK's `WIT_VERSION`.
+pub const WIT_VERSIONS: &[ContractVersion] = &[ContractVersion::V0_1, ContractVersion::V0_2];
+
+/// The current contract version (`wit/world.wit`): the newest implemented.
+pub const WIT_VERSION: &str = ContractVersion::CURRENT.as_str();
+
+impl ContractVersion {
+    /// The current contract (`wit/`), whose types the engine uses.
+    pub const CURRENT: Self = Self::V0_2;
+
+    /// The full version, e.g. `0.2.0`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V0_1 => "0.1.0",
+            Self::V0_2 => "0.2.0",
+        }
+    }
+
+    /// The Baton interfaces a policy built for this version may import.
+    fn interfaces(self) -> &'static [&'static str] {
+        match self {
+            Self::V0_1 => &["types", "git", "argocd", "forge", "clock", "log"],
+            Self::V0_2 => &["types", "git", "argocd", "forge", "clock", "log", "metrics"],
+        }
+    }
+
+    /// The implemented version a policy built for `version` runs against,
+    /// by semver: the same major, and for 0.x the same minor (a policy
+    /// built for 0.1.3 runs as 0.1). `None` for any other version.
+    pub fn implementing(version: &str) -> Option<Self> {
+        let (major, minor) = major_minor(version)?;
+        WIT_VERSIONS.iter().copied().find(|v| {
+            let (ours_major, ours_minor) =
+                major_minor(v.as_str()).expect("implemented versions are semver");
+            major == ours_major && (major != 0 || minor == ours_minor)
+        })
+    }
+
+    /// Every implemented version as `baton:policy@X`, joined for messages.
+    pub fn implemented_list() -> String {
+        let names: Vec<String> = WIT_VERSIONS
+            .iter()
+            .map(|v| format!("{WIT_PACKAGE}@{}", v.as_str()))
+            .collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
+}
+
+impl fmt::Display for ContractVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `(major, minor)` of a semver version; pre-release and build parts ignored.
+fn major_minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version.split(['.', '-', '+']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
 
 /// The WASI 0.2 subset a `wasm32-wasip2` Rust guest carries, satisfied with
 /// deterministic, empty implementations. Sockets are deliberately absent.
@@ -79,8 +148,11 @@ impl InterfaceName {
     /// Does Baton offer this import?
     fn offered(&self) -> bool {
         if self.is_baton() {
-            return BATON_IMPORTS.contains(&self.interface.as_str())
-                && self.version.as_deref().is_some_and(compatible);
+            return self
+                .version
+                .as_deref()
+                .and_then(ContractVersion::implementing)
+                .is_some_and(|v| v.interfaces().contains(&self.interface.as_str()));
         }
         WASI_IMPORTS.iter().any(|(package, interfaces)| {
             *package == self.package
@@ -103,20 +175,6 @@ impl fmt::Display for InterfaceName {
             write!(f, "@{v}")?;
         }
         Ok(())
-    }
-}
-
-/// Is a policy built for contract `version` usable by this host? Semver:
-/// same major, and for 0.x the same minor.
-fn compatible(version: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let mut parts = v.split(['.', '-', '+']);
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-    };
-    match (parse(version), parse(WIT_VERSION)) {
-        (Some((0, minor)), Some((0, ours))) => minor == ours,
-        (Some((major, _)), Some((ours, _))) => major == ours,
-        _ => false,
     }
 }
 
@@ -158,18 +216,17 @@ impl ComponentInterfaces {
             .find(|e| e.is_baton() && e.interface == "policy")
             .and_then(|e| e.version.as_deref())
     }
-
-    /// Is the contract version the policy was built for compatible?
-    pub(crate) fn version_compatible(version: &str) -> bool {
-        compatible(version)
-    }
 }
 
 /// Everything Baton offers, for error messages and `policy inspect`.
 pub fn offered() -> Vec<String> {
-    let mut all: Vec<String> = BATON_IMPORTS
+    let mut all: Vec<String> = WIT_VERSIONS
         .iter()
-        .map(|i| format!("{WIT_PACKAGE}/{i}@{WIT_VERSION}"))
+        .flat_map(|v| {
+            v.interfaces()
+                .iter()
+                .map(move |i| format!("{WIT_PACKAGE}/{i}@{v}"))
+        })
         .collect();
     for (package, interfaces) in WASI_IMPORTS {
         all.extend(interfaces.iter().map(|i| format!("{package}/{i}@0.2.x")));
@@ -190,16 +247,36 @@ mod tests {
         assert_eq!(n.to_string(), "wasi:cli/environment@0.2.6");
         assert!(n.offered());
         assert!(!InterfaceName::parse("wasi:sockets/tcp@0.2.6").offered());
-        assert!(!InterfaceName::parse("baton:policy/git@0.2.0").offered());
+        assert!(InterfaceName::parse("baton:policy/git@0.2.0").offered());
         assert!(InterfaceName::parse("baton:policy/git@0.1.3").offered());
+        assert!(!InterfaceName::parse("baton:policy/git@0.3.0").offered());
+    }
+
+    #[test]
+    fn metrics_exists_from_0_2_on() {
+        assert!(InterfaceName::parse("baton:policy/metrics@0.2.0").offered());
+        assert!(!InterfaceName::parse("baton:policy/metrics@0.1.0").offered());
     }
 
     #[test]
     fn semver_compatibility() {
-        assert!(compatible("0.1.0"));
-        assert!(compatible("0.1.9"));
-        assert!(!compatible("0.2.0"));
-        assert!(!compatible("1.0.0"));
-        assert!(!compatible("garbage"));
+        use ContractVersion::{V0_1, V0_2};
+        assert_eq!(ContractVersion::implementing("0.1.0"), Some(V0_1));
+        assert_eq!(ContractVersion::implementing("0.1.9"), Some(V0_1));
+        assert_eq!(ContractVersion::implementing("0.2.0"), Some(V0_2));
+        assert_eq!(ContractVersion::implementing("0.2.1-rc.1"), Some(V0_2));
+        assert_eq!(ContractVersion::implementing("0.3.0"), None);
+        assert_eq!(ContractVersion::implementing("1.0.0"), None);
+        assert_eq!(ContractVersion::implementing("garbage"), None);
+    }
+
+    #[test]
+    fn the_current_version_is_the_newest_implemented() {
+        assert_eq!(WIT_VERSIONS.last(), Some(&ContractVersion::CURRENT));
+        assert_eq!(WIT_VERSION, "0.2.0");
+        assert_eq!(
+            ContractVersion::implemented_list(),
+            "baton:policy@0.1.0 and baton:policy@0.2.0"
+        );
     }
 }

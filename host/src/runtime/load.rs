@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
+use wasmtime::Store;
 use wasmtime::component::Component;
-use wasmtime::{Store, Trap, WasmBacktrace};
 
-use super::bindings::{PromotionPolicy, PromotionPolicyPre};
+use super::bindings::{v0_1, v0_2};
+use super::compat::{self, ContractError};
 use super::engine::{EPOCH_TICK, PolicyRuntime};
 use super::error::{DecideError, LoadError};
-use super::imports::{ComponentInterfaces, WIT_VERSION};
-use super::limits::{LimitHit, Limiter, Limits};
+use super::imports::{ComponentInterfaces, ContractVersion};
+use super::limits::{Limiter, Limits};
 use super::record::Decided;
 use super::store::{Grants, NoWorld, StoreState, World};
+use super::trap::classify;
 use super::{Context, Decision, Event, PolicyError, PolicyMetadata, wasi};
 
 /// Where a policy comes from.
@@ -124,6 +126,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A component pre-linked for the world of its contract version.
+enum Pre {
+    V0_1(v0_1::PromotionPolicyPre<StoreState>),
+    V0_2(v0_2::PromotionPolicyPre<StoreState>),
+}
+
+impl Pre {
+    fn engine(&self) -> &wasmtime::Engine {
+        match self {
+            Self::V0_1(pre) => pre.engine(),
+            Self::V0_2(pre) => pre.engine(),
+        }
+    }
+}
+
 /// A compiled, checked, pre-linked policy, ready for many decide calls.
 pub struct LoadedPolicy {
     /// Where it came from.
@@ -136,11 +153,14 @@ pub struct LoadedPolicy {
     pub interfaces: ComponentInterfaces,
     /// Metadata the policy reports.
     pub metadata: PolicyMetadata,
-    /// The contract version the policy was built for.
+    /// The contract version the policy was built for, as its
+    /// `baton:policy/policy` export names it (e.g. `0.1.0`).
     pub wit_version: String,
+    /// The implemented contract version it runs against.
+    pub contract: ContractVersion,
     /// Whether the compiled code came from the on-disk cache.
     pub from_cache: bool,
-    pre: PromotionPolicyPre<StoreState>,
+    pre: Pre,
     limits: Limits,
 }
 
@@ -166,10 +186,10 @@ impl PolicyRuntime {
             }
         }
         let (component, from_cache) = self.compile(&bytes, digest.hex(), &name)?;
-        let interfaces = check_interfaces(&component, &self.engine, &name)?;
+        let (interfaces, contract) = check_interfaces(&component, &self.engine, &name)?;
         let wit_version = interfaces
             .policy_version()
-            .unwrap_or(WIT_VERSION)
+            .unwrap_or(contract.as_str())
             .to_owned();
 
         let instantiate = |source| LoadError::Instantiate {
@@ -180,7 +200,14 @@ impl PolicyRuntime {
             .linker
             .instantiate_pre(&component)
             .map_err(instantiate)?;
-        let pre = PromotionPolicyPre::new(instance_pre).map_err(instantiate)?;
+        let pre = match contract {
+            ContractVersion::V0_1 => {
+                Pre::V0_1(v0_1::PromotionPolicyPre::new(instance_pre).map_err(instantiate)?)
+            }
+            ContractVersion::V0_2 => {
+                Pre::V0_2(v0_2::PromotionPolicyPre::new(instance_pre).map_err(instantiate)?)
+            }
+        };
 
         let mut policy = LoadedPolicy {
             source: source.clone(),
@@ -194,6 +221,7 @@ impl PolicyRuntime {
                 authors: Vec::new(),
             },
             wit_version,
+            contract,
             from_cache,
             pre,
             limits: self.limits,
@@ -206,28 +234,28 @@ impl PolicyRuntime {
     }
 }
 
+/// Checks the component's exports and imports; answers its contract version.
 fn check_interfaces(
     component: &Component,
     engine: &wasmtime::Engine,
     name: &str,
-) -> Result<ComponentInterfaces, LoadError> {
+) -> Result<(ComponentInterfaces, ContractVersion), LoadError> {
     let interfaces = ComponentInterfaces::of(component, engine);
-    match interfaces.policy_version() {
+    let contract = match interfaces.policy_version() {
         None => {
             return Err(LoadError::NotAPolicy {
                 source_name: name.to_owned(),
                 exports: interfaces.exports.iter().map(ToString::to_string).collect(),
             });
         }
-        Some(v) if !ComponentInterfaces::version_compatible(v) => {
-            return Err(LoadError::IncompatibleVersion {
+        Some(v) => {
+            ContractVersion::implementing(v).ok_or_else(|| LoadError::IncompatibleVersion {
                 source_name: name.to_owned(),
                 policy_version: v.to_owned(),
-                host_version: WIT_VERSION.to_owned(),
-            });
+                host_versions: ContractVersion::implemented_list(),
+            })?
         }
-        Some(_) => {}
-    }
+    };
     let missing = interfaces.unoffered();
     if !missing.is_empty() {
         return Err(LoadError::UnofferedImports {
@@ -237,7 +265,7 @@ fn check_interfaces(
             offered: super::imports::offered(),
         });
     }
-    Ok(interfaces)
+    Ok((interfaces, contract))
 }
 
 /// A store and instance for one call.
@@ -289,11 +317,49 @@ impl LoadedPolicy {
         let mut call = self
             .start(Box::new(NoWorld), Grants::default())
             .map_err(|(_, e)| DecideError::Instantiate(e))?;
-        let result = self
-            .pre
-            .instantiate(&mut call.store)
-            .and_then(|p: PromotionPolicy| p.baton_policy_policy().call_metadata(&mut call.store));
-        result.map_err(|e| classify(e, &call, &self.limits))
+        let store = &mut call.store;
+        let result = match &self.pre {
+            Pre::V0_1(pre) => pre
+                .instantiate(&mut *store)
+                .and_then(|p| p.baton_policy_policy().call_metadata(&mut *store))
+                .map(Into::into),
+            Pre::V0_2(pre) => pre
+                .instantiate(&mut *store)
+                .and_then(|p| p.baton_policy_policy().call_metadata(&mut *store)),
+        };
+        result.map_err(|e| classify(e, call.store.data(), &call.outputs, &self.limits))
+    }
+
+    /// Can this policy be given `ctx`? A policy built for 0.1.0 cannot see
+    /// a stage with several targets; the error names the stage and the
+    /// policy's contract version. The engine checks this once at setup.
+    pub fn check_context(&self, ctx: &Context) -> Result<(), ContractError> {
+        compat::check_context(ctx, self.contract)
+    }
+
+    /// Calls `decide` on a fresh instance, in the policy's own contract
+    /// version: the context and event projected down, the answer lifted up.
+    fn call_decide(
+        &self,
+        store: &mut Store<StoreState>,
+        ctx: &Context,
+        event: &Event,
+    ) -> Result<wasmtime::Result<Result<Decision, PolicyError>>, ContractError> {
+        Ok(match &self.pre {
+            Pre::V0_2(pre) => pre
+                .instantiate(&mut *store)
+                .and_then(|p| p.baton_policy_policy().call_decide(&mut *store, ctx, event)),
+            Pre::V0_1(pre) => {
+                let ctx = compat::context_v0_1(ctx)?;
+                let event = compat::event_v0_1(event)?;
+                pre.instantiate(&mut *store)
+                    .and_then(|p| {
+                        p.baton_policy_policy()
+                            .call_decide(&mut *store, &ctx, &event)
+                    })
+                    .map(|r| r.map(Into::into).map_err(Into::into))
+            }
+        })
     }
 
     /// Runs one decide call in a fresh store. The world is handed back with
@@ -304,9 +370,19 @@ impl LoadedPolicy {
         ctx: &Context,
         event: &Event,
     ) -> (Decided, Box<dyn World>) {
+        let mut argocd_apps: Vec<String> = Vec::new();
+        for stage in &ctx.stages {
+            let apps = std::iter::once(&stage.argocd_app)
+                .chain(stage.targets.iter().map(|t| &t.argocd_app));
+            for app in apps {
+                if !argocd_apps.contains(app) {
+                    argocd_apps.push(app.clone());
+                }
+            }
+        }
         let grants = Grants {
             stages: ctx.stages.iter().map(|s| s.name.clone()).collect(),
-            argocd_apps: ctx.stages.iter().map(|s| s.argocd_app.clone()).collect(),
+            argocd_apps,
         };
         let mut call = match self.start(world, grants) {
             Ok(call) => call,
@@ -321,12 +397,12 @@ impl LoadedPolicy {
                 return (decided, world);
             }
         };
-        let outcome: wasmtime::Result<Result<Decision, PolicyError>> =
-            self.pre.instantiate(&mut call.store).and_then(|p| {
-                p.baton_policy_policy()
-                    .call_decide(&mut call.store, ctx, event)
-            });
-        let result = outcome.map_err(|e| classify(e, &call, &self.limits));
+        let result = match self.call_decide(&mut call.store, ctx, event) {
+            Ok(outcome) => {
+                outcome.map_err(|e| classify(e, call.store.data(), &call.outputs, &self.limits))
+            }
+            Err(e) => Err(DecideError::Contract(e)),
+        };
         let fuel_used = self
             .limits
             .fuel
@@ -344,85 +420,9 @@ impl LoadedPolicy {
     }
 }
 
-/// Maps a failed call to the typed error that names its cause.
-fn classify(error: wasmtime::Error, call: &Call, limits: &Limits) -> DecideError {
-    let state = call.store.data();
-    if let Some(message) = &state.host_failure {
-        return DecideError::HostCall {
-            message: message.clone(),
-        };
-    }
-    if let Some(hit) = state.limiter.hit {
-        return match hit {
-            LimitHit::Memory { desired, limit } => DecideError::Memory { desired, limit },
-            LimitHit::Table { desired, limit } => DecideError::Table { desired, limit },
-        };
-    }
-    let backtrace = error
-        .downcast_ref::<WasmBacktrace>()
-        .map(|b| format!("guest backtrace:\n{b}"))
-        .unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&call.outputs.stderr.contents()).into_owned();
-    // A full stdout/stderr pipe reaches the guest as a write error, which
-    // Rust's `print!` turns into a panic: report the limit, not the panic.
-    if call.outputs.full(limits.output_bytes) || stderr.contains("failed printing to std") {
-        return DecideError::Output {
-            limit: limits.output_bytes,
-        };
-    }
-    let guest_panic = super::guest_panic::reported(&state.logs);
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => DecideError::OutOfFuel { limit: limits.fuel },
-        Some(Trap::Interrupt) => DecideError::Deadline {
-            limit: limits.deadline,
-        },
-        Some(Trap::StackOverflow) => DecideError::StackOverflow {
-            limit: limits.stack_bytes,
-            backtrace,
-        },
-        Some(Trap::UnreachableCodeReached) if stderr.contains("panicked") => DecideError::Panic {
-            message: panic_message(&stderr),
-            backtrace,
-        },
-        Some(Trap::UnreachableCodeReached) if guest_panic.is_some() => DecideError::Panic {
-            message: guest_panic.unwrap_or_default(),
-            backtrace,
-        },
-        trap => DecideError::Trap {
-            trap: trap.map_or_else(|| error.to_string(), ToString::to_string),
-            backtrace,
-        },
-    }
-}
-
-/// The panic text from Rust's default hook output: `thread '..' panicked
-/// at FILE:LINE:COL:\nMESSAGE\nnote: ...`.
-fn panic_message(stderr: &str) -> String {
-    let after = stderr
-        .split_once("panicked at ")
-        .map_or(stderr, |(_, rest)| rest);
-    let (location, message) = after.split_once(":\n").unwrap_or(("", after));
-    let message: Vec<&str> = message
-        .lines()
-        .take_while(|l| !l.starts_with("note: "))
-        .collect();
-    let message = message.join("\n");
-    if location.is_empty() {
-        message.trim().to_owned()
-    } else {
-        format!("{} (at {location})", message.trim())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn panic_text_is_extracted() {
-        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:49:24:\npolicy bug: x\nnote: run with `RUST_BACKTRACE=1`\n";
-        assert_eq!(panic_message(stderr), "policy bug: x (at src/lib.rs:49:24)");
-    }
 
     #[test]
     fn pins_are_validated() {

@@ -16,7 +16,9 @@ pub struct HostCall {
     pub function: String,
     /// Arguments as JSON (an object keyed by parameter name).
     pub request: serde_json::Value,
-    /// The answer as JSON (`{"Ok": ...}` / `{"Err": ...}` for results).
+    /// The answer as JSON (`{"Ok": ...}` / `{"Err": ...}` for results), in
+    /// the current contract's form whatever the policy's version; metric
+    /// values as [`super::metrics`] writes them.
     pub result: serde_json::Value,
 }
 
@@ -62,6 +64,9 @@ pub(crate) mod requests {
     pub(crate) fn stage_version(stage: &str, revision: Option<&str>) -> Value {
         json!({ "stage": stage, "revision": revision })
     }
+    pub(crate) fn target_versions(stage: &str, revision: Option<&str>) -> Value {
+        json!({ "stage": stage, "revision": revision })
+    }
     pub(crate) fn stage_history(stage: &str, limit: u32) -> Value {
         json!({ "stage": stage, "limit": limit })
     }
@@ -76,5 +81,11 @@ pub(crate) mod requests {
     }
     pub(crate) fn now() -> Value {
         json!({})
+    }
+    pub(crate) fn metrics_query(promql: &str, time: Option<i64>) -> Value {
+        json!({ "promql": promql, "time": time })
+    }
+    pub(crate) fn metrics_query_range(promql: &str, start: i64, end: i64, step: u64) -> Value {
+        json!({ "promql": promql, "start": start, "end": end, "step": step })
     }
 }

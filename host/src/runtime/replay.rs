@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use super::record::{HostCall, requests};
 use super::store::{World, WorldError};
-use super::{AppStatus, CapabilityError, Deployment, MergeRequest};
+use super::{
+    AppStatus, CapabilityError, Deployment, MergeRequest, MetricsError, Sample, Series,
+    TargetVersion,
+};
 
 /// One scripted answer, as written in a `--host-responses` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +117,15 @@ impl RecordedWorld {
         request: Value,
     ) -> Result<T, WorldError> {
         let value = self.answer(interface, function, request)?;
+        Self::decode(interface, function, value)
+    }
+
+    /// An answer: `{"Ok": ...}` / `{"Err": ...}`, or a bare value for Ok.
+    fn decode<T: DeserializeOwned>(
+        interface: &str,
+        function: &str,
+        value: Value,
+    ) -> Result<T, WorldError> {
         let decode_error = |e: serde_json::Error| {
             WorldError::Host(format!(
                 "recorded answer for {interface}.{function} does not decode: {e}"
@@ -123,6 +135,25 @@ impl RecordedWorld {
             return result.map_err(WorldError::Capability);
         }
         serde_json::from_value::<T>(value).map_err(decode_error)
+    }
+
+    /// A metrics answer, decoded by `decode` (metric values are written
+    /// as [`super::metrics`] describes).
+    fn metrics<T>(
+        &mut self,
+        function: &str,
+        request: Value,
+        decode: fn(Value) -> Result<Result<T, MetricsError>, serde_json::Error>,
+    ) -> Result<T, WorldError<MetricsError>> {
+        let value = self
+            .answer("metrics", function, request)
+            .map_err(|e| WorldError::Host(e.to_string()))?;
+        match decode(value) {
+            Ok(answer) => answer.map_err(WorldError::Capability),
+            Err(e) => Err(WorldError::Host(format!(
+                "recorded answer for metrics.{function} does not decode: {e}"
+            ))),
+        }
     }
 }
 
@@ -137,12 +168,29 @@ impl World for RecordedWorld {
             requests::stage_version(stage, revision),
         )
     }
-    fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
+    fn target_versions(
+        &mut self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, WorldError> {
         self.typed(
             "git",
-            "stage-history",
-            requests::stage_history(stage, limit),
+            "target-versions",
+            requests::target_versions(stage, revision),
         )
+    }
+    fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
+        let request = requests::stage_history(stage, limit);
+        let value = self.answer("git", "stage-history", request)?;
+        match Self::decode("git", "stage-history", value.clone()) {
+            // Recorded by a 0.1 host, or scripted that way: without the
+            // fields 0.2 added.
+            Err(WorldError::Host(e)) => match super::compat::legacy::deployments(&value) {
+                Some(answer) => answer.map_err(WorldError::Capability),
+                None => Err(WorldError::Host(e)),
+            },
+            decoded => decoded,
+        }
     }
     fn application_status(&mut self, app: &str) -> Result<AppStatus, WorldError> {
         self.typed(
@@ -162,5 +210,29 @@ impl World for RecordedWorld {
     }
     fn now(&mut self) -> Result<i64, WorldError> {
         self.typed("clock", "now", requests::now())
+    }
+    fn metrics_query(
+        &mut self,
+        promql: &str,
+        time: Option<i64>,
+    ) -> Result<Vec<Sample>, WorldError<MetricsError>> {
+        self.metrics(
+            "query",
+            requests::metrics_query(promql, time),
+            super::metrics::samples_from_json,
+        )
+    }
+    fn metrics_query_range(
+        &mut self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step: u64,
+    ) -> Result<Vec<Series>, WorldError<MetricsError>> {
+        self.metrics(
+            "query-range",
+            requests::metrics_query_range(promql, start, end, step),
+            super::metrics::series_from_json,
+        )
     }
 }

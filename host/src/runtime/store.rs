@@ -5,14 +5,18 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::limits::Limiter;
 use super::record::{HostCall, LogEntry};
-use super::{AppStatus, CapabilityError, Deployment, MergeRequest};
+use super::{
+    AppStatus, CapabilityError, Deployment, MergeRequest, MetricsError, Sample, Series,
+    TargetVersion,
+};
 
-/// Why a world could not answer.
+/// Why a world could not answer. `E` is the WIT error of the interface:
+/// `capability-error`, or `metrics-error` for metrics.
 #[derive(Debug, thiserror::Error)]
-pub enum WorldError {
-    /// An answer the policy receives as a WIT `capability-error`.
+pub enum WorldError<E: std::fmt::Debug = CapabilityError> {
+    /// An answer the policy receives as a WIT error.
     #[error("{0:?}")]
-    Capability(CapabilityError),
+    Capability(E),
     /// A host-side failure; the decide call ends with a trap naming it.
     #[error("{0}")]
     Host(String),
@@ -24,14 +28,31 @@ impl From<CapabilityError> for WorldError {
     }
 }
 
+impl From<MetricsError> for WorldError<MetricsError> {
+    fn from(e: MetricsError) -> Self {
+        Self::Capability(e)
+    }
+}
+
 /// Everything a policy can read, answered by the host. The engine provides
 /// one backed by git, Argo CD and the forge; replay and `policy eval` answer
 /// from recorded or scripted calls.
+///
+/// Answers are in the current contract's types whatever the policy's
+/// version: a policy built for an older contract gets them projected down,
+/// so the record of a call is the same for every version.
 pub trait World: Send {
     /// Bytes of a file at a revision (`None`: branch tip).
     fn read_file(&mut self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, WorldError>;
     /// A stage's version at a revision (`None`: branch tip).
     fn stage_version(&mut self, stage: &str, revision: Option<&str>) -> Result<String, WorldError>;
+    /// The versions of a stage's targets at a revision (`None`: branch
+    /// tip), in config order.
+    fn target_versions(
+        &mut self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, WorldError>;
     /// A stage's deployments, newest first.
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError>;
     /// An Argo CD application's status.
@@ -45,14 +66,30 @@ pub trait World: Send {
     fn merge_request(&mut self, number: u64) -> Result<MergeRequest, WorldError>;
     /// Host time in milliseconds since the Unix epoch.
     fn now(&mut self) -> Result<i64, WorldError>;
+    /// A PromQL instant query at `time` (`None`: now).
+    fn metrics_query(
+        &mut self,
+        promql: &str,
+        time: Option<i64>,
+    ) -> Result<Vec<Sample>, WorldError<MetricsError>>;
+    /// A PromQL range query from `start` to `end` every `step` milliseconds.
+    fn metrics_query_range(
+        &mut self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step: u64,
+    ) -> Result<Vec<Series>, WorldError<MetricsError>>;
 }
 
 /// A world that answers nothing (used while loading, for metadata).
 pub struct NoWorld;
 
+const NOTHING: &str = "no capabilities are available in this call";
+
 fn unavailable<T>() -> Result<T, WorldError> {
     Err(WorldError::Capability(CapabilityError::Denied(
-        "no capabilities are available in this call".into(),
+        NOTHING.into(),
     )))
 }
 
@@ -61,6 +98,13 @@ impl World for NoWorld {
         unavailable()
     }
     fn stage_version(&mut self, _: &str, _: Option<&str>) -> Result<String, WorldError> {
+        unavailable()
+    }
+    fn target_versions(
+        &mut self,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, WorldError> {
         unavailable()
     }
     fn stage_history(&mut self, _: &str, _: u32) -> Result<Vec<Deployment>, WorldError> {
@@ -77,6 +121,22 @@ impl World for NoWorld {
     }
     fn now(&mut self) -> Result<i64, WorldError> {
         Ok(0)
+    }
+    fn metrics_query(
+        &mut self,
+        _: &str,
+        _: Option<i64>,
+    ) -> Result<Vec<Sample>, WorldError<MetricsError>> {
+        Err(MetricsError::Denied(NOTHING.into()).into())
+    }
+    fn metrics_query_range(
+        &mut self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: u64,
+    ) -> Result<Vec<Series>, WorldError<MetricsError>> {
+        Err(MetricsError::Denied(NOTHING.into()).into())
     }
 }
 

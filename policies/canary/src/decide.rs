@@ -22,7 +22,8 @@ impl Policy for CanaryPolicy {
             Event::NewVersion(_)
             | Event::StageChanged(_)
             | Event::GateTimeout(_)
-            | Event::RollbackRequested(_) => flow.decide(event),
+            | Event::RollbackRequested(_)
+            | Event::Reconcile(_) => flow.decide(event),
         }
     }
 }

@@ -28,9 +28,10 @@ impl Policy for ConservativePolicy {
         match event {
             Event::NewVersion(new) => policy.new_version(&new.version),
             Event::HealthObserved(observed) => policy.health_observed(observed),
-            Event::StageChanged(_) | Event::GateTimeout(_) | Event::RollbackRequested(_) => {
-                policy.flow.decide(event)
-            }
+            Event::StageChanged(_)
+            | Event::GateTimeout(_)
+            | Event::RollbackRequested(_)
+            | Event::Reconcile(_) => policy.flow.decide(event),
         }
     }
 }

@@ -24,8 +24,8 @@ mod tests {
     use super::*;
     use baton_policy::testing::{FakeWorld, app_status, context, health_observed};
     use baton_policy::{
-        Action, AppStatus, GateTimeout, NewVersion, ResourceHealth, RollbackRequested,
-        StageChanged, SyncStatus,
+        Action, AppStatus, ChangeOrigin, GateTimeout, NewVersion, ResourceHealth,
+        RollbackRequested, StageChanged, SyncStatus,
     };
 
     fn ctx() -> Context {
@@ -58,6 +58,7 @@ mod tests {
         let acts = decide(
             Event::NewVersion(NewVersion {
                 version: "v2".into(),
+                digest: None,
             }),
             &world(&[]),
         );
@@ -189,6 +190,7 @@ mod tests {
                 stage: "dev".into(),
                 version: "v2".into(),
                 commit: "abc".into(),
+                targets: Vec::new(),
                 elapsed: 300_000,
                 last_status: None,
             }),
@@ -255,6 +257,8 @@ mod tests {
                 to_version: "v2".into(),
                 commit: "m1".into(),
                 is_rollback: false,
+                digest: None,
+                origin: ChangeOrigin::BatonCommit,
             }),
             &world(&[]),
         );

@@ -1,4 +1,5 @@
-//! Constructors for the actions a policy returns.
+//! Constructors for the actions a policy returns. Fields for image
+//! digests start empty (`None`): the host writes the version alone.
 
 use crate::{Action, AwaitHealth, Channel, Decision, MergeRequestOptions, Rollback, SetVersion};
 
@@ -9,6 +10,7 @@ pub fn commit(stage: &str, version: &str, reason: impl Into<String>) -> Action {
         version: version.into(),
         channel: Channel::DirectCommit,
         reason: reason.into(),
+        digest: None,
     })
 }
 
@@ -24,6 +26,7 @@ pub fn merge_or_commit(
         version: version.into(),
         channel,
         reason: reason.into(),
+        digest: None,
     })
 }
 
@@ -39,6 +42,7 @@ pub fn merge_request(
         version: version.into(),
         channel: Channel::MergeRequest(options),
         reason: reason.into(),
+        digest: None,
     })
 }
 
@@ -75,6 +79,7 @@ pub fn rollback(
         rollback_of: bad.into(),
         channel,
         reason: reason.into(),
+        to_digest: None,
     })
 }
 
@@ -93,5 +98,6 @@ pub fn nothing(reason: impl Into<String>) -> Decision {
     Decision {
         actions: Vec::new(),
         reasons: vec![reason.into()],
+        recheck_after: None,
     }
 }

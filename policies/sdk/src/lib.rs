@@ -13,6 +13,15 @@
 //! directory (package `baton:policy`, world `promotion-policy`); see
 //! [`WIT_VERSION`].
 //!
+//! ## Metrics
+//!
+//! A component imports only what its code calls. `export_policy!(P)`
+//! hands the policy a [`HostWorld`] whose metrics queries answer
+//! [`MetricsError::Denied`] without asking the host, so the policy does
+//! not import `baton:policy/metrics`; `export_policy!(P, metrics)` hands
+//! it a [`HostWorldWithMetrics`], which does. `baton policy inspect` and
+//! `policy diff` then show reviewers which policies read metrics.
+//!
 //! ## A complete minimal policy
 //!
 //! `Cargo.toml`:
@@ -95,16 +104,21 @@ pub mod bindings {
 }
 
 pub use bindings::baton::policy::log::Level;
-pub use bindings::baton::policy::types::{
-    Action, AppStatus, AwaitHealth, CapabilityError, Channel, Context, Decision, Deployment, Event,
-    GateTimeout, HealthObserved, HealthStatus, MergeRequest, MergeRequestOptions,
-    MergeRequestState, NewVersion, OperationPhase, PolicyError, PolicyMetadata, ResourceHealth,
-    Rollback, RollbackRequested, SetVersion, Stage, StageChanged, SyncStatus, Trailer,
+pub use bindings::baton::policy::metrics::{
+    Label as MetricLabel, MetricsError, Point, Sample, Series,
 };
-pub use world::{HostWorld, World};
+pub use bindings::baton::policy::types::{
+    Action, AppStatus, AwaitHealth, CapabilityError, ChangeOrigin, Channel, Context, Decision,
+    Deployment, Event, GateTimeout, HealthObserved, HealthStatus, MergeRequest,
+    MergeRequestOptions, MergeRequestState, NewVersion, OperationPhase, PolicyError,
+    PolicyMetadata, Reconcile, ResourceHealth, Rollback, RollbackRequested, SetVersion, Stage,
+    StageChanged, SyncStatus, Target, TargetStatus, TargetVersion, Trailer,
+};
+pub use world::{HostWorld, HostWorldWithMetrics, World};
 
-/// Version of the WIT package these bindings were generated from.
-pub const WIT_VERSION: &str = "0.1.0";
+/// Version of the WIT package these bindings were generated from
+/// (`baton:policy`, from `wit/world.wit`).
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// A promotion policy. Implement this and export it with [`export_policy!`].
 pub trait Policy {
@@ -118,6 +132,7 @@ impl From<Vec<Action>> for Decision {
         Decision {
             actions,
             reasons: Vec::new(),
+            recheck_after: None,
         }
     }
 }
@@ -151,9 +166,18 @@ impl Context {
 /// Exports a [`Policy`] implementation as the component's `baton:policy/policy`
 /// interface. Metadata (name, version, description, authors) comes from the
 /// policy crate's `Cargo.toml`.
+///
+/// `export_policy!(P)` gives the policy a [`HostWorld`] (no metrics import);
+/// `export_policy!(P, metrics)` a [`HostWorldWithMetrics`].
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        $crate::export_policy!(@with $policy, $crate::HostWorld);
+    };
+    ($policy:ty, metrics) => {
+        $crate::export_policy!(@with $policy, $crate::HostWorldWithMetrics);
+    };
+    (@with $policy:ty, $world:expr) => {
         // Exports exist only in the component; natively (unit tests) the
         // policy is a plain library.
         #[cfg(target_arch = "wasm32")]
@@ -165,7 +189,7 @@ macro_rules! export_policy {
                     context: $crate::Context,
                     event: $crate::Event,
                 ) -> ::core::result::Result<$crate::Decision, $crate::PolicyError> {
-                    <$policy as $crate::Policy>::decide(&context, &event, &$crate::HostWorld)
+                    <$policy as $crate::Policy>::decide(&context, &event, &$world)
                 }
 
                 fn metadata() -> $crate::PolicyMetadata {

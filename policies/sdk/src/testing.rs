@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use crate::history::ROLLBACK_TRAILER;
 use crate::{
-    AppStatus, CapabilityError, Context, Deployment, HealthObserved, HealthStatus, Level,
-    MergeRequest, MergeRequestState, ResourceHealth, Stage, SyncStatus, Trailer, World,
+    AppStatus, CapabilityError, ChangeOrigin, Context, Deployment, HealthObserved, HealthStatus,
+    Level, MergeRequest, MergeRequestState, MetricsError, ResourceHealth, Sample, Series, Stage,
+    SyncStatus, TargetVersion, Trailer, World,
 };
 
 /// A world whose answers are set up by the test. Unknown lookups answer
@@ -32,6 +33,14 @@ pub struct FakeWorld {
     pub now: i64,
     /// Messages the policy logged.
     pub logs: RefCell<Vec<(Level, String)>>,
+    /// Target versions by stage; a stage missing here but in `versions`
+    /// answers one target labelled "" with that version.
+    pub targets: BTreeMap<String, Vec<TargetVersion>>,
+    /// Instant query answers by PromQL text; unknown queries answer no
+    /// samples, as Prometheus does for a selector that matches nothing.
+    pub metrics: BTreeMap<String, Result<Vec<Sample>, MetricsError>>,
+    /// Range query answers by PromQL text; unknown queries answer no series.
+    pub metric_ranges: BTreeMap<String, Result<Vec<Series>, MetricsError>>,
 }
 
 fn not_found(what: String) -> CapabilityError {
@@ -56,6 +65,22 @@ impl World for FakeWorld {
             .get(stage)
             .cloned()
             .ok_or_else(|| not_found(format!("stage {stage}")))
+    }
+
+    fn target_versions(
+        &self,
+        stage: &str,
+        _revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError> {
+        if let Some(targets) = self.targets.get(stage) {
+            return Ok(targets.clone());
+        }
+        let version = self.stage_version(stage, None)?;
+        Ok(vec![TargetVersion {
+            label: String::new(),
+            version: Some(version),
+            digest: None,
+        }])
     }
 
     fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
@@ -96,6 +121,23 @@ impl World for FakeWorld {
     fn log(&self, level: Level, message: &str) {
         self.logs.borrow_mut().push((level, message.to_owned()));
     }
+
+    fn metrics_query(&self, promql: &str, _time: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
+        self.metrics.get(promql).cloned().unwrap_or(Ok(Vec::new()))
+    }
+
+    fn metrics_query_range(
+        &self,
+        promql: &str,
+        _start: i64,
+        _end: i64,
+        _step_ms: u64,
+    ) -> Result<Vec<Series>, MetricsError> {
+        self.metric_ranges
+            .get(promql)
+            .cloned()
+            .unwrap_or(Ok(Vec::new()))
+    }
 }
 
 impl FakeWorld {
@@ -125,6 +167,7 @@ pub fn stage(name: &str, direct: bool) -> Stage {
         argocd_app: format!("payments-{name}"),
         direct_commit_allowed: direct,
         auto_merge_allowed: false,
+        targets: Vec::new(),
     }
 }
 
@@ -157,6 +200,9 @@ pub fn deployment(to: &str, rollback_of: Option<&str>) -> Deployment {
         from_version: None,
         to_version: to.into(),
         subject: String::new(),
+        digest: None,
+        origin: ChangeOrigin::BatonCommit,
+        merge_request: None,
         trailers: rollback_of
             .map(|v| {
                 vec![Trailer {
@@ -211,6 +257,7 @@ pub fn health_observed(
         version: version.into(),
         commit: "abc".into(),
         elapsed,
+        targets: Vec::new(),
         status,
     }
 }

@@ -1,17 +1,28 @@
 //! The policy's read-only view of the world, as a trait so decision logic
 //! can be tested natively with a fake.
 
-use crate::bindings::baton::policy::{argocd, clock, forge, git, log};
-use crate::{AppStatus, CapabilityError, Deployment, Level, MergeRequest};
+use crate::bindings::baton::policy::{argocd, clock, forge, git, log, metrics};
+use crate::{
+    AppStatus, CapabilityError, Deployment, Level, MergeRequest, MetricsError, Sample, Series,
+    TargetVersion,
+};
 
 /// Everything a policy may read. Inside a component, [`HostWorld`] forwards
 /// each call to the host, which records it for the audit trail.
 pub trait World {
     /// Bytes of `path` at `revision` (`None`: the branch tip).
     fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError>;
-    /// Version a stage holds at `revision` (`None`: the branch tip).
+    /// Version a stage holds at `revision` (`None`: the branch tip). On a
+    /// stage with several targets, `invalid` unless they all agree.
     fn stage_version(&self, stage: &str, revision: Option<&str>)
     -> Result<String, CapabilityError>;
+    /// Versions of every target of a stage at `revision` (`None`: the
+    /// branch tip), in config order.
+    fn target_versions(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError>;
     /// Deployments of a stage, newest first, at most `limit`.
     fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError>;
     /// Current Argo CD status of an application.
@@ -27,10 +38,35 @@ pub trait World {
     fn now(&self) -> i64;
     /// Writes a diagnostic message to the audit record.
     fn log(&self, level: Level, message: &str);
+    /// A PromQL instant query at `time` (`None`: now, the host clock).
+    fn metrics_query(&self, promql: &str, time: Option<i64>) -> Result<Vec<Sample>, MetricsError>;
+    /// A PromQL range query from `start` to `end` every `step_ms`.
+    fn metrics_query_range(
+        &self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step_ms: u64,
+    ) -> Result<Vec<Series>, MetricsError>;
 }
 
-/// The world as the host provides it (only meaningful inside a component).
+/// The world as the host provides it (only meaningful inside a component),
+/// without metrics: [`World::metrics_query`] and
+/// [`World::metrics_query_range`] answer [`MetricsError::Denied`] without
+/// asking the host, so a policy exported with it does not import
+/// `baton:policy/metrics` at all (a component imports only what its code
+/// calls). Export a policy with `export_policy!(MyPolicy, metrics)` to get
+/// [`HostWorldWithMetrics`] instead.
 pub struct HostWorld;
+
+/// [`HostWorld`] plus the host's `metrics` interface: the component imports
+/// `baton:policy/metrics`, which `baton policy inspect` and `policy diff`
+/// show reviewers.
+pub struct HostWorldWithMetrics;
+
+/// Why [`HostWorld`] denies metrics queries.
+const NO_METRICS: &str = "this policy was exported without metrics \
+    (baton_policy::export_policy!(Policy, metrics) imports baton:policy/metrics)";
 
 impl World for HostWorld {
     fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError> {
@@ -43,6 +79,14 @@ impl World for HostWorld {
         revision: Option<&str>,
     ) -> Result<String, CapabilityError> {
         git::stage_version(stage, revision)
+    }
+
+    fn target_versions(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError> {
+        git::target_versions(stage, revision)
     }
 
     fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
@@ -70,5 +114,82 @@ impl World for HostWorld {
 
     fn log(&self, level: Level, message: &str) {
         log::log(level, message);
+    }
+
+    fn metrics_query(&self, _: &str, _: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
+        Err(MetricsError::Denied(NO_METRICS.into()))
+    }
+
+    fn metrics_query_range(
+        &self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: u64,
+    ) -> Result<Vec<Series>, MetricsError> {
+        Err(MetricsError::Denied(NO_METRICS.into()))
+    }
+}
+
+impl World for HostWorldWithMetrics {
+    fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError> {
+        HostWorld.read_file(path, revision)
+    }
+
+    fn stage_version(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<String, CapabilityError> {
+        HostWorld.stage_version(stage, revision)
+    }
+
+    fn target_versions(
+        &self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, CapabilityError> {
+        HostWorld.target_versions(stage, revision)
+    }
+
+    fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
+        HostWorld.stage_history(stage, limit)
+    }
+
+    fn application_status(&self, app: &str) -> Result<AppStatus, CapabilityError> {
+        HostWorld.application_status(app)
+    }
+
+    fn find_open_merge_request(
+        &self,
+        source_branch: &str,
+    ) -> Result<Option<MergeRequest>, CapabilityError> {
+        HostWorld.find_open_merge_request(source_branch)
+    }
+
+    fn merge_request(&self, number: u64) -> Result<MergeRequest, CapabilityError> {
+        HostWorld.merge_request(number)
+    }
+
+    fn now(&self) -> i64 {
+        HostWorld.now()
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        HostWorld.log(level, message);
+    }
+
+    fn metrics_query(&self, promql: &str, time: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
+        metrics::query(promql, time)
+    }
+
+    fn metrics_query_range(
+        &self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step_ms: u64,
+    ) -> Result<Vec<Series>, MetricsError> {
+        metrics::query_range(promql, start, end, step_ms)
     }
 }

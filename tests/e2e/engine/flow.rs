@@ -254,7 +254,7 @@ fn guardrail_refusal_writes_nothing() {
     let env = Env::new(Setup {
         policy: format!(
             "  path: {}\n  settings: {{ mode: direct-to-last-stage }}\n",
-            baton::policies::HOSTILE_MISBEHAVE_PATH
+            crate::policies::HOSTILE_MISBEHAVE_PATH
         ),
         ..Setup::default()
     });
@@ -272,7 +272,7 @@ fn guardrail_refusal_writes_nothing() {
     // A file policy is recorded where it was found, for replay from anywhere.
     assert_eq!(
         record["policy"]["resolved"],
-        baton::policies::HOSTILE_MISBEHAVE_PATH
+        crate::policies::HOSTILE_MISBEHAVE_PATH
     );
 }
 
@@ -281,7 +281,7 @@ fn policy_trap_writes_nothing() {
     let env = Env::new(Setup {
         policy: format!(
             "  path: {}\n  settings: {{ mode: panic }}\n",
-            baton::policies::HOSTILE_MISBEHAVE_PATH
+            crate::policies::HOSTILE_MISBEHAVE_PATH
         ),
         ..Setup::default()
     });

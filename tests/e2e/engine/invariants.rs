@@ -3,7 +3,7 @@
 //! repo and the forge stay exactly as they were (compared before and after
 //! each case).
 
-use baton::policies;
+use crate::policies;
 
 use super::env::{APP, Env, Setup, assert_code, stderr, stdout};
 

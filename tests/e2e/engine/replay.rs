@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use baton::policies;
+use crate::policies;
 use serde_json::{Value, json};
 
 use super::env::{APP, Env, Setup, assert_code, code, stderr, stdout};

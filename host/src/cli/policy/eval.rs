@@ -49,10 +49,14 @@ enum Outcome {
     Trap { error: String, trap: String },
 }
 
+/// An event file: the current shape, or the 0.1.0 one.
+#[derive(serde::Deserialize)]
+struct EventFile(#[serde(deserialize_with = "crate::runtime::legacy::event")] Event);
+
 /// Runs `baton policy eval`.
 pub fn run(args: EvalArgs) -> Result<(), CommandError> {
     let context: ContextFile = super::read_data(&args.context, "context")?;
-    let event: Event = super::read_data(&args.event, "event")?;
+    let EventFile(event) = super::read_data(&args.event, "event")?;
     let answers: Vec<ScriptedAnswer> = match &args.host_responses {
         Some(path) => super::read_data(path, "host responses")?,
         None => Vec::new(),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::cli::error::CommandError;
 use crate::cli::output::{self, OutputFormat};
 use crate::runtime::{
-    InterfaceName, LoadedPolicy, PolicySource, Producers, WIT_PACKAGE, WIT_VERSION,
+    InterfaceName, LoadedPolicy, PolicySource, Producers, WIT_PACKAGE, WIT_VERSION, WIT_VERSIONS,
 };
 
 /// Arguments of `baton policy inspect`.
@@ -38,12 +38,16 @@ pub(super) struct Report {
     pub(super) exports: Vec<Interface>,
 }
 
-/// The contract a policy was built for.
+/// The contract a policy was built for, and what the host implements.
 #[derive(Serialize)]
 pub(super) struct Wit {
     pub(super) package: &'static str,
+    /// The version the policy was built for.
     pub(super) version: String,
+    /// The host's current contract version.
     pub(super) host_version: &'static str,
+    /// Every contract version the host implements, oldest first.
+    pub(super) host_versions: Vec<&'static str>,
     pub(super) world: &'static str,
 }
 
@@ -82,6 +86,10 @@ fn grants(name: &InterfaceName) -> (&'static str, &'static str) {
         ),
         ("baton:policy", "clock") => ("baton", "the host's time, recorded for replay"),
         ("baton:policy", "log") => ("baton", "write bounded diagnostics to the audit record"),
+        ("baton:policy", "metrics") => (
+            "baton",
+            "read-only PromQL queries against the configured Prometheus, recorded for replay",
+        ),
         ("baton:policy", "policy") => ("baton", "the decision function and metadata"),
         ("wasi:cli", "environment") => ("wasi", "empty: no environment variables, no arguments"),
         ("wasi:cli", "exit") => ("wasi", "ends the call (treated as a trap)"),
@@ -116,6 +124,7 @@ pub(super) fn report(policy: &LoadedPolicy) -> Report {
             package: WIT_PACKAGE,
             version: policy.wit_version.clone(),
             host_version: WIT_VERSION,
+            host_versions: WIT_VERSIONS.iter().map(|v| v.as_str()).collect(),
             world: "promotion-policy",
         },
         metadata: Metadata {
@@ -172,7 +181,10 @@ pub fn run(args: InspectArgs) -> Result<(), CommandError> {
     let _ = writeln!(
         text,
         "contract:    {}@{} world {} (host implements {})",
-        report.wit.package, report.wit.version, report.wit.world, report.wit.host_version
+        report.wit.package,
+        report.wit.version,
+        report.wit.world,
+        report.wit.host_versions.join(", ")
     );
     let width = report
         .imports

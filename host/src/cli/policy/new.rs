@@ -186,8 +186,7 @@ steps:
 /// Runs `baton policy new`.
 pub fn run(args: NewArgs) -> Result<(), CommandError> {
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
-    let files = scaffold(&args.name, args.lang, &dir)
-        .map_err(CommandError::usage)?;
+    let files = scaffold(&args.name, args.lang, &dir).map_err(CommandError::usage)?;
     let build = match args.lang {
         Lang::Rust => "./build.sh   (cargo build --target wasm32-wasip2 --release)",
         Lang::Python => "./build.sh   (installs componentize-py into .toolchain/ once)",

@@ -419,6 +419,7 @@ mod tests {
             DecisionResult::Decision(Decision {
                 actions: vec![Action::Hold(why.into())],
                 reasons: Vec::new(),
+                recheck_after: None,
             })
         };
         assert!(same_result(&hold("a"), &hold("a")));

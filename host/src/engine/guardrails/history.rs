@@ -182,6 +182,7 @@ mod tests {
             argocd_app: name.into(),
             direct_commit_allowed: true,
             auto_merge_allowed: false,
+            targets: Vec::new(),
         };
         Context {
             app: "payments".into(),
@@ -209,8 +210,10 @@ mod tests {
                 version: version.into(),
                 channel: Channel::DirectCommit,
                 reason: "r".into(),
+                digest: None,
             })],
             reasons: vec![],
+            recheck_after: None,
         }
     }
 
@@ -222,8 +225,10 @@ mod tests {
                 rollback_of: "v9".into(),
                 channel: Channel::DirectCommit,
                 reason: "r".into(),
+                to_digest: None,
             })],
             reasons: vec![],
+            recheck_after: None,
         }
     }
 

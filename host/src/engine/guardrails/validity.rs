@@ -178,6 +178,7 @@ mod tests {
             version: version.into(),
             channel: Channel::DirectCommit,
             reason: "r".into(),
+            digest: None,
         })
     }
 
@@ -192,6 +193,7 @@ mod tests {
                 auto_merge: false,
             }),
             reason: "r".into(),
+            digest: None,
         })
     }
 
@@ -199,6 +201,7 @@ mod tests {
         Decision {
             actions,
             reasons: Vec::new(),
+            recheck_after: None,
         }
     }
 

@@ -212,6 +212,7 @@ fn only_rollouts_are_held_to_the_pause_limit() {
 fn new_versions_get_the_longer_gate() {
     let d = decide(&Event::NewVersion(NewVersion {
         version: "v3".into(),
+        digest: None,
     }));
     assert_eq!(
         d.actions,

@@ -62,6 +62,7 @@ fn healthy(stage: &str, version: &str) -> Event {
 fn new_version(version: &str) -> Event {
     Event::NewVersion(NewVersion {
         version: version.into(),
+        digest: None,
     })
 }
 
@@ -301,6 +302,7 @@ fn rollbacks_are_never_held() {
             stage: "prod".into(),
             version: "v1.5.0".into(),
             commit: "abc".into(),
+            targets: Vec::new(),
             elapsed: 300_000,
             last_status: None,
         }),

@@ -97,6 +97,26 @@ impl Policy for Misbehave {
                 "flooded stdout".to_string()
             }
             "denied" => format!("{:?}", world.application_status("someone-elses-app")),
+            "metrics" => {
+                // Probes the metrics capability: what an instant and a range
+                // query of settings.promql answer (values as Rust prints them,
+                // so NaN and the infinities show).
+                let promql = settings.string("promql")?.unwrap_or_default();
+                let now = world.now();
+                let values = |samples: &[baton_policy::Sample]| {
+                    samples.iter().map(|s| s.value).collect::<Vec<_>>()
+                };
+                let instant = world.metrics_query(&promql, None);
+                let range = world.metrics_query_range(&promql, now - 120_000, now, 60_000);
+                format!(
+                    "query={:?} range={:?}",
+                    instant.as_deref().map(values),
+                    range.map(|series| series
+                        .iter()
+                        .map(|s| s.points.iter().map(|p| p.value).collect::<Vec<_>>())
+                        .collect::<Vec<_>>())
+                )
+            }
             other => {
                 return Err(PolicyError::InvalidSettings(format!(
                     "settings.mode: unknown mode {other:?}"
@@ -107,4 +127,5 @@ impl Policy for Misbehave {
     }
 }
 
-baton_policy::export_policy!(Misbehave);
+// With metrics: the `metrics` mode probes that capability.
+baton_policy::export_policy!(Misbehave, metrics);

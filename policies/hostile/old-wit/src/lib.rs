@@ -1,12 +1,13 @@
-//! A policy built against a future, incompatible `baton:policy@0.2.0`
-//! contract (defined inline on purpose). The host must refuse it and name
-//! both versions.
+//! A policy built against a future, incompatible `baton:policy@1.0.0`
+//! contract (defined inline on purpose): a version the host does not
+//! implement. The host must refuse it and name both the policy's version
+//! and the versions it implements.
 
 #![allow(unsafe_code)]
 
 wit_bindgen::generate!({
     inline: "
-        package baton:policy@0.2.0;
+        package baton:policy@1.0.0;
         interface policy { decide: func(request: string) -> string; }
         world promotion-policy { export policy; }
     ",

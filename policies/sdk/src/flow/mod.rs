@@ -6,7 +6,9 @@
 //!   gated; later stages always get a merge request.
 //! - A healthy stage promotes the version to the next stage; the last stage
 //!   completes the promotion; a healthy rollback ends the run.
-//! - A stage changed in the env repo is gated the same way.
+//! - A stage changed in the env repo is gated the same way; so is a stage a
+//!   scheduled run reconciles, at the version it holds (a gate that passes
+//!   resumes the promotion where it was held).
 //! - A failed gate (Degraded, still Progressing when that is not allowed,
 //!   or a timeout) rolls the stage back to its last good version and fails.
 //! - A requested rollback goes to the given version or the last good one.
@@ -56,8 +58,8 @@ pub use gate::{AfterHealthy, Verdict};
 pub use settings::FlowSettings;
 
 use crate::{
-    CapabilityError, Channel, Context, Decision, Event, PolicyError, Stage, StageChanged, World,
-    actions,
+    CapabilityError, Channel, Context, Decision, Event, PolicyError, Reconcile, Stage,
+    StageChanged, World, actions,
 };
 
 /// How many deployments to read when looking for the last good version.
@@ -89,6 +91,7 @@ impl<'a> Flow<'a> {
             Event::HealthObserved(observed) => self.health_observed(observed),
             Event::GateTimeout(timeout) => self.gate_timeout(timeout),
             Event::RollbackRequested(request) => self.rollback_requested(request),
+            Event::Reconcile(reconcile) => self.reconcile(reconcile),
         }
     }
 
@@ -194,6 +197,28 @@ impl<'a> Flow<'a> {
             timeout,
         )])
         .because(why))
+    }
+
+    /// A reconciled stage is gated at the version it holds, as a 0.1
+    /// policy sees it (`stage-changed` from and to that version); a stage
+    /// holding no version has nothing to gate.
+    pub fn reconcile(&self, reconcile: &Reconcile) -> Result<Decision, PolicyError> {
+        let stage = self.stage(&reconcile.stage)?;
+        let Some(version) = &reconcile.version else {
+            return Ok(actions::nothing(format!(
+                "{} holds no version; nothing to reconcile",
+                stage.name
+            )));
+        };
+        Ok(Decision::from(vec![actions::await_health(
+            &stage.name,
+            version,
+            self.settings.health_timeout_ms(&stage.name),
+        )])
+        .because(format!(
+            "reconciling {} at {version}; gating it",
+            stage.name
+        )))
     }
 }
 

@@ -3,8 +3,8 @@
 use super::*;
 use crate::testing::{FakeWorld, app_status, context, health_observed, stage};
 use crate::{
-    Action, GateTimeout, HealthObserved, HealthStatus, NewVersion, OperationPhase, ResourceHealth,
-    SyncStatus,
+    Action, ChangeOrigin, GateTimeout, HealthObserved, HealthStatus, NewVersion, OperationPhase,
+    ResourceHealth, SyncStatus,
 };
 
 fn ctx() -> Context {
@@ -191,6 +191,7 @@ fn failed_gates_roll_back_to_the_last_good_version() {
         stage: "dev".into(),
         version: "v2".into(),
         commit: "abc".into(),
+        targets: Vec::new(),
         elapsed: 300_000,
         last_status: None,
     };
@@ -223,6 +224,7 @@ fn decide_is_the_reference_policy() {
     let flow = Flow::new(&ctx, &w, &s);
     let event = Event::NewVersion(NewVersion {
         version: "v2".into(),
+        digest: None,
     });
     assert_eq!(
         flow.decide(&event).unwrap().actions,
@@ -270,4 +272,45 @@ fn observations_of_another_version_keep_the_gate_waiting() {
         decision.reasons,
         ["dev: Argo CD is at older12 which holds v1, not v2 at abc; waiting"]
     );
+}
+
+#[test]
+fn a_reconciled_stage_is_gated_at_the_version_it_holds() {
+    let (ctx, w) = (ctx(), world(&[]));
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let reconcile = |version: Option<&str>| {
+        Event::Reconcile(Reconcile {
+            stage: "staging".into(),
+            version: version.map(Into::into),
+            digest: None,
+            commit: Some("m1".into()),
+            origin: ChangeOrigin::BatonMergeRequest,
+        })
+    };
+    assert_eq!(
+        flow.decide(&reconcile(Some("v2"))).unwrap().actions,
+        vec![actions::await_health("staging", "v2", 300_000)]
+    );
+    let nothing = flow.decide(&reconcile(None)).unwrap();
+    assert!(nothing.actions.is_empty());
+    assert_eq!(
+        nothing.reasons,
+        ["staging holds no version; nothing to reconcile"]
+    );
+}
+
+#[test]
+fn the_fake_world_answers_one_target_per_stage_and_no_samples_by_default() {
+    let mut w = world(&[]);
+    w.versions.insert("dev".into(), "v2".into());
+    assert_eq!(
+        w.target_versions("dev", None).unwrap(),
+        [crate::TargetVersion {
+            label: String::new(),
+            version: Some("v2".into()),
+            digest: None,
+        }]
+    );
+    assert_eq!(w.metrics_query("up", None), Ok(Vec::new()));
 }

@@ -183,6 +183,11 @@ pub(super) fn event(event: &Event) -> String {
             e.stage,
             e.to_version.as_deref().unwrap_or("the last good version")
         ),
+        Event::Reconcile(e) => format!(
+            "reconcile: {} at {}",
+            e.stage,
+            e.version.as_deref().unwrap_or("(none)")
+        ),
     }
 }
 

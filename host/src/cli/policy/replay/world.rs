@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::runtime::{
-    AppStatus, Deployment, HostCall, MergeRequest, RecordedWorld, World, WorldError,
+    AppStatus, Deployment, HostCall, MergeRequest, MetricsError, RecordedWorld, Sample, Series,
+    TargetVersion, World, WorldError,
 };
 
 /// A capability call the record holds no answer to.
@@ -62,12 +63,12 @@ impl Answering {
 
     /// Passes `answer` on; a host-side failure means the record had no
     /// (usable) answer for this call.
-    fn note<T>(
+    fn note<T, E: std::fmt::Debug>(
         &self,
         call: &str,
         request: impl FnOnce() -> Value,
-        answer: Result<T, WorldError>,
-    ) -> Result<T, WorldError> {
+        answer: Result<T, WorldError<E>>,
+    ) -> Result<T, WorldError<E>> {
         if let Err(WorldError::Host(_)) = &answer {
             self.unanswered.push(call, request());
         }
@@ -91,6 +92,19 @@ impl World for Answering {
         let answer = self.recorded.stage_version(stage, revision);
         self.note(
             "git.stage-version",
+            || json!({ "stage": stage, "revision": revision }),
+            answer,
+        )
+    }
+
+    fn target_versions(
+        &mut self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, WorldError> {
+        let answer = self.recorded.target_versions(stage, revision);
+        self.note(
+            "git.target-versions",
             || json!({ "stage": stage, "revision": revision }),
             answer,
         )
@@ -134,5 +148,33 @@ impl World for Answering {
     fn now(&mut self) -> Result<i64, WorldError> {
         let answer = self.recorded.now();
         self.note("clock.now", || json!({}), answer)
+    }
+
+    fn metrics_query(
+        &mut self,
+        promql: &str,
+        time: Option<i64>,
+    ) -> Result<Vec<Sample>, WorldError<MetricsError>> {
+        let answer = self.recorded.metrics_query(promql, time);
+        self.note(
+            "metrics.query",
+            || json!({ "promql": promql, "time": time }),
+            answer,
+        )
+    }
+
+    fn metrics_query_range(
+        &mut self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step: u64,
+    ) -> Result<Vec<Series>, WorldError<MetricsError>> {
+        let answer = self.recorded.metrics_query_range(promql, start, end, step);
+        self.note(
+            "metrics.query-range",
+            || json!({ "promql": promql, "start": start, "end": end, "step": step }),
+            answer,
+        )
     }
 }

@@ -1,12 +1,13 @@
 //! Events of scenario steps: the WIT event a step names, with its defaults
 //! taken from the simulated world at the step's time (the commit of the
-//! version's newest deployment, the time since it, `status: argocd`).
+//! version's newest deployment, the time since it, `status: argocd`, how
+//! the change arrived, each target's observation).
 
 use super::file::{EventFile, StatusRef};
 use super::resolve::{Problem, Resolver, problem};
 use crate::runtime::{
-    AppStatus, Event, GateTimeout, HealthObserved, HealthStatus, NewVersion, RollbackRequested,
-    StageChanged,
+    AppStatus, ChangeOrigin, Event, GateTimeout, HealthObserved, HealthStatus, NewVersion,
+    Reconcile, RollbackRequested, StageChanged, TargetStatus,
 };
 
 impl Resolver {
@@ -25,6 +26,7 @@ impl Resolver {
             e.rollback_requested
                 .is_some()
                 .then_some("rollback-requested"),
+            e.reconcile.is_some().then_some("reconcile"),
         ];
         let given: Vec<&str> = given.into_iter().flatten().collect();
         if given.len() != 1 {
@@ -32,7 +34,7 @@ impl Resolver {
                 field,
                 format!(
                     "give exactly one of new-version, stage-changed, health-observed, \
-                     gate-timeout, rollback-requested (found {})",
+                     gate-timeout, rollback-requested, reconcile (found {})",
                     if given.is_empty() {
                         "none".to_owned()
                     } else {
@@ -43,7 +45,11 @@ impl Resolver {
         }
         if let Some(n) = e.new_version {
             let label = format!("new-version {}", n.version);
-            return Ok((Event::NewVersion(NewVersion { version: n.version }), label));
+            let event = NewVersion {
+                version: n.version,
+                digest: n.digest,
+            };
+            return Ok((Event::NewVersion(event), label));
         }
         if let Some(c) = e.stage_changed {
             let field = format!("{field}.stage-changed");
@@ -61,6 +67,11 @@ impl Resolver {
                             .any(|t| t.key.eq_ignore_ascii_case("Baton-Rollback-Of"))
                     })
                 }),
+                digest: c.digest.or_else(|| deployed.and_then(|d| d.digest.clone())),
+                origin: c.origin.map_or_else(
+                    || deployed.map_or(ChangeOrigin::BatonCommit, |d| d.origin),
+                    Into::into,
+                ),
                 stage: c.stage,
                 to_version: c.to_version,
                 commit,
@@ -76,6 +87,7 @@ impl Resolver {
             let status = self.status(&format!("{field}.status"), &h.stage, h.status, now)?;
             let label = format!("health-observed {} {}", h.stage, health_name(status.health));
             let event = HealthObserved {
+                targets: self.targets(&h.stage, Some(&status), now),
                 stage: h.stage,
                 version: h.version,
                 commit,
@@ -102,6 +114,7 @@ impl Resolver {
             };
             let label = format!("gate-timeout {} {}", t.stage, t.version);
             let event = GateTimeout {
+                targets: self.targets(&t.stage, last_status.as_ref(), now),
                 stage: t.stage,
                 version: t.version,
                 commit,
@@ -128,7 +141,62 @@ impl Resolver {
             };
             return Ok((Event::RollbackRequested(event), label));
         }
+        if let Some(r) = e.reconcile {
+            let field = format!("{field}.reconcile");
+            let Some(stage) = self.world.stage(&r.stage) else {
+                return Err(problem(
+                    format!("{field}.stage"),
+                    format!("no stage {} in context.stages", r.stage),
+                ));
+            };
+            let newest = self.world.visible(stage, now).next();
+            let version = r.version.or_else(|| {
+                stage
+                    .version
+                    .clone()
+                    .or_else(|| newest.map(|d| d.to_version.clone()))
+            });
+            let label = format!(
+                "reconcile {} at {}",
+                r.stage,
+                version.as_deref().unwrap_or("(none)")
+            );
+            let event = Reconcile {
+                stage: r.stage,
+                version,
+                digest: r.digest.or_else(|| newest.and_then(|d| d.digest.clone())),
+                commit: r.commit.or_else(|| newest.map(|d| d.commit.clone())),
+                origin: r.origin.map_or_else(
+                    || newest.map_or(ChangeOrigin::BatonCommit, |d| d.origin),
+                    Into::into,
+                ),
+            };
+            return Ok((Event::Reconcile(event), label));
+        }
         Err(problem(field, "no event given"))
+    }
+
+    /// Every target of `stage` with its observation at `now`: the first
+    /// target (whose application is the stage's) has `first`, the others
+    /// the latest observation of their application in the `argocd` section.
+    fn targets(&self, stage: &str, first: Option<&AppStatus>, now: i64) -> Vec<TargetStatus> {
+        let Some(stage) = self.context.stages.iter().find(|s| s.name == stage) else {
+            return Vec::new();
+        };
+        stage
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TargetStatus {
+                label: t.label.clone(),
+                argocd_app: t.argocd_app.clone(),
+                status: if i == 0 {
+                    first.cloned()
+                } else {
+                    self.world.observation(&t.argocd_app, now).cloned()
+                },
+            })
+            .collect()
     }
 
     /// The commit of an event: as given, or the newest visible deployment

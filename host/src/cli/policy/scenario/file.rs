@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::context::ContextFile;
 use super::time::{DurationSpec, TimeSpec};
-use crate::runtime::{HealthStatus, MergeRequestState, OperationPhase, SyncStatus};
+use crate::runtime::{ChangeOrigin, HealthStatus, MergeRequestState, OperationPhase, SyncStatus};
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -37,6 +37,11 @@ pub(super) struct ScenarioFile {
     /// Merge requests and their states.
     #[serde(default)]
     pub(super) merge_requests: Vec<MergeRequestFile>,
+    /// Scripted answers of metrics queries, by PromQL text; absent: every
+    /// query is denied, as with no `metrics:` in `baton.yaml`.
+    #[serde(default)]
+    pub(super) metrics:
+        Option<std::collections::BTreeMap<String, Vec<super::metrics::MetricAnswerFile>>>,
     /// Events and the decisions they must produce, in time order.
     pub(super) steps: Vec<StepFile>,
 }
@@ -99,6 +104,35 @@ pub(super) struct DeploymentFile {
     /// Trailers in order, e.g. `Baton-Rollback-Of: v1.2.3`.
     #[serde(default)]
     pub(super) trailers: Trailers,
+    /// The image digest the commit set.
+    #[serde(default)]
+    pub(super) digest: Option<String>,
+    /// How the change arrived; default `baton-merge-request` when
+    /// `merge_request` is given, else `baton-commit`.
+    #[serde(default)]
+    pub(super) origin: Option<OriginFile>,
+    /// The merge request that brought the change.
+    #[serde(default)]
+    pub(super) merge_request: Option<u64>,
+}
+
+/// A WIT `change-origin`, spelled as in the WIT.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum OriginFile {
+    BatonCommit,
+    BatonMergeRequest,
+    OutOfBand,
+}
+
+impl From<OriginFile> for ChangeOrigin {
+    fn from(o: OriginFile) -> Self {
+        match o {
+            OriginFile::BatonCommit => Self::BatonCommit,
+            OriginFile::BatonMergeRequest => Self::BatonMergeRequest,
+            OriginFile::OutOfBand => Self::OutOfBand,
+        }
+    }
 }
 
 /// Commit trailers written as a mapping, kept in file order.
@@ -243,12 +277,16 @@ pub(super) struct EventFile {
     pub(super) gate_timeout: Option<GateTimeoutFile>,
     #[serde(default)]
     pub(super) rollback_requested: Option<RollbackRequestedFile>,
+    #[serde(default)]
+    pub(super) reconcile: Option<ReconcileFile>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewVersionFile {
     pub(super) version: String,
+    #[serde(default)]
+    pub(super) digest: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,6 +303,12 @@ pub(super) struct StageChangedFile {
     /// Defaults to whether that deployment has a `Baton-Rollback-Of` trailer.
     #[serde(default)]
     pub(super) is_rollback: Option<bool>,
+    /// Defaults to that deployment's digest.
+    #[serde(default)]
+    pub(super) digest: Option<String>,
+    /// Defaults to that deployment's origin (`baton-commit` without one).
+    #[serde(default)]
+    pub(super) origin: Option<OriginFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,6 +337,24 @@ pub(super) struct GateTimeoutFile {
     /// `argocd`, an observation, or absent (none).
     #[serde(default)]
     pub(super) last_status: Option<StatusRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReconcileFile {
+    pub(super) stage: String,
+    /// Defaults to the stage's version at the step's time.
+    #[serde(default)]
+    pub(super) version: Option<String>,
+    /// Defaults to the newest visible deployment's digest.
+    #[serde(default)]
+    pub(super) digest: Option<String>,
+    /// Defaults to the newest visible deployment's commit.
+    #[serde(default)]
+    pub(super) commit: Option<String>,
+    /// Defaults to the newest visible deployment's origin.
+    #[serde(default)]
+    pub(super) origin: Option<OriginFile>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,13 +7,15 @@
 //! serde form, so a YAML error names the field path and line; then
 //! [`resolve`] checks what needs the whole file and [`events`] fills in the
 //! defaults that come from the history (an event's commit, `status:
-//! argocd`). [`world`] answers the policy's capability calls from the
-//! resolved data at each step's time, [`run`] calls the real component and
+//! argocd`), with [`metrics`] reading the scripted metrics answers.
+//! [`world`] answers the policy's capability calls from the resolved data
+//! at each step's time, [`run`] calls the real component and
 //! compares, and [`junit`] writes the CI report.
 
 mod events;
 mod file;
 pub(super) mod junit;
+mod metrics;
 mod resolve;
 pub(super) mod run;
 mod time;

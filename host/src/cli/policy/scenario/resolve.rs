@@ -12,7 +12,8 @@ use super::time::TimeSpec;
 use super::world::{MergeRequestData, StageData, WorldData};
 use super::{Expectation, Scenario, ScenarioError, Step};
 use crate::runtime::{
-    AppStatus, Context, Deployment, MergeRequest, MergeRequestState, ResourceHealth, Trailer,
+    AppStatus, ChangeOrigin, Context, Deployment, MergeRequest, MergeRequestState, ResourceHealth,
+    Trailer,
 };
 
 /// The clock start when a scenario sets none: 2025-01-01T00:00:00Z.
@@ -91,6 +92,7 @@ impl Resolver {
         self.env_repo()?;
         self.argocd()?;
         self.merge_requests()?;
+        self.metrics()?;
         let steps = std::mem::take(&mut self.raw.steps);
         if steps.is_empty() {
             return Err(problem("steps", "a scenario needs at least one step"));
@@ -134,6 +136,14 @@ impl Resolver {
             .map(|s| s.argocd_app.as_str())
     }
 
+    /// Is `app` the Argo CD application of a stage or of one of its targets?
+    fn known_app(&self, app: &str) -> bool {
+        self.context
+            .stages
+            .iter()
+            .any(|s| s.argocd_app == app || s.targets.iter().any(|t| t.argocd_app == app))
+    }
+
     fn env_repo(&mut self) -> Result<(), Problem> {
         let mut given = std::mem::take(&mut self.raw.env_repo.stages);
         if let Some(unknown) = given
@@ -147,7 +157,8 @@ impl Resolver {
         }
         for stage in &self.context.stages {
             let repo = given.remove(&stage.name).unwrap_or_default();
-            let data = self.stage_data(&stage.name, repo)?;
+            let mut data = self.stage_data(&stage.name, repo)?;
+            data.targets = stage.targets.iter().map(|t| t.label.clone()).collect();
             self.world.stages.push(data);
         }
         self.world.files = std::mem::take(&mut self.raw.env_repo.files)
@@ -212,11 +223,22 @@ impl Resolver {
                         value: value.trim().to_owned(),
                     })
                     .collect(),
+                digest: d.digest.clone(),
+                origin: d.origin.map_or(
+                    if d.merge_request.is_some() {
+                        ChangeOrigin::BatonMergeRequest
+                    } else {
+                        ChangeOrigin::BatonCommit
+                    },
+                    Into::into,
+                ),
+                merge_request: d.merge_request,
             });
         }
         Ok(StageData {
             name: stage.to_owned(),
             version: repo.version,
+            targets: vec![String::new()],
             history,
         })
     }
@@ -224,10 +246,10 @@ impl Resolver {
     fn argocd(&mut self) -> Result<(), Problem> {
         let apps = std::mem::take(&mut self.raw.argocd);
         for (app, observations) in apps {
-            if !self.context.stages.iter().any(|s| s.argocd_app == app) {
+            if !self.known_app(&app) {
                 return Err(problem(
                     format!("argocd.{app}"),
-                    format!("{app} is not the argocd_app of any stage in context.stages"),
+                    format!("{app} is not the argocd_app of any stage or target in context.stages"),
                 ));
             }
             let mut timeline: Vec<(i64, AppStatus)> = observations
@@ -310,6 +332,25 @@ impl Resolver {
                 closed_at: at(m.closed_at),
             });
         }
+        Ok(())
+    }
+
+    fn metrics(&mut self) -> Result<(), Problem> {
+        let Some(scripts) = self.raw.metrics.take() else {
+            return Ok(());
+        };
+        let mut resolved = BTreeMap::new();
+        for (promql, answers) in scripts {
+            let mut timeline = Vec::with_capacity(answers.len());
+            for (i, answer) in answers.into_iter().enumerate() {
+                let field = format!("metrics.{promql:?}[{i}]");
+                let at = answer.at.map_or(self.start, |t| t.resolve(self.start));
+                timeline.push((at, super::metrics::resolve(&field, answer)?));
+            }
+            timeline.sort_by_key(|(at, _)| *at);
+            resolved.insert(promql.trim().to_owned(), timeline);
+        }
+        self.world.metrics = Some(resolved);
         Ok(())
     }
 

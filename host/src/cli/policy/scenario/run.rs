@@ -265,6 +265,7 @@ mod tests {
             decision: Decision {
                 actions: Vec::new(),
                 reasons: Vec::new(),
+                recheck_after: None,
             },
         };
         let (passed, diff) = compare(&Expectation::Actions { actions: expected }, &actual);
@@ -286,6 +287,7 @@ mod tests {
             decision: Decision {
                 actions: Vec::new(),
                 reasons: Vec::new(),
+                recheck_after: None,
             },
         };
         let ok = Expectation::Contains {

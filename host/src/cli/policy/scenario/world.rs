@@ -2,14 +2,19 @@
 //! scenario's data as it stands at the step's time. Deployments, observations
 //! and merge requests later than that time are not visible yet; unknown
 //! stages, revisions, applications and merge requests get the WIT errors the
-//! live world gives.
+//! live world gives. Metrics queries are answered from the scripted
+//! timeline of their PromQL text, by evaluation time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::runtime::{
-    AppStatus, CapabilityError, Deployment, MergeRequest, MergeRequestState, World, WorldError,
+    AppStatus, CapabilityError, Deployment, MergeRequest, MergeRequestState, MetricLabel,
+    MetricsError, Point, Sample, Series, TargetVersion, World, WorldError,
 };
+
+/// Prometheus refuses range queries with more points per series than this.
+const MAX_POINTS: i64 = 11_000;
 
 /// Everything a scenario's policy can read, over time.
 #[derive(Debug, Default)]
@@ -22,6 +27,18 @@ pub(super) struct WorldData {
     pub(super) argocd: BTreeMap<String, Vec<(i64, AppStatus)>>,
     /// Merge requests with their timelines.
     pub(super) merge_requests: Vec<MergeRequestData>,
+    /// Scripted metrics answers by PromQL text, in time order; `None`: the
+    /// scenario has no `metrics:` section.
+    pub(super) metrics: Option<BTreeMap<String, Vec<(i64, MetricAnswer)>>>,
+}
+
+/// One scripted metrics answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum MetricAnswer {
+    /// Series (labels sorted by name) and their values.
+    Samples(Vec<(Vec<MetricLabel>, f64)>),
+    /// The query fails.
+    Error(MetricsError),
 }
 
 /// One stage's data in the env repo.
@@ -31,6 +48,9 @@ pub(super) struct StageData {
     pub(super) name: String,
     /// A fixed current version, if the scenario sets one.
     pub(super) version: Option<String>,
+    /// Labels of its targets, in config order (every target holds the
+    /// stage's version).
+    pub(super) targets: Vec<String>,
     /// Deployments, newest first.
     pub(super) history: Vec<Deployment>,
 }
@@ -132,6 +152,28 @@ impl ScenarioWorld {
             .ok_or_else(|| CapabilityError::Invalid(format!("unknown stage {name:?}")).into())
     }
 
+    /// The scripted timeline of `promql`.
+    fn timeline(&self, promql: &str) -> Result<&[(i64, MetricAnswer)], WorldError<MetricsError>> {
+        let Some(scripts) = &self.data.metrics else {
+            return Err(MetricsError::Denied("no metrics: section in the scenario".into()).into());
+        };
+        scripts
+            .get(promql.trim())
+            .map(Vec::as_slice)
+            .ok_or_else(|| {
+                let known: Vec<&str> = scripts.keys().map(String::as_str).collect();
+                WorldError::Host(format!(
+                    "no scripted answer for metrics query {promql:?} in the scenario's metrics: \
+                 section (scripted: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        format!("{known:?}")
+                    }
+                ))
+            })
+    }
+
     /// Checks that `revision` (if any) names a commit that exists by now.
     fn revision(&self, revision: Option<&str>) -> Result<Option<&Deployment>, WorldError> {
         match revision {
@@ -176,6 +218,33 @@ impl World for ScenarioWorld {
             let rev = revision.unwrap_or("the branch tip");
             CapabilityError::NotFound(format!("stage {stage} has no version at {rev}")).into()
         })
+    }
+
+    fn target_versions(
+        &mut self,
+        stage: &str,
+        revision: Option<&str>,
+    ) -> Result<Vec<TargetVersion>, WorldError> {
+        let labels = self.stage(stage)?.targets.clone();
+        let version = match self.stage_version(stage, revision) {
+            Ok(version) => Some(version),
+            Err(WorldError::Capability(CapabilityError::NotFound(_))) => None,
+            Err(e) => return Err(e),
+        };
+        let digest = self
+            .data
+            .stage(stage)
+            .and_then(|s| self.data.visible(s, self.now).next())
+            .filter(|d| revision.is_none() && Some(&d.to_version) == version.as_ref())
+            .and_then(|d| d.digest.clone());
+        Ok(labels
+            .into_iter()
+            .map(|label| TargetVersion {
+                label,
+                version: version.clone(),
+                digest: digest.clone(),
+            })
+            .collect())
     }
 
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
@@ -224,129 +293,92 @@ impl World for ScenarioWorld {
     fn now(&mut self) -> Result<i64, WorldError> {
         Ok(self.now)
     }
+
+    fn metrics_query(
+        &mut self,
+        promql: &str,
+        time: Option<i64>,
+    ) -> Result<Vec<Sample>, WorldError<MetricsError>> {
+        let at = time.unwrap_or(self.now);
+        match holding(self.timeline(promql)?, at) {
+            None => Ok(Vec::new()),
+            Some(MetricAnswer::Error(e)) => Err(e.clone().into()),
+            Some(MetricAnswer::Samples(samples)) => Ok(samples
+                .iter()
+                .map(|(labels, value)| Sample {
+                    labels: labels.clone(),
+                    time: at,
+                    value: *value,
+                })
+                .collect()),
+        }
+    }
+
+    fn metrics_query_range(
+        &mut self,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step: u64,
+    ) -> Result<Vec<Series>, WorldError<MetricsError>> {
+        let timeline = self.timeline(promql)?;
+        let bad = |m: &str| Err(MetricsError::BadQuery(m.into()).into());
+        let Ok(step) = i64::try_from(step) else {
+            return bad("step is too large");
+        };
+        if step == 0 {
+            return bad(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            );
+        }
+        if end < start {
+            return bad("end timestamp must not be before start time");
+        }
+        if (end - start) / step >= MAX_POINTS {
+            return bad(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            );
+        }
+        let mut series: BTreeMap<Vec<(String, String)>, Series> = BTreeMap::new();
+        let mut at = start;
+        while at <= end {
+            match holding(timeline, at) {
+                None => {}
+                Some(MetricAnswer::Error(e)) => return Err(e.clone().into()),
+                Some(MetricAnswer::Samples(samples)) => {
+                    for (labels, value) in samples {
+                        let key = labels
+                            .iter()
+                            .map(|l| (l.name.clone(), l.value.clone()))
+                            .collect();
+                        series
+                            .entry(key)
+                            .or_insert_with(|| Series {
+                                labels: labels.clone(),
+                                points: Vec::new(),
+                            })
+                            .points
+                            .push(Point {
+                                time: at,
+                                value: *value,
+                            });
+                    }
+                }
+            }
+            at += step;
+        }
+        Ok(series.into_values().collect())
+    }
+}
+
+/// The answer holding at `at`: the latest one from then or earlier.
+fn holding(timeline: &[(i64, MetricAnswer)], at: i64) -> Option<&MetricAnswer> {
+    timeline
+        .iter()
+        .rev()
+        .find(|(from, _)| *from <= at)
+        .map(|(_, answer)| answer)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::Trailer;
-
-    fn deploy(commit: &str, time: i64, to: &str) -> Deployment {
-        Deployment {
-            commit: commit.into(),
-            time,
-            author: "ci".into(),
-            from_version: None,
-            to_version: to.into(),
-            subject: String::new(),
-            trailers: Vec::<Trailer>::new(),
-        }
-    }
-
-    fn data() -> Arc<WorldData> {
-        Arc::new(WorldData {
-            stages: vec![
-                StageData {
-                    name: "dev".into(),
-                    version: None,
-                    history: vec![deploy("d3", 300, "v3"), deploy("d2", 200, "v2")],
-                },
-                StageData {
-                    name: "staging".into(),
-                    version: None,
-                    history: vec![deploy("s2", 250, "v2")],
-                },
-            ],
-            ..WorldData::default()
-        })
-    }
-
-    fn capability(e: WorldError) -> CapabilityError {
-        match e {
-            WorldError::Capability(c) => c,
-            WorldError::Host(h) => panic!("host error {h}"),
-        }
-    }
-
-    #[test]
-    fn history_and_version_follow_the_clock() {
-        let mut early = ScenarioWorld::new(data(), 250);
-        assert_eq!(early.stage_version("dev", None).unwrap(), "v2");
-        assert_eq!(early.stage_history("dev", 10).unwrap().len(), 1);
-        let mut late = ScenarioWorld::new(data(), 300);
-        assert_eq!(late.stage_version("dev", None).unwrap(), "v3");
-        assert_eq!(late.stage_history("dev", 1).unwrap()[0].commit, "d3");
-    }
-
-    #[test]
-    fn version_at_a_revision_of_another_stage_is_the_one_deployed_by_then() {
-        let mut w = ScenarioWorld::new(data(), 1000);
-        assert_eq!(w.stage_version("dev", Some("s2")).unwrap(), "v2");
-        assert_eq!(w.stage_version("dev", Some("d3")).unwrap(), "v3");
-        assert_eq!(
-            capability(w.stage_version("staging", Some("d2")).unwrap_err()),
-            CapabilityError::NotFound("stage staging has no version at d2".into())
-        );
-    }
-
-    #[test]
-    fn unknown_names_answer_like_the_live_world() {
-        let mut w = ScenarioWorld::new(data(), 250);
-        assert_eq!(
-            capability(w.stage_history("qa", 1).unwrap_err()),
-            CapabilityError::Invalid("unknown stage \"qa\"".into())
-        );
-        // d3 is only pushed at 300.
-        assert_eq!(
-            capability(w.stage_version("dev", Some("d3")).unwrap_err()),
-            CapabilityError::Invalid("unknown revision d3".into())
-        );
-        assert_eq!(
-            capability(w.application_status("payments-dev").unwrap_err()),
-            CapabilityError::NotFound("application \"payments-dev\" not found".into())
-        );
-        assert_eq!(
-            capability(w.merge_request(7).unwrap_err()),
-            CapabilityError::NotFound("merge request !7 not found".into())
-        );
-    }
-
-    #[test]
-    fn merge_requests_change_state_over_time() {
-        let mr = MergeRequest {
-            number: 4,
-            url: "u".into(),
-            title: "t".into(),
-            state: MergeRequestState::Opened,
-            source_branch: "baton/payments/staging/v2".into(),
-            target_branch: "main".into(),
-            labels: Vec::new(),
-            merge_status: "mergeable".into(),
-            merge_commit: None,
-        };
-        let data = Arc::new(WorldData {
-            merge_requests: vec![MergeRequestData {
-                base: mr,
-                merge_commit: Some("m1".into()),
-                opened_at: 10,
-                merged_at: Some(20),
-                closed_at: None,
-            }],
-            ..WorldData::default()
-        });
-        let branch = "baton/payments/staging/v2";
-        let find = |now| {
-            ScenarioWorld::new(data.clone(), now)
-                .find_open_merge_request(branch)
-                .unwrap()
-        };
-        assert_eq!(find(5), None);
-        assert_eq!(find(15).map(|m| m.number), Some(4));
-        assert_eq!(find(20), None);
-        let merged = ScenarioWorld::new(data.clone(), 20)
-            .merge_request(4)
-            .unwrap();
-        assert_eq!(merged.state, MergeRequestState::Merged);
-        assert_eq!(merged.merge_commit.as_deref(), Some("m1"));
-    }
-}
+mod tests;
