@@ -14,9 +14,66 @@
 //! [`run`] drives an async operation on tokio's clock, [`run_blocking`] a
 //! blocking one on the thread. Both are the same state machine ([`Run`]),
 //! which is tested on its own with a fake clock.
+//!
+//! A run cancelled by SIGTERM ends every wait at once: [`cancel`] makes
+//! every deadline pass, interrupts the request an async [`run`] is
+//! waiting for, and the git transport kills the process it waits for.
 
 use std::future::Future;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// A cancellation flag that waiters can also sleep on.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Cancel {
+    /// Raises the flag and wakes every waiter.
+    pub fn raise(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the flag is up.
+    pub fn is_raised(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the flag is up.
+    pub async fn raised(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_raised() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The process's cancellation: raised by SIGTERM or Ctrl-C.
+static PROCESS: LazyLock<Cancel> = LazyLock::new(Cancel::default);
+
+/// Cancels everything this process waits for: every [`Deadline`] passes.
+pub fn cancel() {
+    PROCESS.raise();
+}
+
+/// Whether the process was cancelled.
+pub fn cancelled() -> bool {
+    PROCESS.is_raised()
+}
+
+/// Resolves once the process is cancelled.
+pub async fn until_cancelled() {
+    PROCESS.raised().await;
+}
 
 /// How a backoff delay is spread around the exponential curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +152,12 @@ impl Deadline {
         self.0
     }
 
-    /// Time left at `now`: `None` without a deadline, zero once it passed.
+    /// Time left at `now`: `None` without a deadline, zero once it passed
+    /// (or once the process is cancelled).
     pub fn left_at(self, now: Instant) -> Option<Duration> {
+        if cancelled() {
+            return Some(Duration::ZERO);
+        }
         self.0.map(|end| end.saturating_duration_since(now))
     }
 
@@ -172,11 +233,17 @@ where
     loop {
         match run.next(now()) {
             Step::Attempt(attempt) => {
-                let result = op(attempt).await;
+                let result = tokio::select! {
+                    result = op(attempt) => result,
+                    () = until_cancelled() => return run.finish(),
+                };
                 let again = transient(&result);
                 run.record(result, again);
             }
-            Step::Sleep(delay) => tokio::time::sleep(delay).await,
+            Step::Sleep(delay) => tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = until_cancelled() => return run.finish(),
+            },
             Step::Done => return run.finish(),
         }
     }
@@ -304,6 +371,22 @@ mod tests {
     use std::cell::{Cell, RefCell};
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_raised_cancel_wakes_its_waiters() {
+        let cancel = std::sync::Arc::new(Cancel::default());
+        let waiter = tokio::spawn({
+            let cancel = cancel.clone();
+            async move { cancel.raised().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!cancel.is_raised());
+        cancel.raise();
+        waiter.await.expect("the waiter ends");
+        assert!(cancel.is_raised());
+        // Raised stays raised: a later waiter returns at once.
+        cancel.raised().await;
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -42,6 +42,8 @@ pub fn cancel_on_signals() -> watch::Receiver<bool> {
             }
         }
         tracing::warn!("cancelling: the audit record will be written, then baton exits");
+        // Every wait of the run ends now: requests, retries, git processes.
+        crate::retry::cancel();
         let _ = tx.send(true);
     });
     rx

@@ -16,6 +16,7 @@ use super::world;
 use crate::capabilities::argocd::AppRef;
 use crate::config::StageConfig;
 use crate::report::error_chain;
+use crate::retry::Deadline;
 use crate::runtime::{
     Action, AppStatus, AwaitHealth, Decision, Event, GateTimeout, HealthObserved, TargetStatus,
 };
@@ -89,6 +90,11 @@ impl Engine {
         };
         let (commit, pushed_at) = self.gate_commit(st, &stage, &wait.version)?;
         let timeout = self.gate_timeout(wait);
+        // One deadline for the whole gate: the first read, every request,
+        // retry and reconnect of the watch end by it.
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let client = client.until(Deadline::at(deadline));
         let mut gate = Gate {
             slot,
             action,
@@ -115,6 +121,12 @@ impl Engine {
             .get_application(&AppRef::named(&gate.stage.argocd_app), false)
             .await
         {
+            if Instant::now() >= deadline && !crate::retry::cancelled() {
+                // Argo CD did not answer within the whole gate.
+                gate.record.result = GateResult::TimedOut;
+                gate.record.elapsed_ms = millis(started.elapsed());
+                return self.timed_out(st, gate, started.elapsed());
+            }
             let message = format!("health gate for {}: {}", gate.stage.name, error_chain(&e));
             gate.record.result = GateResult::Error;
             return gate.fail(st, Stop::external(message));
@@ -123,11 +135,10 @@ impl Engine {
             label: gate.stage.argocd_app.clone(),
             expected_commit: gate.record.commit.clone(),
             pushed_at,
-            max_wait: timeout,
+            max_wait: deadline.saturating_duration_since(Instant::now()),
             progress_every: self.options.progress_every,
         };
         let mut source = client.watch(AppRef::named(&gate.stage.argocd_app));
-        let started = Instant::now();
         let outcome = self.watch(st, &mut gate, &spec, &mut source).await;
         gate.record.elapsed_ms = millis(started.elapsed());
         match outcome {
@@ -187,7 +198,10 @@ impl Engine {
                     status,
                 });
                 match self.decide(st, event) {
-                    Ok((_, d)) if d.actions.is_empty() => Verdict::KeepWaiting,
+                    Ok((_, d)) if d.actions.is_empty() => match d.recheck_after {
+                        Some(ms) => Verdict::RecheckAfter(Duration::from_millis(ms)),
+                        None => Verdict::KeepWaiting,
+                    },
                     other => Verdict::Done(other),
                 }
             },

@@ -46,6 +46,9 @@ pub enum Verdict<T> {
     Done(T),
     /// Not yet decided.
     KeepWaiting,
+    /// Not yet decided; ask again after this long even if nothing new is
+    /// observed (at most once a second).
+    RecheckAfter(Duration),
 }
 
 /// How the gate ended.
@@ -118,9 +121,95 @@ pub fn progress_line(label: &str, status: Option<&AppStatus>, elapsed: Duration)
     }
 }
 
+/// What a gate keeps between wake-ups.
+struct Watch {
+    start: Instant,
+    deadline: Instant,
+    not_before: SystemTime,
+    ancestry: HashMap<String, bool>,
+    last_seen: Option<AppStatus>,
+    last_counted: Option<Observation>,
+    last_line: Option<Instant>,
+    /// When the policy asked to be asked again without a new observation.
+    recheck_at: Option<Instant>,
+}
+
+impl Watch {
+    fn new(spec: &GateSpec) -> Self {
+        let start = Instant::now();
+        Self {
+            start,
+            deadline: start + spec.max_wait,
+            // reconciledAt has whole-second precision: a reconcile in the
+            // push's own second must count. The revision check rules out
+            // pre-push states.
+            not_before: truncate_to_second(spec.pushed_at),
+            ancestry: HashMap::new(),
+            last_seen: None,
+            last_counted: None,
+            last_line: None,
+            recheck_at: None,
+        }
+    }
+
+    /// The next time anything is due: a progress line, a recheck, the end.
+    fn wake(&self, spec: &GateSpec) -> Instant {
+        let next_line = self.last_line.unwrap_or(self.start) + spec.progress_every;
+        let mut wake = next_line.max(Instant::now()).min(self.deadline);
+        if let Some(at) = self.recheck_at {
+            wake = wake.min(at);
+        }
+        wake
+    }
+
+    /// Whether `status` is trustworthy for the gated commit.
+    fn counts(
+        &mut self,
+        status: &AppStatus,
+        spec: &GateSpec,
+        is_descendant_or_equal: &mut impl FnMut(&str) -> bool,
+    ) -> bool {
+        status.reconciled_at.is_some_and(|t| t >= self.not_before)
+            && status.sync_revisions().any(|rev| {
+                *self
+                    .ancestry
+                    .entry(rev.to_owned())
+                    .or_insert_with(|| rev == spec.expected_commit || is_descendant_or_equal(rev))
+            })
+    }
+
+    /// Hands `obs` to the policy; `Some` ends the gate.
+    fn ask<T>(
+        &mut self,
+        obs: Observation,
+        now: Instant,
+        on_observation: &mut impl FnMut(&Observation) -> Verdict<T>,
+    ) -> Option<GateOutcome<T>> {
+        self.recheck_at = None;
+        match on_observation(&obs) {
+            Verdict::Done(value) => return Some(GateOutcome::Decided { value, last: obs }),
+            Verdict::KeepWaiting => {}
+            // At most once a second: a recheck is not a busy loop.
+            Verdict::RecheckAfter(after) => {
+                self.recheck_at = Some(now + after.max(Duration::from_secs(1)));
+            }
+        }
+        self.last_counted = Some(obs);
+        None
+    }
+
+    fn timed_out<T>(&mut self, now: Instant) -> GateOutcome<T> {
+        GateOutcome::TimedOut {
+            waited: now - self.start,
+            last: self.last_counted.take(),
+        }
+    }
+}
+
 /// Runs the gate. `is_descendant_or_equal(rev)` says whether `rev` is the
 /// expected commit or contains it; `on_observation` forwards each counted
-/// observation to the policy.
+/// observation to the policy, and again the last one when the policy asked
+/// to be rechecked. The gate ends at `max_wait` whatever the source does.
 pub async fn wait_for_health<S: StatusSource, T>(
     source: &mut S,
     spec: &GateSpec,
@@ -128,66 +217,65 @@ pub async fn wait_for_health<S: StatusSource, T>(
     mut on_observation: impl FnMut(&Observation) -> Verdict<T>,
     sink: &mut (dyn ProgressSink + Send),
 ) -> Result<GateOutcome<T>, GateError> {
-    let start = Instant::now();
-    let deadline = start + spec.max_wait;
-    // reconciledAt has whole-second precision: a reconcile in the push's own
-    // second must count. The revision check rules out pre-push states.
-    let not_before = truncate_to_second(spec.pushed_at);
-    let mut ancestry: HashMap<String, bool> = HashMap::new();
-    let mut last_seen: Option<AppStatus> = None;
-    let mut last_counted: Option<Observation> = None;
-    let mut last_line: Option<Instant> = None;
-
+    let mut w = Watch::new(spec);
     loop {
-        let next_line = last_line.unwrap_or(start) + spec.progress_every;
-        let wake = next_line.max(Instant::now()).min(deadline);
         let received = tokio::select! {
             r = source.next_status() => Some(r),
-            () = tokio::time::sleep_until(wake) => None,
+            () = tokio::time::sleep_until(w.wake(spec)) => None,
         };
         let now = Instant::now();
-        if let Some(r) = received {
-            let status = match r {
-                Some(Ok(s)) => s,
-                Some(Err(source)) => {
-                    return Err(GateError::Observe {
-                        label: spec.label.clone(),
-                        source,
-                    });
+        match received {
+            Some(Some(Ok(status))) => {
+                let counts = w.counts(&status, spec, &mut is_descendant_or_equal);
+                w.last_seen = Some(status.clone());
+                if counts {
+                    let obs = Observation {
+                        status,
+                        elapsed: now - w.start,
+                    };
+                    if let Some(done) = w.ask(obs, now, &mut on_observation) {
+                        return Ok(done);
+                    }
                 }
-                None => {
-                    return Err(GateError::SourceEnded {
-                        label: spec.label.clone(),
-                    });
-                }
-            };
-            let counts = status.reconciled_at.is_some_and(|t| t >= not_before)
-                && status.sync_revisions().any(|rev| {
-                    *ancestry.entry(rev.to_owned()).or_insert_with(|| {
-                        rev == spec.expected_commit || is_descendant_or_equal(rev)
-                    })
+            }
+            // An error that only says the gate's deadline passed is the
+            // gate's timeout, not a failure to observe.
+            Some(Some(Err(_))) if now >= w.deadline => return Ok(w.timed_out(now)),
+            Some(Some(Err(source))) => {
+                return Err(GateError::Observe {
+                    label: spec.label.clone(),
+                    source,
                 });
-            last_seen = Some(status.clone());
-            if counts {
-                let obs = Observation {
-                    status,
-                    elapsed: now - start,
-                };
-                match on_observation(&obs) {
-                    Verdict::Done(value) => return Ok(GateOutcome::Decided { value, last: obs }),
-                    Verdict::KeepWaiting => last_counted = Some(obs),
+            }
+            Some(None) => {
+                return Err(GateError::SourceEnded {
+                    label: spec.label.clone(),
+                });
+            }
+            None => {
+                if w.recheck_at.is_some_and(|at| now >= at)
+                    && let Some(last) = w.last_counted.take()
+                {
+                    let obs = Observation {
+                        status: last.status,
+                        elapsed: now - w.start,
+                    };
+                    if let Some(done) = w.ask(obs, now, &mut on_observation) {
+                        return Ok(done);
+                    }
                 }
             }
         }
-        if now >= deadline {
-            return Ok(GateOutcome::TimedOut {
-                waited: now - start,
-                last: last_counted,
-            });
+        if now >= w.deadline {
+            return Ok(w.timed_out(now));
         }
-        if last_line.is_none_or(|t| now >= t + spec.progress_every) {
-            sink.line(&progress_line(&spec.label, last_seen.as_ref(), now - start));
-            last_line = Some(now);
+        if w.last_line.is_none_or(|t| now >= t + spec.progress_every) {
+            sink.line(&progress_line(
+                &spec.label,
+                w.last_seen.as_ref(),
+                now - w.start,
+            ));
+            w.last_line = Some(now);
         }
     }
 }
@@ -293,6 +381,43 @@ mod tests {
         // The exact commit needs no ancestry lookup; each other revision is asked once.
         assert_eq!(asked, ["0ld0ld", "beef", "merge99"]);
         assert_eq!(lines, ["payments-dev: Healthy / Synced @0ld0ld (0s)"]);
+    }
+
+    /// A policy that asks to be rechecked is asked again with the last
+    /// observation although nothing new arrives (a bake period), and the
+    /// gate ends when it decides.
+    #[tokio::test(start_paused = true)]
+    async fn a_recheck_asks_again_without_a_new_observation() {
+        let mut source = Scripted(VecDeque::from([status(
+            HealthStatus::Healthy,
+            SyncStatus::Synced,
+            "c0ffee1234",
+            1001,
+        )]));
+        let mut asked = Vec::new();
+        let outcome = wait_for_health(
+            &mut source,
+            &spec(Duration::from_secs(60)),
+            |_| false,
+            |obs| {
+                asked.push(obs.elapsed);
+                if asked.len() < 3 {
+                    Verdict::RecheckAfter(Duration::from_secs(5))
+                } else {
+                    Verdict::Done("baked")
+                }
+            },
+            &mut Vec::new(),
+        )
+        .await
+        .expect("gate runs");
+        assert!(matches!(
+            outcome,
+            GateOutcome::Decided { value: "baked", .. }
+        ));
+        assert_eq!(asked.len(), 3);
+        assert!(asked[1] >= asked[0] + Duration::from_secs(5), "{asked:?}");
+        assert!(asked[2] >= asked[1] + Duration::from_secs(5), "{asked:?}");
     }
 
     #[tokio::test]

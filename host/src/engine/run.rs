@@ -62,6 +62,20 @@ impl Engine {
             Err(stop) => Err(stop),
         };
         let (status, message) = self.outcome(&st, result);
+        // A run cancelled mid-request ends with that request's error: it is
+        // still a cancelled run, which re-running continues.
+        let (status, message) = if crate::retry::cancelled()
+            && matches!(
+                status,
+                Status::ExternalError | Status::Failed | Status::PolicyError
+            ) {
+            (
+                Status::Cancelled,
+                format!("cancelled ({message}); run the same command again to continue"),
+            )
+        } else {
+            (status, message)
+        };
         attach_exemptions(&mut st);
         AuditRecord {
             schema: SCHEMA.into(),
@@ -139,6 +153,19 @@ impl Engine {
                 stack.pop();
                 continue;
             };
+            if crate::retry::cancelled() {
+                st.record(
+                    Slot::of(seq, i),
+                    &action,
+                    ActionStatus::Skipped,
+                    "not run: the run was cancelled".into(),
+                );
+                skip_rest(st, &mut stack);
+                return Err(Stop::Error(
+                    Status::Cancelled,
+                    "cancelled; run the same command again to continue".into(),
+                ));
+            }
             match self.run_action(st, Slot::of(seq, i), &action).await? {
                 Next::Continue => {}
                 Next::Decision(next_seq, next) => {

@@ -392,3 +392,56 @@ async fn server_closing_streams_mid_wait_is_survived() {
     );
     assert!(sim.stream_connections() >= 2, "the watch reconnected");
 }
+
+/// A burst of 503s while a gate waits is retried within the gate's own
+/// time, not a fixed handful of attempts: eight in a row cost a second or
+/// two of a 20 s gate, and the gate still passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_503s_uses_the_gates_remaining_time() {
+    let repo = TestRepo::new();
+    let sim = start(sim_config(&repo, vec![fast_app("payments-dev")])).await;
+    let pushed_at = SystemTime::now();
+    let commit = repo.set_version("v1.1.0");
+    sim.refresh().await;
+    sim.faults().fail_next(8);
+
+    let deadline = baton::retry::Deadline::after(Duration::from_secs(20));
+    let gated = client(&sim).until(deadline);
+    // One read first, as the engine does: it rides out the burst.
+    gated
+        .get_application(&AppRef::named("payments-dev"), false)
+        .await
+        .expect("the read succeeds within the gate's time");
+    let mut source = gated.watch(AppRef::named("payments-dev"));
+    let forwarded = Arc::new(Mutex::new(Vec::new()));
+    let mut lines: Vec<String> = Vec::new();
+    let repo_ref = &repo;
+    let commit_ref = commit.clone();
+    let outcome = wait_for_health(
+        &mut source,
+        &spec(&commit, pushed_at, Duration::from_secs(20)),
+        |rev| repo_ref.contains(rev, &commit_ref),
+        default_policy(&forwarded),
+        &mut lines,
+    )
+    .await
+    .expect("the gate observes");
+    assert!(
+        matches!(outcome, GateOutcome::Decided { value: Ok(()), .. }),
+        "{outcome:?}"
+    );
+}
+
+/// The same burst with the client's own handful of retries and no gate
+/// deadline fails the read: what the gate's deadline changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_deadline_a_burst_of_503s_fails_after_the_retries() {
+    let repo = TestRepo::new();
+    let sim = start(sim_config(&repo, vec![fast_app("payments-dev")])).await;
+    sim.faults().fail_next(8);
+    let err = client(&sim)
+        .get_application(&AppRef::named("payments-dev"), false)
+        .await
+        .expect_err("five attempts meet five 503s");
+    assert!(err.to_string().contains("503"), "{err}");
+}

@@ -35,6 +35,8 @@ pub struct Setup {
     pub guardrails: String,
     /// Leave Argo CD out of `baton.yaml` and point it at a closed port.
     pub argocd_unreachable: bool,
+    /// Argo CD answers every request after this many milliseconds.
+    pub argocd_delay_ms: u64,
 }
 
 impl Default for Setup {
@@ -47,6 +49,7 @@ impl Default for Setup {
                 "  direct_commit_stages: [dev]\n  auto_merge_stages: []\n  max_health_wait: 1m\n"
                     .into(),
             argocd_unreachable: false,
+            argocd_delay_ms: 0,
         }
     }
 }
@@ -105,6 +108,7 @@ impl Env {
         let mut argo = SimConfig::new(&bare);
         argo.poll_interval_ms = 100;
         argo.token = Some(ARGO_TOKEN.into());
+        argo.faults.delay_ms = setup.argocd_delay_ms;
         for stage in STAGES {
             let mut app = SimApp::new(format!("{APP}-{stage}"), stage_file(stage));
             app.sync_delay_ms = 50;

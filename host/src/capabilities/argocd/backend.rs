@@ -151,6 +151,19 @@ impl ArgoCdClient {
         &self.config
     }
 
+    /// This client for work that must end by `deadline` (a health gate):
+    /// every request, retry and reconnect ends by it, and retries are
+    /// bounded by the time left rather than by a count, so a burst of 503s
+    /// uses the gate's remaining time instead of failing it early.
+    pub fn until(&self, deadline: Deadline) -> Self {
+        let mut client = self.clone();
+        client.config.deadline = deadline;
+        if deadline.instant().is_some() {
+            client.config.max_retries = u32::MAX - 1;
+        }
+        client
+    }
+
     /// `GET /api/v1/applications/{name}`; with `refresh`, asks for a normal
     /// refresh (the server answers once the controller has reconciled).
     pub async fn get_application(

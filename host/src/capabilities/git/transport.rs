@@ -249,9 +249,9 @@ impl Remote {
         args: &[&str],
         attempt: Attempt,
     ) -> Result<Output, TransportError> {
-        let Some(limit) = attempt.time_left else {
-            return self.run(git_dir, op, args);
-        };
+        // Without a deadline git runs to its end, unless the run is
+        // cancelled (SIGTERM), which `output_within` also watches for.
+        let limit = attempt.time_left.unwrap_or(Duration::MAX);
         let mut cmd = self.command(git_dir);
         cmd.args(args);
         match output_within(cmd, limit) {
@@ -321,9 +321,9 @@ impl Remote {
 }
 
 /// Runs `cmd` to its end and collects its output, or kills it once `limit`
-/// has passed (`Ok(None)`).
+/// has passed or the process is cancelled (`Ok(None)`).
 fn output_within(mut cmd: Command, limit: Duration) -> std::io::Result<Option<Output>> {
-    let end = Instant::now() + limit;
+    let end = Instant::now().checked_add(limit);
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     // Both pipes are drained while waiting (a full pipe would stall git), on
     // threads of their own: after a kill, a helper git started may hold a
@@ -339,8 +339,8 @@ fn output_within(mut cmd: Command, limit: Duration) -> std::io::Result<Option<Ou
                 stderr: stderr.join().unwrap_or_default(),
             }));
         }
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        let left = end.map_or(POLL, |end| end.saturating_duration_since(Instant::now()));
+        if left.is_zero() || retry::cancelled() {
             let _ = child.kill();
             let _ = child.wait();
             return Ok(None);
