@@ -108,6 +108,10 @@ impl Engine {
         since: Option<&str>,
         tip: &str,
     ) -> Result<Vec<Event>, Stop> {
+        // The comparison needs the commits before the tip, which a shallow
+        // cache (a fresh runner: writes fetch only the tip) does not have.
+        repo.ensure_full_history()
+            .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
         let Some(since) = since
             .map(str::to_owned)
             .or_else(|| default_since(repo, tip))
