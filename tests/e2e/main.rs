@@ -19,4 +19,5 @@ mod forge_sims;
 mod forge_transport;
 mod git;
 mod runtime;
+mod templates;
 mod world;

@@ -1,6 +1,6 @@
 //! The promotion engine end to end: `promote`, `advance`, `rollback`,
 //! `status` and `demo` through the real binary.
 
-mod env;
+pub(crate) mod env;
 mod flow;
 mod replay;
