@@ -28,7 +28,11 @@ fail() { log "error: $*"; exit 1; }
     || fail "this script builds on Linux x86_64 only (this is $(uname -s)-$(uname -m))"
 
 cd "$root"
-rustup target add "$target" wasm32-wasip2
+# The toolchain rust-toolchain.toml pins, with the musl target and the
+# wasm32-wasip2 target the embedded policies are built for.
+channel="$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)"
+[ -n "$channel" ] || fail "no channel in rust-toolchain.toml"
+rustup toolchain install "$channel" --profile minimal --target "$target" --target wasm32-wasip2
 
 if ! command -v musl-gcc >/dev/null 2>&1; then
     log "musl-gcc not found: installing Debian's musl-tools"
