@@ -517,3 +517,417 @@ fn gitlab_advance_component_gates_a_merged_mr_and_opens_the_next() {
     assert_eq!(records[0]["gates"][0]["stage"], "staging");
     assert_eq!(records[0]["gates"][0]["result"], "decided");
 }
+
+#[test]
+fn gitlab_promote_component_refuses_a_binary_with_the_wrong_checksum() {
+    let Some(gcl) = tool("gitlab-ci-local") else {
+        return;
+    };
+    let (env, host, bin) = gitlab_world();
+    let app_dir = env.dir().join("app");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    let wrong = "0".repeat(64);
+    let app = Consumer::new(&env, gcl, app_dir.clone(), &app_repo(&host, &bin, &wrong));
+    init_project(&app_dir, &host.project_url("acme/payments"));
+    let before = env.fingerprint();
+
+    let out = app.run(&[
+        "--variable",
+        "CI_COMMIT_TAG=v1.1.0",
+        "baton-promote-payments",
+    ]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains(&format!(
+            "checksum mismatch for {}: expected sha256 {wrong}, got {}; not running it",
+            bin.url(),
+            bin.sha256
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("> baton 0.1.0"), "the binary ran:\n{log}");
+    assert_eq!(env.fingerprint(), before, "{log}");
+    assert!(app.audit_records().is_empty());
+}
+
+/// The documents of a YAML file (a component has a `spec:` header, `---`,
+/// then its jobs).
+fn documents(path: &Path) -> Vec<yaml_serde::Value> {
+    use serde::Deserialize as _;
+    let text = std::fs::read_to_string(path).unwrap();
+    yaml_serde::Deserializer::from_str(&text)
+        .map(|doc| {
+            yaml_serde::Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .collect()
+}
+
+/// Runs shellcheck on `script` as `shell` (`sh` or `bash`); returns its
+/// findings, empty when clean.
+fn shellcheck(shellcheck: &Path, dir: &Path, name: &str, shell: &str, script: &str) -> String {
+    let file = dir.join(format!("{name}.{shell}"));
+    std::fs::write(&file, format!("#!/bin/{shell}\n{script}\n")).unwrap();
+    let out = Command::new(shellcheck)
+        .args(["--shell", shell, "--severity", "style"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        String::new()
+    } else {
+        text(&out)
+    }
+}
+
+#[test]
+fn the_scripts_of_the_components_and_the_action_pass_shellcheck() {
+    let Some(sc) = tool("shellcheck") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut findings = String::new();
+    let mut checked = 0;
+    // GitLab runs before_script and script of a job in one shell, in any
+    // image: POSIX sh.
+    for component in ["promote", "advance"] {
+        let path = repo_root().join(format!("templates/{component}.yml"));
+        let docs = documents(&path);
+        assert_eq!(docs.len(), 2, "{}: spec header and jobs", path.display());
+        let jobs = docs[1].as_mapping().unwrap();
+        for (name, job) in jobs {
+            let name = name.as_str().unwrap();
+            let Some(job) = job.as_mapping() else {
+                continue;
+            };
+            let mut script = String::new();
+            let hidden = job
+                .get("extends")
+                .and_then(|e| jobs.get(e.as_str().unwrap()))
+                .and_then(|h| h.get("before_script"));
+            for key in ["before_script", "script"] {
+                let lines = job
+                    .get(key)
+                    .or(if key == "before_script" { hidden } else { None });
+                for line in lines.and_then(|l| l.as_sequence()).into_iter().flatten() {
+                    script.push_str(line.as_str().unwrap());
+                    script.push('\n');
+                }
+            }
+            if !job.contains_key("script") {
+                continue;
+            }
+            let file = name.replace(['$', '[', ']', ' ', '.'], "");
+            findings.push_str(&shellcheck(&sc, dir.path(), &file, "sh", &script));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4, "promote, advance, reconcile and rollback jobs");
+    // The action's steps run in bash; inputs reach them only through env,
+    // never as ${{ }} inside a script (that would be script injection).
+    let action = &documents(&repo_root().join("action.yml"))[0];
+    for (i, step) in action["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let Some(run) = step.get("run").and_then(|r| r.as_str()) else {
+            continue;
+        };
+        assert_eq!(step["shell"], "bash", "step {i}");
+        assert!(
+            !run.contains("${{"),
+            "step {i} expands an expression in its script:\n{run}"
+        );
+        findings.push_str(&shellcheck(
+            &sc,
+            dir.path(),
+            &format!("action-{i}"),
+            "bash",
+            run,
+        ));
+        checked += 1;
+    }
+    assert_eq!(checked, 6, "and the action's two scripts");
+    for script in [
+        "dist/install.sh",
+        "dist/build-static.sh",
+        ".ci/pipelines.sh",
+    ] {
+        let out = Command::new(&sc)
+            .arg(repo_root().join(script))
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            findings.push_str(&text(&out));
+        }
+    }
+    assert!(findings.is_empty(), "{findings}");
+}
+
+#[test]
+fn the_github_action_and_workflows_pass_actionlint_with_shellcheck() {
+    let (Some(actionlint), Some(sc)) = (tool("actionlint"), tool("shellcheck")) else {
+        return;
+    };
+    let root = repo_root();
+    let mut files = Vec::new();
+    for dir in [".github/workflows", ".github/examples"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    // release.yml runs the action as `./`: actionlint checks its inputs
+    // against action.yml.
+    let out = Command::new(&actionlint)
+        .current_dir(&root)
+        .arg("-shellcheck")
+        .arg(&sc)
+        .arg("-no-color")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+
+    // It does find mistakes: an unknown input of the action and a script
+    // shellcheck rejects.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".github/workflows")).unwrap();
+    copy_dir(&root.join("dist"), &dir.path().join("dist"));
+    std::fs::copy(root.join("action.yml"), dir.path().join("action.yml")).unwrap();
+    // actionlint finds local actions from the repository root.
+    git(dir.path(), &["init", "-q"]);
+    let bad = dir.path().join(".github/workflows/bad.yml");
+    std::fs::write(
+        &bad,
+        "on: push\npermissions: {}\njobs:\n  j:\n    runs-on: ubuntu-24.04\n    timeout-minutes: 5\n    steps:\n      - uses: ./\n        with: { command: status, app: a, colour: red }\n      - run: echo $UNQUOTED_THING\n",
+    )
+    .unwrap();
+    let out = Command::new(&actionlint)
+        .current_dir(dir.path())
+        .arg("-shellcheck")
+        .arg(&sc)
+        .arg("-no-color")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("input \"colour\" is not defined"), "{log}");
+    assert!(log.contains("SC2086"), "{log}");
+}
+
+#[test]
+fn every_template_validates_against_the_vendored_schemas() {
+    let Some(cj) = tool("check-jsonschema") else {
+        return;
+    };
+    let root = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    // A component is two YAML documents; each is GitLab CI configuration.
+    let mut gitlab = Vec::new();
+    for component in ["promote", "advance"] {
+        let text =
+            std::fs::read_to_string(root.join(format!("templates/{component}.yml"))).unwrap();
+        let (header, jobs) = text
+            .split_once("\n---\n")
+            .unwrap_or_else(|| panic!("templates/{component}.yml: no --- after the spec header"));
+        for (part, body) in [("spec", header), ("jobs", jobs)] {
+            let file = dir.path().join(format!("{component}-{part}.yml"));
+            std::fs::write(&file, body).unwrap();
+            gitlab.push(file);
+        }
+    }
+    let workflows: Vec<PathBuf> = [".github/workflows", ".github/examples"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    for (schema, files) in [
+        ("vendor.gitlab-ci", gitlab),
+        ("vendor.github-workflows", workflows),
+        ("vendor.github-actions", vec![root.join("action.yml")]),
+    ] {
+        let mut cmd = Command::new(&cj);
+        cmd.args(["--builtin-schema", schema]);
+        if schema == "vendor.gitlab-ci" {
+            // Reads GitLab's !reference tags, should a template use them.
+            cmd.args(["--data-transform", "gitlab-ci"]);
+        }
+        let out = cmd.args(&files).output().unwrap();
+        assert!(out.status.success(), "{schema} {files:?}\n{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("ok -- validation done"),
+            "{}",
+            text(&out)
+        );
+    }
+    // And the schema is strict enough to notice a wrong job key.
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "job:\n  stage: deploy\n  script: [true]\n  timeout: [45m]\n",
+    )
+    .unwrap();
+    let out = Command::new(&cj)
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+/// Runs one `run:` step of action.yml as the runner does (`bash
+/// --noprofile --norc -eo pipefail`), with `vars` as its environment.
+fn action_step(step: usize, cwd: &Path, vars: &[(&str, &str)]) -> Output {
+    let action = &documents(&repo_root().join("action.yml"))[0];
+    let script = action["runs"]["steps"][step]["run"].as_str().unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.env_clear()
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env("GITHUB_ACTION_PATH", repo_root())
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_ACTOR", "octocat")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "acme/payments")
+        .env("ENV_REPO_TOKEN", REPO_TOKEN)
+        .env("ARGOCD_TOKEN", ARGO_TOKEN)
+        .env("GITLAB_TOKEN", FORGE_TOKEN);
+    cmd.envs(vars.iter().copied());
+    let out = cmd.output().unwrap();
+    let all = text(&out);
+    for token in [REPO_TOKEN, ARGO_TOKEN, FORGE_TOKEN] {
+        assert!(
+            !all.contains(token),
+            "a token leaked into the step log:\n{all}"
+        );
+    }
+    out
+}
+
+#[test]
+fn the_github_action_steps_install_baton_then_promote_and_roll_back() {
+    let env = Env::new(Setup::default());
+    let bin = BinaryServer::start(&env);
+    let work = env.dir().join("github-workspace");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::copy(env.dir().join("baton.yaml"), work.join("baton.yaml")).unwrap();
+    let runner_temp = env.dir().join("runner-temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let github_path = runner_temp.join("github-path");
+    let system_path = std::env::var("PATH").unwrap();
+    let installer = [
+        ("PATH", system_path.as_str()),
+        ("RUNNER_TEMP", runner_temp.to_str().unwrap()),
+        ("GITHUB_PATH", github_path.to_str().unwrap()),
+        ("BATON_VERSION", "0.1.0"),
+        ("BATON_DOWNLOAD_URL", &bin.url()),
+    ];
+
+    // A wrong pinned checksum: nothing installed, nothing added to PATH.
+    let wrong = "f".repeat(64);
+    let mut vars = installer.to_vec();
+    vars.push(("BATON_SHA256", &wrong));
+    let out = action_step(0, &work, &vars);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("checksum mismatch"), "{}", text(&out));
+    assert!(!runner_temp.join("baton-bin/baton").exists());
+    assert!(!github_path.exists());
+
+    // The published .sha256 next to the binary.
+    let mut vars = installer.to_vec();
+    vars.push(("BATON_SHA256", ""));
+    let out = action_step(0, &work, &vars);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("baton 0.1.0"));
+    let added = std::fs::read_to_string(&github_path).unwrap();
+    assert_eq!(
+        added.trim(),
+        runner_temp.join("baton-bin").to_str().unwrap()
+    );
+    let installed = std::fs::read(runner_temp.join("baton-bin/baton")).unwrap();
+    assert_eq!(format!("{:x}", Sha256::digest(&installed)), bin.sha256);
+
+    // The command step, with baton found through GITHUB_PATH.
+    let path = format!("{}:{system_path}", added.trim());
+    let cache = env.dir().join("gh-cache");
+    let command = |vars: &[(&str, &str)]| {
+        let mut all = vec![
+            ("PATH", path.as_str()),
+            ("BATON_CONFIG", "baton.yaml"),
+            ("BATON_CACHE_DIR", cache.to_str().unwrap()),
+            ("BATON_ARGS", ""),
+            ("BATON_ALL", "false"),
+            ("BATON_TAG", ""),
+            ("BATON_STAGE", ""),
+            ("BATON_TO", ""),
+            ("BATON_REASON", ""),
+            ("CI_COMMIT_BEFORE_SHA", ""),
+        ];
+        all.extend_from_slice(vars);
+        action_step(2, &work, &all)
+    };
+    let out = command(&[
+        ("BATON_COMMAND", "promote"),
+        ("BATON_APP", APP),
+        ("BATON_TAG", "v1.1.0"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        env.file("dev").contains("tag: \"v1.1.0\""),
+        "{}",
+        env.file("dev")
+    );
+    assert_eq!(env.merge_requests().len(), 1);
+    let record = work.join("baton-audit/promote-payments-4242-1.json");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(record["outcome"]["status"], "held");
+
+    // Extra arguments, one per line, reach baton as they are.
+    let out = command(&[
+        ("BATON_COMMAND", "rollback"),
+        ("BATON_APP", APP),
+        ("BATON_STAGE", "dev"),
+        ("BATON_TO", "v1.0.0"),
+        ("BATON_ARGS", "--output\njson\n"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("--output json: {e}\n{}", text(&out)));
+    assert_eq!(report["exit_code"], 0, "{report}");
+    assert!(
+        env.file("dev").contains("tag: \"v1.0.0\""),
+        "{}",
+        env.file("dev")
+    );
+    let message = env.git(&["log", "-1", "--format=%B", "main"]);
+    assert!(message.contains("Baton-Rollback-Of: v1.1.0"), "{message}");
+    let record = work.join("baton-audit/rollback-payments-4242-1.json");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(
+        record["command"]["args"]["reason"],
+        "rollback by octocat in run https://github.com/acme/payments/actions/runs/4242"
+    );
+
+    // Mistakes are reported before baton runs, with usage's exit code.
+    let out = command(&[("BATON_COMMAND", "promote"), ("BATON_APP", APP)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("::error::command promote needs the tag input"));
+    let out = command(&[("BATON_COMMAND", "deploy"), ("BATON_APP", APP)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("::error::unknown command 'deploy'"),
+        "{}",
+        text(&out)
+    );
+}
