@@ -339,6 +339,25 @@ fn promote_joins_the_app_pipeline_and_promotes_to_dev() {
     assert_eq!(records[0]["gates"][0]["result"], "decided");
 }
 
+/// The env repo's project: a clone of the env repo (its CI runs in a
+/// checkout) whose `origin` is on the component host, with the `advance`
+/// component included.
+fn env_repo_project(env: &Env, host: &ComponentHost, bin: &BinaryServer, gcl: PathBuf) -> Consumer {
+    let dir = env.dir().join("env-repo");
+    let bare = env.bare.to_str().unwrap();
+    git(env.dir(), &["clone", "-q", bare, dir.to_str().unwrap()]);
+    git(
+        &dir,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            &host.project_url("acme/gitops-env"),
+        ],
+    );
+    Consumer::new(env, gcl, dir, &env_repo_ci(host, bin))
+}
+
 #[test]
 fn advance_gates_a_merged_mr_and_opens_the_next() {
     let Some(gcl) = tool("gitlab-ci-local") else {
@@ -351,26 +370,7 @@ fn advance_gates_a_merged_mr_and_opens_the_next() {
     let out = env.baton(&["promote", "--app", APP, "--tag", "v1.1.0"]);
     assert!(out.status.success(), "{}", text(&out));
     env.merge("staging", "v1.1.0");
-    let env_dir = env.dir().join("env-repo");
-    git(
-        env.dir(),
-        &[
-            "clone",
-            "-q",
-            env.bare.to_str().unwrap(),
-            env_dir.to_str().unwrap(),
-        ],
-    );
-    git(
-        &env_dir,
-        &[
-            "remote",
-            "set-url",
-            "origin",
-            &host.project_url("acme/gitops-env"),
-        ],
-    );
-    let env_ci = Consumer::new(&env, gcl, env_dir.clone(), &env_repo_ci(&host, &bin));
+    let env_ci = env_repo_project(&env, &host, &bin, gcl);
 
     // Which jobs each kind of pipeline gets, next to the project's own.
     let jobs = env_ci.jobs(&[]);
@@ -439,4 +439,63 @@ fn promote_refuses_a_binary_with_the_wrong_checksum() {
     assert!(!log.contains("> baton 0.1.0"), "the binary ran:\n{log}");
     assert_eq!(env.fingerprint(), before, "{log}");
     assert!(app.audit_records().is_empty());
+}
+
+#[test]
+fn rollback_is_a_manual_job_that_rolls_the_stage_back() {
+    let Some(gcl) = tool("gitlab-ci-local") else {
+        return;
+    };
+    let (env, host, bin) = gitlab_world();
+    let out = env.baton(&["promote", "--app", APP, "--tag", "v1.1.0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let env_ci = env_repo_project(&env, &host, &bin, gcl);
+    let web = [
+        "--variable",
+        "CI_PIPELINE_SOURCE=web",
+        "--ignore-predefined-vars",
+        "CI_PIPELINE_SOURCE",
+        "--manual",
+        "baton-rollback-payments",
+    ];
+
+    // Played without saying which stage: refused before Baton runs.
+    let before = env.fingerprint();
+    let mut args = web.to_vec();
+    args.push("baton-rollback-payments");
+    let out = env_ci.run(&args);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("set BATON_STAGE (the stage to roll back) in this job's variables"),
+        "{log}"
+    );
+    assert_eq!(env.fingerprint(), before);
+
+    // With the job's variables set, dev goes back by a Baton commit.
+    let mut args = web.to_vec();
+    args.extend([
+        "--variable",
+        "BATON_STAGE=dev",
+        "--variable",
+        "BATON_TO=v1.0.0",
+        "baton-rollback-payments",
+    ]);
+    let out = env_ci.run(&args);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        env.file("dev").contains("tag: \"v1.0.0\""),
+        "{}\n{log}",
+        env.file("dev")
+    );
+    let message = env.git(&["log", "-1", "--format=%B", "main"]);
+    assert!(message.contains("Baton-Rollback-Of: v1.1.0"), "{message}");
+    let records = env_ci.audit_records();
+    assert_eq!(records.len(), 1, "{log}");
+    assert_eq!(records[0]["command"]["name"], "rollback");
+    assert_eq!(records[0]["command"]["args"]["stage"], "dev");
+    assert_eq!(records[0]["command"]["args"]["to"], "v1.0.0");
+    let reason = records[0]["command"]["args"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("manual rollback by "), "{reason}");
 }
