@@ -437,6 +437,10 @@ fn promote_refuses_a_binary_with_the_wrong_checksum() {
         "{log}"
     );
     assert!(!log.contains("> baton 0.1.0"), "the binary ran:\n{log}");
+    assert!(
+        !app_dir.join(".baton-bin/baton").exists(),
+        "the download is kept"
+    );
     assert_eq!(env.fingerprint(), before, "{log}");
     assert!(app.audit_records().is_empty());
 }
