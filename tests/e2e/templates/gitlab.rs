@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use baton::capabilities::git::http_server::{self, GitHttpConfig, GitHttpHandle};
+use sha2::{Digest, Sha256};
 
 use super::{BinaryServer, copy_dir, repo_root, text, tool};
 use crate::engine::env::{APP, ARGO_TOKEN, Env, FORGE_TOKEN, REPO_TOKEN, Setup};
@@ -330,6 +331,9 @@ fn promote_joins_the_app_pipeline_and_promotes_to_dev() {
     assert_eq!(mrs.len(), 1, "{log}");
     assert_eq!(mrs[0].source_branch, "baton/payments/staging/v1.1.0");
     assert_eq!(mrs[0].title, "staging(payments): v1.1.0");
+    // The verified binary stayed in the project directory.
+    let installed = std::fs::read(app_dir.join(".baton-bin/baton")).unwrap();
+    assert_eq!(format!("{:x}", Sha256::digest(&installed)), bin.sha256);
     // The audit record is left for the job's artifacts.
     let records = app.audit_records();
     assert_eq!(records.len(), 1, "{log}");
