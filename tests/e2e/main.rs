@@ -27,4 +27,5 @@ mod forge_transport;
 mod git;
 mod polyglot;
 mod runtime;
+mod templates;
 mod world;
