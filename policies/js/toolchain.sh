@@ -34,9 +34,12 @@ baton_js_types() {
 # with every WASI feature componentize-js can disable disabled: the
 # component imports nothing but baton:policy interfaces. componentize-js
 # lets the module see the directory it runs in and nothing above it, so it
-# runs in `$1`, which must hold the entry and every module it imports.
+# runs in `$1`, which must hold the entry and every module it imports. The
+# world is `promotion-policy-core`: componentize-js links every import of
+# its world, and this one has no metrics, so the policy loads where no
+# metrics: is configured.
 baton_js_componentize() {
     local root="$1" entry="$2" out="$3"
     (cd "$root" && "$BATON_JS_CACHE/node_modules/.bin/componentize-js" "$entry" --wit "$BATON_WIT" \
-        -n promotion-policy -d stdio random clocks http fetch-event -o "$out" >&2)
+        -n promotion-policy-core -d stdio random clocks http fetch-event -o "$out" >&2)
 }

@@ -34,15 +34,17 @@ baton_python_toolchain() {
 baton_python_bindings() {
     local out="$BATON_PY_SDK/bindings"
     rm -rf "$out"
-    "$BATON_PY_VENV/bin/componentize-py" -q -d "$BATON_WIT" -w promotion-policy bindings "$out"
+    "$BATON_PY_VENV/bin/componentize-py" -q -d "$BATON_WIT" -w promotion-policy-core bindings "$out"
 }
 
 # Builds the component `$2` from the app module `$1` in directory `$3`:
 # WASI imports are replaced by trapping stubs, so the component imports
-# nothing but baton:policy interfaces.
+# nothing but baton:policy interfaces; built for `promotion-policy-core`
+# (componentize-py links every import of its world, and this one has no
+# metrics, so the policy loads where no metrics: is configured).
 baton_python_componentize() {
     local app="$1" out="$2" dir="$3"
-    "$BATON_PY_VENV/bin/componentize-py" -q -d "$BATON_WIT" -w promotion-policy \
+    "$BATON_PY_VENV/bin/componentize-py" -q -d "$BATON_WIT" -w promotion-policy-core \
         componentize --stub-wasi -p "$dir" -p "$BATON_PY_SDK" "$app" -o "$out"
     "$BATON_PY_VENV/bin/python" "$BATON_PY_DIR/producers.py" "$out" "$COMPONENTIZE_PY_VERSION"
 }

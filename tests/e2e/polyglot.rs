@@ -135,7 +135,7 @@ fn ports_import_only_the_contract_and_name_their_language() {
                 imports.iter().all(|i| i.starts_with("baton:policy/")),
                 "{lang} {dir}: {imports:?}"
             );
-            assert_eq!(loaded.wit_version, "0.1.0");
+            assert_eq!(loaded.wit_version, "0.2.0");
         }
         let policy = built(lang, "default").expect("built above");
         let home = tempfile::tempdir().unwrap();
@@ -318,7 +318,7 @@ fn diff_of_the_rust_and_python_defaults_shows_imports_and_metadata() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     for expected in [
-        "contract:    baton:policy@0.1.0 (unchanged)\n",
+        "contract:    baton:policy@0.2.0 (unchanged)\n",
         "  name:        baton-default-policy -> baton-default-policy-python\n",
         "  version:     0.1.0 (unchanged)\n",
         "  authors:     The Baton developers (unchanged)\n",

@@ -25,7 +25,7 @@ const wit = resolve(witArg);
 fs._setPreopens({ [wit]: wit });
 const { generateGuestTypes } = await import(pathToFileURL(join(transpile, 'dist/typegen.js')));
 const out = resolve(outArg);
-const files = await generateGuestTypes(wit, { worldName: 'promotion-policy', outDir: `${out}/` });
+const files = await generateGuestTypes(wit, { worldName: 'promotion-policy-core', outDir: `${out}/` });
 for (const [name, text] of Object.entries(files)) {
   mkdirSync(dirname(name), { recursive: true });
   writeFileSync(name, text);

@@ -79,6 +79,7 @@ const WIT: &[(&str, &str)] = embedded!(
     "wit/forge.wit",
     "wit/git.wit",
     "wit/log.wit",
+    "wit/metrics.wit",
     "wit/types.wit",
     "wit/world.wit",
 );
@@ -595,6 +596,40 @@ echo "built $here/policy.wasm" >&2
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file of the directories a project embeds is embedded: a file
+    /// added to the contract or an SDK is not silently left out.
+    #[test]
+    fn the_embedded_lists_cover_their_directories() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let listed = |list: &[(&str, &str)]| -> Vec<String> {
+            list.iter().map(|(p, _)| (*p).to_owned()).collect()
+        };
+        for (dir, ext, list) in [
+            ("wit", "wit", listed(WIT)),
+            ("policies/sdk/src", "rs", listed(RUST_SDK)),
+            ("policies/python/sdk/baton_policy", "py", listed(PYTHON_SDK)),
+            ("policies/js/sdk/src", "js", listed(JS_SDK)),
+        ] {
+            let mut stack = vec![root.join(dir)];
+            while let Some(d) = stack.pop() {
+                for entry in std::fs::read_dir(&d).expect("readable").flatten() {
+                    let path = entry.path();
+                    // The frozen 0.1 contract is not part of a new project.
+                    if path.is_dir() && !path.ends_with("compat") {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|e| e == ext) {
+                        let rel = path
+                            .strip_prefix(&root)
+                            .expect("under the root")
+                            .display()
+                            .to_string();
+                        assert!(list.contains(&rel), "{rel} is not embedded");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn names_are_package_names() {

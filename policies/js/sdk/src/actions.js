@@ -22,9 +22,9 @@ export function isDirect(channel) {
   return channel.tag === 'direct-commit';
 }
 
-/** Set `stage` to `version` through `channel`. */
-export function setVersion(stage, version, channel, reason) {
-  return { tag: 'set-version', val: { stage, version, channel, reason } };
+/** Set `stage` to `version` (and image `digest`, when given) through `channel`. */
+export function setVersion(stage, version, channel, reason, digest = undefined) {
+  return { tag: 'set-version', val: { stage, version, channel, reason, digest } };
 }
 
 /** Set `stage` to `version` by a direct commit to the env repo branch. */
@@ -42,9 +42,12 @@ export function awaitHealth(stage, version, timeoutMs) {
   return { tag: 'await-health', val: { stage, version, timeout: BigInt(timeoutMs) } };
 }
 
-/** Roll `stage` back from `bad` to `good` through `channel`. */
-export function rollback(stage, good, bad, channel, reason) {
-  return { tag: 'rollback', val: { stage, toVersion: good, rollbackOf: bad, channel, reason } };
+/** Roll `stage` back from `bad` to `good` (and `goodDigest`) through `channel`. */
+export function rollback(stage, good, bad, channel, reason, goodDigest = undefined) {
+  return {
+    tag: 'rollback',
+    val: { stage, toVersion: good, rollbackOf: bad, channel, reason, toDigest: goodDigest },
+  };
 }
 
 /** Stop successfully for now. */
@@ -57,9 +60,17 @@ export function fail(reason) {
   return { tag: 'fail', val: reason };
 }
 
-/** A decision: actions in order, and explanations for the audit record. */
-export function decision(actions = [], reasons = []) {
-  return { actions: [...actions], reasons: [...reasons] };
+/**
+ * A decision: actions in order, and explanations for the audit record. With
+ * no actions in answer to a health observation, `recheckAfter` (milliseconds)
+ * asks to be asked again even without a new observation.
+ */
+export function decision(actions = [], reasons = [], recheckAfter = undefined) {
+  return {
+    actions: [...actions],
+    reasons: [...reasons],
+    recheckAfter: recheckAfter === undefined ? undefined : BigInt(recheckAfter),
+  };
 }
 
 /** A decision with no actions, explained. */

@@ -10,6 +10,7 @@ export const KINDS = Object.freeze([
   'health-observed',
   'gate-timeout',
   'rollback-requested',
+  'reconcile',
 ]);
 
 /** The event's case name, or `undefined` for a case this SDK does not know. */

@@ -3,11 +3,11 @@
 // resolves the `baton:policy/...` imports); decision logic and its unit
 // tests use index.js and testing.js, never this module.
 
-import { applicationStatus } from 'baton:policy/argocd@0.1.0';
-import { now } from 'baton:policy/clock@0.1.0';
-import { findOpen, get } from 'baton:policy/forge@0.1.0';
-import { readFile, stageHistory, stageVersion } from 'baton:policy/git@0.1.0';
-import { log } from 'baton:policy/log@0.1.0';
+import { applicationStatus } from 'baton:policy/argocd@0.2.0';
+import { now } from 'baton:policy/clock@0.2.0';
+import { findOpen, get } from 'baton:policy/forge@0.2.0';
+import { readFile, stageHistory, stageVersion } from 'baton:policy/git@0.2.0';
+import { log } from 'baton:policy/log@0.2.0';
 
 import { CapabilityError, PolicyError } from './errors.js';
 

@@ -14,6 +14,7 @@ export function stage(name, { directCommitAllowed = false, autoMergeAllowed = fa
     argocdApp: argocdApp ?? `${app}-${name}`,
     directCommitAllowed,
     autoMergeAllowed,
+    targets: [],
   };
 }
 
@@ -23,7 +24,7 @@ export function context(stages, { settings = '{}', app = 'payments', runId = 'ru
 }
 
 /** A deployment (a commit that changed a stage's version); trailers as `[key, value]` pairs. */
-export function deployment(toVersion, { commit, time = 0n, author = 'ci', fromVersion, subject = '', trailers = [] } = {}) {
+export function deployment(toVersion, { commit, time = 0n, author = 'ci', fromVersion, subject = '', trailers = [], digest, origin = 'baton-commit', mergeRequest } = {}) {
   return {
     commit: commit ?? `c-${toVersion}`,
     time: BigInt(time),
@@ -32,6 +33,9 @@ export function deployment(toVersion, { commit, time = 0n, author = 'ci', fromVe
     toVersion,
     subject,
     trailers: trailers.map(([key, value]) => ({ key, value })),
+    digest,
+    origin,
+    mergeRequest: mergeRequest === undefined ? undefined : BigInt(mergeRequest),
   };
 }
 
@@ -51,23 +55,28 @@ export function mergeRequest(number, sourceBranch, { state = 'opened', url = '',
 }
 
 /** A `new-version` event. */
-export function newVersion(version) {
-  return { tag: 'new-version', val: { version } };
+export function newVersion(version, { digest } = {}) {
+  return { tag: 'new-version', val: { version, digest } };
 }
 
 /** A `stage-changed` event. */
-export function stageChanged(stage, toVersion, { fromVersion, commit = 'abc', isRollback = false } = {}) {
-  return { tag: 'stage-changed', val: { stage, fromVersion, toVersion, commit, isRollback } };
+export function stageChanged(stage, toVersion, { fromVersion, commit = 'abc', isRollback = false, digest, origin = 'baton-commit' } = {}) {
+  return { tag: 'stage-changed', val: { stage, fromVersion, toVersion, commit, isRollback, digest, origin } };
 }
 
 /** A `health-observed` event. */
 export function healthObserved(stage, version, status, { commit = 'abc', elapsed = 1000n } = {}) {
-  return { tag: 'health-observed', val: { stage, version, commit, elapsed: BigInt(elapsed), status } };
+  return { tag: 'health-observed', val: { stage, version, commit, elapsed: BigInt(elapsed), status, targets: [] } };
 }
 
 /** A `gate-timeout` event. */
 export function gateTimeout(stage, version, { lastStatus, commit = 'abc', elapsed = 300000n } = {}) {
-  return { tag: 'gate-timeout', val: { stage, version, commit, elapsed: BigInt(elapsed), lastStatus } };
+  return { tag: 'gate-timeout', val: { stage, version, commit, elapsed: BigInt(elapsed), lastStatus, targets: [] } };
+}
+
+/** A `reconcile` event. */
+export function reconcile(stage, version, { commit = 'abc', digest, origin = 'baton-commit' } = {}) {
+  return { tag: 'reconcile', val: { stage, version, digest, commit, origin } };
 }
 
 /** A `rollback-requested` event. */

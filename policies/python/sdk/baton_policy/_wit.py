@@ -13,6 +13,6 @@ from wit_world import exports
 from wit_world.imports import argocd, clock, forge, git, log, types
 
 #: Version of the WIT package these bindings were generated from.
-WIT_VERSION = "0.1.0"
+WIT_VERSION = "0.2.0"
 
 __all__ = ["Err", "exports", "argocd", "clock", "forge", "git", "log", "types", "WIT_VERSION"]

@@ -37,9 +37,9 @@ def is_direct(channel) -> bool:
     return isinstance(channel, _t.Channel_DirectCommit)
 
 
-def set_version(stage: str, version: str, channel, reason: str):
-    """Set `stage` to `version` through `channel`."""
-    return _t.Action_SetVersion(_t.SetVersion(stage, version, channel, reason))
+def set_version(stage: str, version: str, channel, reason: str, digest: Optional[str] = None):
+    """Set `stage` to `version` (and image `digest`, when given) through `channel`."""
+    return _t.Action_SetVersion(_t.SetVersion(stage, version, channel, reason, digest))
 
 
 def commit(stage: str, version: str, reason: str):
@@ -57,9 +57,10 @@ def await_health(stage: str, version: str, timeout_ms: int):
     return _t.Action_AwaitHealth(_t.AwaitHealth(stage, version, timeout_ms))
 
 
-def rollback(stage: str, good: str, bad: str, channel, reason: str):
-    """Roll `stage` back from `bad` to `good` through `channel`."""
-    return _t.Action_Rollback(_t.Rollback(stage, good, bad, channel, reason))
+def rollback(stage: str, good: str, bad: str, channel, reason: str,
+             good_digest: Optional[str] = None):
+    """Roll `stage` back from `bad` to `good` (and `good_digest`) through `channel`."""
+    return _t.Action_Rollback(_t.Rollback(stage, good, bad, channel, reason, good_digest))
 
 
 def hold(reason: str):
@@ -72,9 +73,12 @@ def fail(reason: str):
     return _t.Action_Fail(reason)
 
 
-def decision(actions: Iterable = (), reasons: Iterable[str] = ()):
-    """A decision: actions in order, and explanations for the audit record."""
-    return _t.Decision(list(actions), list(reasons))
+def decision(actions: Iterable = (), reasons: Iterable[str] = (),
+             recheck_after: Optional[int] = None):
+    """A decision: actions in order, and explanations for the audit record.
+    With no actions in answer to a health observation, `recheck_after`
+    (milliseconds) asks to be asked again even without a new observation."""
+    return _t.Decision(list(actions), list(reasons), recheck_after)
 
 
 def nothing(reason: str):

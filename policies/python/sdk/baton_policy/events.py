@@ -18,6 +18,7 @@ _KINDS = {
     _t.Event_HealthObserved: "health-observed",
     _t.Event_GateTimeout: "gate-timeout",
     _t.Event_RollbackRequested: "rollback-requested",
+    _t.Event_Reconcile: "reconcile",
 }
 
 #: Every event kind this SDK knows, in contract order.

@@ -16,6 +16,7 @@ _HEALTH = {h.name.lower().replace("_", "-"): h for h in _t.HealthStatus}
 _SYNC = {s.name.lower().replace("_", "-"): s for s in _t.SyncStatus}
 _PHASE = {p.name.lower(): p for p in _t.OperationPhase}
 _MR_STATE = {s.name.lower(): s for s in _t.MergeRequestState}
+_ORIGIN = {o.name.lower().replace("_", "-"): o for o in _t.ChangeOrigin}
 
 
 def _health(name):
@@ -33,6 +34,7 @@ def stage(name: str, direct_commit_allowed: bool = False, auto_merge_allowed: bo
         argocd_app if argocd_app is not None else f"{app}-{name}",
         direct_commit_allowed,
         auto_merge_allowed,
+        [],
     )
 
 
@@ -49,12 +51,14 @@ def trailer(key: str, value: str):
 
 def deployment(to_version: str, commit: Optional[str] = None, time: int = 0, author: str = "ci",
                from_version: Optional[str] = None, subject: str = "",
-               trailers: Sequence[Tuple[str, str]] = ()):
+               trailers: Sequence[Tuple[str, str]] = (), digest: Optional[str] = None,
+               origin: str = "baton-commit", merge_request: Optional[int] = None):
     """A deployment (a commit that changed a stage's version)."""
     return _t.Deployment(
         commit if commit is not None else f"c-{to_version}",
         time, author, from_version, to_version, subject,
         [trailer(k, v) for k, v in trailers],
+        digest, _ORIGIN[origin], merge_request,
     )
 
 
@@ -84,25 +88,33 @@ def merge_request(number: int, source_branch: str, state: str = "opened", url: s
                            list(labels), merge_status, merge_commit)
 
 
-def new_version(version: str):
+def new_version(version: str, digest: Optional[str] = None):
     """A `new-version` event."""
-    return _t.Event_NewVersion(_t.NewVersion(version))
+    return _t.Event_NewVersion(_t.NewVersion(version, digest))
 
 
 def stage_changed(stage: str, to_version: str, from_version: Optional[str] = None,
-                  commit: str = "abc", is_rollback: bool = False):
+                  commit: str = "abc", is_rollback: bool = False, digest: Optional[str] = None,
+                  origin: str = "baton-commit"):
     """A `stage-changed` event."""
-    return _t.Event_StageChanged(_t.StageChanged(stage, from_version, to_version, commit, is_rollback))
+    return _t.Event_StageChanged(_t.StageChanged(stage, from_version, to_version, commit,
+                                                 is_rollback, digest, _ORIGIN[origin]))
 
 
 def health_observed(stage: str, version: str, status, commit: str = "abc", elapsed: int = 1000):
     """A `health-observed` event."""
-    return _t.Event_HealthObserved(_t.HealthObserved(stage, version, commit, elapsed, status))
+    return _t.Event_HealthObserved(_t.HealthObserved(stage, version, commit, elapsed, status, []))
 
 
 def gate_timeout(stage: str, version: str, last_status=None, commit: str = "abc", elapsed: int = 300_000):
     """A `gate-timeout` event."""
-    return _t.Event_GateTimeout(_t.GateTimeout(stage, version, commit, elapsed, last_status))
+    return _t.Event_GateTimeout(_t.GateTimeout(stage, version, commit, elapsed, last_status, []))
+
+
+def reconcile(stage: str, version: Optional[str], commit: Optional[str] = "abc",
+              digest: Optional[str] = None, origin: str = "baton-commit"):
+    """A `reconcile` event."""
+    return _t.Event_Reconcile(_t.Reconcile(stage, version, digest, commit, _ORIGIN[origin]))
 
 
 def rollback_requested(stage: str, to_version: Optional[str] = None, reason: str = ""):
