@@ -337,3 +337,22 @@ fn fetch_reads_every_stage_and_names_a_symlinked_file() {
         "{err}"
     );
 }
+
+#[test]
+fn a_job_image_without_git_gets_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("baton.yaml"), EXAMPLE).unwrap();
+    let out = baton(dir.path())
+        .args(["status", "--app", "payments"])
+        .env("PATH", dir.path().join("no-bin"))
+        .env("ENV_REPO_TOKEN", "glpat-secret")
+        .env("ARGOCD_TOKEN", "a.b.c")
+        .output()
+        .unwrap();
+    let err = error(&out);
+    assert!(
+        err.starts_with("error: baton needs git 2.30 or newer on PATH: "),
+        "{err}"
+    );
+    assert!(err.contains("hint: install git in the job's image"), "{err}");
+}

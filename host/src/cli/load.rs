@@ -67,10 +67,48 @@ pub fn policy(config: &Config, cache_root: Option<&Path>) -> Result<LoadedPolicy
         .map_err(|e| CommandError::from(e).at_config_key(config.path(), "policy.path"))
 }
 
+/// The oldest git Baton drives (`fetch --no-write-fetch-head`, protocol v2).
+const GIT_MIN: (u32, u32) = (2, 30);
+
+/// Baton talks to the env repo's server through the `git` binary: a job
+/// image without it (or with a very old one) gets one clear error at start.
+pub fn require_git() -> Result<(), CommandError> {
+    let hint = "install git in the job's image (apt-get install git, apk add git, dnf install git)";
+    let out = std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .map_err(|e| {
+            CommandError::usage(format!(
+                "baton needs git {}.{} or newer on PATH: {e}",
+                GIT_MIN.0, GIT_MIN.1
+            ))
+            .hint(hint)
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+            Some((parts.next()??, parts.next()??))
+        });
+    match version {
+        Some(v) if v >= GIT_MIN => Ok(()),
+        _ => Err(CommandError::usage(format!(
+            "baton needs git {}.{} or newer on PATH; `git --version` says {:?}",
+            GIT_MIN.0,
+            GIT_MIN.1,
+            text.trim()
+        ))
+        .hint(hint)),
+    }
+}
+
 /// Opens every system `config` configures for a run over the cache at
 /// `cache_root`: the env repo cache is fetched (shallow), the clients are
 /// built with their tokens.
 pub fn systems(config: &Config, cache_root: &Path) -> Result<Systems, CommandError> {
+    require_git()?;
     let repo = config.env_repo();
     let repo_token = config.token(repo.token.as_ref())?;
     let argocd = match config.argocd() {
