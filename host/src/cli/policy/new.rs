@@ -601,7 +601,7 @@ mod tests {
     /// added to the contract or an SDK is not silently left out.
     #[test]
     fn the_embedded_lists_cover_their_directories() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let listed = |list: &[(&str, &str)]| -> Vec<String> {
             list.iter().map(|(p, _)| (*p).to_owned()).collect()
         };
