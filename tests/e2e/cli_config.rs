@@ -354,5 +354,8 @@ fn a_job_image_without_git_gets_one_clear_error() {
         err.starts_with("error: baton needs git 2.30 or newer on PATH: "),
         "{err}"
     );
-    assert!(err.contains("hint: install git in the job's image"), "{err}");
+    assert!(
+        err.contains("hint: install git in the job's image"),
+        "{err}"
+    );
 }

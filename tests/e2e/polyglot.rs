@@ -331,8 +331,11 @@ fn diff_of_the_rust_and_python_defaults_shows_imports_and_metadata() {
     }
 }
 
-/// The decisions of a promote run decided by `policy`, with commit ids
-/// (which differ from run to run) masked, and the run's record file.
+/// The decisions of a promote run decided by `policy` that asked for
+/// actions, with commit ids (which differ from run to run) masked, and the
+/// run's record file. How many observations the gate made before the
+/// decisive one depends on timing, so the "keep waiting" answers are left
+/// out of the comparison (replay still checks every one).
 fn promote_with(policy: &str) -> (Vec<Value>, tempfile::TempDir, String) {
     let env = Env::new(Setup {
         policy: format!("  path: {policy}\n  settings: {{ health_timeout: 20s }}\n"),
@@ -346,6 +349,11 @@ fn promote_with(policy: &str) -> (Vec<Value>, tempfile::TempDir, String) {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|d| {
+            d["result"]["decision"]["actions"]
+                .as_array()
+                .is_none_or(|a| !a.is_empty())
+        })
         .map(|d| {
             let text = serde_json::to_string(&d["result"]).unwrap();
             serde_json::from_str(&sha.replace_all(&text, "[SHA]")).unwrap()
@@ -379,9 +387,7 @@ fn records_decided_by_python_and_js_replay_identically_and_match_rust() {
         let text = stdout(&out);
         assert!(
             text.starts_with("baton-audit/run.json: run ")
-                && text
-                    .trim_end()
-                    .ends_with(&format!(": {} decisions identical", decisions.len())),
+                && text.trim_end().ends_with(" decisions identical"),
             "{}: {text}",
             policy.display()
         );

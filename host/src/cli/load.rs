@@ -85,13 +85,10 @@ pub fn require_git() -> Result<(), CommandError> {
             .hint(hint)
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
-        .split_whitespace()
-        .nth(2)
-        .and_then(|v| {
-            let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
-            Some((parts.next()??, parts.next()??))
-        });
+    let version = text.split_whitespace().nth(2).and_then(|v| {
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+        Some((parts.next()??, parts.next()??))
+    });
     match version {
         Some(v) if v >= GIT_MIN => Ok(()),
         _ => Err(CommandError::usage(format!(

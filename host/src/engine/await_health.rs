@@ -141,6 +141,16 @@ impl Engine {
         let mut source = client.watch(AppRef::named(&gate.stage.argocd_app));
         let outcome = self.watch(st, &mut gate, &spec, &mut source).await;
         gate.record.elapsed_ms = millis(started.elapsed());
+        self.finish(st, gate, outcome)
+    }
+
+    /// Records how the watch ended and hands over what follows.
+    fn finish(
+        &self,
+        st: &mut RunState,
+        mut gate: Gate<'_>,
+        outcome: Option<Result<GateOutcome<Result<(u32, Decision), Stop>>, GateError>>,
+    ) -> Decided {
         match outcome {
             None => self.cancelled(st, gate),
             Some(Err(e)) => {

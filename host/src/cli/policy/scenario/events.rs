@@ -3,7 +3,10 @@
 //! version's newest deployment, the time since it, `status: argocd`, how
 //! the change arrived, each target's observation).
 
-use super::file::{EventFile, StatusRef};
+use super::file::{
+    EventFile, GateTimeoutFile, HealthObservedFile, ReconcileFile, RollbackRequestedFile,
+    StageChangedFile, StatusRef,
+};
 use super::resolve::{Problem, Resolver, problem};
 use crate::runtime::{
     AppStatus, ChangeOrigin, Event, GateTimeout, HealthObserved, HealthStatus, NewVersion,
@@ -18,31 +21,7 @@ impl Resolver {
         now: i64,
         e: EventFile,
     ) -> Result<(Event, String), Problem> {
-        let given = [
-            e.new_version.is_some().then_some("new-version"),
-            e.stage_changed.is_some().then_some("stage-changed"),
-            e.health_observed.is_some().then_some("health-observed"),
-            e.gate_timeout.is_some().then_some("gate-timeout"),
-            e.rollback_requested
-                .is_some()
-                .then_some("rollback-requested"),
-            e.reconcile.is_some().then_some("reconcile"),
-        ];
-        let given: Vec<&str> = given.into_iter().flatten().collect();
-        if given.len() != 1 {
-            return Err(problem(
-                field,
-                format!(
-                    "give exactly one of new-version, stage-changed, health-observed, \
-                     gate-timeout, rollback-requested, reconcile (found {})",
-                    if given.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        given.join(", ")
-                    }
-                ),
-            ));
-        }
+        exactly_one(field, &e)?;
         if let Some(n) = e.new_version {
             let label = format!("new-version {}", n.version);
             let event = NewVersion {
@@ -52,128 +31,149 @@ impl Resolver {
             return Ok((Event::NewVersion(event), label));
         }
         if let Some(c) = e.stage_changed {
-            let field = format!("{field}.stage-changed");
-            let deployed = self.world.deployment_of(&c.stage, &c.to_version, now);
-            let commit = self.commit(&field, &c.stage, &c.to_version, c.commit, now)?;
-            let label = format!("stage-changed {} {}", c.stage, c.to_version);
-            let event = StageChanged {
-                from_version: c
-                    .from_version
-                    .or_else(|| deployed.and_then(|d| d.from_version.clone())),
-                is_rollback: c.is_rollback.unwrap_or_else(|| {
-                    deployed.is_some_and(|d| {
-                        d.trailers
-                            .iter()
-                            .any(|t| t.key.eq_ignore_ascii_case("Baton-Rollback-Of"))
-                    })
-                }),
-                digest: c.digest.or_else(|| deployed.and_then(|d| d.digest.clone())),
-                origin: c.origin.map_or_else(
-                    || deployed.map_or(ChangeOrigin::BatonCommit, |d| d.origin),
-                    Into::into,
-                ),
-                stage: c.stage,
-                to_version: c.to_version,
-                commit,
-            };
-            return Ok((Event::StageChanged(event), label));
+            return self.stage_changed(field, now, c);
         }
         if let Some(h) = e.health_observed {
-            let field = format!("{field}.health-observed");
-            let commit = self.commit(&field, &h.stage, &h.version, h.commit, now)?;
-            let elapsed = h
-                .elapsed
-                .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
-            let status = self.status(&format!("{field}.status"), &h.stage, h.status, now)?;
-            let label = format!("health-observed {} {}", h.stage, health_name(status.health));
-            let event = HealthObserved {
-                targets: self.targets(&h.stage, Some(&status), now),
-                stage: h.stage,
-                version: h.version,
-                commit,
-                elapsed,
-                status,
-            };
-            return Ok((Event::HealthObserved(event), label));
+            return self.health_observed(field, now, h);
         }
         if let Some(t) = e.gate_timeout {
-            let field = format!("{field}.gate-timeout");
-            let commit = self.commit(&field, &t.stage, &t.version, t.commit, now)?;
-            let elapsed = t
-                .elapsed
-                .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
-            let last_status = match t.last_status {
-                None => None,
-                Some(StatusRef::Argocd) => self
-                    .argocd_app(&t.stage)
-                    .and_then(|app| self.world.observation(app, now))
-                    .cloned(),
-                Some(inline) => {
-                    Some(self.status(&format!("{field}.last_status"), &t.stage, inline, now)?)
-                }
-            };
-            let label = format!("gate-timeout {} {}", t.stage, t.version);
-            let event = GateTimeout {
-                targets: self.targets(&t.stage, last_status.as_ref(), now),
-                stage: t.stage,
-                version: t.version,
-                commit,
-                elapsed,
-                last_status,
-            };
-            return Ok((Event::GateTimeout(event), label));
+            return self.gate_timeout(field, now, t);
         }
         if let Some(r) = e.rollback_requested {
-            let label = format!(
-                "rollback-requested {}{}",
-                r.stage,
-                r.to_version
-                    .as_deref()
-                    .map(|v| format!(" to {v}"))
-                    .unwrap_or_default()
-            );
-            let event = RollbackRequested {
-                stage: r.stage,
-                to_version: r.to_version,
-                reason: r
-                    .reason
-                    .unwrap_or_else(|| "requested by the scenario".into()),
-            };
-            return Ok((Event::RollbackRequested(event), label));
+            return Ok(rollback_requested(r));
         }
         if let Some(r) = e.reconcile {
-            let field = format!("{field}.reconcile");
-            let Some(stage) = self.world.stage(&r.stage) else {
-                return Err(problem(
-                    format!("{field}.stage"),
-                    format!("no stage {} in context.stages", r.stage),
-                ));
-            };
-            let newest = self.world.visible(stage, now).next();
-            let version = r.version.or_else(|| {
-                stage
-                    .version
-                    .clone()
-                    .or_else(|| newest.map(|d| d.to_version.clone()))
-            });
-            let label = format!(
-                "reconcile {} at {}",
-                r.stage,
-                version.as_deref().unwrap_or("(none)")
-            );
-            let event = Reconcile {
-                stage: r.stage,
-                version,
-                digest: r.digest.or_else(|| newest.and_then(|d| d.digest.clone())),
-                commit: r.commit.or_else(|| newest.map(|d| d.commit.clone())),
-                origin: r.origin.map_or_else(
-                    || newest.map_or(ChangeOrigin::BatonCommit, |d| d.origin),
-                    Into::into,
-                ),
-            };
-            return Ok((Event::Reconcile(event), label));
+            return self.reconcile(field, now, r);
         }
         Err(problem(field, "no event given"))
+    }
+
+    fn stage_changed(
+        &self,
+        field: &str,
+        now: i64,
+        c: StageChangedFile,
+    ) -> Result<(Event, String), Problem> {
+        let field = format!("{field}.stage-changed");
+        let deployed = self.world.deployment_of(&c.stage, &c.to_version, now);
+        let commit = self.commit(&field, &c.stage, &c.to_version, c.commit, now)?;
+        let label = format!("stage-changed {} {}", c.stage, c.to_version);
+        let event = StageChanged {
+            from_version: c
+                .from_version
+                .or_else(|| deployed.and_then(|d| d.from_version.clone())),
+            is_rollback: c.is_rollback.unwrap_or_else(|| {
+                deployed.is_some_and(|d| {
+                    d.trailers
+                        .iter()
+                        .any(|t| t.key.eq_ignore_ascii_case("Baton-Rollback-Of"))
+                })
+            }),
+            digest: c.digest.or_else(|| deployed.and_then(|d| d.digest.clone())),
+            origin: c.origin.map_or_else(
+                || deployed.map_or(ChangeOrigin::BatonCommit, |d| d.origin),
+                Into::into,
+            ),
+            stage: c.stage,
+            to_version: c.to_version,
+            commit,
+        };
+        Ok((Event::StageChanged(event), label))
+    }
+
+    fn health_observed(
+        &self,
+        field: &str,
+        now: i64,
+        h: HealthObservedFile,
+    ) -> Result<(Event, String), Problem> {
+        let field = format!("{field}.health-observed");
+        let commit = self.commit(&field, &h.stage, &h.version, h.commit, now)?;
+        let elapsed = h
+            .elapsed
+            .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
+        let status = self.status(&format!("{field}.status"), &h.stage, h.status, now)?;
+        let label = format!("health-observed {} {}", h.stage, health_name(status.health));
+        let event = HealthObserved {
+            targets: self.targets(&h.stage, Some(&status), now),
+            stage: h.stage,
+            version: h.version,
+            commit,
+            elapsed,
+            status,
+        };
+        Ok((Event::HealthObserved(event), label))
+    }
+
+    fn gate_timeout(
+        &self,
+        field: &str,
+        now: i64,
+        t: GateTimeoutFile,
+    ) -> Result<(Event, String), Problem> {
+        let field = format!("{field}.gate-timeout");
+        let commit = self.commit(&field, &t.stage, &t.version, t.commit, now)?;
+        let elapsed = t
+            .elapsed
+            .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
+        let last_status = match t.last_status {
+            None => None,
+            Some(StatusRef::Argocd) => self
+                .argocd_app(&t.stage)
+                .and_then(|app| self.world.observation(app, now))
+                .cloned(),
+            Some(inline) => {
+                Some(self.status(&format!("{field}.last_status"), &t.stage, inline, now)?)
+            }
+        };
+        let label = format!("gate-timeout {} {}", t.stage, t.version);
+        let event = GateTimeout {
+            targets: self.targets(&t.stage, last_status.as_ref(), now),
+            stage: t.stage,
+            version: t.version,
+            commit,
+            elapsed,
+            last_status,
+        };
+        Ok((Event::GateTimeout(event), label))
+    }
+
+    fn reconcile(
+        &self,
+        field: &str,
+        now: i64,
+        r: ReconcileFile,
+    ) -> Result<(Event, String), Problem> {
+        let field = format!("{field}.reconcile");
+        let Some(stage) = self.world.stage(&r.stage) else {
+            return Err(problem(
+                format!("{field}.stage"),
+                format!("no stage {} in context.stages", r.stage),
+            ));
+        };
+        let newest = self.world.visible(stage, now).next();
+        let version = r.version.or_else(|| {
+            stage
+                .version
+                .clone()
+                .or_else(|| newest.map(|d| d.to_version.clone()))
+        });
+        let label = format!(
+            "reconcile {} at {}",
+            r.stage,
+            version.as_deref().unwrap_or("(none)")
+        );
+        let event = Reconcile {
+            stage: r.stage,
+            version,
+            digest: r.digest.or_else(|| newest.and_then(|d| d.digest.clone())),
+            commit: r.commit.or_else(|| newest.map(|d| d.commit.clone())),
+            origin: r.origin.map_or_else(
+                || newest.map_or(ChangeOrigin::BatonCommit, |d| d.origin),
+                Into::into,
+            ),
+        };
+        Ok((Event::Reconcile(event), label))
     }
 
     /// Every target of `stage` with its observation at `now`: the first
@@ -278,4 +278,53 @@ fn health_name(health: HealthStatus) -> &'static str {
         HealthStatus::Missing => "Missing",
         HealthStatus::Unknown => "Unknown",
     }
+}
+
+/// The step names exactly one event.
+fn exactly_one(field: &str, e: &EventFile) -> Result<(), Problem> {
+    let given = [
+        e.new_version.is_some().then_some("new-version"),
+        e.stage_changed.is_some().then_some("stage-changed"),
+        e.health_observed.is_some().then_some("health-observed"),
+        e.gate_timeout.is_some().then_some("gate-timeout"),
+        e.rollback_requested
+            .is_some()
+            .then_some("rollback-requested"),
+        e.reconcile.is_some().then_some("reconcile"),
+    ];
+    let given: Vec<&str> = given.into_iter().flatten().collect();
+    if given.len() == 1 {
+        return Ok(());
+    }
+    Err(problem(
+        field,
+        format!(
+            "give exactly one of new-version, stage-changed, health-observed, \
+             gate-timeout, rollback-requested, reconcile (found {})",
+            if given.is_empty() {
+                "none".to_owned()
+            } else {
+                given.join(", ")
+            }
+        ),
+    ))
+}
+
+fn rollback_requested(r: RollbackRequestedFile) -> (Event, String) {
+    let label = format!(
+        "rollback-requested {}{}",
+        r.stage,
+        r.to_version
+            .as_deref()
+            .map(|v| format!(" to {v}"))
+            .unwrap_or_default()
+    );
+    let event = RollbackRequested {
+        stage: r.stage,
+        to_version: r.to_version,
+        reason: r
+            .reason
+            .unwrap_or_else(|| "requested by the scenario".into()),
+    };
+    (Event::RollbackRequested(event), label)
 }
