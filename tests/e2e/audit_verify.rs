@@ -81,9 +81,19 @@ fn build() -> World {
         .into_iter()
         .find(|m| m.source_branch == "baton/payments/staging/v1.0.1")
         .unwrap();
-    let approvals = gitlab_as(&env, reqwest::Method::POST, &format!("{}/approve", mr.iid), "alice");
+    let approvals = gitlab_as(
+        &env,
+        reqwest::Method::POST,
+        &format!("{}/approve", mr.iid),
+        "alice",
+    );
     assert_eq!(approvals["approved_by"][0]["user"]["username"], "alice");
-    gitlab_as(&env, reqwest::Method::PUT, &format!("{}/merge", mr.iid), "carol");
+    gitlab_as(
+        &env,
+        reqwest::Method::PUT,
+        &format!("{}/merge", mr.iid),
+        "carol",
+    );
     assert_code(&run(&env, &["advance", "--app", APP]), 0);
     assert_code(&run(&env, &["promote", "--app", APP, "--tag", "v1.0.2"]), 1);
 
@@ -93,12 +103,34 @@ fn build() -> World {
     let record: Value = serde_json::from_slice(&std::fs::read(&c).unwrap()).unwrap();
     let dev_commit = record["actions"][0]["commit"].as_str().unwrap().to_owned();
     let work = env.dir().join("by-hand");
-    git(env.dir(), &["clone", "-q", env.bare.to_str().unwrap(), work.to_str().unwrap()]);
+    git(
+        env.dir(),
+        &[
+            "clone",
+            "-q",
+            env.bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
     let message = git(&work, &["log", "-1", "--format=%B", &dev_commit]);
     let file = work.join("overlays/prod/payments/values.yaml");
-    let values = std::fs::read_to_string(&file).unwrap().replace("v1.0.1", "v1.0.2").replace("v1.0.0", "v1.0.2");
+    let values = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("v1.0.1", "v1.0.2")
+        .replace("v1.0.0", "v1.0.2");
     std::fs::write(&file, values).unwrap();
-    git(&work, &["commit", "-q", "-a", "--author", "Baton <baton@localhost>", "-m", &message]);
+    git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "-a",
+            "--author",
+            "Baton <baton@localhost>",
+            "-m",
+            &message,
+        ],
+    );
     git(&work, &["push", "-q", "origin", "main"]);
     let hand_commit = git(&work, &["rev-parse", "HEAD"]);
     let out = run(&env, &["advance", "--app", APP]);
@@ -110,7 +142,12 @@ fn build() -> World {
         .collect();
     paths.sort_by_key(|p| started_at(p));
     assert_eq!(paths.len(), 4, "{paths:?}");
-    let records = [paths[0].clone(), paths[1].clone(), paths[2].clone(), paths[3].clone()];
+    let records = [
+        paths[0].clone(),
+        paths[1].clone(),
+        paths[2].clone(),
+        paths[3].clone(),
+    ];
     World {
         env,
         records,
@@ -252,10 +289,21 @@ fn records_of_real_runs_verify_signed_chained_and_complete() {
 
     // Text output.
     let env = &w.env;
-    let out = env.baton(&["audit", "verify", "--public-key", PUBLIC, "--config", "baton.yaml", w.records[0].to_str().unwrap()]);
+    let out = env.baton(&[
+        "audit",
+        "verify",
+        "--public-key",
+        PUBLIC,
+        "--config",
+        "baton.yaml",
+        w.records[0].to_str().unwrap(),
+    ]);
     assert_code(&out, 0);
     let text = stdout(&out);
-    assert!(text.contains("decisions replay identically; signature valid; no findings"), "{text}");
+    assert!(
+        text.contains("decisions replay identically; signature valid; no findings"),
+        "{text}"
+    );
     assert!(text.ends_with("verified: no findings\n"), "{text}");
 }
 
@@ -267,7 +315,12 @@ fn the_record_names_who_ran_it_and_who_approved_and_merged() {
     assert_eq!(mr["merged_by"], "carol");
     assert_eq!(mr["approvals"][0]["user"], "alice");
     let millis = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$").unwrap();
-    for t in [&mr["merged_at"], &mr["approvals"][0]["at"], &b["started_at"], &b["finished_at"]] {
+    for t in [
+        &mr["merged_at"],
+        &mr["approvals"][0]["at"],
+        &b["started_at"],
+        &b["finished_at"],
+    ] {
         assert!(millis.is_match(t.as_str().unwrap()), "{t}");
     }
     assert_eq!(b["arrivals"][0]["origin"], "baton-merge-request");
@@ -306,10 +359,19 @@ fn ci_identity_is_recorded_and_a_capped_wait_says_so() {
                 "url": "https://gitlab.example/acme/app/-/jobs/777", "user": "dana", "project": "acme/app" })
     );
     let gate = &record["gates"][0];
-    assert_eq!((gate["timeout_ms"].as_u64(), gate["requested_timeout_ms"].as_u64()), (Some(60_000), Some(7_200_000)));
+    assert_eq!(
+        (
+            gate["timeout_ms"].as_u64(),
+            gate["requested_timeout_ms"].as_u64()
+        ),
+        (Some(60_000), Some(7_200_000))
+    );
     let wait = action_index(record, |a| a["action"].get("AwaitHealth").is_some());
     assert_eq!(record["actions"][wait]["guardrails"][0]["effect"], "capped");
-    assert_eq!(record["actions"][wait]["guardrails"][0]["rule"], "max_health_wait");
+    assert_eq!(
+        record["actions"][wait]["guardrails"][0]["rule"],
+        "max_health_wait"
+    );
 }
 
 #[test]
@@ -317,7 +379,10 @@ fn a_hand_made_prod_change_with_copied_trailers_is_out_of_band() {
     let w = world();
     let (text, code) = &w.advance_out;
     assert_eq!(*code, 1, "{text}");
-    assert!(text.contains("[done] fail: prod changed v1.0.0 -> v1.0.2 out of band"), "{text}");
+    assert!(
+        text.contains("[done] fail: prod changed v1.0.0 -> v1.0.2 out of band"),
+        "{text}"
+    );
     assert!(!text.contains("complete"), "{text}");
     let d = read(&w.records[3]);
     let arrival = &d["arrivals"][0];
@@ -327,7 +392,10 @@ fn a_hand_made_prod_change_with_copied_trailers_is_out_of_band() {
     let reasons = arrival["reasons"].to_string();
     assert!(reasons.contains("committed directly to prod"), "{reasons}");
     assert!(reasons.contains("lists no commit"), "{reasons}");
-    assert_eq!(d["decisions"][0]["event"]["StageChanged"]["origin"], "OutOfBand");
+    assert_eq!(
+        d["decisions"][0]["event"]["StageChanged"]["origin"],
+        "OutOfBand"
+    );
 
     let out = w.env.baton(&["status", "--app", APP]);
     let status = stdout(&out);
@@ -349,9 +417,19 @@ fn a_changed_outcome_action_or_timestamp_is_found() {
     let (code, report) = verify(&[&path], &["--offline"]);
     assert_eq!(code, 1);
     assert_finding(&report, "c.json", "outcome", "Failed");
-    assert_finding(&report, "c.json", &format!("actions[{rollback}].action"), "v0.0.1");
+    assert_finding(
+        &report,
+        "c.json",
+        &format!("actions[{rollback}].action"),
+        "v0.0.1",
+    );
     assert_finding(&report, "c.json", "started_at", "yesterday-ish");
-    assert_finding(&report, "c.json", "integrity.signature", "changed after it was signed");
+    assert_finding(
+        &report,
+        "c.json",
+        "integrity.signature",
+        "changed after it was signed",
+    );
 
     let path = tamper(dir.path(), "b", |r| {
         r["finished_at"] = json!("2001-01-01T00:00:00.000Z");
@@ -376,14 +454,29 @@ fn a_changed_gate_policy_config_run_or_guardrail_is_found() {
     assert_finding(&report, "c.json", "policy.name", "trusted-policy");
     assert_finding(&report, "c.json", "policy.version", "9.9.9");
     assert_finding(&report, "c.json", "config.digest", "1111");
-    assert_finding(&report, "c.json", "context.stages[2].direct_commit_allowed", "guardrails.direct_commit_stages");
+    assert_finding(
+        &report,
+        "c.json",
+        "context.stages[2].direct_commit_allowed",
+        "guardrails.direct_commit_stages",
+    );
 
     let path = tamper(dir.path(), "a", |r| {
         r["run_id"] = json!("20200101T000000Z-abcdef");
     });
     let (_, report) = verify(&[&path], &[]);
-    assert_finding(&report, "a.json", "context.run_id", "20200101T000000Z-abcdef");
-    assert_finding(&report, "a.json", "actions[0].commit", "Baton-Run: 20200101T000000Z-abcdef");
+    assert_finding(
+        &report,
+        "a.json",
+        "context.run_id",
+        "20200101T000000Z-abcdef",
+    );
+    assert_finding(
+        &report,
+        "a.json",
+        "actions[0].commit",
+        "Baton-Run: 20200101T000000Z-abcdef",
+    );
 }
 
 #[test]
@@ -398,8 +491,18 @@ fn deleted_or_forged_decisions_and_moved_commits_are_found() {
     });
     let (_, report) = verify(&[&path], &["--offline"]);
     let rollback = action_index(&c, |a| a["action"].get("Rollback").is_some());
-    assert_finding(&report, "c.json", &format!("actions[{rollback}].decision"), "decisions of the record");
-    assert_finding(&report, "c.json", "gates[0].observations", "health-observed decisions");
+    assert_finding(
+        &report,
+        "c.json",
+        &format!("actions[{rollback}].decision"),
+        "decisions of the record",
+    );
+    assert_finding(
+        &report,
+        "c.json",
+        "gates[0].observations",
+        "health-observed decisions",
+    );
 
     // A whole decision forged from a real one: its host calls replay.
     let path = tamper(dir.path(), "b", |r| {
@@ -413,7 +516,12 @@ fn deleted_or_forged_decisions_and_moved_commits_are_found() {
         decisions.push(forged);
     });
     let (_, report) = verify(&[&path], &["--offline"]);
-    assert_finding(&report, "b.json", "gates[0].observations", "health-observed decisions");
+    assert_finding(
+        &report,
+        "b.json",
+        "gates[0].observations",
+        "health-observed decisions",
+    );
 
     // The executed action's commit changed to another commit of the branch.
     let seed = world().env.git(&["rev-list", "--max-parents=0", "main"]);
@@ -421,29 +529,61 @@ fn deleted_or_forged_decisions_and_moved_commits_are_found() {
         r["actions"][0]["commit"] = json!(seed);
     });
     let (_, report) = verify(&[&path], &[]);
-    assert_finding(&report, "a.json", "actions[0].commit", "no Baton-Run trailer");
+    assert_finding(
+        &report,
+        "a.json",
+        "actions[0].commit",
+        "no Baton-Run trailer",
+    );
 }
 
 #[test]
 fn gaps_forks_and_foreign_keys_are_found() {
     let dir = scratch();
-    let (a, b, c) = (dir.path().join("a.json"), dir.path().join("b.json"), dir.path().join("c.json"));
+    let (a, b, c) = (
+        dir.path().join("a.json"),
+        dir.path().join("b.json"),
+        dir.path().join("c.json"),
+    );
     let (_, report) = verify(&[&a, &c], &["--offline"]);
     assert_finding(&report, "c.json", "integrity.previous", "a gap");
 
     std::fs::copy(&b, dir.path().join("b2.json")).unwrap();
-    let b2 = tamper(dir.path(), "b2", |r| r["run_id"] = json!("20990101T000000Z-ffffff"));
+    let b2 = tamper(dir.path(), "b2", |r| {
+        r["run_id"] = json!("20990101T000000Z-ffffff")
+    });
     let (_, report) = verify(&[&a, &b, &b2], &["--offline"]);
     assert_finding(&report, "b.json", "integrity.previous", "a fork");
 
     let other = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
     let env = &world().env;
-    let out = env.baton(&["audit", "verify", "--offline", "--output", "json", "--public-key", other, a.to_str().unwrap()]);
+    let out = env.baton(&[
+        "audit",
+        "verify",
+        "--offline",
+        "--output",
+        "json",
+        "--public-key",
+        other,
+        a.to_str().unwrap(),
+    ]);
     assert_code(&out, 1);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_finding(&report, "a.json", "integrity.signature", "another key signed it");
+    assert_finding(
+        &report,
+        "a.json",
+        "integrity.signature",
+        "another key signed it",
+    );
 
-    let out = env.baton(&["audit", "verify", "--offline", "--public-key", "xyz", a.to_str().unwrap()]);
+    let out = env.baton(&[
+        "audit",
+        "verify",
+        "--offline",
+        "--public-key",
+        "xyz",
+        a.to_str().unwrap(),
+    ]);
     assert_code(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--public-key is not an Ed25519 key"));
 
@@ -461,7 +601,15 @@ fn a_force_pushed_history_with_a_rewritten_trailer_is_found() {
     let w = world();
     let copy = tempfile::tempdir().unwrap();
     let bare = copy.path().join("env");
-    git(copy.path(), &["clone", "-q", w.env.bare.to_str().unwrap(), bare.to_str().unwrap()]);
+    git(
+        copy.path(),
+        &[
+            "clone",
+            "-q",
+            w.env.bare.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
     let a = read(&w.records[0]);
     let run = a["run_id"].as_str().unwrap();
     // Every commit's message rewritten: run a's trailer names another run.
@@ -472,21 +620,32 @@ fn a_force_pushed_history_with_a_rewritten_trailer_is_found() {
         .args(["--", "main"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let yaml = std::fs::read_to_string(w.env.dir().join("baton.yaml")).unwrap();
     let yaml = yaml
         .lines()
-        .map(|l| if l.trim_start().starts_with("url: http") && l.contains("gitops-env.git") {
-            format!("  url: {}", bare.display())
-        } else {
-            l.to_owned()
+        .map(|l| {
+            if l.trim_start().starts_with("url: http") && l.contains("gitops-env.git") {
+                format!("  url: {}", bare.display())
+            } else {
+                l.to_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join("\n");
     let config = copy.path().join("baton.yaml");
     std::fs::write(&config, yaml.replace("  token_env: ENV_REPO_TOKEN\n", "")).unwrap();
     let out = w.env.baton(&[
-        "audit", "verify", "--output", "json", "--config", config.to_str().unwrap(),
+        "audit",
+        "verify",
+        "--output",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
         w.records[0].to_str().unwrap(),
     ]);
     assert_code(&out, 1);
@@ -521,33 +680,67 @@ fn approvals_and_merger_are_recorded_from_the_github_simulator() {
     let http = reqwest::Client::new();
     let pulls = format!("{}/repos/acme/gitops-env/pulls/1", sim.api_url());
     let send = |method: reqwest::Method, url: String, user: &str, body: Value| {
-        env.rt.block_on(
-            http.request(method, url)
-                .bearer_auth(FORGE_TOKEN)
-                .header("X-Baton-Sim-User", user)
-                .json(&body)
-                .send(),
-        )
-        .unwrap()
+        env.rt
+            .block_on(
+                http.request(method, url)
+                    .bearer_auth(FORGE_TOKEN)
+                    .header("X-Baton-Sim-User", user)
+                    .json(&body)
+                    .send(),
+            )
+            .unwrap()
     };
     // The author cannot approve its own pull request.
-    let own = send(reqwest::Method::POST, format!("{pulls}/reviews"), "baton", json!({ "event": "APPROVE" }));
+    let own = send(
+        reqwest::Method::POST,
+        format!("{pulls}/reviews"),
+        "baton",
+        json!({ "event": "APPROVE" }),
+    );
     assert_eq!(own.status().as_u16(), 422);
-    for (user, event) in [("erin", "REQUEST_CHANGES"), ("bob", "APPROVE"), ("erin", "APPROVE"), ("erin", "COMMENT")] {
-        let reply = send(reqwest::Method::POST, format!("{pulls}/reviews"), user, json!({ "event": event }));
+    for (user, event) in [
+        ("erin", "REQUEST_CHANGES"),
+        ("bob", "APPROVE"),
+        ("erin", "APPROVE"),
+        ("erin", "COMMENT"),
+    ] {
+        let reply = send(
+            reqwest::Method::POST,
+            format!("{pulls}/reviews"),
+            user,
+            json!({ "event": event }),
+        );
         assert_eq!(reply.status().as_u16(), 200);
     }
-    let merged = send(reqwest::Method::PUT, format!("{pulls}/merge"), "dana", json!({}));
+    let merged = send(
+        reqwest::Method::PUT,
+        format!("{pulls}/merge"),
+        "dana",
+        json!({}),
+    );
     assert_eq!(merged.status().as_u16(), 200);
 
     assert_code(&env.baton(&["advance", "--app", APP]), 0);
     let records = env.audit_records();
-    let advance = records.iter().find(|r| r["command"]["name"] == "advance").unwrap();
+    let advance = records
+        .iter()
+        .find(|r| r["command"]["name"] == "advance")
+        .unwrap();
     let mr = &advance["merge_requests"][0];
     assert_eq!(mr["number"], 1);
     assert_eq!(mr["merged_by"], "dana");
-    let approvers: Vec<&str> = mr["approvals"].as_array().unwrap().iter().map(|a| a["user"].as_str().unwrap()).collect();
+    let approvers: Vec<&str> = mr["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["user"].as_str().unwrap())
+        .collect();
     assert_eq!(approvers, ["bob", "erin"]);
-    assert!(mr["url"].as_str().unwrap().ends_with("/acme/gitops-env/pull/1"));
+    assert!(
+        mr["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/acme/gitops-env/pull/1")
+    );
     assert!(mr["merged_at"].as_str().unwrap().ends_with(".000Z"));
 }

@@ -17,7 +17,14 @@ use crate::engine::env::{APP, assert_code, stdout};
 fn history(format: &str) -> String {
     let w = world();
     let out = w.env.baton(&[
-        "history", "--app", APP, "--records", "baton-audit", "--since", &w.started, "--output",
+        "history",
+        "--app",
+        APP,
+        "--records",
+        "baton-audit",
+        "--since",
+        &w.started,
+        "--output",
         format,
     ]);
     assert_code(&out, 0);
@@ -43,15 +50,27 @@ fn history_lists_promotions_gates_rollbacks_approvals_and_out_of_band_changes() 
     let staging = row("staging", "v1.0.1", "promotion");
     assert_eq!(staging["merged_by"], "carol");
     assert_eq!(staging["approvals"][0]["user"], "alice");
-    assert!(staging["merge_request_url"].as_str().unwrap().contains("/-/merge_requests/"));
+    assert!(
+        staging["merge_request_url"]
+            .as_str()
+            .unwrap()
+            .contains("/-/merge_requests/")
+    );
     let failed = row("dev", "v1.0.2", "promotion");
     assert_eq!(failed["gate"]["last"], "Degraded / Synced");
     let rollback = row("dev", "v1.0.1", "rollback");
     assert_eq!(rollback["rollback_of"], "v1.0.2");
-    assert!(rollback["reason"].as_str().unwrap().contains("Degraded"), "{rollback}");
+    assert!(
+        rollback["reason"].as_str().unwrap().contains("Degraded"),
+        "{rollback}"
+    );
     let hand = row("prod", "v1.0.2", "out-of-band");
     assert_eq!(hand["commit"], world().hand_commit.as_str());
-    assert!(hand["out_of_band"].to_string().contains("committed directly to prod"));
+    assert!(
+        hand["out_of_band"]
+            .to_string()
+            .contains("committed directly to prod")
+    );
 
     let text = history("text");
     assert!(text.starts_with("history of payments on main ("), "{text}");
@@ -61,7 +80,9 @@ fn history_lists_promotions_gates_rollbacks_approvals_and_out_of_band_changes() 
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("time,stage,kind,from,to,commit,run,merge_request,gate,last_observation,merged_by,approvals,reason,out_of_band")
+        Some(
+            "time,stage,kind,from,to,commit,run,merge_request,gate,last_observation,merged_by,approvals,reason,out_of_band"
+        )
     );
     assert_eq!(lines.count(), changes.len());
 }
@@ -103,8 +124,14 @@ fn headless(chromium: &Path, profile: &Path) -> Command {
 #[test]
 fn the_html_report_shows_the_timeline_and_table_in_chromium() {
     let html = history("html");
-    assert!(!html.contains("http-equiv") && !html.contains("<script"), "self-contained, no script");
-    assert!(!html.contains("src=\"http") && !html.contains("@import"), "nothing fetched");
+    assert!(
+        !html.contains("http-equiv") && !html.contains("<script"),
+        "self-contained, no script"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("@import"),
+        "nothing fetched"
+    );
     let Some(chromium) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("history.html");
@@ -116,25 +143,43 @@ fn the_html_report_shows_the_timeline_and_table_in_chromium() {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("<h1>Baton history of payments</h1>"), "{dom}");
     assert!(dom.contains("<svg id=\"timeline\""), "{dom}");
     for stage in ["dev", "staging", "prod"] {
-        assert!(dom.contains(&format!("<text class=\"lane\" x=\"12\"")) && dom.contains(&format!(">{stage}</text>")), "{dom}");
+        let lane = regex::Regex::new(&format!(
+            r#"<text class="lane" x="12" y="\d+">{stage}</text>"#
+        ))
+        .unwrap();
+        assert!(lane.is_match(&dom), "no lane {stage}: {dom}");
     }
     let json: Value = serde_json::from_str(&history("json")).unwrap();
     let changes = json["changes"].as_array().unwrap();
     assert_eq!(dom.matches("class=\"mark ").count(), changes.len(), "{dom}");
     assert_eq!(dom.matches("class=\"mark rollback\"").count(), 1, "{dom}");
     // The hand-made prod change, and the seed commit that created the files.
-    let out_of_band = changes.iter().filter(|c| c["kind"] == "out-of-band").count();
+    let out_of_band = changes
+        .iter()
+        .filter(|c| c["kind"] == "out-of-band")
+        .count();
     assert_eq!(out_of_band, 4, "{json:#}");
-    assert_eq!(dom.matches("class=\"mark out-of-band\"").count(), out_of_band, "{dom}");
+    assert_eq!(
+        dom.matches("class=\"mark out-of-band\"").count(),
+        out_of_band,
+        "{dom}"
+    );
     assert_eq!(dom.matches("<tr class=").count(), changes.len(), "{dom}");
     assert!(dom.contains("approved by alice at "), "{dom}");
     assert!(dom.contains("merged by carol"), "{dom}");
-    assert!(dom.contains("<span id=\"rollbacks\">1</span> rollbacks"), "{dom}");
+    assert!(
+        dom.contains("<span id=\"rollbacks\">1</span> rollbacks"),
+        "{dom}"
+    );
     assert!(dom.contains("/-/commit/"), "commit links: {dom}");
 
     let shot = dir.path().join("history.png");
@@ -144,7 +189,11 @@ fn the_html_report_shows_the_timeline_and_table_in_chromium() {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // A rendered page, not a blank one: far more bytes than an empty PNG.

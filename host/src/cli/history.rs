@@ -19,7 +19,9 @@ use serde_json::Value;
 
 use super::error::CommandError;
 use super::output;
-use crate::capabilities::git::{EnvRepo, OpenOptions, ROLLBACK_OF, RUN, RepoSource, default_cache_root};
+use crate::capabilities::git::{
+    EnvRepo, OpenOptions, ROLLBACK_OF, RUN, RepoSource, default_cache_root,
+};
 use crate::config::{AppConfig, Config, ForgeKind};
 use crate::engine::audit::{Approval, AuditRecord};
 use crate::engine::provenance::{self, OriginRules, Records};
@@ -145,7 +147,10 @@ pub struct GateSummary {
 pub fn run(args: HistoryArgs) -> Result<(), CommandError> {
     let config = super::load::config(&args.config)?;
     let app = config.app(&args.app)?;
-    let records_dir = args.records.clone().or_else(|| config.audit().records.clone());
+    let records_dir = args
+        .records
+        .clone()
+        .or_else(|| config.audit().records.clone());
     let records = match &records_dir {
         Some(dir) => read_records(dir, &app.name)?,
         None => Vec::new(),
@@ -153,7 +158,14 @@ pub fn run(args: HistoryArgs) -> Result<(), CommandError> {
     let since = time_arg("--since", args.since.as_deref())?;
     let until = time_arg("--until", args.until.as_deref())?;
     let history = tokio::task::block_in_place(|| {
-        build(&config, app, &records, records_dir.as_deref(), args.cache_dir.as_deref(), (since, until))
+        build(
+            &config,
+            app,
+            &records,
+            records_dir.as_deref(),
+            args.cache_dir.as_deref(),
+            (since, until),
+        )
     })?;
     let history = History {
         since: args.since.clone(),
@@ -191,7 +203,10 @@ fn time_arg(flag: &str, value: Option<&str>) -> Result<Option<i64>, CommandError
 /// Every record of `app` in `dir`.
 fn read_records(dir: &Path, app: &str) -> Result<Vec<AuditRecord>, CommandError> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
-        CommandError::usage(format!("cannot read the records directory {}: {e}", dir.display()))
+        CommandError::usage(format!(
+            "cannot read the records directory {}: {e}",
+            dir.display()
+        ))
     })?;
     let mut out = Vec::new();
     for entry in entries.flatten() {
@@ -293,7 +308,12 @@ fn build(
                 merged_by: None,
                 approvals: Vec::new(),
             };
-            join(&mut change, &carrier.commit, by_run.get(run.as_deref().unwrap_or("")), records);
+            join(
+                &mut change,
+                &carrier.commit,
+                by_run.get(run.as_deref().unwrap_or("")),
+                records,
+            );
             changes.push(change);
         }
     }
@@ -311,7 +331,12 @@ fn build(
 
 /// Fills in what the records say about `change`: the writing run's reason
 /// and merge request, the gate that followed, the approvals.
-fn join(change: &mut Change, carrier: &str, writer: Option<&&AuditRecord>, records: &[AuditRecord]) {
+fn join(
+    change: &mut Change,
+    carrier: &str,
+    writer: Option<&&AuditRecord>,
+    records: &[AuditRecord],
+) {
     if let Some(record) = writer
         && let Some(action) = record
             .actions
@@ -331,7 +356,9 @@ fn join(change: &mut Change, carrier: &str, writer: Option<&&AuditRecord>, recor
     let gate = records
         .iter()
         .flat_map(|r| r.gates.iter().map(move |g| (r, g)))
-        .filter(|(_, g)| g.stage == change.stage && (g.commit == change.commit || g.commit == carrier))
+        .filter(|(_, g)| {
+            g.stage == change.stage && (g.commit == change.commit || g.commit == carrier)
+        })
         .max_by_key(|(r, _)| crate::time::parse_rfc3339(&r.started_at));
     change.gate = gate.map(|(r, g)| GateSummary {
         run: r.run_id.clone(),
@@ -343,8 +370,8 @@ fn join(change: &mut Change, carrier: &str, writer: Option<&&AuditRecord>, recor
             let name = |v: Value| v.as_str().map(str::to_owned).unwrap_or_default();
             format!(
                 "{} / {}",
-                name(serde_json::to_value(&l.health).unwrap_or_default()),
-                name(serde_json::to_value(&l.sync).unwrap_or_default())
+                name(serde_json::to_value(l.health).unwrap_or_default()),
+                name(serde_json::to_value(l.sync).unwrap_or_default())
             )
         }),
         observations: g.observations,
@@ -413,17 +440,27 @@ fn row(c: &Change) -> [String; 9] {
         c.kind.clone(),
         format!("{} -> {}", c.from.as_deref().unwrap_or("-"), c.to),
         short(&c.commit).to_owned(),
-        c.merge_request.map_or_else(|| "-".into(), |n| format!("!{n}")),
+        c.merge_request
+            .map_or_else(|| "-".into(), |n| format!("!{n}")),
         c.gate.as_ref().map_or_else(
             || "-".into(),
-            |g| format!("{} {}", g.result, g.last.as_deref().unwrap_or("")).trim().to_owned(),
+            |g| {
+                format!("{} {}", g.result, g.last.as_deref().unwrap_or(""))
+                    .trim()
+                    .to_owned()
+            },
         ),
         if approvals.is_empty() {
-            c.merged_by.clone().map_or_else(|| "-".into(), |m| format!("merged by {m}"))
+            c.merged_by
+                .clone()
+                .map_or_else(|| "-".into(), |m| format!("merged by {m}"))
         } else {
             format!(
                 "{approvals}{}",
-                c.merged_by.as_deref().map(|m| format!("; merged by {m}")).unwrap_or_default()
+                c.merged_by
+                    .as_deref()
+                    .map(|m| format!("; merged by {m}"))
+                    .unwrap_or_default()
             )
         },
         if c.kind == "out-of-band" {
@@ -435,7 +472,15 @@ fn row(c: &Change) -> [String; 9] {
 }
 
 const HEADER: [&str; 9] = [
-    "TIME", "STAGE", "KIND", "VERSION", "COMMIT", "MR", "GATE", "APPROVALS", "REASON",
+    "TIME",
+    "STAGE",
+    "KIND",
+    "VERSION",
+    "COMMIT",
+    "MR",
+    "GATE",
+    "APPROVALS",
+    "REASON",
 ];
 
 fn text(h: &History) -> String {
@@ -495,8 +540,14 @@ fn csv(h: &History) -> String {
             c.commit.clone(),
             c.run.clone().unwrap_or_default(),
             c.merge_request.map(|n| n.to_string()).unwrap_or_default(),
-            c.gate.as_ref().map(|g| g.result.clone()).unwrap_or_default(),
-            c.gate.as_ref().and_then(|g| g.last.clone()).unwrap_or_default(),
+            c.gate
+                .as_ref()
+                .map(|g| g.result.clone())
+                .unwrap_or_default(),
+            c.gate
+                .as_ref()
+                .and_then(|g| g.last.clone())
+                .unwrap_or_default(),
             c.merged_by.clone().unwrap_or_default(),
             c.approvals
                 .iter()

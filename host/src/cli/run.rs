@@ -231,7 +231,11 @@ pub(super) fn text(record: &AuditRecord, audit: Option<&PathBuf>) -> String {
             let _ = writeln!(out, "          {}", a.detail);
         }
         for note in &a.guardrails {
-            let _ = writeln!(out, "          {} {}: {}", note.rule, note.effect, note.detail);
+            let _ = writeln!(
+                out,
+                "          {} {}: {}",
+                note.rule, note.effect, note.detail
+            );
         }
     }
     let status = match record.outcome.status {

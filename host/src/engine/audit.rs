@@ -553,7 +553,8 @@ impl AuditRecord {
             path: path.to_path_buf(),
             source,
         };
-        let invalid = |e: serde_json::Error| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+        let invalid =
+            |e: serde_json::Error| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())

@@ -71,9 +71,7 @@ pub fn doubts(rules: &OriginRules<'_>, stage: &str, arrival: &Arrival) -> Vec<St
     }
     match carrier.trailer(POLICY) {
         Some(p) if is_digest(p) => {}
-        Some(p) => out.push(format!(
-            "its {POLICY} trailer {p:?} is not a sha256 digest"
-        )),
+        Some(p) => out.push(format!("its {POLICY} trailer {p:?} is not a sha256 digest")),
         None => out.push(format!("it has a {RUN} trailer but no {POLICY} trailer")),
     }
     if arrival.origin == ChangeOrigin::BatonCommit
@@ -356,7 +354,10 @@ mod tests {
         )
         .expect("write");
         let found = doubts(&rules, "dev", &copied);
-        assert!(found[0].contains("lists no commit c0ffeec0ffee"), "{found:?}");
+        assert!(
+            found[0].contains("lists no commit c0ffeec0ffee"),
+            "{found:?}"
+        );
         // A trailer naming a run that started later than the commit.
         let early = arrival(
             ChangeOrigin::BatonCommit,
@@ -364,12 +365,18 @@ mod tests {
             1_000,
         );
         let found = doubts(&rules, "dev", &early);
-        assert!(found.iter().any(|d| d.contains("started after")), "{found:?}");
+        assert!(
+            found.iter().any(|d| d.contains("started after")),
+            "{found:?}"
+        );
         let required = OriginRules {
             records: Records::Required(Path::new("/nonexistent")),
             ..rules
         };
         let found = doubts(&required, "dev", &copied);
-        assert!(found.iter().any(|d| d.contains("has no audit record")), "{found:?}");
+        assert!(
+            found.iter().any(|d| d.contains("has no audit record")),
+            "{found:?}"
+        );
     }
 }

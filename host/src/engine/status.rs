@@ -174,8 +174,8 @@ pub fn mark_out_of_band(
             let Some(entry) = newest.first() else {
                 continue;
             };
-            let arrival = super::world::arrival(repo, &stage.location, entry)
-                .map_err(|e| error_chain(&e))?;
+            let arrival =
+                super::world::arrival(repo, &stage.location, entry).map_err(|e| error_chain(&e))?;
             row.out_of_band = crate::engine::provenance::doubts(rules, &stage.name, &arrival);
             if row.out_of_band.is_empty()
                 && arrival.origin == crate::runtime::ChangeOrigin::OutOfBand

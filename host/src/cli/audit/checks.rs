@@ -115,12 +115,10 @@ fn times(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
             .merged_at
             .iter()
             .map(|t| (format!("merge_requests[{i}].merged_at"), t))
-            .chain(
-                mr.approvals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, a)| a.at.as_ref().map(|t| (format!("merge_requests[{i}].approvals[{j}].at"), t))),
-            );
+            .chain(mr.approvals.iter().enumerate().filter_map(|(j, a)| {
+                a.at.as_ref()
+                    .map(|t| (format!("merge_requests[{i}].approvals[{j}].at"), t))
+            }));
         for (field, t) in times {
             match crate::time::parse_rfc3339(t) {
                 Some(t) if t <= finished => {}
@@ -155,7 +153,13 @@ fn decisions(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
         }
         return;
     };
-    let arg = |k: &str| r.command.args.get(k).and_then(Value::as_str).map(str::to_owned);
+    let arg = |k: &str| {
+        r.command
+            .args
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     let matches = match (r.command.name.as_str(), &first.event) {
         ("promote", Event::NewVersion(e)) => arg("tag").as_deref() == Some(e.version.as_str()),
         ("rollback", Event::RollbackRequested(e)) => {
@@ -313,7 +317,10 @@ fn actions(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
             if a.index != expected_index {
                 out.push(at(
                     format!("actions[{i}].index"),
-                    format!("{expected_index} (the actions of decision {} in order)", d.seq),
+                    format!(
+                        "{expected_index} (the actions of decision {} in order)",
+                        d.seq
+                    ),
                     a.index.to_string(),
                 ));
             }
@@ -389,14 +396,10 @@ fn outcome(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
         ));
     }
     let done = |a: &&crate::engine::audit::ActionRecord| a.status == ActionStatus::Done;
-    let fail = r
-        .actions
-        .iter()
-        .filter(done)
-        .find_map(|a| match &a.action {
-            Action::Fail(reason) => Some(reason.as_str()),
-            _ => None,
-        });
+    let fail = r.actions.iter().filter(done).find_map(|a| match &a.action {
+        Action::Fail(reason) => Some(reason.as_str()),
+        _ => None,
+    });
     let holds: Vec<&str> = r
         .actions
         .iter()
@@ -407,19 +410,19 @@ fn outcome(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
         })
         .collect();
     let any = |s: ActionStatus| r.actions.iter().any(|a| a.status == s);
-    let timed_out = r.gates.iter().any(|g| g.result == GateResult::TimedOut);
+    // Anything that ended the run early: the status is one of the failure
+    // statuses, which the record alone cannot tell apart.
+    let stopped = any(ActionStatus::Refused)
+        || any(ActionStatus::Failed)
+        || r.gates.iter().any(|g| g.result != GateResult::Decided)
+        || r.decisions
+            .iter()
+            .any(|d| !matches!(d.result, DecisionResult::Decision(_)));
     let expected: Option<(Status, String)> = if let Some(reason) = fail {
         Some((Status::Failed, reason.to_owned()))
     } else if r.dry_run {
         Some((Status::Planned, "planned only (--dry-run)".into()))
-    } else if any(ActionStatus::Refused) || any(ActionStatus::Failed) || timed_out {
-        None
-    } else if r
-        .decisions
-        .iter()
-        .any(|d| !matches!(d.result, DecisionResult::Decision(_)))
-        || r.gates.iter().any(|g| g.result != GateResult::Decided)
-    {
+    } else if stopped {
         None
     } else if !holds.is_empty() {
         Some((Status::Held, holds.join("; ")))
@@ -507,8 +510,16 @@ pub fn policy(item: &Loaded, policy: &LoadedPolicy) -> Vec<Finding> {
     let checks = [
         ("policy.digest", policy.digest.to_string(), &r.digest),
         ("policy.name", policy.metadata.name.clone(), &r.name),
-        ("policy.version", policy.metadata.version.clone(), &r.version),
-        ("policy.wit_version", policy.wit_version.clone(), &r.wit_version),
+        (
+            "policy.version",
+            policy.metadata.version.clone(),
+            &r.version,
+        ),
+        (
+            "policy.wit_version",
+            policy.wit_version.clone(),
+            &r.wit_version,
+        ),
     ];
     checks
         .into_iter()

@@ -74,8 +74,9 @@ pub fn check(
         if !repos.contains_key(&key) {
             let mut options = OpenOptions::new(cache_root.join("repos"), key.1.clone());
             options.shallow = false;
-            let repo = EnvRepo::open(&RepoSource { url, token }, &options)
-                .map_err(|e| CommandError::external(e).hint("give --offline to skip the env repo checks"))?;
+            let repo = EnvRepo::open(&RepoSource { url, token }, &options).map_err(|e| {
+                CommandError::external(e).hint("give --offline to skip the env repo checks")
+            })?;
             repos.insert(key.clone(), repo);
         }
         let Some(repo) = repos.get_mut(&key) else {
@@ -136,7 +137,10 @@ fn record(repo: &mut EnvRepo, item: &Loaded) -> Result<Vec<Finding>, CommandErro
         )
     };
     if !r.env_repo.tip_at_start.is_empty() && !reachable(repo, &r.env_repo.tip_at_start) {
-        out.push(unreachable("env_repo.tip_at_start".into(), &r.env_repo.tip_at_start));
+        out.push(unreachable(
+            "env_repo.tip_at_start".into(),
+            &r.env_repo.tip_at_start,
+        ));
     }
     let fields = stage_fields(item);
     let mut histories: HashMap<String, Vec<HistoryEntry>> = HashMap::new();
@@ -228,7 +232,8 @@ fn period_commits(
             seen.push(key);
             let history = repo.history(&tip, &field, None).map_err(read_error)?;
             for entry in history.iter().filter(|e| (since..=until).contains(&e.time)) {
-                let arrival = crate::engine::world::arrival(repo, &field, entry).map_err(read_error)?;
+                let arrival =
+                    crate::engine::world::arrival(repo, &field, entry).map_err(read_error)?;
                 let carrier = &arrival.carrier;
                 let Some(run) = carrier.trailer(RUN) else {
                     continue;

@@ -156,11 +156,10 @@ pub fn run(args: VerifyArgs) -> Result<(), CommandError> {
         .as_deref()
         .map(crate::cli::load::config)
         .transpose()?;
-    let key_text = args.public_key.clone().or_else(|| {
-        config
-            .as_ref()
-            .and_then(|c| c.audit().public_key.clone())
-    });
+    let key_text = args
+        .public_key
+        .clone()
+        .or_else(|| config.as_ref().and_then(|c| c.audit().public_key.clone()));
     let key = key_text
         .as_deref()
         .map(|k| integrity::public_key(k, "--public-key"))
@@ -232,12 +231,10 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<Loaded>, CommandError> {
         .iter()
         .map(|path| {
             let record = AuditRecord::read(path)?;
-            let bytes = std::fs::read(path).map_err(|e| {
-                CommandError::usage(format!("cannot read {}: {e}", path.display()))
-            })?;
-            let raw = serde_json::from_slice(&bytes).map_err(|e| {
-                CommandError::usage(format!("{} is not JSON: {e}", path.display()))
-            })?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| CommandError::usage(format!("cannot read {}: {e}", path.display())))?;
+            let raw = serde_json::from_slice(&bytes)
+                .map_err(|e| CommandError::usage(format!("{} is not JSON: {e}", path.display())))?;
             Ok(Loaded {
                 path: path.display().to_string(),
                 raw,
@@ -291,9 +288,7 @@ fn replay_all(item: &Loaded, policy: &LoadedPolicy, findings: &mut Vec<Finding>)
         findings.push(Finding::new(
             &item.path,
             format!("decisions[{i}].result"),
-            format!(
-                "what the policy decides on the recorded event and host calls ({found})"
-            ),
+            format!("what the policy decides on the recorded event and host calls ({found})"),
             format!("{expected} ({why})"),
         ));
     }

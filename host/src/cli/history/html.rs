@@ -74,8 +74,9 @@ color:#1d2330;background:#fff}h1{font-size:22px;margin:0 0 6px}.summary{color:#4
 font-weight:600;fill:#3a4254}.axis{font-size:11px;fill:#6b7386}.label{font-size:11px;fill:#1d2330}\
 table{border-collapse:collapse;margin-top:16px;font-size:13px;width:100%}th,td{border-bottom:1px \
 solid #e3e6ec;padding:5px 8px;text-align:left;vertical-align:top}th{background:#f1f3f7}\
-tr.rollback td{background:#fdecec}tr.out-of-band td{background:#fff3e0}.promotion{color:#2e7d32}\
-.rollback{color:#c62828}.out-of-band{color:#e65100}code{font-size:12px}.legend{font-size:12px}";
+tr.rollback td{background:#fdecec}tr.out-of-band td{background:#fff3e0}span.promotion,\
+td.promotion{color:#2e7d32}span.rollback,td.rollback{color:#c62828}span.out-of-band,\
+td.out-of-band{color:#e65100}code{font-size:12px}.legend{font-size:12px}";
 
 /// The SVG timeline.
 fn timeline(h: &History) -> String {
@@ -154,7 +155,10 @@ fn timeline(h: &History) -> String {
                     cx - 9.0
                 ),
             ),
-            _ => ("#2e7d32", format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\"")),
+            _ => (
+                "#2e7d32",
+                format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\""),
+            ),
         };
         // Labels alternate above and below so close changes stay readable.
         let label_y = if i % 2 == 0 { cy - 14.0 } else { cy + 22.0 };
@@ -215,7 +219,10 @@ fn table(h: &History) -> String {
                 escape(&format!(
                     "{}{} ({} observations)",
                     g.result,
-                    g.last.as_deref().map(|l| format!(": {l}")).unwrap_or_default(),
+                    g.last
+                        .as_deref()
+                        .map(|l| format!(": {l}"))
+                        .unwrap_or_default(),
                     g.observations
                 ))
             },
@@ -227,7 +234,9 @@ fn table(h: &History) -> String {
                 format!(
                     "approved by {}{}",
                     a.user,
-                    a.at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()
+                    a.at.as_deref()
+                        .map(|t| format!(" at {t}"))
+                        .unwrap_or_default()
                 )
             })
             .collect();
@@ -272,6 +281,9 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -67,7 +67,9 @@ pub enum KeyError {
         var: String,
     },
     /// Not 64 hex digits.
-    #[error("{what} is not an Ed25519 key: expected 64 hex digits (32 bytes), got {len} characters")]
+    #[error(
+        "{what} is not an Ed25519 key: expected 64 hex digits (32 bytes), got {len} characters"
+    )]
     Malformed {
         /// Which key (`environment variable X`, `--public-key`, ...).
         what: String,
@@ -234,9 +236,7 @@ pub fn check_signature(record: &Value, key: Option<&VerifyingKey>) -> SignatureC
     };
     let algorithm = signature.get("algorithm").and_then(Value::as_str);
     if algorithm != Some(ALGORITHM) {
-        return SignatureCheck::Invalid(format!(
-            "algorithm {algorithm:?}, expected {ALGORITHM:?}"
-        ));
+        return SignatureCheck::Invalid(format!("algorithm {algorithm:?}, expected {ALGORITHM:?}"));
     }
     let bytes = signature
         .get("value")
@@ -347,7 +347,11 @@ mod tests {
     fn a_sealed_record_verifies_until_it_changes() {
         let s = signer();
         let mut record = json!({ "run_id": "r1", "outcome": { "status": "failed" } });
-        seal(&mut record, Some(("sha256:ab".into(), "r0".into())), Some(&s));
+        seal(
+            &mut record,
+            Some(("sha256:ab".into(), "r0".into())),
+            Some(&s),
+        );
         let key = public_key(&s.public_key_hex(), "the key").expect("a key");
         assert_eq!(check_signature(&record, Some(&key)), SignatureCheck::Valid);
         assert_eq!(record["integrity"]["previous"], "sha256:ab");
@@ -364,7 +368,10 @@ mod tests {
             SignatureCheck::Invalid(m) if m.contains("changed after it was signed")
         ));
         let other = public_key(&hex(&[9u8; 32]), "other");
-        assert!(other.is_err() || check_signature(&record, other.as_ref().ok()) != SignatureCheck::Valid);
+        assert!(
+            other.is_err()
+                || check_signature(&record, other.as_ref().ok()) != SignatureCheck::Valid
+        );
     }
 
     #[test]

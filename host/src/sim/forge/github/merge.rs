@@ -72,7 +72,10 @@ pub(super) async fn merge(
     m.closed_at = Some(now.clone());
     m.updated_at = now;
     m.merged_sha = Some(source_sha);
-    m.merged_by = Some(crate::sim::forge::acting_user(&headers, reviews::USER_HEADER));
+    m.merged_by = Some(crate::sim::forge::acting_user(
+        &headers,
+        reviews::USER_HEADER,
+    ));
     m.merge_commit_sha = Some(new_head.clone());
     drop(store);
     Json(json!({ "sha": new_head, "merged": true, "message": "Pull Request successfully merged" }))

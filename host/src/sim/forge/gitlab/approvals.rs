@@ -24,7 +24,11 @@ pub(super) async fn approve(
     let now = now_rfc3339(true);
     let id = gl.shared.note_id();
     let approve = |m: &mut SimMergeRequest| {
-        if !m.reviews.iter().any(|r| r.user == user && r.state == "APPROVED") {
+        if !m
+            .reviews
+            .iter()
+            .any(|r| r.user == user && r.state == "APPROVED")
+        {
             m.reviews.push(SimReview {
                 id,
                 user: user.clone(),
