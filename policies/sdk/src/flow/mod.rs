@@ -212,7 +212,9 @@ impl<'a> Flow<'a> {
     pub fn out_of_band(&self, changed: &StageChanged) -> Decision {
         let commit = &changed.commit[..changed.commit.len().min(12)];
         let why = format!(
-            "{} changed {} -> {} out of band (commit {commit}: neither a Baton commit nor a              merge request Baton opened); not gating or promoting it: review the change, then              promote through Baton",
+            "{} changed {} -> {} out of band (commit {commit}: neither a Baton commit nor a \
+             merge request Baton opened); not gating or promoting it: review the change, then \
+             promote through Baton",
             changed.stage,
             changed.from_version.as_deref().unwrap_or("(none)"),
             changed.to_version
