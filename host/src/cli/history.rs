@@ -1,5 +1,6 @@
 //! `baton history --app APP`: one table of every promotion, rollback and
-//! out-of-band change of an app's stages over a period, read from the env
+//! out-of-band change of an app's stages over a period (and each stage's
+//! initial value, when the period reaches back to it), read from the env
 //! repo's history (each change with the commit that carried it and how it
 //! arrived, checked as `advance` checks it), joined with the audit records
 //! in `--records DIR` when given: the reason of the run that wrote it, the
@@ -98,7 +99,8 @@ pub struct Change {
     pub epoch: i64,
     /// The stage.
     pub stage: String,
-    /// `promotion`, `rollback` or `out-of-band`.
+    /// `promotion`, `rollback`, `out-of-band`, or `initial` (the stage's
+    /// first value, made when the env repo was set up).
     pub kind: String,
     /// The version before.
     pub from: Option<String>,
@@ -272,13 +274,16 @@ fn build(
             let arrival = crate::engine::world::arrival(&mut repo, &stage.location, &entry)
                 .map_err(CommandError::external)?;
             let mut doubts = provenance::doubts(&rules, &stage.name, &arrival);
-            if arrival.origin == ChangeOrigin::OutOfBand && doubts.is_empty() {
+            let initial = entry.old.is_none() && arrival.origin == ChangeOrigin::OutOfBand;
+            if arrival.origin == ChangeOrigin::OutOfBand && doubts.is_empty() && !initial {
                 doubts.push(format!("its commit carries no {RUN} trailer"));
             }
             let carrier = &arrival.carrier;
             let run = carrier.trailer(RUN).map(str::to_owned);
             let rollback_of = carrier.trailer(ROLLBACK_OF).map(str::to_owned);
-            let kind = if !doubts.is_empty() {
+            let kind = if initial {
+                "initial"
+            } else if !doubts.is_empty() {
                 "out-of-band"
             } else if rollback_of.is_some() {
                 "rollback"

@@ -171,7 +171,9 @@ pub fn mark_out_of_band(
             let newest = repo
                 .history(&report.tip, &stage.location, Some(1))
                 .map_err(|e| error_chain(&e))?;
-            let Some(entry) = newest.first() else {
+            // A stage's first value (its file or field created) is how the
+            // env repo was set up, not a change to promote or flag.
+            let Some(entry) = newest.first().filter(|e| e.old.is_some()) else {
                 continue;
             };
             let arrival =

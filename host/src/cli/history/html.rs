@@ -63,7 +63,8 @@ pub fn page(h: &History) -> String {
     out.push_str(
         "<p class=\"legend\"><span class=\"promotion\">&#9679; promotion</span> \
          <span class=\"rollback\">&#9660; rollback</span> \
-         <span class=\"out-of-band\">&#9670; out of band</span></p>\n</body>\n</html>\n",
+         <span class=\"out-of-band\">&#9670; out of band</span> \
+         <span class=\"initial\">&#9679; initial value</span></p>\n</body>\n</html>\n",
     );
     out
 }
@@ -76,7 +77,7 @@ table{border-collapse:collapse;margin-top:16px;font-size:13px;width:100%}th,td{b
 solid #e3e6ec;padding:5px 8px;text-align:left;vertical-align:top}th{background:#f1f3f7}\
 tr.rollback td{background:#fdecec}tr.out-of-band td{background:#fff3e0}span.promotion,\
 td.promotion{color:#2e7d32}span.rollback,td.rollback{color:#c62828}span.out-of-band,\
-td.out-of-band{color:#e65100}code{font-size:12px}.legend{font-size:12px}";
+td.out-of-band{color:#e65100}span.initial,td.initial{color:#78849b}code{font-size:12px}.legend{font-size:12px}";
 
 /// The SVG timeline.
 fn timeline(h: &History) -> String {
@@ -154,6 +155,10 @@ fn timeline(h: &History) -> String {
                     cy + 9.0,
                     cx - 9.0
                 ),
+            ),
+            "initial" => (
+                "#78849b",
+                format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"5\""),
             ),
             _ => (
                 "#2e7d32",
