@@ -522,6 +522,11 @@ fn a_record_with_nan_metric_answers_replays_identically() {
             message: "held".into(),
             rolled_back: false,
         },
+        ci: None,
+        commit_author: None,
+        arrivals: Vec::new(),
+        merge_requests: Vec::new(),
+        integrity: None,
     };
     let path = home.path().join("nan.json");
     record.write(&path).unwrap();

@@ -14,6 +14,7 @@ mod policies {
 }
 
 mod argocd;
+mod audit_verify;
 mod cli_config;
 mod cli_policy;
 mod cli_policy_tools;
@@ -25,6 +26,7 @@ mod forge_shapes;
 mod forge_sims;
 mod forge_transport;
 mod git;
+mod history_report;
 mod polyglot;
 mod runtime;
 mod templates;

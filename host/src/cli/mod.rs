@@ -1,10 +1,12 @@
 //! The command line: argument parsing, output, and the one place where
 //! errors become user output and exit codes.
 
+mod audit;
 mod config;
 #[cfg(feature = "sim")]
 mod demo;
 mod error;
+mod history;
 mod load;
 mod output;
 mod policy;
@@ -46,6 +48,12 @@ enum Command {
     Rollback(run::RollbackArgs),
     /// Show each stage: version, Argo CD health, open merge requests, last good.
     Status(status::StatusArgs),
+    /// Every promotion, gate, rollback, approval and out-of-band change of
+    /// an app over a period, from the env repo joined with audit records.
+    History(history::HistoryArgs),
+    /// Verify audit records: replay, coherence, chain, signature, env repo.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Run the whole flow against in-process simulators, no setup needed.
     #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
@@ -104,6 +112,8 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Advance(args) => run::advance(args),
         Command::Rollback(args) => run::rollback(args),
         Command::Status(args) => status::run(args),
+        Command::History(args) => history::run(args),
+        Command::Audit(cmd) => audit::run(cmd),
         #[cfg(feature = "sim")]
         Command::Demo(args) => demo::run(args),
         Command::Config(cmd) => config::run(cmd),

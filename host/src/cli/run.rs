@@ -15,6 +15,7 @@ use super::error::CommandError;
 use super::load::{self, CommonArgs};
 use super::output::{self, OutputFormat};
 use super::process;
+use crate::engine::audit::integrity::Signer;
 use crate::engine::audit::{ActionRecord, ActionStatus, AuditRecord, GateRecord, Status};
 use crate::engine::{Engine, Progress, RunOptions, Trigger, system_clock};
 
@@ -105,7 +106,7 @@ pub fn rollback(args: RollbackArgs) -> Result<(), CommandError> {
 
 fn run(app: String, trigger: Trigger, args: RunArgs) -> Result<(), CommandError> {
     process::block_on("the run", async move {
-        let engine = engine(&app, &args)?;
+        let (engine, signer) = engine(&app, &args)?;
         let record = engine.run(&trigger).await;
         let audit_path = match (&args.audit_log, record.dry_run) {
             (Some(p), _) => Some(p.clone()),
@@ -116,7 +117,7 @@ fn run(app: String, trigger: Trigger, args: RunArgs) -> Result<(), CommandError>
             ),
         };
         if let Some(path) = &audit_path {
-            record.write(path)?;
+            record.write_sealed(path, signer.as_ref())?;
         }
         report(&record, audit_path.as_ref(), args.common.output);
         outcome(&record)
@@ -124,9 +125,10 @@ fn run(app: String, trigger: Trigger, args: RunArgs) -> Result<(), CommandError>
 }
 
 /// The engine for one run of `app`, from the configuration the arguments
-/// name.
-fn engine(app: &str, args: &RunArgs) -> Result<Engine, CommandError> {
+/// name, and the key that signs its record (`audit.signing_key_env`).
+fn engine(app: &str, args: &RunArgs) -> Result<(Engine, Option<Signer>), CommandError> {
     let config = load::config(&args.common.config)?;
+    let signer = super::audit::signer(&config)?;
     let app = config.app(app)?;
     let cache_root = args.common.cache_root();
     let systems = load::systems(&config, &cache_root)?;
@@ -139,7 +141,7 @@ fn engine(app: &str, args: &RunArgs) -> Result<Engine, CommandError> {
         progress,
         cancel: process::cancel_on_signals(),
     };
-    Ok(Engine::new(&config, app, systems, policy, options))
+    Ok((Engine::new(&config, app, systems, policy, options), signer))
 }
 
 /// The run's outcome as the process result.
@@ -224,9 +226,16 @@ pub(super) fn text(record: &AuditRecord, audit: Option<&PathBuf>) -> String {
             ActionStatus::Failed => "failed",
             ActionStatus::Skipped => "skipped",
         };
-        let _ = writeln!(out, "  [{mark}] {}", a.action);
+        let _ = writeln!(out, "  [{mark}] {}", shown_action(record, a));
         if !a.detail.is_empty() && !a.action.to_string().ends_with(&a.detail) {
             let _ = writeln!(out, "          {}", a.detail);
+        }
+        for note in &a.guardrails {
+            let _ = writeln!(
+                out,
+                "          {} {}: {}",
+                note.rule, note.effect, note.detail
+            );
         }
     }
     let status = match record.outcome.status {
@@ -245,4 +254,25 @@ pub(super) fn text(record: &AuditRecord, audit: Option<&PathBuf>) -> String {
         let _ = writeln!(out, "audit record: {}", p.display());
     }
     out
+}
+
+/// An action as run: a health wait the guardrail capped shows the wait it
+/// really had, not the one the policy asked for.
+fn shown_action(record: &AuditRecord, a: &ActionRecord) -> String {
+    let capped = a
+        .guardrails
+        .iter()
+        .any(|g| g.rule == "max_health_wait" && g.effect == "capped");
+    match &a.action {
+        crate::runtime::Action::AwaitHealth(wait) if capped => {
+            let mut applied = wait.clone();
+            applied.timeout = wait.timeout.min(record.context.max_health_wait);
+            format!(
+                "{} (capped by max_health_wait; the policy asked for {}s)",
+                crate::runtime::Action::AwaitHealth(applied),
+                wait.timeout / 1000
+            )
+        }
+        other => other.to_string(),
+    }
 }

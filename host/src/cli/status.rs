@@ -30,7 +30,17 @@ pub fn run(args: StatusArgs) -> Result<(), CommandError> {
         let config = load::config(&args.common.config)?;
         let app = config.app(&args.app)?;
         let systems = load::systems(&config, &args.common.cache_root())?;
-        let report = report(app, &systems).await?;
+        let mut report = report(app, &systems).await?;
+        let rules = crate::engine::provenance::OriginRules {
+            app: &app.name,
+            direct_commit_stages: &config.guardrails().direct_commit_stages,
+            records: match &config.audit().records {
+                Some(dir) => crate::engine::provenance::Records::Required(dir),
+                None => crate::engine::provenance::Records::IfPresent("baton-audit".as_ref()),
+            },
+        };
+        crate::engine::status::mark_out_of_band(&mut report, &app.stages, &systems.repo, &rules)
+            .map_err(CommandError::external)?;
         match args.common.output {
             OutputFormat::Json => output::print_json(&report),
             OutputFormat::Text => output::print(&text(&report)),
@@ -95,7 +105,11 @@ pub(super) fn text(report: &StatusReport) -> String {
         };
         rows.push([
             s.name.clone(),
-            s.version.clone().unwrap_or_else(|| "(none)".into()),
+            match (&s.version, s.out_of_band.is_empty()) {
+                (Some(v), true) => v.clone(),
+                (Some(v), false) => format!("{v} (OUT OF BAND)"),
+                (None, _) => "(none)".into(),
+            },
             argo,
             s.last_good.clone().unwrap_or_else(|| "-".into()),
             mrs,
@@ -121,6 +135,15 @@ pub(super) fn text(report: &StatusReport) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    for s in report.stages.iter().filter(|s| !s.out_of_band.is_empty()) {
+        let _ = writeln!(
+            out,
+            "out of band: {} {} reached the branch outside Baton: {}",
+            s.name,
+            s.version.as_deref().unwrap_or("(none)"),
+            s.out_of_band.join("; ")
+        );
     }
     for e in &report.errors {
         let _ = writeln!(out, "error: {e}");

@@ -131,6 +131,18 @@ pub struct CommitConfig {
     pub author: Option<Identity>,
 }
 
+/// `audit:`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditConfig {
+    /// The variable holding the Ed25519 signing key, when records are signed.
+    pub signing_key_env: Option<String>,
+    /// The public key (64 hex digits, checked) that verifies signatures.
+    pub public_key: Option<String>,
+    /// The directory holding the app's records, resolved against the config
+    /// file's directory.
+    pub records: Option<PathBuf>,
+}
+
 /// One stage of an app.
 #[derive(Debug, Clone)]
 pub struct StageConfig {
@@ -163,6 +175,7 @@ pub struct Config {
     policy: PolicyConfig,
     guardrails: Guardrails,
     commit: CommitConfig,
+    audit: AuditConfig,
     apps: BTreeMap<String, AppConfig>,
 }
 
@@ -286,6 +299,7 @@ impl Config {
             }),
             forge: forge(&errors, &raw, tokens.forge)?,
             commit: commit(&errors, &raw.commit)?,
+            audit: audit(&errors, &raw.audit, &base_dir)?,
             apps,
             guardrails,
             policy,
@@ -330,6 +344,11 @@ impl Config {
     /// `commit:`.
     pub fn commit(&self) -> &CommitConfig {
         &self.commit
+    }
+
+    /// `audit:`.
+    pub fn audit(&self) -> &AuditConfig {
+        &self.audit
     }
 
     /// Every app, by name.
@@ -620,6 +639,32 @@ fn commit(errors: &Errors<'_>, raw: &raw::RawCommit) -> Result<CommitConfig, Con
                 .clone()
                 .unwrap_or_else(|| Identity::default().email),
         }),
+    })
+}
+
+/// `audit:`: a variable name, a public key that parses.
+fn audit(
+    errors: &Errors<'_>,
+    raw: &raw::RawAudit,
+    base_dir: &Path,
+) -> Result<AuditConfig, ConfigError> {
+    if let Some(name) = &raw.signing_key_env
+        && (name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(errors.in_section(
+            "audit.signing_key_env",
+            format!("{name:?} is not an environment variable name"),
+        ));
+    }
+    if let Some(key) = &raw.public_key
+        && let Err(e) = crate::engine::audit::integrity::public_key(key, "the value")
+    {
+        return Err(errors.in_section("audit.public_key", e.to_string()));
+    }
+    Ok(AuditConfig {
+        signing_key_env: raw.signing_key_env.clone(),
+        public_key: raw.public_key.as_ref().map(|k| k.trim().to_owned()),
+        records: raw.records.as_ref().map(|r| base_dir.join(r)),
     })
 }
 

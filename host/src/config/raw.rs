@@ -31,6 +31,9 @@ pub(super) struct RawConfig {
     /// Commit messages and authorship of Baton's commits.
     #[serde(default)]
     pub(super) commit: RawCommit,
+    /// Audit records: signing, the key that verifies them, where they are kept.
+    #[serde(default)]
+    pub(super) audit: RawAudit,
     /// Applications and their stages, in promotion order.
     pub(super) apps: BTreeMap<String, RawApp>,
 }
@@ -147,6 +150,25 @@ pub(super) struct RawCommit {
     /// Author email (default: CI user's, else `baton@localhost`).
     #[serde(default)]
     pub(super) author_email: Option<String>,
+}
+
+/// `audit:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    /// Name of the environment variable holding the Ed25519 signing key (the
+    /// 32-byte seed as 64 hex digits); records are signed when it is set.
+    #[serde(default)]
+    pub(super) signing_key_env: Option<String>,
+    /// The Ed25519 public key (64 hex digits) `baton audit verify` checks
+    /// signatures with when `--public-key` is not given.
+    #[serde(default)]
+    pub(super) public_key: Option<String>,
+    /// A directory holding the app's audit records (`<app>-<run id>.json`),
+    /// relative to this file. When set, `advance` and `status` require a
+    /// record for every change whose trailers name a Baton run.
+    #[serde(default)]
+    pub(super) records: Option<String>,
 }
 
 /// One app.

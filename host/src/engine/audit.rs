@@ -6,7 +6,13 @@
 //!
 //! The format is versioned by [`SCHEMA`]; `schemas/audit-record.v1.json`
 //! in the repository is its JSON Schema. Fields may be added within a
-//! version, never renamed or removed.
+//! version, never renamed or removed: who ran it (CI identity), the merge
+//! requests it built on (approvers, merger), how each changed stage arrived,
+//! and the record's integrity (the chain to the app's previous record and an
+//! Ed25519 signature, [`integrity`]) were added that way, all optional, so
+//! records written before them still read and validate.
+
+pub mod integrity;
 
 use std::path::{Path, PathBuf};
 
@@ -32,9 +38,9 @@ pub struct AuditRecord {
     pub baton_version: String,
     /// The command and what it was given.
     pub command: CommandInfo,
-    /// When the run started (RFC 3339, UTC).
+    /// When the run started (RFC 3339, UTC, milliseconds).
     pub started_at: String,
-    /// When it ended (RFC 3339, UTC).
+    /// When it ended (RFC 3339, UTC, milliseconds).
     pub finished_at: String,
     /// Wall-clock duration.
     pub duration_ms: u64,
@@ -58,6 +64,147 @@ pub struct AuditRecord {
     pub gates: Vec<GateRecord>,
     /// How the run ended.
     pub outcome: OutcomeRecord,
+    /// The CI job that ran Baton, as its CI system's variables say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiInfo>,
+    /// The author of Baton's commits in this run (`Name <email>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_author: Option<String>,
+    /// How each changed stage reached the branch (`advance`), as checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arrivals: Vec<ArrivalRecord>,
+    /// The merged merge requests the run's stage changes came through:
+    /// approvers and merger, as the forge reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_requests: Vec<MergedRequest>,
+    /// Chain and signature; set when the record is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<integrity::Integrity>,
+}
+
+/// The CI job, from the variables GitLab CI or GitHub Actions set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiInfo {
+    /// `gitlab` or `github`.
+    pub system: String,
+    /// `CI_PIPELINE_ID` / `GITHUB_RUN_ID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// `CI_JOB_ID` / `GITHUB_JOB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// `CI_JOB_URL` / the workflow run's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Who started it: `GITLAB_USER_LOGIN` / `GITHUB_ACTOR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `CI_PROJECT_PATH` / `GITHUB_REPOSITORY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// `GITHUB_WORKFLOW_REF` (GitHub only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+}
+
+impl CiInfo {
+    /// The CI job described by the environment `var` reads, if any.
+    pub fn detect(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let var = |k: &str| var(k).filter(|v| !v.is_empty());
+        if var("GITLAB_CI").is_some() || var("CI_PIPELINE_ID").is_some() {
+            return Some(Self {
+                system: "gitlab".into(),
+                pipeline: var("CI_PIPELINE_ID"),
+                job: var("CI_JOB_ID"),
+                url: var("CI_JOB_URL"),
+                user: var("GITLAB_USER_LOGIN"),
+                project: var("CI_PROJECT_PATH"),
+                workflow: None,
+            });
+        }
+        if var("GITHUB_ACTIONS").is_some() || var("GITHUB_RUN_ID").is_some() {
+            let url = match (
+                var("GITHUB_SERVER_URL"),
+                var("GITHUB_REPOSITORY"),
+                var("GITHUB_RUN_ID"),
+            ) {
+                (Some(server), Some(repo), Some(run)) => {
+                    Some(format!("{server}/{repo}/actions/runs/{run}"))
+                }
+                _ => None,
+            };
+            return Some(Self {
+                system: "github".into(),
+                pipeline: var("GITHUB_RUN_ID"),
+                job: var("GITHUB_JOB"),
+                url,
+                user: var("GITHUB_ACTOR"),
+                project: var("GITHUB_REPOSITORY"),
+                workflow: var("GITHUB_WORKFLOW_REF"),
+            });
+        }
+        None
+    }
+}
+
+/// How one changed stage reached the branch, as `advance` checked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrivalRecord {
+    /// The stage.
+    pub stage: String,
+    /// The version it changed to.
+    pub version: String,
+    /// The first-parent commit on the branch that changed it.
+    pub commit: String,
+    /// The commit carrying the change (the merged side's Baton commit for a
+    /// merge), when it differs from `commit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The run its `Baton-Run` trailer names, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The merge request the merge commit names, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_request: Option<u64>,
+    /// `baton-commit`, `baton-merge-request` or `out-of-band`: what the
+    /// policy was told.
+    pub origin: String,
+    /// Why a change whose trailers claim Baton was judged out of band.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// A merged merge request a stage change of the run came through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedRequest {
+    /// The stage it changed.
+    pub stage: String,
+    /// GitLab iid / GitHub number.
+    pub number: u64,
+    /// Web URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Who merged it (forge login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_by: Option<String>,
+    /// When (RFC 3339, UTC, milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<String>,
+    /// Who approved it, and when when the forge says.
+    pub approvals: Vec<Approval>,
+    /// Why the forge could not be asked, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One approval of a merge request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The approver's forge login.
+    pub user: String,
+    /// When (RFC 3339, UTC, milliseconds), when the forge says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// The command line that started the run.
@@ -309,6 +456,9 @@ pub struct GateRecord {
     pub commit: String,
     /// The wait actually allowed: the policy's timeout capped by the guardrail.
     pub timeout_ms: u64,
+    /// The policy's timeout, when the guardrail capped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_timeout_ms: Option<u64>,
     /// How it ended.
     pub result: GateResult,
     /// Time waited.
@@ -385,20 +535,40 @@ pub struct WriteRecordError {
 impl AuditRecord {
     /// Writes the record as pretty JSON, creating parent directories; the
     /// file appears complete or not at all (written aside, then renamed).
+    /// The record is chained to the app's newest record in the same
+    /// directory, unsigned (see [`AuditRecord::write_sealed`]).
     pub fn write(&self, path: &Path) -> Result<(), WriteRecordError> {
+        self.write_sealed(path, None)
+    }
+
+    /// Like [`AuditRecord::write`], signed with `signer` when given. Tokens
+    /// are redacted before the record is chained and signed, so the
+    /// signature covers exactly the bytes on disk.
+    pub fn write_sealed(
+        &self,
+        path: &Path,
+        signer: Option<&integrity::Signer>,
+    ) -> Result<(), WriteRecordError> {
         let err = |source| WriteRecordError {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let json = serde_json::to_string_pretty(self)
-            .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+        let invalid =
+            |e: serde_json::Error| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let json = serde_json::to_string(self).map_err(invalid)?;
         // A remote system may have echoed a token into an error message.
-        let json = format!("{}\n", crate::secret::redact_all(&json));
+        let mut value: serde_json::Value =
+            serde_json::from_str(&crate::secret::redact_all(&json)).map_err(invalid)?;
+        let previous = integrity::previous_in(dir, &self.command.app);
+        integrity::seal(&mut value, previous, signer);
+        let json = serde_json::to_string_pretty(&value).map_err(invalid)?;
         let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, json).map_err(err)?;
+        std::fs::write(&tmp, format!("{json}\n")).map_err(err)?;
         std::fs::rename(&tmp, path).map_err(err)
     }
 

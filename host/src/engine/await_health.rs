@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use super::audit::{ActionStatus, GateRecord, GateResult, Status};
+use super::audit::{ActionStatus, GateRecord, GateResult, GuardrailNote, Status};
 use super::gate::{self, GateError, GateOutcome, GateSpec, ProgressSink, Verdict};
 use super::repo::SharedRepo;
 use super::state::{Engine, Progress, RunState, Slot, Stop, human_ms, millis};
@@ -75,9 +75,44 @@ impl Engine {
         }
     }
 
+    /// The guardrail's note when it caps the wait the policy asked for.
+    pub(super) fn gate_cap(&self, wait: &AwaitHealth) -> Option<GuardrailNote> {
+        let applied = self.gate_timeout(wait);
+        (u128::from(wait.timeout) > applied.as_millis()).then(|| GuardrailNote {
+            rule: "max_health_wait".into(),
+            effect: "capped".into(),
+            detail: format!(
+                "the policy asked to wait up to {}; guardrails.max_health_wait allows {}",
+                human_ms(u128::from(wait.timeout)),
+                human_ms(applied.as_millis())
+            ),
+        })
+    }
+
     /// Runs one health gate; returns the decision that ended it, if any
-    /// remains to run.
+    /// remains to run. A wait the guardrail capped is noted on the gate's
+    /// action and its record.
     pub(super) async fn gate(
+        &self,
+        st: &mut RunState,
+        slot: Slot,
+        action: &Action,
+        wait: &AwaitHealth,
+    ) -> Decided {
+        let decided = self.run_gate(st, slot, action, wait).await;
+        if let Some(note) = self.gate_cap(wait)
+            && let Some(record) = st
+                .actions
+                .iter_mut()
+                .rev()
+                .find(|a| a.decision == slot.decision && a.index == slot.index)
+        {
+            record.guardrails.push(note);
+        }
+        decided
+    }
+
+    async fn run_gate(
         &self,
         st: &mut RunState,
         slot: Slot,
@@ -106,6 +141,8 @@ impl Engine {
                 version: wait.version.clone(),
                 commit,
                 timeout_ms: millis(timeout),
+                requested_timeout_ms: (u128::from(wait.timeout) > timeout.as_millis())
+                    .then_some(wait.timeout),
                 result: GateResult::Decided,
                 elapsed_ms: 0,
                 observations: 0,

@@ -25,6 +25,7 @@ mod execute;
 pub mod gate;
 pub mod guardrails;
 mod preflight;
+pub mod provenance;
 pub mod repo;
 pub mod run;
 mod setup;

@@ -13,13 +13,13 @@
 use std::time::{Instant, SystemTime};
 
 use super::audit::{
-    ActionStatus, AuditRecord, GuardrailNote, OutcomeRecord, RepoInfo, SCHEMA, Status,
+    ActionStatus, AuditRecord, CiInfo, GuardrailNote, OutcomeRecord, RepoInfo, SCHEMA, Status,
 };
 use super::execute::Write;
 use super::state::{Engine, RunState, Slot, Stop, human_ms, strip_credentials};
 use super::trigger::Trigger;
 use crate::runtime::{Action, Decision};
-use crate::time::format_rfc3339;
+use crate::time::format_rfc3339_millis;
 
 /// The actions of one decision still to run, with their decision's seq.
 type Pending = (u32, std::iter::Enumerate<std::vec::IntoIter<Action>>);
@@ -58,7 +58,10 @@ impl Engine {
             .check_context(&self.context)
             .map_err(|e| Stop::usage(format!("policy {}: {e}", self.policy_info.source)));
         let result = match checked.and_then(|()| self.events(trigger)) {
-            Ok(events) => self.handle_all(&mut st, events).await,
+            Ok(events) => match self.check_arrivals(&mut st, events).await {
+                Ok(events) => self.handle_all(&mut st, events).await,
+                Err(stop) => Err(stop),
+            },
             Err(stop) => Err(stop),
         };
         let (status, message) = self.outcome(&st, result);
@@ -82,8 +85,8 @@ impl Engine {
             run_id: self.context.run_id.clone(),
             baton_version: env!("CARGO_PKG_VERSION").into(),
             command: trigger.command(&self.app),
-            started_at: format_rfc3339(started),
-            finished_at: format_rfc3339(SystemTime::now()),
+            started_at: format_rfc3339_millis(started),
+            finished_at: format_rfc3339_millis(SystemTime::now()),
             duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
             dry_run: self.options.dry_run,
             policy: self.policy_info.clone(),
@@ -103,6 +106,14 @@ impl Engine {
                 message,
                 rolled_back: st.rolled_back,
             },
+            ci: CiInfo::detect(|k| std::env::var(k).ok()),
+            commit_author: Some(format!(
+                "{} <{}>",
+                self.commit.identity.name, self.commit.identity.email
+            )),
+            arrivals: st.arrivals,
+            merge_requests: st.merge_requests,
+            integrity: None,
         }
     }
 
@@ -207,6 +218,9 @@ impl Engine {
                     wait.version
                 );
                 st.record(slot, action, ActionStatus::Planned, detail);
+                if let (Some(note), Some(record)) = (self.gate_cap(wait), st.actions.last_mut()) {
+                    record.guardrails.push(note);
+                }
                 return Ok(Next::End(Ok(())));
             }
             Action::AwaitHealth(wait) => {

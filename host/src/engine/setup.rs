@@ -62,6 +62,7 @@ impl Engine {
                 github_run_id: env("GITHUB_RUN_ID"),
             },
             options,
+            audit_records: config.audit().records.clone(),
         }
     }
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use super::audit::{
-    ActionRecord, ActionStatus, ConfigInfo, DecisionRecord, GateRecord, PolicyInfo, Status,
+    ActionRecord, ActionStatus, ArrivalRecord, ConfigInfo, DecisionRecord, GateRecord,
+    MergedRequest, PolicyInfo, Status,
 };
 use super::guardrails::{DecisionLimits, Exemption};
 use super::repo::SharedRepo;
@@ -68,6 +69,8 @@ pub struct Engine {
     pub(super) titles: TitleTemplates,
     pub(super) ci: CiEnv,
     pub(super) options: RunOptions,
+    /// `audit.records`: where every Baton change's run record must be.
+    pub(super) audit_records: Option<std::path::PathBuf>,
 }
 
 /// Why a run stopped early.
@@ -123,6 +126,10 @@ pub(super) struct RunState {
     pub exemptions: Vec<(u32, Exemption)>,
     /// The systems were checked before the first write.
     pub preflighted: bool,
+    /// How each changed stage arrived (`advance`).
+    pub arrivals: Vec<ArrivalRecord>,
+    /// The merged merge requests those changes came through.
+    pub merge_requests: Vec<MergedRequest>,
 }
 
 /// Where an action sits: decision seq and 1-based index.

@@ -47,6 +47,11 @@ pub struct StageStatus {
     pub open_merge_requests: Vec<OpenMr>,
     /// The newest earlier version no later commit rolled back.
     pub last_good: Option<String>,
+    /// Why the change that set the current version is out of band (it
+    /// reached the branch neither as a Baton commit nor through a merge
+    /// request Baton opened); empty when it is Baton's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_band: Vec<String>,
 }
 
 /// Argo CD's view of one application.
@@ -149,6 +154,39 @@ fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<Stage
         argocd: None,
         open_merge_requests: Vec::new(),
         last_good: last_good.map(|g| g.version),
+        out_of_band: Vec::new(),
+    })
+}
+
+/// Marks each stage whose current version arrived out of band, judged as
+/// `advance` judges it ([`crate::engine::provenance`]).
+pub fn mark_out_of_band(
+    report: &mut StatusReport,
+    stages: &[StageConfig],
+    repo: &SharedRepo,
+    rules: &crate::engine::provenance::OriginRules<'_>,
+) -> Result<(), String> {
+    repo.with(|repo| {
+        for (row, stage) in report.stages.iter_mut().zip(stages) {
+            let newest = repo
+                .history(&report.tip, &stage.location, Some(1))
+                .map_err(|e| error_chain(&e))?;
+            // A stage's first value (its file or field created) is how the
+            // env repo was set up, not a change to promote or flag.
+            let Some(entry) = newest.first().filter(|e| e.old.is_some()) else {
+                continue;
+            };
+            let arrival =
+                super::world::arrival(repo, &stage.location, entry).map_err(|e| error_chain(&e))?;
+            row.out_of_band = crate::engine::provenance::doubts(rules, &stage.name, &arrival);
+            if row.out_of_band.is_empty()
+                && arrival.origin == crate::runtime::ChangeOrigin::OutOfBand
+            {
+                row.out_of_band
+                    .push("its commit carries no Baton-Run trailer".to_owned());
+            }
+        }
+        Ok(())
     })
 }
 

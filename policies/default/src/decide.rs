@@ -266,6 +266,31 @@ mod tests {
     }
 
     #[test]
+    fn an_out_of_band_change_fails_loudly_instead_of_being_gated() {
+        let acts = decide(
+            Event::StageChanged(StageChanged {
+                stage: "prod".into(),
+                from_version: Some("v1".into()),
+                to_version: "v2".into(),
+                commit: "0123456789abcdef".into(),
+                is_rollback: false,
+                digest: None,
+                origin: ChangeOrigin::OutOfBand,
+            }),
+            &world(&[]),
+        );
+        match acts.as_slice() {
+            [Action::Fail(reason)] => assert_eq!(
+                reason,
+                "prod changed v1 -> v2 out of band (commit 0123456789ab: neither a Baton commit \
+                 nor a merge request Baton opened); not gating or promoting it: review the \
+                 change, then promote through Baton"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
     fn requested_rollback_uses_last_good_or_explicit_target() {
         let mut w = world(&[("v3", None), ("v2", None), ("v1", None)]);
         w.versions.insert("dev".into(), "v3".into());

@@ -10,7 +10,10 @@ use serde_json::json;
 use super::Forge;
 use super::error::ForgeError;
 use super::http::{HttpConfig, Reply, Transport};
-use super::model::{MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened};
+use super::model::{
+    MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened, Review, ReviewApproval,
+    normalize_time,
+};
 use crate::secret::Secret;
 
 /// GitHub's merge methods (`merge_method` of the merge call).
@@ -103,6 +106,27 @@ struct ApiPull {
     base: ApiRef,
     mergeable_state: Option<String>,
     merge_commit_sha: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiUser {
+    login: String,
+}
+
+/// The pull request fields that say who merged it and when.
+#[derive(Debug, Deserialize)]
+struct ApiMerged {
+    html_url: String,
+    merged_by: Option<ApiUser>,
+    merged_at: Option<String>,
+}
+
+/// One review (`GET …/pulls/{n}/reviews`, chronological).
+#[derive(Debug, Deserialize)]
+struct ApiReview {
+    user: Option<ApiUser>,
+    state: String,
+    submitted_at: Option<String>,
 }
 
 impl From<ApiPull> for MergeRequest {
@@ -394,4 +418,56 @@ impl Forge for GitHub {
             _ => Err(reply.into_error()),
         }
     }
+
+    async fn review(&self, iid: u64) -> Result<Review, ForgeError> {
+        let url = self.repo_url(&["pulls", &iid.to_string()]);
+        let reply = self.send(Method::GET, url, None).await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        let pr: ApiMerged = reply.json()?;
+        let mut url = self.repo_url(&["pulls", &iid.to_string(), "reviews"]);
+        url.query_pairs_mut()
+            .append_pair("per_page", &self.page_size.to_string());
+        let mut reviews = Vec::new();
+        let mut next = Some(url);
+        for _ in 0..1000 {
+            let Some(url) = next.take() else { break };
+            let reply = self.send(Method::GET, url, None).await?;
+            if reply.status != StatusCode::OK {
+                return Err(reply.into_error());
+            }
+            reviews.extend(reply.json::<Vec<ApiReview>>()?);
+            next = reply.next_page();
+        }
+        Ok(Review {
+            web_url: pr.html_url,
+            merged_by: pr.merged_by.map(|u| u.login),
+            merged_at: normalize_time(pr.merged_at.as_deref()),
+            approvals: standing_approvals(reviews),
+        })
+    }
+}
+
+/// Each reviewer's latest review that decides (approve, request changes,
+/// dismissed), kept when it approves; comments do not change a standing
+/// approval. Reviews come in chronological order.
+fn standing_approvals(reviews: Vec<ApiReview>) -> Vec<ReviewApproval> {
+    let mut latest: Vec<(String, String, Option<String>)> = Vec::new();
+    for review in reviews {
+        let Some(user) = review.user else { continue };
+        if review.state == "COMMENTED" || review.state == "PENDING" {
+            continue;
+        }
+        latest.retain(|(u, _, _)| *u != user.login);
+        latest.push((user.login, review.state, review.submitted_at));
+    }
+    latest
+        .into_iter()
+        .filter(|(_, state, _)| state == "APPROVED")
+        .map(|(user, _, at)| ReviewApproval {
+            user,
+            at: normalize_time(at.as_deref()),
+        })
+        .collect()
 }

@@ -10,7 +10,10 @@ use serde_json::json;
 use super::Forge;
 use super::error::ForgeError;
 use super::http::{HttpConfig, Reply, Transport};
-use super::model::{MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened};
+use super::model::{
+    MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened, Review, ReviewApproval,
+    normalize_time,
+};
 use crate::secret::Secret;
 
 /// Which header carries the GitLab token.
@@ -85,6 +88,35 @@ struct ApiMr {
     sha: Option<String>,
     merge_commit_sha: Option<String>,
     squash_commit_sha: Option<String>,
+}
+
+/// A user as GitLab embeds one.
+#[derive(Debug, Deserialize)]
+struct ApiUser {
+    username: String,
+}
+
+/// The MR fields that say who merged it and when.
+#[derive(Debug, Deserialize)]
+struct ApiMerged {
+    web_url: String,
+    merge_user: Option<ApiUser>,
+    merged_by: Option<ApiUser>,
+    merged_at: Option<String>,
+}
+
+/// `GET …/merge_requests/:iid/approvals`: `approved_at` is sent by GitLab
+/// 17.x and later (`API::Entities::Approvals`), absent before.
+#[derive(Debug, Deserialize)]
+struct ApiApprovals {
+    #[serde(default)]
+    approved_by: Vec<ApiApprovedBy>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiApprovedBy {
+    user: ApiUser,
+    approved_at: Option<String>,
 }
 
 impl From<ApiMr> for MergeRequest {
@@ -323,6 +355,42 @@ impl Forge for GitLab {
             }),
             _ => Err(reply.into_error()),
         }
+    }
+
+    async fn review(&self, iid: u64) -> Result<Review, ForgeError> {
+        self.merged_and_approvals(iid).await
+    }
+}
+
+impl GitLab {
+    /// Who merged `iid` and who approved it.
+    async fn merged_and_approvals(&self, iid: u64) -> Result<Review, ForgeError> {
+        let reply = self
+            .send(Method::GET, self.mr_url(&[&iid.to_string()]), None)
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        let mr: ApiMerged = reply.json()?;
+        let url = self.mr_url(&[&iid.to_string(), "approvals"]);
+        let reply = self.send(Method::GET, url, None).await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        let approvals: ApiApprovals = reply.json()?;
+        Ok(Review {
+            web_url: mr.web_url,
+            merged_by: mr.merge_user.or(mr.merged_by).map(|u| u.username),
+            merged_at: normalize_time(mr.merged_at.as_deref()),
+            approvals: approvals
+                .approved_by
+                .into_iter()
+                .map(|a| ReviewApproval {
+                    user: a.user.username,
+                    at: normalize_time(a.approved_at.as_deref()),
+                })
+                .collect(),
+        })
     }
 }
 

@@ -24,7 +24,9 @@ pub use error::ForgeError;
 pub use github::{GitHub, GitHubConfig, GitHubMergeMethod};
 pub use gitlab::{GitLab, GitLabAuth, GitLabConfig};
 pub use http::HttpConfig;
-pub use model::{MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened};
+pub use model::{
+    MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened, Review, ReviewApproval,
+};
 
 use async_trait::async_trait;
 
@@ -62,4 +64,9 @@ pub trait Forge: Send + Sync {
     /// Merges the merge request (or, on GitLab with `auto_merge`, arms
     /// auto-merge) and returns it as the forge reports it afterwards.
     async fn merge(&self, iid: u64, options: &MergeOptions) -> Result<MergeRequest, ForgeError>;
+
+    /// Who approved merge request `iid` and who merged it, with times
+    /// (GitLab: the MR and `GET …/approvals`; GitHub: the pull request and
+    /// its reviews). For the audit record.
+    async fn review(&self, iid: u64) -> Result<Review, ForgeError>;
 }

@@ -86,3 +86,35 @@ pub struct MergeOptions {
     /// Merge commit message; the forge's default when `None`.
     pub commit_message: Option<String>,
 }
+
+/// Who approved and who merged a merge request, as the forge reports it.
+/// Times are RFC 3339, UTC, milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Review {
+    /// Link for people.
+    pub web_url: String,
+    /// Login of who merged it (GitLab `merge_user`, else `merged_by`;
+    /// GitHub `merged_by`).
+    pub merged_by: Option<String>,
+    /// When it was merged.
+    pub merged_at: Option<String>,
+    /// The approvals standing (GitLab approvals; GitHub each reviewer's
+    /// latest review, when it approves).
+    pub approvals: Vec<ReviewApproval>,
+}
+
+/// One approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewApproval {
+    /// The approver's login.
+    pub user: String,
+    /// When, if the forge says (GitLab before 17.x does not).
+    pub at: Option<String>,
+}
+
+/// A forge timestamp in the record's form (milliseconds, UTC); `None`
+/// when it does not parse.
+pub(crate) fn normalize_time(text: Option<&str>) -> Option<String> {
+    text.and_then(crate::time::parse_rfc3339)
+        .map(crate::time::format_rfc3339_millis)
+}

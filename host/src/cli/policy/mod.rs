@@ -6,7 +6,7 @@ mod eval;
 mod inspect;
 mod linediff;
 mod new;
-mod replay;
+pub(super) mod replay;
 mod scenario;
 mod test;
 

@@ -5,7 +5,7 @@
 //! `--policy NEW` the recorded events go to another policy instead (shadow
 //! evaluation), and the report is a diff per decision.
 
-mod render;
+pub(in crate::cli) mod render;
 mod world;
 
 use std::collections::HashMap;
@@ -49,7 +49,7 @@ pub struct ReplayArgs {
 /// Which question the run answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Mode {
+pub(in crate::cli) enum Mode {
     /// Does the recorded policy decide exactly as recorded?
     Replay,
     /// What would another policy have decided?
@@ -59,7 +59,7 @@ enum Mode {
 /// How one re-run decision compares with the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Verdict {
+pub(in crate::cli) enum Verdict {
     /// Same result (and, when replaying, the same host calls).
     Identical,
     /// Another result, or other host calls.
@@ -70,14 +70,14 @@ enum Verdict {
 
 /// One re-run decide call.
 #[derive(Debug, Serialize)]
-struct DecisionReport {
+pub(in crate::cli) struct DecisionReport {
     seq: u32,
     event: Event,
-    verdict: Verdict,
+    pub(in crate::cli) verdict: Verdict,
     /// What the record holds.
     recorded: DecisionResult,
     /// What the policy answered this time.
-    actual: DecisionResult,
+    pub(in crate::cli) actual: DecisionResult,
     /// Only when the calls differ (replay mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     calls: Option<CallsDiff>,
@@ -309,7 +309,7 @@ fn record_report(path: &Path, record: &AuditRecord) -> RecordReport {
 /// the config file's directory). A relative config path is tried from the
 /// current directory, then from the directory above the record's (the
 /// default layout: `baton-audit/<app>-<run id>.json` beside `baton.yaml`).
-fn recorded_source(
+pub(in crate::cli) fn recorded_source(
     record_path: &Path,
     record: &AuditRecord,
     policy_path: Option<&Path>,
@@ -350,7 +350,7 @@ fn recorded_source(
 /// Runs one recorded decide call again and compares it with the record.
 /// Host calls are compared only when replaying: another policy may read
 /// other things and still decide the same.
-fn rerun(
+pub(in crate::cli) fn rerun(
     policy: &LoadedPolicy,
     context: &Context,
     recorded: &DecisionRecord,

@@ -26,6 +26,7 @@ use crate::secret::Secret;
 
 mod merge;
 mod payload;
+mod reviews;
 
 const DOCS: &str = "https://docs.github.com/rest";
 const DOC_CREATE: &str = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request";
@@ -82,6 +83,10 @@ async fn router(config: GitHubSimConfig, base: String) -> Result<(Router, Arc<Sh
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
             put(merge::merge),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/reviews",
+            get(reviews::list).post(reviews::create),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels",

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::secret::Secret;
 
+mod approvals;
 mod merge;
 mod payload;
 
@@ -82,6 +83,14 @@ async fn router(config: GitLabSimConfig, base: String) -> Result<(Router, Arc<Sh
         .route(&format!("{mrs}/{{iid}}"), get(show).put(update))
         .route(&format!("{mrs}/{{iid}}/merge"), put(merge::merge))
         .route(&format!("{mrs}/{{iid}}/notes"), get(notes).post(add_note))
+        .route(
+            &format!("{mrs}/{{iid}}/approve"),
+            axum::routing::post(approvals::approve),
+        )
+        .route(
+            &format!("{mrs}/{{iid}}/approvals"),
+            get(approvals::approvals),
+        )
         .fallback(|| async { message(StatusCode::NOT_FOUND, json!("404 Not Found")) })
         .layer(middleware::from_fn_with_state(gl.clone(), auth))
         .layer(middleware::from_fn_with_state(shared.clone(), record))

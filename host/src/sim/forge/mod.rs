@@ -101,6 +101,35 @@ pub struct SimNote {
     pub created_at: String,
 }
 
+/// A review (GitHub) or approval (GitLab, state `APPROVED`) stored by a
+/// simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimReview {
+    /// Review id.
+    pub id: u64,
+    /// The reviewer's login.
+    pub user: String,
+    /// `APPROVED`, `CHANGES_REQUESTED` or `COMMENTED`.
+    pub state: String,
+    /// The source head it reviewed.
+    pub commit: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The user a request acts as: the `header` the request carries (GitLab's
+/// `Sudo`, the GitHub simulator's `X-Baton-Sim-User`), else `baton`, the
+/// user the configured token belongs to.
+pub(crate) fn acting_user(headers: &axum::http::HeaderMap, header: &str) -> String {
+    headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or("baton")
+        .to_owned()
+}
+
 /// A merge request as a simulator stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimMergeRequest {
@@ -136,6 +165,10 @@ pub struct SimMergeRequest {
     pub auto_merge: bool,
     /// Notes / comments.
     pub notes: Vec<SimNote>,
+    /// Who merged it (login).
+    pub merged_by: Option<String>,
+    /// Reviews and approvals, oldest first.
+    pub reviews: Vec<SimReview>,
 }
 
 /// One request the simulator received, as sent (path still percent-encoded).
@@ -254,6 +287,8 @@ impl SimMergeRequest {
             remove_source_branch: false,
             auto_merge: false,
             notes: Vec::new(),
+            merged_by: None,
+            reviews: Vec::new(),
         }
     }
 

@@ -6,6 +6,10 @@
 //!   gated; later stages always get a merge request.
 //! - A healthy stage promotes the version to the next stage; the last stage
 //!   completes the promotion; a healthy rollback ends the run.
+//! - A stage changed in the env repo outside Baton (neither a Baton commit
+//!   nor a merge request Baton opened: `origin` is `out-of-band`) is not
+//!   gated or promoted: the run fails loudly, naming the commit, so the
+//!   change is reviewed instead of passing as a promotion.
 //! - A stage changed in the env repo is gated the same way; so is a stage a
 //!   scheduled run reconciles, at the version it holds (a gate that passes
 //!   resumes the promotion where it was held).
@@ -58,8 +62,8 @@ pub use gate::{AfterHealthy, Verdict};
 pub use settings::FlowSettings;
 
 use crate::{
-    CapabilityError, Channel, Context, Decision, Event, PolicyError, Reconcile, Stage,
-    StageChanged, World, actions,
+    CapabilityError, ChangeOrigin, Channel, Context, Decision, Event, PolicyError, Reconcile,
+    Stage, StageChanged, World, actions,
 };
 
 /// How many deployments to read when looking for the last good version.
@@ -174,9 +178,13 @@ impl<'a> Flow<'a> {
         Ok(self.promote(first, version, channel, reason))
     }
 
-    /// A changed stage is gated.
+    /// A changed stage is gated; a change that arrived outside Baton fails
+    /// the run instead ([`Flow::out_of_band`]).
     pub fn stage_changed(&self, changed: &StageChanged) -> Result<Decision, PolicyError> {
         let stage = self.stage(&changed.stage)?;
+        if changed.origin == ChangeOrigin::OutOfBand {
+            return Ok(self.out_of_band(changed));
+        }
         let timeout = self.settings.health_timeout_ms(&stage.name);
         let why = if changed.is_rollback {
             format!(
@@ -197,6 +205,21 @@ impl<'a> Flow<'a> {
             timeout,
         )])
         .because(why))
+    }
+
+    /// A stage changed outside Baton: nothing is gated or promoted on it,
+    /// and the run fails with a reason that names the change.
+    pub fn out_of_band(&self, changed: &StageChanged) -> Decision {
+        let commit = &changed.commit[..changed.commit.len().min(12)];
+        let why = format!(
+            "{} changed {} -> {} out of band (commit {commit}: neither a Baton commit nor a \
+             merge request Baton opened); not gating or promoting it: review the change, then \
+             promote through Baton",
+            changed.stage,
+            changed.from_version.as_deref().unwrap_or("(none)"),
+            changed.to_version
+        );
+        Decision::from(vec![actions::fail(why.clone())]).because(why)
     }
 
     /// A reconciled stage is gated at the version it holds, as a 0.1

@@ -155,7 +155,7 @@ fn decisions(n: usize) -> String {
 }
 
 /// An event in one line: its kind and what it is about.
-pub(super) fn event(event: &Event) -> String {
+pub(in crate::cli) fn event(event: &Event) -> String {
     match event {
         Event::NewVersion(e) => format!("new-version {}", e.version),
         Event::StageChanged(e) => format!(
@@ -201,7 +201,7 @@ fn name<T: Serialize>(value: &T) -> String {
 }
 
 /// A result as the lines that are compared: one per action, then reasons.
-fn result_lines(result: &DecisionResult) -> Vec<String> {
+pub(in crate::cli) fn result_lines(result: &DecisionResult) -> Vec<String> {
     match result {
         DecisionResult::Decision(decision) => {
             let mut lines: Vec<String> = decision

@@ -8,6 +8,7 @@ use crate::sim::forge::{LandFailure, Landing};
 pub(super) async fn merge(
     State(gh): State<Arc<Gh>>,
     Path((owner, repo, number)): Path<(String, String, String)>,
+    headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
@@ -71,6 +72,10 @@ pub(super) async fn merge(
     m.closed_at = Some(now.clone());
     m.updated_at = now;
     m.merged_sha = Some(source_sha);
+    m.merged_by = Some(crate::sim::forge::acting_user(
+        &headers,
+        reviews::USER_HEADER,
+    ));
     m.merge_commit_sha = Some(new_head.clone());
     drop(store);
     Json(json!({ "sha": new_head, "merged": true, "message": "Pull Request successfully merged" }))

@@ -7,11 +7,21 @@ use super::*;
 
 impl Gh {
     pub(super) fn user(&self) -> Value {
+        self.user_named("baton")
+    }
+
+    /// A user object for `login` (id 1 is `baton`, the token's user).
+    pub(super) fn user_named(&self, login: &str) -> Value {
         let base = &self.shared.base_url;
+        let id = if login == "baton" {
+            1
+        } else {
+            1000 + login.bytes().map(u64::from).sum::<u64>()
+        };
         json!({
-            "login": "baton", "id": 1, "node_id": "MDQ6VXNlcjE=",
-            "avatar_url": format!("{base}/avatars/u/1?v=4"), "gravatar_id": "",
-            "url": format!("{base}/users/baton"), "html_url": format!("{base}/baton"),
+            "login": login, "id": id, "node_id": format!("U_sim{id}"),
+            "avatar_url": format!("{base}/avatars/u/{id}?v=4"), "gravatar_id": "",
+            "url": format!("{base}/users/{login}"), "html_url": format!("{base}/{login}"),
             "type": "User", "site_admin": false,
         })
     }
@@ -117,7 +127,7 @@ impl Gh {
                 "mergeable": mergeable,
                 "rebaseable": mergeable,
                 "mergeable_state": mergeable_state,
-                "merged_by": if merged { self.user() } else { Value::Null },
+                "merged_by": if merged { self.user_named(pr.merged_by.as_deref().unwrap_or("baton")) } else { Value::Null },
                 "comments": pr.notes.len(),
                 "review_comments": 0,
                 "maintainer_can_modify": false,

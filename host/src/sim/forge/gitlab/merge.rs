@@ -8,6 +8,7 @@ use crate::sim::forge::{LandFailure, Landing};
 pub(super) async fn merge(
     State(gl): State<Arc<Gl>>,
     Path((id, iid)): Path<(String, String)>,
+    headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
@@ -60,6 +61,7 @@ pub(super) async fn merge(
     m.merged_at = Some(now.clone());
     m.updated_at = now;
     m.merged_sha = Some(source_sha.clone());
+    m.merged_by = Some(crate::sim::forge::acting_user(&headers, "sudo"));
     m.merge_commit_sha = Some(new_head);
     m.auto_merge = p_bool(&p, "auto_merge")
         .or_else(|| p_bool(&p, "merge_when_pipeline_succeeds"))

@@ -6,10 +6,21 @@ use super::*;
 
 impl Gl {
     pub(super) fn user(&self) -> Value {
+        self.user_named("baton")
+    }
+
+    /// A user object for `login` (id 1 is `baton`, the token's user).
+    pub(super) fn user_named(&self, login: &str) -> Value {
+        let id = if login == "baton" {
+            1
+        } else {
+            1000 + login.bytes().map(u64::from).sum::<u64>()
+        };
+        let base = &self.shared.base_url;
         json!({
-            "id": 1, "username": "baton", "name": "Baton", "state": "active", "locked": false,
-            "avatar_url": format!("{}/uploads/-/system/user/avatar/1/avatar.png", self.shared.base_url),
-            "web_url": format!("{}/baton", self.shared.base_url),
+            "id": id, "username": login, "name": login, "state": "active", "locked": false,
+            "avatar_url": format!("{base}/uploads/-/system/user/avatar/{id}/avatar.png"),
+            "web_url": format!("{base}/{login}"),
         })
     }
 
@@ -82,8 +93,8 @@ impl Gl {
             "state": mr.state,
             "created_at": mr.created_at,
             "updated_at": mr.updated_at,
-            "merged_by": if merged { self.user() } else { Value::Null },
-            "merge_user": if merged { self.user() } else { Value::Null },
+            "merged_by": if merged { self.user_named(mr.merged_by.as_deref().unwrap_or("baton")) } else { Value::Null },
+            "merge_user": if merged { self.user_named(mr.merged_by.as_deref().unwrap_or("baton")) } else { Value::Null },
             "merged_at": mr.merged_at,
             "merge_after": null,
             "prepared_at": mr.created_at,
