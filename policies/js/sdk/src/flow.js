@@ -121,6 +121,8 @@ export class Flow {
         return this.gateTimeout(p);
       case 'rollback-requested':
         return this.rollbackRequested(p);
+      case 'reconcile':
+        return this.reconcile(p);
       default:
         return actions.nothing(`${event?.tag} is not an event this policy acts on; nothing to do`);
     }
@@ -170,11 +172,32 @@ export class Flow {
   /** A changed stage is gated. */
   stageChanged(changed) {
     const stage = this.stage(changed.stage);
+    if (changed.origin === 'out-of-band') return this.outOfBand(changed);
     const timeout = this.settings.healthTimeoutMs(stage.name);
     const why = changed.isRollback
       ? `${stage.name} was rolled back to ${changed.toVersion}; gating it`
       : `${stage.name} changed ${changed.fromVersion ?? '(none)'} -> ${changed.toVersion}; gating it`;
     return actions.decision([actions.awaitHealth(stage.name, changed.toVersion, timeout)], [why]);
+  }
+
+  /** A stage changed outside Baton: nothing is gated or promoted on it; the run fails saying why. */
+  outOfBand(changed) {
+    const why =
+      `${changed.stage} changed ${changed.fromVersion ?? '(none)'} -> ${changed.toVersion} out of band ` +
+      `(commit ${changed.commit.slice(0, 12)}: neither a Baton commit nor a merge request Baton opened); ` +
+      'not gating or promoting it: review the change, then promote through Baton';
+    return actions.decision([actions.fail(why)], [why]);
+  }
+
+  /** A reconciled stage is gated at the version it holds; a stage holding no version has nothing to gate. */
+  reconcile(reconcile) {
+    const stage = this.stage(reconcile.stage);
+    if (reconcile.version == null) return actions.nothing(`${stage.name} holds no version; nothing to reconcile`);
+    const timeout = this.settings.healthTimeoutMs(stage.name);
+    return actions.decision(
+      [actions.awaitHealth(stage.name, reconcile.version, timeout)],
+      [`reconciling ${stage.name} at ${reconcile.version}; gating it`],
+    );
   }
 
   /** Why an observation says nothing about the gated version, if it does not. */

@@ -93,5 +93,5 @@ test('errors and unknown event kinds', () => {
   assert.throws(() => flow(world()).decide(t.healthObserved('qa', 'v2', t.appStatus())), new InvalidEvent('app payments has no stage qa'));
   assert.throws(() => flow(world()).decide(t.rollbackRequested('dev')), { message: 'CapabilityError::NotFound("stage dev")', payload: { tag: 'capability', val: 'CapabilityError::NotFound("stage dev")' } });
   assert.equal(new CapabilityError('denied', 'a "b"').debug(), 'CapabilityError::Denied("a \\"b\\"")');
-  assert.deepEqual(flow(world()).decide({ tag: 'reconcile', val: {} }), actions.nothing('reconcile is not an event this policy acts on; nothing to do'));
+  assert.deepEqual(flow(world()).decide({ tag: 'a-later-event', val: {} }), actions.nothing('a-later-event is not an event this policy acts on; nothing to do'));
 });

@@ -20,7 +20,7 @@ handles the events it cares about and composes the steps for the rest.
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from . import actions, events
+from . import _wit, actions, events
 from .errors import CapabilityError, InvalidEvent, PolicyError, capability
 from .health import (DEGRADED, PROGRESSING, SYNCED, degraded_resource, describe, is_healthy,
                      is_syncing, paused_canary, sync_failed)
@@ -153,6 +153,8 @@ class Flow:
             return self.gate_timeout(p)
         if kind == "rollback-requested":
             return self.rollback_requested(p)
+        if kind == "reconcile":
+            return self.reconcile(p)
         return actions.nothing(f"{type(event).__name__} is not an event this policy acts on; nothing to do")
 
     def stage(self, name: str):
@@ -193,8 +195,11 @@ class Flow:
         return self.promote(first, version, self.channel(first, self.settings.mr_labels, reason), reason)
 
     def stage_changed(self, changed):
-        """A changed stage is gated."""
+        """A changed stage is gated; a change that arrived outside Baton
+        fails the run instead (`out_of_band`)."""
         stage = self.stage(changed.stage)
+        if changed.origin == _wit.types.ChangeOrigin.OUT_OF_BAND:
+            return self.out_of_band(changed)
         timeout = self.settings.health_timeout_ms(stage.name)
         if changed.is_rollback:
             why = f"{stage.name} was rolled back to {changed.to_version}; gating it"
@@ -202,6 +207,28 @@ class Flow:
             before = changed.from_version if changed.from_version is not None else "(none)"
             why = f"{stage.name} changed {before} -> {changed.to_version}; gating it"
         return actions.decision([actions.await_health(stage.name, changed.to_version, timeout)], [why])
+
+    def out_of_band(self, changed):
+        """A stage changed outside Baton: nothing is gated or promoted on it,
+        and the run fails with a reason that names the change."""
+        before = changed.from_version if changed.from_version is not None else "(none)"
+        why = (f"{changed.stage} changed {before} -> {changed.to_version} out of band "
+               f"(commit {changed.commit[:12]}: neither a Baton commit nor a merge request "
+               f"Baton opened); not gating or promoting it: review the change, then promote "
+               f"through Baton")
+        return actions.decision([actions.fail(why)], [why])
+
+    def reconcile(self, reconcile):
+        """A reconciled stage is gated at the version it holds; a stage
+        holding no version has nothing to gate."""
+        stage = self.stage(reconcile.stage)
+        if reconcile.version is None:
+            return actions.nothing(f"{stage.name} holds no version; nothing to reconcile")
+        timeout = self.settings.health_timeout_ms(stage.name)
+        return actions.decision(
+            [actions.await_health(stage.name, reconcile.version, timeout)],
+            [f"reconciling {stage.name} at {reconcile.version}; gating it"],
+        )
 
     def off_version(self, stage, observed) -> Optional[str]:
         """Why an observation says nothing about the gated version, if it
