@@ -524,17 +524,17 @@ fn status_shows_every_stage() {
     settings.bind(|| {
         insta::assert_snapshot!(text, @r"
         payments on main @[sha]
-        STAGE    VERSION  ARGO CD                    LAST GOOD  OPEN MERGE REQUESTS
-        dev      v1.0.1   Healthy / Synced @[sha]  v1.0.0     -
-        staging  v1.0.0   Healthy / Synced @[sha]  -          #1 v1.0.1 http://[host]/acme/gitops-env/-/merge_requests/1
-        prod     v1.0.0   Healthy / Synced @[sha]  -          -
+        STAGE    VERSION  ARGO CD                    ROLLBACK TARGET  OPEN MERGE REQUESTS
+        dev      v1.0.1   Healthy / Synced @[sha]  v1.0.0           -
+        staging  v1.0.0   Healthy / Synced @[sha]  -                #1 v1.0.1 http://[host]/acme/gitops-env/-/merge_requests/1
+        prod     v1.0.0   Healthy / Synced @[sha]  -                -
         ");
     });
     let out = env.baton(&["status", "--app", APP, "--output", "json"]);
     assert_code(&out, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["stages"][0]["version"], "v1.0.1");
-    assert_eq!(json["stages"][0]["last_good"], "v1.0.0");
+    assert_eq!(json["stages"][0]["rollback_target"], "v1.0.0");
     assert_eq!(
         json["stages"][1]["open_merge_requests"][0]["version"],
         "v1.0.1"
