@@ -23,7 +23,8 @@
 //! or GitHub (`GET /repos/:o/:r/commits/:sha/pulls`) relates to the commit.
 //! Its description's trailers count when it is a merged Baton merge
 //! request for this app, stage and version (its source branch is
-//! `baton/<app>/<stage>/<version>`) whose landed commit is this one. The
+//! `baton/<app>/<stage>/<version>`, or `…/rollback-<version>` for a
+//! rollback) whose landed commit is this one. The
 //! forge is asked only for commits without trailers (squashes and changes
 //! made by hand), once per commit and [`Attribution`].
 //!
@@ -42,7 +43,7 @@ use super::state::Engine;
 use crate::capabilities::forge::{Forge, ForgeError, MergeRequest, MrState};
 use crate::capabilities::git::{
     DeploymentState, EnvRepo, HistoryEntry, LastGood, ROLLBACK_OF, RUN, ReadError, StageField,
-    last_good_in, mr_branch_name, parse_trailers,
+    last_good_in, mr_branch_name, parse_trailers, rollback_branch_name,
 };
 use crate::runtime::ChangeOrigin;
 
@@ -286,10 +287,13 @@ impl Attribution {
             },
             None => block(handle, forge.merge_requests_of_commit(commit))?,
         };
-        let branch = mr_branch_name(&self.app, stage, version);
+        let branches = [
+            mr_branch_name(&self.app, stage, version),
+            rollback_branch_name(&self.app, stage, version),
+        ];
         Ok(candidates
             .into_iter()
-            .find(|mr| landed_by(mr, &branch, commit))
+            .find(|mr| branches.iter().any(|b| landed_by(mr, b, commit)))
             .and_then(|mr| {
                 let trailers = parse_trailers(&mr.description);
                 trailers

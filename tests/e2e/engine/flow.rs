@@ -162,14 +162,17 @@ fn staging_degrades_after_merge_and_gets_a_rollback_mr() {
     assert_eq!(mrs.len(), 2, "{mrs:?}");
     let rollback = &mrs[1];
     assert_eq!(rollback.title, "rollback staging(payments): v1.0.0");
-    assert_eq!(rollback.source_branch, "baton/payments/staging/v1.0.0");
+    assert_eq!(
+        rollback.source_branch,
+        "baton/payments/staging/rollback-v1.0.0"
+    );
     assert_eq!(rollback.labels, ["baton", "rollback"]);
     assert!(
         rollback.description.contains("v1.0.3"),
         "{}",
         rollback.description
     );
-    let t = trailers(&env, "baton/payments/staging/v1.0.0");
+    let t = trailers(&env, "baton/payments/staging/rollback-v1.0.0");
     assert!(t.contains("Baton-Rollback-Of: v1.0.3"), "{t}");
     // main still has the bad version until the rollback MR is merged.
     assert!(env.file("staging").contains("v1.0.3"));
