@@ -6,4 +6,5 @@ mod contract_0_1;
 pub(crate) mod env;
 mod flow;
 mod invariants;
+mod merges;
 mod replay;
