@@ -416,7 +416,7 @@ fn rollback_command_picks_the_last_good_version_or_the_given_one() {
     let mr = env
         .merge_requests()
         .into_iter()
-        .find(|m| m.source_branch == "baton/payments/prod/v0.9.9")
+        .find(|m| m.source_branch == "baton/payments/prod/rollback-v0.9.9")
         .expect("rollback MR for prod");
     assert_eq!(mr.title, "rollback prod(payments): v0.9.9");
     assert!(env.file("prod").contains("tag: \"v1.0.0\""));
