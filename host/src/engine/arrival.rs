@@ -17,20 +17,28 @@
 //!
 //! So an arrival is read from git first. When the carrying commit has no
 //! `Baton-Run` trailer and a forge is configured, the forge is asked which
-//! merge request landed the commit: the one a merge or squash message
-//! names (`See merge request …!N`, `Merge pull request #N`, `… (#N)`),
-//! else the one GitLab (`GET /projects/:id/repository/commits/:sha/merge_requests`)
-//! or GitHub (`GET /repos/:o/:r/commits/:sha/pulls`) relates to the commit.
+//! merge request landed the commit: first among the recent merged requests
+//! into the branch (one page of 100, read once: squash-merging teams need
+//! no more), else the one a merge or squash message names (`See merge
+//! request …!N`, `Merge pull request #N`, `… (#N)`), else the one GitLab
+//! (`GET /projects/:id/repository/commits/:sha/merge_requests`) or GitHub
+//! (`GET /repos/:o/:r/commits/:sha/pulls`) relates to the commit.
 //! Its description's trailers count when it is a merged Baton merge
 //! request for this app, stage and version (its source branch is
 //! `baton/<app>/<stage>/<version>`, or `…/rollback-<version>` for a
 //! rollback) whose landed commit is this one. The
 //! forge is asked only for commits without trailers (squashes and changes
-//! made by hand), once per commit and [`Attribution`].
+//! made by hand), once per commit and [`Attribution`]; beyond the recent
+//! list it is asked at most [`FORGE_LOOKUPS`] times per attribution (one
+//! decide call, one status), so a long stretch of hand edits costs a
+//! bounded number of requests (a decide call has a wall-clock deadline)
+//! and the older ones read from git alone, with a warning.
 //!
 //! A fast-forwarded or rebased Baton merge request lands Baton's own
 //! commit, which git cannot tell from a direct commit: its trailers are
 //! right, and its origin reads `baton-commit`.
+//!
+//! `git` holds the rules read from git alone, `lookup` the forge's part.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,12 +46,19 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio::runtime::Handle;
 
+mod git;
+mod lookup;
+#[cfg(test)]
+mod tests;
+
+pub use git::{deployment_state_in, from_git, merge_request_number};
+
+use self::lookup::Landed;
 use super::repo::SharedRepo;
 use super::state::Engine;
-use crate::capabilities::forge::{Forge, ForgeError, MergeRequest, MrState};
+use crate::capabilities::forge::{Forge, ForgeError, MergeRequest};
 use crate::capabilities::git::{
-    DeploymentState, EnvRepo, HistoryEntry, LastGood, ROLLBACK_OF, RUN, ReadError, StageField,
-    last_good_in, mr_branch_name, parse_trailers, rollback_branch_name,
+    DeploymentState, HistoryEntry, LastGood, ROLLBACK_OF, RUN, ReadError, StageField, last_good_in,
 };
 use crate::runtime::ChangeOrigin;
 
@@ -112,13 +127,9 @@ pub enum ArrivalError {
     },
 }
 
-/// What a merged merge request says about a change: its number and the
-/// trailers its description ends with.
-#[derive(Debug, Clone)]
-struct Landed {
-    number: u64,
-    trailers: Vec<crate::capabilities::git::Trailer>,
-}
+/// How many commits one [`Attribution`] asks the forge about one by one,
+/// at most (beyond the recent merged requests it reads once).
+pub const FORGE_LOOKUPS: usize = 16;
 
 /// Attributes history for one app: git first, then the forge for commits
 /// without trailers (see the module docs). Forge answers are kept for the
@@ -127,6 +138,10 @@ pub struct Attribution {
     app: String,
     forge: Option<(Arc<dyn Forge>, Handle)>,
     landed: HashMap<String, Option<Landed>>,
+    lookups_left: usize,
+    /// The recent merged requests into the tracked branch by the commit
+    /// they landed, read once.
+    recent: Option<HashMap<String, MergeRequest>>,
 }
 
 impl Attribution {
@@ -136,6 +151,8 @@ impl Attribution {
             app: app.into(),
             forge: None,
             landed: HashMap::new(),
+            lookups_left: FORGE_LOOKUPS,
+            recent: None,
         }
     }
 
@@ -171,9 +188,10 @@ impl Attribution {
                 Ok(out)
             })
             .map_err(read)?;
+        let target = repo.branch();
         let mut out = Vec::with_capacity(from_git.len());
         for mut attributed in from_git {
-            self.complete(stage, &mut attributed)?;
+            self.complete(stage, &target, &mut attributed)?;
             out.push(attributed);
         }
         Ok(out)
@@ -234,9 +252,15 @@ impl Attribution {
     }
 
     /// Completes an arrival git could not attribute from the merge request
-    /// that landed it, when the forge knows one.
-    fn complete(&mut self, stage: &str, a: &mut Attributed) -> Result<(), ArrivalError> {
-        if a.arrival.carrier.trailer(RUN).is_some() {
+    /// that landed it on `target` (the tracked branch), when the forge
+    /// knows one.
+    fn complete(
+        &mut self,
+        stage: &str,
+        target: &str,
+        a: &mut Attributed,
+    ) -> Result<(), ArrivalError> {
+        if a.arrival.carrier.trailer(RUN).is_some() || self.forge.is_none() {
             return Ok(());
         }
         let Some(version) = a.entry.new.clone() else {
@@ -247,7 +271,7 @@ impl Attribution {
             Some(known) => known.clone(),
             None => {
                 let found = self
-                    .ask_forge(stage, &version, &commit, a.arrival.merge_request)
+                    .ask_forge(stage, target, &version, &commit, a.arrival.merge_request)
                     .map_err(|source| ArrivalError::Forge {
                         stage: stage.to_owned(),
                         commit: commit.clone(),
@@ -264,61 +288,6 @@ impl Attribution {
         }
         Ok(())
     }
-
-    /// The Baton merge request that landed `commit` (setting `stage` to
-    /// `version`), from the number its message names or from the forge's
-    /// commit lookup; `None` without a forge or without such a request.
-    fn ask_forge(
-        &self,
-        stage: &str,
-        version: &str,
-        commit: &str,
-        named: Option<u64>,
-    ) -> Result<Option<Landed>, ForgeError> {
-        let Some((forge, handle)) = &self.forge else {
-            return Ok(None);
-        };
-        let candidates = match named {
-            Some(number) => match block(handle, forge.get(number)) {
-                Ok(mr) => vec![mr],
-                // A number in a hand-written message may name nothing.
-                Err(ForgeError::NotFound { .. }) => Vec::new(),
-                Err(e) => return Err(e),
-            },
-            None => block(handle, forge.merge_requests_of_commit(commit))?,
-        };
-        let branches = [
-            mr_branch_name(&self.app, stage, version),
-            rollback_branch_name(&self.app, stage, version),
-        ];
-        Ok(candidates
-            .into_iter()
-            .find(|mr| branches.iter().any(|b| landed_by(mr, b, commit)))
-            .and_then(|mr| {
-                let trailers = parse_trailers(&mr.description);
-                trailers
-                    .iter()
-                    .any(|t| t.key.eq_ignore_ascii_case(RUN))
-                    .then_some(Landed {
-                        number: mr.iid,
-                        trailers,
-                    })
-            }))
-    }
-}
-
-/// Drives a forge call to its end from synchronous code (a decide call, a
-/// history walk), on a worker thread or off one.
-fn block<F: Future>(handle: &Handle, future: F) -> F::Output {
-    tokio::task::block_in_place(|| handle.block_on(future))
-}
-
-/// Whether `mr` is the merged Baton merge request from `branch` that
-/// landed `commit` on the branch.
-fn landed_by(mr: &MergeRequest, branch: &str, commit: &str) -> bool {
-    mr.state == MrState::Merged
-        && mr.source_branch == branch
-        && mr.merge_commit_sha.as_deref() == Some(commit)
 }
 
 impl Engine {
@@ -330,184 +299,5 @@ impl Engine {
             (Some(forge), Ok(handle)) => attribution.with_forge(forge.clone(), handle),
             _ => attribution,
         }
-    }
-}
-
-/// How `entry` (a first-parent commit that changed `field`) arrived, from
-/// git alone: a merge's change is carried by the merged side's newest
-/// commit that set the same value; a carrier with a `Baton-Run` trailer is
-/// Baton's (`baton-merge-request` when a merge or a squash message says
-/// so, else `baton-commit`); anything else is `out-of-band` until the
-/// forge says otherwise. The trailers are taken at their word.
-pub fn from_git(
-    repo: &mut EnvRepo,
-    field: &StageField,
-    entry: &HistoryEntry,
-) -> Result<Arrival, ReadError> {
-    let second_parent = format!("{}^2", entry.commit);
-    let merged = if repo.resolve(&second_parent).is_ok() {
-        repo.history(&second_parent, field, Some(1))?
-            .into_iter()
-            .next()
-            .filter(|c| c.new == entry.new)
-    } else {
-        None
-    };
-    let through_merge = merged.is_some();
-    let carrier = merged.unwrap_or_else(|| entry.clone());
-    let merge_request = merge_request_number(&entry.message);
-    let origin = match carrier.trailer(RUN) {
-        Some(_) if through_merge || merge_request.is_some() => ChangeOrigin::BatonMergeRequest,
-        Some(_) => ChangeOrigin::BatonCommit,
-        None => ChangeOrigin::OutOfBand,
-    };
-    Ok(Arrival {
-        carrier,
-        origin,
-        merge_request,
-    })
-}
-
-/// The merge request number a forge's merge or squash message names:
-/// GitLab's merge commit (`See merge request group/project!N`), GitHub's
-/// merge commit (`Merge pull request #N from …`) and GitHub's squash
-/// commit (a subject ending in `(#N)`).
-pub fn merge_request_number(message: &str) -> Option<u64> {
-    let digits = |s: &str| {
-        let n: String = s.chars().take_while(char::is_ascii_digit).collect();
-        n.parse().ok()
-    };
-    if let Some(rest) = message.strip_prefix("Merge pull request #") {
-        return digits(rest);
-    }
-    if let Some(line) = message
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with("See merge request "))
-    {
-        return digits(line.rsplit_once('!')?.1);
-    }
-    let subject = message.lines().next()?.trim_end();
-    let inner = subject.strip_suffix(')')?.rsplit_once("(#")?.1;
-    if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    inner.parse().ok()
-}
-
-/// Where `version` stands in an attributed history (newest first): held
-/// now, held before and not rolled back by a later deployment, rolled
-/// back, or never held (within what `history` covers).
-pub fn deployment_state_in(history: &[HistoryEntry], version: &str) -> DeploymentState {
-    let Some(at) = history
-        .iter()
-        .position(|e| e.new.as_deref() == Some(version))
-    else {
-        return DeploymentState::Never;
-    };
-    if at == 0 {
-        return DeploymentState::Now;
-    }
-    let rolled_back = history[..at].iter().any(|e| {
-        e.trailers
-            .iter()
-            .any(|t| t.key.eq_ignore_ascii_case(ROLLBACK_OF) && t.value == version)
-    });
-    if rolled_back {
-        DeploymentState::RolledBack
-    } else {
-        DeploymentState::Before
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::capabilities::git::Trailer;
-
-    #[test]
-    fn merge_request_numbers_come_from_either_forges_merge_or_squash_message() {
-        let gitlab = "Merge branch 'baton/payments/staging/v2' into 'main'\n\nstaging(payments): v2\n\nSee merge request acme/env!17";
-        assert_eq!(merge_request_number(gitlab), Some(17));
-        let github =
-            "Merge pull request #4 from acme/baton/payments/staging/v2\n\nstaging(payments): v2";
-        assert_eq!(merge_request_number(github), Some(4));
-        let squash = "staging(payments): v2 (#12)\n\nBaton-Run: r1";
-        assert_eq!(merge_request_number(squash), Some(12));
-        assert_eq!(merge_request_number("staging(payments): v2"), None);
-        assert_eq!(merge_request_number("fix (#)"), None);
-        assert_eq!(merge_request_number("fix (#1a)"), None);
-    }
-
-    fn entry(new: &str, rollback_of: Option<&str>) -> HistoryEntry {
-        HistoryEntry {
-            commit: format!("c-{new}"),
-            time: 0,
-            author_name: "a".into(),
-            author_email: "a@x".into(),
-            old: None,
-            new: Some(new.into()),
-            message: String::new(),
-            trailers: rollback_of
-                .map(|v| Trailer {
-                    key: ROLLBACK_OF.into(),
-                    value: v.into(),
-                })
-                .into_iter()
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn a_version_is_rolled_back_only_by_a_later_deployment() {
-        let h = [
-            entry("v2", Some("v3")),
-            entry("v3", None),
-            entry("v2", None),
-        ];
-        assert_eq!(deployment_state_in(&h, "v2"), DeploymentState::Now);
-        assert_eq!(deployment_state_in(&h, "v3"), DeploymentState::RolledBack);
-        assert_eq!(deployment_state_in(&h, "v1"), DeploymentState::Never);
-        let h = [entry("v3", None), entry("v2", None)];
-        assert_eq!(deployment_state_in(&h, "v2"), DeploymentState::Before);
-    }
-
-    #[test]
-    fn only_the_merged_baton_request_that_landed_the_commit_counts() {
-        let mr = |state, branch: &str, sha: Option<&str>| MergeRequest {
-            iid: 3,
-            web_url: String::new(),
-            title: String::new(),
-            description: String::new(),
-            state,
-            source_branch: branch.into(),
-            target_branch: "main".into(),
-            labels: Vec::new(),
-            detailed_merge_status: None,
-            sha: None,
-            merge_commit_sha: sha.map(Into::into),
-        };
-        let branch = "baton/payments/staging/v2";
-        assert!(landed_by(
-            &mr(MrState::Merged, branch, Some("abc")),
-            branch,
-            "abc"
-        ));
-        assert!(!landed_by(
-            &mr(MrState::Opened, branch, Some("abc")),
-            branch,
-            "abc"
-        ));
-        assert!(!landed_by(
-            &mr(MrState::Merged, branch, Some("def")),
-            branch,
-            "abc"
-        ));
-        let other = "baton/payments/prod/v2";
-        assert!(!landed_by(
-            &mr(MrState::Merged, other, Some("abc")),
-            branch,
-            "abc"
-        ));
     }
 }

@@ -432,6 +432,31 @@ impl Forge for GitHub {
         Self::pull(reply, StatusCode::OK)
     }
 
+    /// `GET /repos/{o}/{r}/pulls?state=closed&base=…`, first page, the
+    /// merged ones (closed includes the unmerged).
+    async fn recent_merged_into(
+        &self,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.repo_url(&["pulls"]);
+        url.query_pairs_mut()
+            .append_pair("state", "closed")
+            .append_pair("base", target_branch)
+            .append_pair("sort", "updated")
+            .append_pair("direction", "desc")
+            .append_pair("per_page", "100");
+        let reply = self.send(Method::GET, url, None).await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        Ok(reply
+            .json::<Vec<ApiPull>>()?
+            .into_iter()
+            .map(MergeRequest::from)
+            .filter(|mr| mr.state == MrState::Merged)
+            .collect())
+    }
+
     /// `GET /repos/{o}/{r}/commits/{sha}/pulls`: the merged pull request
     /// that brought the commit to the default branch, or open ones whose
     /// head it is.

@@ -366,6 +366,27 @@ impl Forge for GitLab {
         Self::expect_mr(reply, StatusCode::OK)
     }
 
+    /// `GET …/merge_requests?state=merged&target_branch=…`, first page.
+    async fn recent_merged_into(
+        &self,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.mr_url(&[]);
+        url.query_pairs_mut()
+            .append_pair("state", "merged")
+            .append_pair("target_branch", target_branch)
+            .append_pair("per_page", "100");
+        let reply = self.send(Method::GET, url, None).await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        Ok(reply
+            .json::<Vec<ApiMr>>()?
+            .into_iter()
+            .map(MergeRequest::from)
+            .collect())
+    }
+
     /// `GET …/repository/commits/:sha/merge_requests`: GitLab answers the
     /// merge requests whose commits, merge commit or squash commit `sha` is
     /// (`MergeRequest.by_related_commit_sha`).

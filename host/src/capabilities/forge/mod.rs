@@ -79,6 +79,14 @@ pub trait Forge: Send + Sync {
 
     // Attribution: which merge request brought a commit to the branch.
 
+    /// The most recent merged merge requests into `target_branch`: one
+    /// page of up to 100, newest first (what history attribution reads
+    /// first, in one request).
+    async fn recent_merged_into(
+        &self,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError>;
+
     /// The merge requests the forge associates with commit `sha`, across
     /// all result pages: on GitLab those whose commits, merge commit or
     /// squash commit it is; on GitHub the merged pull request that brought
