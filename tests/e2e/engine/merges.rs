@@ -63,12 +63,17 @@ fn roll_back_staging_through_a_merge_request(method: &Method) {
         (SimMrState::Closed, SimMrState::Opened)
     );
     assert_eq!(old.notes.len(), 1, "{old:?}");
+    let note = &old.notes[0].body;
+    let link = match method.forge {
+        ForgeKind::GitLab(_) => format!("/-/merge_requests/{}", new.iid),
+        ForgeKind::GitHub => format!("/pull/{}", new.iid),
+    };
     assert!(
-        old.notes[0]
-            .body
-            .starts_with(&format!("Superseded by merge request #{}", new.iid)),
-        "{}",
-        old.notes[0].body
+        note.starts_with("Superseded by http")
+            && note.contains(&format!(
+                "{link}, which sets `prod` of `payments` to `v1.0.2`."
+            )),
+        "{note}"
     );
 
     let out = env.baton(&[

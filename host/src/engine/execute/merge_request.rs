@@ -174,10 +174,10 @@ impl Engine {
         } else {
             "sets"
         };
+        // The link, not `#N`: GitLab would link `#N` to an issue.
         let note = format!(
-            "Superseded by merge request #{} ({}), which {what} `{}` of `{}` to `{}`. \
-             Closed by Baton (run `{}`).",
-            new.iid, new.web_url, w.stage, self.app, w.version, self.context.run_id
+            "Superseded by {}, which {what} `{}` of `{}` to `{}`. Closed by Baton (run `{}`).",
+            new.web_url, w.stage, self.app, w.version, self.context.run_id
         );
         let mut closed = Vec::new();
         let mut problems = Vec::new();
