@@ -49,7 +49,7 @@ fn run(env: &Env, args: &[&str]) -> Output {
 fn gitlab_as(env: &Env, method: reqwest::Method, path: &str, user: &str) -> Value {
     let url = format!(
         "{}/projects/acme%2Fgitops-env/merge_requests/{path}",
-        env.gitlab.api_url()
+        env.forge.api_url()
     );
     env.rt.block_on(async {
         let reply = reqwest::Client::new()
@@ -670,7 +670,7 @@ fn approvals_and_merger_are_recorded_from_the_github_simulator() {
         .unwrap();
     let yaml_path = env.dir().join("baton.yaml");
     let yaml = std::fs::read_to_string(&yaml_path).unwrap();
-    let gitlab_api = env.gitlab.api_url().to_owned();
+    let gitlab_api = env.forge.api_url().to_owned();
     let yaml = yaml
         .replace("kind: gitlab", "kind: github")
         .replace(&gitlab_api, sim.api_url());

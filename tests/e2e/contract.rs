@@ -231,6 +231,7 @@ context:
   stages:
     - { name: dev, argocd_app: payments-dev, direct_commit_allowed: true }
     - { name: staging, argocd_app: payments-staging }
+    - { name: prod, argocd_app: payments-prod }
   settings: { health_timeout: 5m }
 env_repo:
   stages:
@@ -238,6 +239,9 @@ env_repo:
       history:
         - { commit: m2, time: -1h, to_version: v2, merge_request: 7 }
         - { commit: m1, time: -48h, to_version: v1 }
+    prod:
+      history:
+        - { commit: p1, time: -72h, to_version: v1 }
 steps:
   - name: a scheduled run looks at staging again
     event: { reconcile: { stage: staging } }

@@ -22,6 +22,7 @@ mod cli_sim;
 mod contract;
 mod engine;
 mod example_policies;
+mod forge_merges;
 mod forge_shapes;
 mod forge_sims;
 mod forge_transport;

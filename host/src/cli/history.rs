@@ -271,7 +271,7 @@ fn build(
             let Some(to) = entry.new.clone().filter(|_| in_period) else {
                 continue;
             };
-            let arrival = crate::engine::world::arrival(&mut repo, &stage.location, &entry)
+            let arrival = crate::engine::arrival::from_git(&mut repo, &stage.location, &entry)
                 .map_err(CommandError::external)?;
             let mut doubts = provenance::doubts(&rules, &stage.name, &arrival);
             let initial = entry.old.is_none() && arrival.origin == ChangeOrigin::OutOfBand;

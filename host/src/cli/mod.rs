@@ -44,9 +44,13 @@ enum Command {
     /// Gate the stages changed by the last env repo push, then advance or
     /// roll back: run in the env repo's CI on every push to its branch.
     Advance(run::AdvanceArgs),
+    /// Ask the policy about every stage again, changed or not, so held
+    /// promotions resume: run on a schedule (same as `advance --all`).
+    Reconcile(run::ReconcileArgs),
     /// Roll a stage back (to the last good version unless --to is given).
     Rollback(run::RollbackArgs),
-    /// Show each stage: version, Argo CD health, open merge requests, last good.
+    /// Show each stage: version, Argo CD health, open merge requests,
+    /// rollback target.
     Status(status::StatusArgs),
     /// Every promotion, gate, rollback, approval and out-of-band change of
     /// an app over a period, from the env repo joined with audit records.
@@ -110,6 +114,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Promote(args) => run::promote(args),
         Command::Advance(args) => run::advance(args),
+        Command::Reconcile(args) => run::reconcile(args),
         Command::Rollback(args) => run::rollback(args),
         Command::Status(args) => status::run(args),
         Command::History(args) => history::run(args),

@@ -1,7 +1,7 @@
-//! `baton promote`, `baton advance` and `baton rollback`: the commands CI
-//! jobs run. Each run writes its audit record and prints a summary (or one
-//! JSON document with `--output json`); the exit code follows the run's
-//! outcome.
+//! `baton promote`, `baton advance`, `baton reconcile` and `baton
+//! rollback`: the commands CI jobs run. Each run writes its audit record
+//! and prints a summary (or one JSON document with `--output json`); the
+//! exit code follows the run's outcome.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -58,8 +58,21 @@ pub struct AdvanceArgs {
     /// Compare the branch tip against this commit [default:
     /// $CI_COMMIT_BEFORE_SHA when it is a commit of the env repo, else the
     /// tip's first parent].
-    #[arg(long, value_name = "SHA")]
+    #[arg(long, value_name = "SHA", conflicts_with = "all")]
     since: Option<String>,
+    /// Every stage, changed or not: the same as `baton reconcile`.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Arguments of `baton reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The application, as named under `apps:`.
+    #[arg(long)]
+    app: String,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -89,9 +102,19 @@ pub fn promote(args: PromoteArgs) -> Result<(), CommandError> {
     run(args.app, Trigger::Promote { tag: args.tag }, args.run)
 }
 
-/// `baton advance`.
+/// `baton advance` (`--all`: `baton reconcile`).
 pub fn advance(args: AdvanceArgs) -> Result<(), CommandError> {
-    run(args.app, Trigger::Advance { since: args.since }, args.run)
+    let trigger = if args.all {
+        Trigger::Reconcile
+    } else {
+        Trigger::Advance { since: args.since }
+    };
+    run(args.app, trigger, args.run)
+}
+
+/// `baton reconcile`: every stage asked again, so held promotions resume.
+pub fn reconcile(args: ReconcileArgs) -> Result<(), CommandError> {
+    run(args.app, Trigger::Reconcile, args.run)
 }
 
 /// `baton rollback`.
@@ -198,18 +221,18 @@ pub(super) fn text(record: &AuditRecord, audit: Option<&PathBuf>) -> String {
         .iter()
         .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
-            format!(
-                "--{k} {}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-            )
+            let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            format!("--{k} {}", shell_quoted(&value))
         })
         .collect();
+    let mut header = format!("baton {} --app {}", record.command.name, record.command.app);
+    for arg in &args {
+        header.push(' ');
+        header.push_str(arg);
+    }
     let _ = writeln!(
         out,
-        "baton {} --app {} {}{}",
-        record.command.name,
-        record.command.app,
-        args.join(" "),
+        "{header}{}",
         if record.dry_run { " (dry run)" } else { "" }
     );
     let _ = writeln!(
@@ -274,5 +297,33 @@ fn shown_action(record: &AuditRecord, a: &ActionRecord) -> String {
             )
         }
         other => other.to_string(),
+    }
+}
+
+/// `value` as a shell would need it: bare when it is only safe characters,
+/// else in single quotes (a `'` inside written `'\''`), so the header line
+/// reads as the command that was run.
+fn shell_quoted(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.,:/@%+=".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        return value.to_owned();
+    }
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quoted;
+
+    #[test]
+    fn header_values_are_quoted_like_a_shell_needs_them() {
+        assert_eq!(shell_quoted("v1.2.3"), "v1.2.3");
+        assert_eq!(shell_quoted("staging"), "staging");
+        assert_eq!(
+            shell_quoted("requested with baton rollback"),
+            "'requested with baton rollback'"
+        );
+        assert_eq!(shell_quoted("it's broken"), r"'it'\''s broken'");
+        assert_eq!(shell_quoted(""), "''");
     }
 }

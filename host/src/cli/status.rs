@@ -1,6 +1,7 @@
 //! `baton status`: for each stage of an app, the version in the env repo,
-//! what Argo CD reports, the open merge requests Baton opened and the last
-//! good version; as a table or one JSON document.
+//! what Argo CD reports, the open merge requests Baton opened and the
+//! rollback target (where `baton rollback` goes by default); as a table or
+//! one JSON document.
 
 use std::fmt::Write as _;
 
@@ -66,7 +67,7 @@ pub(super) async fn report(
         &app.stages,
         &systems.repo,
         systems.argocd.as_deref(),
-        systems.forge.as_deref(),
+        systems.forge.as_ref(),
     )
     .await
     .map_err(CommandError::external)
@@ -79,7 +80,7 @@ pub(super) fn text(report: &StatusReport) -> String {
         "STAGE".to_owned(),
         "VERSION".to_owned(),
         "ARGO CD".to_owned(),
-        "LAST GOOD".to_owned(),
+        "ROLLBACK TARGET".to_owned(),
         "OPEN MERGE REQUESTS".to_owned(),
     ]];
     for s in &report.stages {
@@ -111,7 +112,7 @@ pub(super) fn text(report: &StatusReport) -> String {
                 (None, _) => "(none)".into(),
             },
             argo,
-            s.last_good.clone().unwrap_or_else(|| "-".into()),
+            s.rollback_target.clone().unwrap_or_else(|| "-".into()),
             mrs,
         ]);
     }

@@ -383,6 +383,21 @@ pub struct MergeRequestRef {
     pub reused: bool,
     /// Merged (or auto-merge armed) by Baton.
     pub merged: bool,
+    /// Older open Baton merge requests for the same app and stage that this
+    /// one replaced: Baton closed them with a note linking this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<SupersededMr>,
+}
+
+/// An open merge request Baton closed because a newer one replaced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupersededMr {
+    /// GitLab iid / GitHub number.
+    pub number: u64,
+    /// Web URL.
+    pub url: String,
+    /// Source branch (`baton/<app>/<stage>/<version>`).
+    pub source_branch: String,
 }
 
 /// One action of one decision.

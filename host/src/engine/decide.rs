@@ -3,6 +3,7 @@
 //! checked (guardrails, and that the systems it needs are configured)
 //! before any of it runs, so a refusal never leaves half a decision in git.
 
+use super::arrival::Attribution;
 use super::audit::{ActionStatus, DecisionRecord, Status};
 use super::guardrails::{self, Held, HistoryCheck, HistoryError, StageHistory};
 use super::state::{Engine, RunState, Slot, Stop};
@@ -61,7 +62,7 @@ impl Engine {
         if let Some(forge) = &self.systems.forge {
             world = world.with_forge(forge.clone(), handle);
         }
-        Ok(world)
+        Ok(world.with_attribution(self.attribution()))
     }
 
     /// Checks a whole decision before any of it runs: its validity, the
@@ -126,6 +127,7 @@ impl Engine {
         let mut history = RepoHistory {
             engine: self,
             tip: self.tip()?,
+            attribution: self.attribution(),
         };
         match check.check(decision, &mut history) {
             Ok(exemptions) => {
@@ -164,10 +166,12 @@ impl Engine {
     }
 }
 
-/// Stage histories read from the env repo at the run's tip.
+/// Stage histories read from the env repo at the run's tip, attributed
+/// like `stage-history` (a rollback merged through a merge request counts).
 struct RepoHistory<'a> {
     engine: &'a Engine,
     tip: String,
+    attribution: Attribution,
 }
 
 impl StageHistory for RepoHistory<'_> {
@@ -177,10 +181,14 @@ impl StageHistory for RepoHistory<'_> {
             .stage(stage)
             .map_err(|s| s.message().to_owned())?;
         let state = self
-            .engine
-            .systems
-            .repo
-            .with(|repo| repo.deployment_state(&self.tip, &stage.location, version))
+            .attribution
+            .deployment_state(
+                &self.engine.systems.repo,
+                &self.tip,
+                &stage.name,
+                &stage.location,
+                version,
+            )
             .map_err(|e| error_chain(&e))?;
         Ok(match state {
             DeploymentState::Now => Held::Now,

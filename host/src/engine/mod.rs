@@ -14,10 +14,12 @@
 //!   `setup` ([`Engine::new`] from the typed configuration);
 //! - [`repo`]: the shared env repo handle (locking and blocking calls);
 //! - [`guardrails`]: what any policy may ask for;
-//! - [`world`]: the live capabilities a policy reads;
+//! - [`world`]: the live capabilities a policy reads, over [`arrival`]:
+//!   which commit's trailers count for a deployment (merges, squashes);
 //! - [`status`]: the per-stage report of `baton status`;
 //! - [`audit`]: the record every run writes.
 
+pub mod arrival;
 pub mod audit;
 mod await_health;
 mod decide;

@@ -1,6 +1,6 @@
 //! Whether a stage change that claims to be Baton's really can be.
 //!
-//! [`super::world::arrival`] reads a change's origin from trailers alone: a
+//! [`super::arrival::from_git`] reads a change's origin from trailers alone: a
 //! `Baton-Run` trailer makes a direct commit `baton-commit` and a merged
 //! commit `baton-merge-request`. Trailers can be copied, so after arrival
 //! the engine (and `status`, `history`) asks [`doubts`] whether the claim
@@ -27,9 +27,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::arrival::Arrival;
 use super::audit::{Approval, ArrivalRecord, MergedRequest, Status};
 use super::state::{Engine, RunState, Stop};
-use super::world::Arrival;
 use crate::capabilities::forge::Forge;
 use crate::capabilities::git::{POLICY, RUN};
 use crate::runtime::{ChangeOrigin, Event};
@@ -213,7 +213,7 @@ impl Engine {
                     .into_iter()
                     .next();
                 entry
-                    .map(|e| super::world::arrival(repo, &stage.location, &e))
+                    .map(|e| super::arrival::from_git(repo, &stage.location, &e))
                     .transpose()
             });
             let arrival = arrival.map_err(|e| Stop::caused(Status::ExternalError, &e))?;

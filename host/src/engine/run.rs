@@ -1,7 +1,7 @@
 //! The run loop: events -> policy -> guardrails -> actions -> gates ->
 //! follow-up decisions, until the policy stops asking for actions.
 //!
-//! One command (`promote`, `advance`, `rollback`) becomes a list of events
+//! One command (`promote`, `advance`, `reconcile`, `rollback`) becomes a list of events
 //! ([`super::trigger`]). Each event is decided and admitted whole
 //! ([`super::decide`]), then its actions run in order ([`super::execute`]
 //! for writes, [`super::await_health`] for gates). A gate's counted
@@ -203,7 +203,13 @@ impl Engine {
     ) -> Result<Next, Stop> {
         let write = match action {
             Action::Hold(reason) => {
-                st.record(slot, action, ActionStatus::Done, reason.clone());
+                // A plan's hold is where the plan stops, not something done.
+                let status = if self.options.dry_run {
+                    ActionStatus::Planned
+                } else {
+                    ActionStatus::Done
+                };
+                st.record(slot, action, status, reason.clone());
                 return Ok(Next::End(Ok(())));
             }
             Action::Fail(reason) => {

@@ -1,10 +1,15 @@
 //! `baton status`: for each stage of an app, the version in the env repo,
 //! what Argo CD reports (health, sync, synced revision), the open merge
-//! requests Baton opened for it, and the last good version from history.
-//! Read-only; a system that cannot be reached is reported per stage.
+//! requests Baton opened for it, and its rollback target: the version a
+//! rollback goes to by default, read from history the way the engine reads
+//! it ([`super::arrival`]). Read-only; a system that cannot be reached is
+//! reported per stage.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::arrival::{ArrivalError, Attribution};
 use super::repo::SharedRepo;
 use crate::capabilities::argocd::{AppRef, ArgoCdClient};
 use crate::capabilities::forge::Forge;
@@ -45,8 +50,11 @@ pub struct StageStatus {
     pub argocd: Option<ArgoState>,
     /// Open merge requests on `baton/<app>/<stage>/*` branches.
     pub open_merge_requests: Vec<OpenMr>,
-    /// The newest earlier version no later commit rolled back.
-    pub last_good: Option<String>,
+    /// Where `baton rollback` goes by default: the newest version before the
+    /// current one that no later deployment rolled back (rollbacks merged
+    /// through a merge request included). It says nothing about the
+    /// current version's health.
+    pub rollback_target: Option<String>,
     /// Why the change that set the current version is out of band (it
     /// reached the branch neither as a Baton commit nor through a merge
     /// request Baton opened); empty when it is Baton's.
@@ -85,7 +93,7 @@ pub async fn status(
     stages: &[StageConfig],
     repo: &SharedRepo,
     argocd: Option<&ArgoCdClient>,
-    forge: Option<&dyn Forge>,
+    forge: Option<&Arc<dyn Forge>>,
 ) -> Result<StatusReport, String> {
     let (branch, tip, rows, branches) = repo.with(|repo| {
         let branch = repo.branch().to_owned();
@@ -110,6 +118,21 @@ pub async fn status(
         stages: rows,
         errors: Vec::new(),
     };
+    let mut attribution = Attribution::new(app);
+    if let Some(forge) = forge {
+        attribution = attribution.with_forge(forge.clone(), tokio::runtime::Handle::current());
+    }
+    for (row, stage) in report.stages.iter_mut().zip(stages) {
+        // Blocking reads (git, and the forge for squashed merges).
+        let target = tokio::task::block_in_place(|| {
+            attribution.last_good(repo, &report.tip, &stage.name, &stage.location)
+        });
+        match target {
+            Ok(target) => row.rollback_target = target.map(|g| g.version),
+            Err(e @ ArrivalError::Forge { .. }) => report.errors.push(error_chain(&e)),
+            Err(e @ ArrivalError::Read { .. }) => return Err(error_chain(&e)),
+        }
+    }
     for row in &mut report.stages {
         if let Some(client) = argocd {
             match client
@@ -125,15 +148,15 @@ pub async fn status(
             }
         }
         if let Some(forge) = forge {
-            let errors = open_merge_requests(forge, app, row, &branches).await;
+            let errors = open_merge_requests(forge.as_ref(), app, row, &branches).await;
             report.errors.extend(errors);
         }
     }
     Ok(report)
 }
 
-/// One stage's row from the env repo: version, the commit that set it, the
-/// last good version.
+/// One stage's row from the env repo: version and the commit that set it
+/// (the rollback target is read afterwards, outside the repo lock).
 fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<StageStatus, String> {
     let (version, version_error) = match repo.read_version(tip, &stage.location) {
         Ok(v) => (Some(v), None),
@@ -141,9 +164,6 @@ fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<Stage
     };
     let history = repo
         .history(tip, &stage.location, Some(1))
-        .map_err(|e| error_chain(&e))?;
-    let last_good = repo
-        .last_good(tip, &stage.location)
         .map_err(|e| error_chain(&e))?;
     Ok(StageStatus {
         name: stage.name.clone(),
@@ -153,7 +173,7 @@ fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<Stage
         argocd_app: stage.argocd_app.clone(),
         argocd: None,
         open_merge_requests: Vec::new(),
-        last_good: last_good.map(|g| g.version),
+        rollback_target: None,
         out_of_band: Vec::new(),
     })
 }
@@ -176,8 +196,8 @@ pub fn mark_out_of_band(
             let Some(entry) = newest.first().filter(|e| e.old.is_some()) else {
                 continue;
             };
-            let arrival =
-                super::world::arrival(repo, &stage.location, entry).map_err(|e| error_chain(&e))?;
+            let arrival = super::arrival::from_git(repo, &stage.location, entry)
+                .map_err(|e| error_chain(&e))?;
             row.out_of_band = crate::engine::provenance::doubts(rules, &stage.name, &arrival);
             if row.out_of_band.is_empty()
                 && arrival.origin == crate::runtime::ChangeOrigin::OutOfBand

@@ -1,13 +1,20 @@
 //! What starts a run: the command ([`Trigger`]) and the events it sends to
 //! the policy. `promote` sends *new version*, `rollback` *rollback
-//! requested*, and `advance` one *stage changed* per stage whose version
-//! differs between the pushed range's ends.
+//! requested*, `advance` one *stage changed* per stage whose version
+//! differs between the pushed range's ends, and `reconcile` one
+//! *reconcile* per stage, in promotion order, whatever changed.
+//!
+//! How a change arrived (its origin, whether it was a rollback) is read
+//! through [`super::arrival`], so a rollback merged through a merge request
+//! is a rollback whatever the merge method.
 
+use super::arrival::Attribution;
 use super::audit::{CommandInfo, Status};
 use super::state::{Engine, Stop};
-use crate::capabilities::git::{EnvRepo, ROLLBACK_OF, ReadError, StageField};
+use crate::capabilities::git::{EnvRepo, FieldError, ReadError, StageChange, StageField};
+use crate::config::StageConfig;
 use crate::report::error_chain;
-use crate::runtime::{ChangeOrigin, Event, NewVersion, RollbackRequested, StageChanged};
+use crate::runtime::{ChangeOrigin, Event, NewVersion, Reconcile, RollbackRequested, StageChanged};
 use crate::version::{self, Shown};
 
 /// What started the run.
@@ -23,6 +30,9 @@ pub enum Trigger {
         /// Compare against this revision (default: see [`Engine::events`]).
         since: Option<String>,
     },
+    /// `baton reconcile` (or `baton advance --all`): every stage asked
+    /// again with its current state, so held promotions resume.
+    Reconcile,
     /// `baton rollback --stage [--to]`.
     Rollback {
         /// The stage.
@@ -47,6 +57,7 @@ impl Trigger {
                 args.insert("since".into(), since.clone().into());
                 "advance"
             }
+            Self::Reconcile => "reconcile",
             Self::Rollback { stage, to, reason } => {
                 args.insert("stage".into(), stage.clone().into());
                 args.insert("to".into(), to.clone().into());
@@ -90,24 +101,80 @@ impl Engine {
                 })])
             }
             Trigger::Advance { since } => self.advance_events(since.as_deref()),
+            Trigger::Reconcile => self.reconcile_events(),
         }
     }
 
+    /// One *stage changed* per stage changed between `since` (see
+    /// [`Engine::events`]) and the tip.
     fn advance_events(&self, since: Option<&str>) -> Result<Vec<Event>, Stop> {
         let tip = self.tip()?;
-        self.systems
+        let changes = self
+            .systems
             .repo
-            .with(|repo| self.changes_since(repo, since, &tip))
+            .with(|repo| self.changes_since(repo, since, &tip))?;
+        let mut attribution = self.attribution();
+        let mut events = Vec::new();
+        for change in changes {
+            let stage = &self.stages[change.index];
+            let Some(to) = change.to else {
+                tracing::warn!("{}: the version field was removed; not gating", stage.name);
+                continue;
+            };
+            let newest = Newest::of(&mut attribution, self, &tip, stage)?;
+            events.push(Event::StageChanged(StageChanged {
+                stage: stage.name.clone(),
+                from_version: change.from,
+                to_version: to,
+                commit: newest.commit.unwrap_or_else(|| tip.clone()),
+                is_rollback: newest.is_rollback,
+                digest: None,
+                origin: newest.origin,
+            }));
+        }
+        Ok(events)
     }
 
-    /// The *stage changed* events between `since` (see [`Engine::events`])
-    /// and `tip`.
+    /// One *reconcile* per stage, in promotion order, with the version it
+    /// holds at the tip and its newest deployment.
+    fn reconcile_events(&self) -> Result<Vec<Event>, Stop> {
+        let tip = self.tip()?;
+        let mut attribution = self.attribution();
+        let mut events = Vec::with_capacity(self.stages.len());
+        for stage in &self.stages {
+            let version =
+                self.systems
+                    .repo
+                    .with(|repo| match repo.read_version(&tip, &stage.location) {
+                        Ok(v) => Ok(Some(v)),
+                        Err(
+                            ReadError::FileMissing { .. }
+                            | ReadError::Field(
+                                FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
+                            ),
+                        ) => Ok(None),
+                        Err(e) => Err(Stop::caused(Status::ExternalError, &e)),
+                    })?;
+            let newest = Newest::of(&mut attribution, self, &tip, stage)?;
+            events.push(Event::Reconcile(Reconcile {
+                stage: stage.name.clone(),
+                version,
+                digest: None,
+                commit: newest.commit,
+                origin: newest.origin,
+            }));
+        }
+        Ok(events)
+    }
+
+    /// The stages whose version differs between `since` (see
+    /// [`Engine::events`]) and `tip`.
     fn changes_since(
         &self,
         repo: &mut EnvRepo,
         since: Option<&str>,
         tip: &str,
-    ) -> Result<Vec<Event>, Stop> {
+    ) -> Result<Vec<StageChange>, Stop> {
         // The comparison needs the commits before the tip, which a shallow
         // cache (a fresh runner: writes fetch only the tip) does not have.
         repo.ensure_full_history()
@@ -120,50 +187,56 @@ impl Engine {
             return Ok(Vec::new());
         };
         let fields: Vec<StageField> = self.stages.iter().map(|s| s.location.clone()).collect();
-        let changes = repo
-            .changed_stages(&since, tip, &fields)
+        repo.changed_stages(&since, tip, &fields)
             .map_err(|e| match e {
                 ReadError::Revision { .. } => Stop::usage(format!(
                     "--since: {}; give a commit of the env repo",
                     error_chain(&e)
                 )),
                 _ => Stop::caused(Status::ExternalError, &e),
-            })?;
-        let mut events = Vec::new();
-        for change in changes {
-            let stage = &self.stages[change.index];
-            let Some(to) = change.to else {
-                tracing::warn!("{}: the version field was removed; not gating", stage.name);
-                continue;
-            };
-            let last = repo
-                .history(tip, &stage.location, Some(1))
-                .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
-            // The trailers that count are those of the commit carrying the
-            // change (a merged MR's own commit, not the merge commit).
-            let (commit, is_rollback, origin) = match last.first() {
-                Some(entry) => {
-                    let arrived = super::world::arrival(repo, &stage.location, entry)
-                        .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
-                    (
-                        entry.commit.clone(),
-                        arrived.carrier.trailer(ROLLBACK_OF).is_some(),
-                        arrived.origin,
-                    )
-                }
-                None => (tip.to_owned(), false, ChangeOrigin::OutOfBand),
-            };
-            events.push(Event::StageChanged(StageChanged {
-                stage: stage.name.clone(),
-                from_version: change.from,
-                to_version: to,
-                commit,
-                is_rollback,
-                digest: None,
-                origin,
-            }));
-        }
-        Ok(events)
+            })
+    }
+}
+
+/// A stage's newest deployment as the events describe it.
+struct Newest {
+    /// Its first-parent commit; `None` when history has none.
+    commit: Option<String>,
+    /// Whether it rolled a version back (by the trailers of the commit that
+    /// carried it: a merged MR's own commit, not the merge commit).
+    is_rollback: bool,
+    /// How it arrived.
+    origin: ChangeOrigin,
+}
+
+impl Newest {
+    fn of(
+        attribution: &mut Attribution,
+        engine: &Engine,
+        tip: &str,
+        stage: &StageConfig,
+    ) -> Result<Self, Stop> {
+        let newest = attribution
+            .history(
+                &engine.systems.repo,
+                tip,
+                &stage.name,
+                &stage.location,
+                Some(1),
+            )
+            .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
+        Ok(match newest.first() {
+            Some(d) => Self {
+                commit: Some(d.entry.commit.clone()),
+                is_rollback: d.rolled_back().is_some(),
+                origin: d.arrival.origin,
+            },
+            None => Self {
+                commit: None,
+                is_rollback: false,
+                origin: ChangeOrigin::OutOfBand,
+            },
+        })
     }
 }
 

@@ -5,9 +5,8 @@
 //! answers `denied`.
 //!
 //! Stages have one target each for now: `target-versions` answers that
-//! target, labelled "". How a deployment arrived ([`arrival`]) is read
-//! from the commit that carries the change: a merge commit's change is
-//! carried by the merged side's newest commit that set the same value.
+//! target, labelled "". `stage-history` reads each deployment's trailers
+//! from the commit that carried it ([`super::arrival`]).
 //!
 //! Decide calls are synchronous (wasmtime runs them on the caller's
 //! thread), so async clients are driven with the runtime `Handle`: the
@@ -20,14 +19,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
+use super::arrival::{ArrivalError, Attributed, Attribution};
 use super::repo::SharedRepo;
 use crate::capabilities::argocd::{self, AppRef, ArgoCdClient};
 use crate::capabilities::forge::{self, Forge};
-use crate::capabilities::git::{EnvRepo, FieldError, HistoryEntry, RUN, ReadError, StageField};
+use crate::capabilities::git::{FieldError, ReadError, StageField};
 use crate::runtime::{
-    AppStatus, CapabilityError, ChangeOrigin, Deployment, HealthStatus, MergeRequest,
-    MergeRequestState, MetricsError, OperationPhase, ResourceHealth, Sample, Series, SyncStatus,
-    TargetVersion, Trailer, World, WorldError,
+    AppStatus, CapabilityError, Deployment, HealthStatus, MergeRequest, MergeRequestState,
+    MetricsError, OperationPhase, ResourceHealth, Sample, Series, SyncStatus, TargetVersion,
+    Trailer, World, WorldError,
 };
 
 /// One stage as the world resolves it.
@@ -51,6 +51,7 @@ pub struct LiveWorld {
     forge: Option<Arc<dyn Forge>>,
     handle: Option<Handle>,
     clock: Clock,
+    attribution: Attribution,
 }
 
 impl LiveWorld {
@@ -65,7 +66,15 @@ impl LiveWorld {
             forge: None,
             handle: None,
             clock,
+            attribution: Attribution::new(""),
         }
+    }
+
+    /// Reads `stage-history` with `attribution` (the app, and the forge
+    /// to ask about commits without trailers) instead of git alone.
+    pub fn with_attribution(mut self, attribution: Attribution) -> Self {
+        self.attribution = attribution;
+        self
     }
 
     /// Adds Argo CD, driven on `handle`.
@@ -108,80 +117,11 @@ fn read_error(e: ReadError) -> WorldError {
     .into()
 }
 
-/// How a stage change reached the branch.
-#[derive(Debug, Clone)]
-pub struct Arrival {
-    /// The commit that carries the change: the entry itself, or for a merge
-    /// the merged side's commit that set the same value.
-    pub carrier: HistoryEntry,
-    /// `baton-commit`, `baton-merge-request` or `out-of-band`.
-    pub origin: ChangeOrigin,
-    /// The merge request number named by the merge commit's message
-    /// (GitLab `See merge request group/project!N`, GitHub `Merge pull
-    /// request #N`), when it is a merge.
-    pub merge_request: Option<u64>,
-}
-
-/// How `entry` (a first-parent commit that changed `field`) arrived: a
-/// direct commit with a `Baton-Run` trailer is `baton-commit`; a merge whose
-/// carrying commit has one is `baton-merge-request`; anything else
-/// `out-of-band`. The trailers are taken at their word for now.
-pub fn arrival(
-    repo: &mut EnvRepo,
-    field: &StageField,
-    entry: &HistoryEntry,
-) -> Result<Arrival, ReadError> {
-    let by_baton = |e: &HistoryEntry| e.trailer(RUN).is_some();
-    let second_parent = format!("{}^2", entry.commit);
-    if repo.resolve(&second_parent).is_err() {
-        let origin = if by_baton(entry) {
-            ChangeOrigin::BatonCommit
-        } else {
-            ChangeOrigin::OutOfBand
-        };
-        return Ok(Arrival {
-            carrier: entry.clone(),
-            origin,
-            merge_request: None,
-        });
-    }
-    let merged = repo.history(&second_parent, field, Some(1))?;
-    let carrier = merged
-        .into_iter()
-        .next()
-        .filter(|c| c.new == entry.new)
-        .unwrap_or_else(|| entry.clone());
-    let origin = if carrier.commit != entry.commit && by_baton(&carrier) {
-        ChangeOrigin::BatonMergeRequest
-    } else {
-        ChangeOrigin::OutOfBand
-    };
-    Ok(Arrival {
-        carrier,
-        origin,
-        merge_request: merge_request_number(&entry.message),
-    })
-}
-
-/// The MR number a forge's merge commit message names.
-fn merge_request_number(message: &str) -> Option<u64> {
-    let digits = |s: &str| {
-        let n: String = s.chars().take_while(char::is_ascii_digit).collect();
-        n.parse().ok()
-    };
-    if let Some(rest) = message.strip_prefix("Merge pull request #") {
-        return digits(rest);
-    }
-    let line = message
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with("See merge request "))?;
-    digits(line.rsplit_once('!')?.1)
-}
-
-/// The WIT deployment of a history entry and how it arrived; `None` when
-/// the entry removed the stage's value.
-fn deployment(entry: HistoryEntry, arrival: Arrival) -> Option<Deployment> {
+/// The WIT deployment of an attributed history entry; `None` when the
+/// entry removed the stage's value. `commit` and `time` are the
+/// first-parent commit's; subject, author and trailers the carrier's.
+fn deployment(attributed: Attributed) -> Option<Deployment> {
+    let Attributed { entry, arrival } = attributed;
     let carrier = arrival.carrier;
     Some(Deployment {
         subject: carrier
@@ -254,19 +194,16 @@ impl World for LiveWorld {
 
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
         let field = self.stage(stage)?.clone();
-        let tip = self.tip.clone();
-        let out = self
-            .repo
-            .with(|repo| -> Result<Vec<Deployment>, ReadError> {
-                let entries = repo.history(&tip, &field, Some(limit as usize))?;
-                let mut out = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    let arrival = arrival(repo, &field, &entry)?;
-                    out.extend(deployment(entry, arrival));
+        let history = self
+            .attribution
+            .history(&self.repo, &self.tip, stage, &field, Some(limit as usize))
+            .map_err(|e| match e {
+                ArrivalError::Read { source, .. } => read_error(*source),
+                forge @ ArrivalError::Forge { .. } => {
+                    CapabilityError::Unavailable(crate::report::error_chain(&forge)).into()
                 }
-                Ok(out)
-            });
-        out.map_err(read_error)
+            })?;
+        Ok(history.into_iter().filter_map(deployment).collect())
     }
 
     fn application_status(&mut self, app: &str) -> Result<AppStatus, WorldError> {
@@ -430,20 +367,5 @@ pub fn merge_request(m: &forge::MergeRequest) -> MergeRequest {
         labels: m.labels.clone(),
         merge_status: m.detailed_merge_status.clone().unwrap_or_default(),
         merge_commit: m.merge_commit_sha.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merge_request_numbers_come_from_either_forges_merge_message() {
-        let gitlab = "Merge branch 'baton/payments/staging/v2' into 'main'\n\nstaging(payments): v2\n\nSee merge request acme/env!17";
-        assert_eq!(merge_request_number(gitlab), Some(17));
-        let github =
-            "Merge pull request #4 from acme/baton/payments/staging/v2\n\nstaging(payments): v2";
-        assert_eq!(merge_request_number(github), Some(4));
-        assert_eq!(merge_request_number("staging(payments): v2"), None);
     }
 }

@@ -13,10 +13,13 @@
 //!   commits are allowed, with the `needs-review` label. Versions that are
 //!   not semver cannot be compared and are treated the same way.
 //!
-//! A held promotion is resumed by running Baton again (for instance `baton
-//! advance` from a scheduled pipeline). Rollbacks are never held: a broken
-//! stage is mended at once, inside the window or not. The window governs
-//! when Baton opens the prod merge request; merging it stays with people.
+//! A held promotion resumes in the first `baton reconcile` (a scheduled
+//! pipeline) after the window opens and the soak ends: the stage before
+//! prod is gated again and its pass opens the prod merge request (see
+//! scenario `11-reconcile-resumes-a-held-promotion`). Rollbacks are never
+//! held: a broken stage is mended at once, inside the window or not. The
+//! window governs when Baton opens the prod merge request; merging it
+//! stays with people.
 //!
 //! Time zones: the sandbox has no tz database, so `prod_window` takes
 //! either a fixed `utc_offset` or a `time_zone` from a small built-in table

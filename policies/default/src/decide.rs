@@ -291,6 +291,30 @@ mod tests {
     }
 
     #[test]
+    fn a_scheduled_reconcile_resumes_only_a_promotion_that_stopped() {
+        let mut w = world(&[("v2", None), ("v1", None)]);
+        for (stage, version) in [("dev", "v2"), ("staging", "v1"), ("prod", "v1")] {
+            w.versions.insert(stage.into(), version.into());
+        }
+        let reconcile = |stage: &str, version: &str| {
+            Event::Reconcile(baton_policy::Reconcile {
+                stage: stage.into(),
+                version: Some(version.into()),
+                digest: None,
+                commit: Some("c-v2".into()),
+                origin: ChangeOrigin::BatonCommit,
+            })
+        };
+        // Dev holds v2 and staging lacks it: dev is gated again.
+        assert_eq!(
+            decide(reconcile("dev", "v2"), &w),
+            vec![actions::await_health("dev", "v2", 300_000)]
+        );
+        // Staging holds what prod holds: nothing to resume.
+        assert_eq!(decide(reconcile("staging", "v1"), &w), vec![]);
+    }
+
+    #[test]
     fn requested_rollback_uses_last_good_or_explicit_target() {
         let mut w = world(&[("v3", None), ("v2", None), ("v1", None)]);
         w.versions.insert("dev".into(), "v3".into());

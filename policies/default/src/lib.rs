@@ -6,6 +6,10 @@
 //!   stage's merge request; the last stage completes the promotion.
 //! - A stage changed in the env repo (a merged MR, seen by `baton advance`)
 //!   is gated the same way.
+//! - A scheduled `baton reconcile` resumes a promotion that stopped: a stage
+//!   holding a version its next stage lacks (and the next stage unchanged
+//!   since) is gated again, and a pass opens the next merge request (the
+//!   open one is reused).
 //! - A gate failure (Degraded app or resource, aborted rollout, or not healthy
 //!   within the stage's timeout) rolls the stage back to its last good version
 //!   (direct commit where allowed, merge request otherwise) and fails the run.

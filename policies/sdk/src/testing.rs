@@ -23,6 +23,9 @@ pub struct FakeWorld {
     pub files: BTreeMap<(String, String), Vec<u8>>,
     /// Stage versions at the branch tip.
     pub versions: BTreeMap<String, String>,
+    /// Stage versions at other revisions, by `(stage, revision)`; a
+    /// revision missing here answers the tip's version.
+    pub versions_at: BTreeMap<(String, String), String>,
     /// Stage histories, newest first.
     pub histories: BTreeMap<String, Vec<Deployment>>,
     /// Argo CD statuses by application name.
@@ -59,10 +62,10 @@ impl World for FakeWorld {
     fn stage_version(
         &self,
         stage: &str,
-        _revision: Option<&str>,
+        revision: Option<&str>,
     ) -> Result<String, CapabilityError> {
-        self.versions
-            .get(stage)
+        let at = revision.and_then(|r| self.versions_at.get(&(stage.to_owned(), r.to_owned())));
+        at.or_else(|| self.versions.get(stage))
             .cloned()
             .ok_or_else(|| not_found(format!("stage {stage}")))
     }

@@ -1,14 +1,15 @@
 //! A whole Baton world for one test: an env repo served over smart HTTP
-//! (token required), the Argo CD and GitLab simulators (tokens required),
-//! a `baton.yaml`, and the real `baton` binary run against them.
+//! (token required), the Argo CD and forge (GitLab or GitHub) simulators
+//! (tokens required), a `baton.yaml`, and the real `baton` binary run
+//! against them.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use baton::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
+use baton::capabilities::forge::{Forge, GitHub, GitHubConfig, GitLab, GitLabConfig};
 use baton::secret::Secret;
 use baton::sim::argocd::{self as argocd_sim, HealthStep, SimApp, SimConfig};
-use baton::sim::forge::{MergeStrategy, SimHandle, SimMergeRequest, gitlab};
+use baton::sim::forge::{MergeStrategy, SimHandle, SimMergeRequest, github, gitlab};
 use baton::sim::git_http::{self as http_server, GitHttpConfig, GitHttpHandle};
 
 use crate::support::{baton, git};
@@ -21,6 +22,15 @@ pub const FORGE_TOKEN: &str = "glpat-SECRET-forge-42bb";
 
 pub const APP: &str = "payments";
 pub const STAGES: [&str; 3] = ["dev", "staging", "prod"];
+
+/// Which forge simulator serves the env repo's merge requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForgeKind {
+    /// GitLab, with the project's merge method.
+    GitLab(MergeStrategy),
+    /// GitHub (the merge method is the merging reviewer's choice).
+    GitHub,
+}
 
 /// How a test wants the world.
 #[derive(Clone)]
@@ -37,6 +47,8 @@ pub struct Setup {
     pub argocd_unreachable: bool,
     /// Argo CD answers every request after this many milliseconds.
     pub argocd_delay_ms: u64,
+    /// The forge.
+    pub forge: ForgeKind,
 }
 
 impl Default for Setup {
@@ -50,6 +62,7 @@ impl Default for Setup {
                     .into(),
             argocd_unreachable: false,
             argocd_delay_ms: 0,
+            forge: ForgeKind::GitLab(MergeStrategy::MergeCommit),
         }
     }
 }
@@ -58,7 +71,9 @@ pub struct Env {
     pub root: tempfile::TempDir,
     pub bare: PathBuf,
     pub rt: tokio::runtime::Runtime,
-    pub gitlab: SimHandle,
+    /// The forge simulator (GitLab or GitHub, see [`Setup::forge`]).
+    pub forge: SimHandle,
+    pub forge_kind: ForgeKind,
     _argocd: argocd_sim::SimHandle,
     _git_http: GitHttpHandle,
 }
@@ -125,15 +140,39 @@ impl Env {
             argo.apps.push(app);
         }
         let argocd = rt.block_on(argocd_sim::spawn(argo)).unwrap();
-        let gitlab = rt
-            .block_on(gitlab::spawn(gitlab::GitLabSimConfig {
-                repo: bare.clone(),
-                project_path: "acme/gitops-env".into(),
-                project_id: 7,
-                token: Some(Secret::new(FORGE_TOKEN)),
-                merge_method: MergeStrategy::MergeCommit,
-            }))
-            .unwrap();
+        let (forge, forge_yaml) = match setup.forge {
+            ForgeKind::GitLab(merge_method) => {
+                let sim = rt
+                    .block_on(gitlab::spawn(gitlab::GitLabSimConfig {
+                        repo: bare.clone(),
+                        project_path: "acme/gitops-env".into(),
+                        project_id: 7,
+                        token: Some(Secret::new(FORGE_TOKEN)),
+                        merge_method,
+                    }))
+                    .unwrap();
+                let yaml = format!(
+                    "forge:\n  kind: gitlab\n  api_url: {}\n  project: acme/gitops-env\n  token_env: GITLAB_TOKEN\n",
+                    sim.api_url()
+                );
+                (sim, yaml)
+            }
+            ForgeKind::GitHub => {
+                let sim = rt
+                    .block_on(github::spawn(github::GitHubSimConfig {
+                        repo: bare.clone(),
+                        owner: "acme".into(),
+                        name: "gitops-env".into(),
+                        token: Some(Secret::new(FORGE_TOKEN)),
+                    }))
+                    .unwrap();
+                let yaml = format!(
+                    "forge:\n  kind: github\n  api_url: {}\n  project: acme/gitops-env\n  token_env: GITLAB_TOKEN\n",
+                    sim.api_url()
+                );
+                (sim, yaml)
+            }
+        };
 
         let argocd_url = if setup.argocd_unreachable {
             // A port nothing listens on.
@@ -147,10 +186,9 @@ impl Env {
         let mut yaml = format!(
             "env_repo:\n  url: {}/gitops-env.git\n  branch: main\n  token_env: ENV_REPO_TOKEN\n\
              argocd:\n  url: {argocd_url}\n  token_env: ARGOCD_TOKEN\n\
-             forge:\n  kind: gitlab\n  api_url: {}\n  project: acme/gitops-env\n  token_env: GITLAB_TOKEN\n\
+             {forge_yaml}\
              policy:\n{}guardrails:\n{}apps:\n  {APP}:\n    stages:\n",
             git_http.base_url(),
-            gitlab.api_url(),
             setup.policy,
             setup.guardrails
         );
@@ -165,7 +203,8 @@ impl Env {
             root,
             bare,
             rt,
-            gitlab,
+            forge,
+            forge_kind: setup.forge,
             _argocd: argocd,
             _git_http: git_http,
         }
@@ -217,24 +256,71 @@ impl Env {
     }
 
     pub fn merge_requests(&self) -> Vec<SimMergeRequest> {
-        self.rt.block_on(self.gitlab.merge_requests())
+        self.rt.block_on(self.forge.merge_requests())
     }
 
-    /// Merges the open MR for `stage` at `version`, as a reviewer would.
+    /// A client of the forge simulator.
+    pub fn forge_client(&self) -> Box<dyn Forge> {
+        match self.forge_kind {
+            ForgeKind::GitLab(_) => Box::new(
+                GitLab::new(
+                    GitLabConfig::new(self.forge.api_url(), "acme/gitops-env", "GITLAB_TOKEN"),
+                    Secret::new(FORGE_TOKEN),
+                )
+                .unwrap(),
+            ),
+            ForgeKind::GitHub => Box::new(
+                GitHub::new(
+                    GitHubConfig::new(self.forge.api_url(), "acme", "gitops-env", "GITLAB_TOKEN"),
+                    Secret::new(FORGE_TOKEN),
+                )
+                .unwrap(),
+            ),
+        }
+    }
+
+    /// Merges the open MR for `stage` at `version`, as a reviewer would,
+    /// with the forge's default merge.
     pub fn merge(&self, stage: &str, version: &str) {
-        let client = GitLab::new(
-            GitLabConfig::new(self.gitlab.api_url(), "acme/gitops-env", "GITLAB_TOKEN"),
-            Secret::new(FORGE_TOKEN),
-        )
-        .unwrap();
-        let branch = format!("baton/{APP}/{stage}/{version}");
-        self.rt.block_on(async {
-            let mr = client.find_open(&branch).await.unwrap().expect("open MR");
-            client
-                .merge(mr.iid, &MergeOptions::default())
+        self.merge_branch(
+            &format!("baton/{APP}/{stage}/{version}"),
+            serde_json::json!({}),
+        );
+    }
+
+    /// Merges the open MR from `branch` as a reviewer would, sending
+    /// `body` to the forge's merge endpoint (GitLab `squash`, GitHub
+    /// `merge_method`, `commit_title`, …).
+    pub fn merge_branch(&self, branch: &str, body: serde_json::Value) {
+        let client = self.forge_client();
+        let number = self
+            .rt
+            .block_on(client.find_open(branch))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no open merge request from {branch}"))
+            .iid;
+        let url = match self.forge_kind {
+            ForgeKind::GitLab(_) => format!(
+                "{}/projects/acme%2Fgitops-env/merge_requests/{number}/merge",
+                self.forge.api_url()
+            ),
+            ForgeKind::GitHub => format!(
+                "{}/repos/acme/gitops-env/pulls/{number}/merge",
+                self.forge.api_url()
+            ),
+        };
+        let response = self.rt.block_on(async {
+            let response = reqwest::Client::new()
+                .put(url)
+                .bearer_auth(FORGE_TOKEN)
+                .json(&body)
+                .send()
                 .await
                 .unwrap();
+            let status = response.status();
+            (status, response.text().await.unwrap())
         });
+        assert!(response.0.is_success(), "merging {branch}: {response:?}");
     }
 
     /// Every audit record written so far, parsed.

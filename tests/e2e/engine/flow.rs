@@ -162,14 +162,17 @@ fn staging_degrades_after_merge_and_gets_a_rollback_mr() {
     assert_eq!(mrs.len(), 2, "{mrs:?}");
     let rollback = &mrs[1];
     assert_eq!(rollback.title, "rollback staging(payments): v1.0.0");
-    assert_eq!(rollback.source_branch, "baton/payments/staging/v1.0.0");
+    assert_eq!(
+        rollback.source_branch,
+        "baton/payments/staging/rollback-v1.0.0"
+    );
     assert_eq!(rollback.labels, ["baton", "rollback"]);
     assert!(
         rollback.description.contains("v1.0.3"),
         "{}",
         rollback.description
     );
-    let t = trailers(&env, "baton/payments/staging/v1.0.0");
+    let t = trailers(&env, "baton/payments/staging/rollback-v1.0.0");
     assert!(t.contains("Baton-Rollback-Of: v1.0.3"), "{t}");
     // main still has the bad version until the rollback MR is merged.
     assert!(env.file("staging").contains("v1.0.3"));
@@ -413,7 +416,7 @@ fn rollback_command_picks_the_last_good_version_or_the_given_one() {
     let mr = env
         .merge_requests()
         .into_iter()
-        .find(|m| m.source_branch == "baton/payments/prod/v0.9.9")
+        .find(|m| m.source_branch == "baton/payments/prod/rollback-v0.9.9")
         .expect("rollback MR for prod");
     assert_eq!(mr.title, "rollback prod(payments): v0.9.9");
     assert!(env.file("prod").contains("tag: \"v1.0.0\""));
@@ -524,17 +527,17 @@ fn status_shows_every_stage() {
     settings.bind(|| {
         insta::assert_snapshot!(text, @r"
         payments on main @[sha]
-        STAGE    VERSION  ARGO CD                    LAST GOOD  OPEN MERGE REQUESTS
-        dev      v1.0.1   Healthy / Synced @[sha]  v1.0.0     -
-        staging  v1.0.0   Healthy / Synced @[sha]  -          #1 v1.0.1 http://[host]/acme/gitops-env/-/merge_requests/1
-        prod     v1.0.0   Healthy / Synced @[sha]  -          -
+        STAGE    VERSION  ARGO CD                    ROLLBACK TARGET  OPEN MERGE REQUESTS
+        dev      v1.0.1   Healthy / Synced @[sha]  v1.0.0           -
+        staging  v1.0.0   Healthy / Synced @[sha]  -                #1 v1.0.1 http://[host]/acme/gitops-env/-/merge_requests/1
+        prod     v1.0.0   Healthy / Synced @[sha]  -                -
         ");
     });
     let out = env.baton(&["status", "--app", APP, "--output", "json"]);
     assert_code(&out, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["stages"][0]["version"], "v1.0.1");
-    assert_eq!(json["stages"][0]["last_good"], "v1.0.0");
+    assert_eq!(json["stages"][0]["rollback_target"], "v1.0.0");
     assert_eq!(
         json["stages"][1]["open_merge_requests"][0]["version"],
         "v1.0.1"

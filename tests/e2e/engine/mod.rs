@@ -1,5 +1,6 @@
-//! The promotion engine end to end: `promote`, `advance`, `rollback`,
-//! `status` and `demo` through the real binary, and a policy built for
+//! The promotion engine end to end: `promote`, `advance`, `reconcile`,
+//! `rollback`, `status` and `demo` through the real binary (on the GitLab
+//! and GitHub simulators, every merge method), and a policy built for
 //! contract 0.1.0 through the same engine.
 
 mod contract_0_1;
@@ -7,4 +8,7 @@ mod deadlines;
 pub(crate) mod env;
 mod flow;
 mod invariants;
+mod merges;
+mod output;
+mod reconcile;
 mod replay;

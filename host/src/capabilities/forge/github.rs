@@ -258,6 +258,28 @@ impl GitHub {
             .collect())
     }
 
+    /// Every pull request of a list call, following the pages.
+    async fn all_pages(&self, url: Url) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut all = Vec::new();
+        let mut next = Some(url);
+        // Bounded: a server that keeps sending `next` cannot loop us forever.
+        for _ in 0..1000 {
+            let Some(url) = next.take() else { break };
+            let reply = self.send(Method::GET, url, None).await?;
+            if reply.status != StatusCode::OK {
+                return Err(reply.into_error());
+            }
+            all.extend(
+                reply
+                    .json::<Vec<ApiPull>>()?
+                    .into_iter()
+                    .map(MergeRequest::from),
+            );
+            next = reply.next_page();
+        }
+        Ok(all)
+    }
+
     async fn reuse(
         &self,
         request: &NewMergeRequest,
@@ -327,23 +349,7 @@ impl Forge for GitHub {
             .append_pair("state", "open")
             .append_pair("head", &format!("{}:{source_branch}", self.owner))
             .append_pair("per_page", &self.page_size.to_string());
-        let mut all = Vec::new();
-        let mut next = Some(url);
-        for _ in 0..1000 {
-            let Some(url) = next.take() else { break };
-            let reply = self.send(Method::GET, url, None).await?;
-            if reply.status != StatusCode::OK {
-                return Err(reply.into_error());
-            }
-            all.extend(
-                reply
-                    .json::<Vec<ApiPull>>()?
-                    .into_iter()
-                    .map(MergeRequest::from),
-            );
-            next = reply.next_page();
-        }
-        Ok(all)
+        self.all_pages(url).await
     }
 
     /// List items carry no mergeability: the chosen PR is read in full.
@@ -417,6 +423,72 @@ impl Forge for GitHub {
             }),
             _ => Err(reply.into_error()),
         }
+    }
+
+    async fn list_open_into(&self, target_branch: &str) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.repo_url(&["pulls"]);
+        url.query_pairs_mut()
+            .append_pair("state", "open")
+            .append_pair("base", target_branch)
+            .append_pair("per_page", &self.page_size.to_string());
+        self.all_pages(url).await
+    }
+
+    /// `POST /repos/{o}/{r}/issues/{n}/comments`: a pull request's
+    /// conversation is its issue's.
+    async fn comment(&self, iid: u64, body: &str) -> Result<(), ForgeError> {
+        let url = self.repo_url(&["issues", &iid.to_string(), "comments"]);
+        let reply = self
+            .send(Method::POST, url, Some(json!({ "body": body })))
+            .await?;
+        if reply.status != StatusCode::CREATED {
+            return Err(reply.into_error());
+        }
+        Ok(())
+    }
+
+    /// `PATCH /repos/{o}/{r}/pulls/{n}` with `state: closed`.
+    async fn close(&self, iid: u64) -> Result<MergeRequest, ForgeError> {
+        let url = self.repo_url(&["pulls", &iid.to_string()]);
+        let reply = self
+            .send(Method::PATCH, url, Some(json!({ "state": "closed" })))
+            .await?;
+        Self::pull(reply, StatusCode::OK)
+    }
+
+    /// `GET /repos/{o}/{r}/pulls?state=closed&base=…`, first page, the
+    /// merged ones (closed includes the unmerged).
+    async fn recent_merged_into(
+        &self,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.repo_url(&["pulls"]);
+        url.query_pairs_mut()
+            .append_pair("state", "closed")
+            .append_pair("base", target_branch)
+            .append_pair("sort", "updated")
+            .append_pair("direction", "desc")
+            .append_pair("per_page", "100");
+        let reply = self.send(Method::GET, url, None).await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        Ok(reply
+            .json::<Vec<ApiPull>>()?
+            .into_iter()
+            .map(MergeRequest::from)
+            .filter(|mr| mr.state == MrState::Merged)
+            .collect())
+    }
+
+    /// `GET /repos/{o}/{r}/commits/{sha}/pulls`: the merged pull request
+    /// that brought the commit to the default branch, or open ones whose
+    /// head it is.
+    async fn merge_requests_of_commit(&self, sha: &str) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.repo_url(&["commits", sha, "pulls"]);
+        url.query_pairs_mut()
+            .append_pair("per_page", &self.page_size.to_string());
+        self.all_pages(url).await
     }
 
     async fn review(&self, iid: u64) -> Result<Review, ForgeError> {

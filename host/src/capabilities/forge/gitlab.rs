@@ -146,6 +146,38 @@ impl From<ApiMr> for MergeRequest {
 }
 
 impl GitLab {
+    /// Who merged `iid` and who approved it.
+    async fn merged_and_approvals(&self, iid: u64) -> Result<Review, ForgeError> {
+        let reply = self
+            .send(Method::GET, self.mr_url(&[&iid.to_string()]), None)
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        let mr: ApiMerged = reply.json()?;
+        let url = self.mr_url(&[&iid.to_string(), "approvals"]);
+        let reply = self.send(Method::GET, url, None).await?;
+        if reply.status != StatusCode::OK {
+            return Err(reply.into_error());
+        }
+        let approvals: ApiApprovals = reply.json()?;
+        Ok(Review {
+            web_url: mr.web_url,
+            merged_by: mr.merge_user.or(mr.merged_by).map(|u| u.username),
+            merged_at: normalize_time(mr.merged_at.as_deref()),
+            approvals: approvals
+                .approved_by
+                .into_iter()
+                .map(|a| ReviewApproval {
+                    user: a.user.username,
+                    at: normalize_time(a.approved_at.as_deref()),
+                })
+                .collect(),
+        })
+    }
+}
+
+impl GitLab {
     /// A client using `token` (see [`GitLab::from_env`]).
     pub fn new(config: GitLabConfig, token: Secret) -> Result<Self, ForgeError> {
         let base = Url::parse(&config.api_url).map_err(|source| ForgeError::InvalidUrl {
@@ -190,6 +222,13 @@ impl GitLab {
 
     /// `…/projects/<id or encoded path>/merge_requests[/rest…]`.
     fn mr_url(&self, rest: &[&str]) -> Url {
+        let mut path = vec!["merge_requests"];
+        path.extend(rest);
+        self.project_url(&path)
+    }
+
+    /// `…/projects/<id or encoded path>/<rest…>`.
+    fn project_url(&self, rest: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
             // `push` percent-encodes `/` inside a segment: `group%2Fproject`.
@@ -197,10 +236,31 @@ impl GitLab {
                 .pop_if_empty()
                 .push("projects")
                 .push(&self.project)
-                .push("merge_requests")
                 .extend(rest);
         }
         url
+    }
+
+    /// Every merge request of a list call, following the pages.
+    async fn all_pages(&self, url: Url) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut all = Vec::new();
+        let mut next = Some(url);
+        // Bounded: a server that keeps sending `next` cannot loop us forever.
+        for _ in 0..1000 {
+            let Some(url) = next.take() else { break };
+            let reply = self.send(Method::GET, url, None).await?;
+            if reply.status != StatusCode::OK {
+                return Err(reply.into_error());
+            }
+            all.extend(
+                reply
+                    .json::<Vec<ApiMr>>()?
+                    .into_iter()
+                    .map(MergeRequest::from),
+            );
+            next = reply.next_page();
+        }
+        Ok(all)
     }
 
     async fn send(
@@ -279,24 +339,7 @@ impl Forge for GitLab {
             .append_pair("state", "opened")
             .append_pair("source_branch", source_branch)
             .append_pair("per_page", &self.page_size.to_string());
-        let mut all = Vec::new();
-        let mut next = Some(url);
-        // Bounded: a server that keeps sending `next` cannot loop us forever.
-        for _ in 0..1000 {
-            let Some(url) = next.take() else { break };
-            let reply = self.send(Method::GET, url, None).await?;
-            if reply.status != StatusCode::OK {
-                return Err(reply.into_error());
-            }
-            all.extend(
-                reply
-                    .json::<Vec<ApiMr>>()?
-                    .into_iter()
-                    .map(MergeRequest::from),
-            );
-            next = reply.next_page();
-        }
-        Ok(all)
+        self.all_pages(url).await
     }
 
     async fn get(&self, iid: u64) -> Result<MergeRequest, ForgeError> {
@@ -357,40 +400,69 @@ impl Forge for GitLab {
         }
     }
 
-    async fn review(&self, iid: u64) -> Result<Review, ForgeError> {
-        self.merged_and_approvals(iid).await
+    async fn list_open_into(&self, target_branch: &str) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.mr_url(&[]);
+        url.query_pairs_mut()
+            .append_pair("state", "opened")
+            .append_pair("target_branch", target_branch)
+            .append_pair("per_page", &self.page_size.to_string());
+        self.all_pages(url).await
     }
-}
 
-impl GitLab {
-    /// Who merged `iid` and who approved it.
-    async fn merged_and_approvals(&self, iid: u64) -> Result<Review, ForgeError> {
+    /// `POST …/merge_requests/:iid/notes`.
+    async fn comment(&self, iid: u64, body: &str) -> Result<(), ForgeError> {
+        let url = self.mr_url(&[&iid.to_string(), "notes"]);
         let reply = self
-            .send(Method::GET, self.mr_url(&[&iid.to_string()]), None)
+            .send(Method::POST, url, Some(json!({ "body": body })))
             .await?;
-        if reply.status != StatusCode::OK {
+        if reply.status != StatusCode::CREATED {
             return Err(reply.into_error());
         }
-        let mr: ApiMerged = reply.json()?;
-        let url = self.mr_url(&[&iid.to_string(), "approvals"]);
+        Ok(())
+    }
+
+    /// `PUT …/merge_requests/:iid` with `state_event=close`.
+    async fn close(&self, iid: u64) -> Result<MergeRequest, ForgeError> {
+        let body = json!({ "state_event": "close" });
+        let reply = self
+            .send(Method::PUT, self.mr_url(&[&iid.to_string()]), Some(body))
+            .await?;
+        Self::expect_mr(reply, StatusCode::OK)
+    }
+
+    /// `GET …/merge_requests?state=merged&target_branch=…`, first page.
+    async fn recent_merged_into(
+        &self,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.mr_url(&[]);
+        url.query_pairs_mut()
+            .append_pair("state", "merged")
+            .append_pair("target_branch", target_branch)
+            .append_pair("per_page", "100");
         let reply = self.send(Method::GET, url, None).await?;
         if reply.status != StatusCode::OK {
             return Err(reply.into_error());
         }
-        let approvals: ApiApprovals = reply.json()?;
-        Ok(Review {
-            web_url: mr.web_url,
-            merged_by: mr.merge_user.or(mr.merged_by).map(|u| u.username),
-            merged_at: normalize_time(mr.merged_at.as_deref()),
-            approvals: approvals
-                .approved_by
-                .into_iter()
-                .map(|a| ReviewApproval {
-                    user: a.user.username,
-                    at: normalize_time(a.approved_at.as_deref()),
-                })
-                .collect(),
-        })
+        Ok(reply
+            .json::<Vec<ApiMr>>()?
+            .into_iter()
+            .map(MergeRequest::from)
+            .collect())
+    }
+
+    /// `GET …/repository/commits/:sha/merge_requests`: GitLab answers the
+    /// merge requests whose commits, merge commit or squash commit `sha` is
+    /// (`MergeRequest.by_related_commit_sha`).
+    async fn merge_requests_of_commit(&self, sha: &str) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.project_url(&["repository", "commits", sha, "merge_requests"]);
+        url.query_pairs_mut()
+            .append_pair("per_page", &self.page_size.to_string());
+        self.all_pages(url).await
+    }
+
+    async fn review(&self, iid: u64) -> Result<Review, ForgeError> {
+        self.merged_and_approvals(iid).await
     }
 }
 

@@ -69,4 +69,34 @@ pub trait Forge: Send + Sync {
     /// (GitLab: the MR and `GET …/approvals`; GitHub: the pull request and
     /// its reviews). For the audit record.
     async fn review(&self, iid: u64) -> Result<Review, ForgeError>;
+
+    // Superseded merge requests: found among the open ones into a branch,
+    // closed with a comment saying what replaced them.
+
+    /// Every open merge request whose target branch is `target_branch`,
+    /// across all result pages.
+    async fn list_open_into(&self, target_branch: &str) -> Result<Vec<MergeRequest>, ForgeError>;
+
+    /// Adds a comment (GitLab note, GitHub issue comment) to a merge request.
+    async fn comment(&self, iid: u64, body: &str) -> Result<(), ForgeError>;
+
+    /// Closes a merge request without merging it and returns it as the
+    /// forge reports it afterwards.
+    async fn close(&self, iid: u64) -> Result<MergeRequest, ForgeError>;
+
+    // Attribution: which merge request brought a commit to the branch.
+
+    /// The most recent merged merge requests into `target_branch`: one
+    /// page of up to 100, newest first (what history attribution reads
+    /// first, in one request).
+    async fn recent_merged_into(
+        &self,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError>;
+
+    /// The merge requests the forge associates with commit `sha`, across
+    /// all result pages: on GitLab those whose commits, merge commit or
+    /// squash commit it is; on GitHub the merged pull request that brought
+    /// it to the default branch (or open ones whose head it is).
+    async fn merge_requests_of_commit(&self, sha: &str) -> Result<Vec<MergeRequest>, ForgeError>;
 }

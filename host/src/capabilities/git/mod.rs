@@ -59,6 +59,8 @@ pub use trailers::{
     DEFAULT_TEMPLATE, Identity, POLICY, Provenance, ROLLBACK_OF, RUN, Trailer, parse_trailers,
     render_message,
 };
-pub use write::{CommitSettings, Target, WriteOutcome, WriteRequest, mr_branch_name};
+pub use write::{
+    CommitSettings, Target, WriteOutcome, WriteRequest, mr_branch_name, rollback_branch_name,
+};
 pub(crate) use yaml::offset_of;
 pub use yaml::{Edited, MAX_FILE_SIZE, read_field, set_field};

@@ -21,8 +21,8 @@ use crate::retry::{self, Jitter, RetryPolicy};
 pub enum Target {
     /// A direct fast-forward commit to the tracked branch.
     Branch,
-    /// A new branch `baton/<app>/<stage>/<version>` off the tracked branch,
-    /// for a merge request.
+    /// A new branch `baton/<app>/<stage>/<version>` (a rollback:
+    /// `…/rollback-<version>`) off the tracked branch, for a merge request.
     MergeRequest,
 }
 
@@ -130,6 +130,26 @@ pub fn mr_branch_name(app: &str, stage: &str, version: &str) -> String {
     format!("baton/{app}/{stage}/{version}")
 }
 
+/// The merge-request branch name of a rollback of `stage` to `version`:
+/// `baton/<app>/<stage>/rollback-<version>`, its own, so a rollback never
+/// reuses the promotion branch of the same version (merged long ago, or
+/// left behind by a squash merge) and never lands without its
+/// `Baton-Rollback-Of` trailer.
+pub fn rollback_branch_name(app: &str, stage: &str, version: &str) -> String {
+    format!("baton/{app}/{stage}/rollback-{version}")
+}
+
+impl WriteRequest {
+    /// The merge-request branch this change goes to.
+    fn mr_branch(&self) -> String {
+        if self.provenance.rollback_of.is_some() {
+            rollback_branch_name(&self.app, &self.stage, &self.version)
+        } else {
+            mr_branch_name(&self.app, &self.stage, &self.version)
+        }
+    }
+}
+
 impl EnvRepo {
     /// Sets `req.location` to `req.version` and pushes the commit. Idempotent:
     /// an unchanged stage or an existing identical MR branch writes nothing.
@@ -142,7 +162,7 @@ impl EnvRepo {
     ) -> Result<WriteOutcome, WriteError> {
         let push_branch = match req.target {
             Target::Branch => self.branch.clone(),
-            Target::MergeRequest => mr_branch_name(&req.app, &req.stage, &req.version),
+            Target::MergeRequest => req.mr_branch(),
         };
         let rejected = |round: &Round| match round {
             Round::Rejected(line) => {
@@ -191,7 +211,7 @@ impl EnvRepo {
         settings: &CommitSettings,
         attempt: u32,
     ) -> Result<Round, WriteError> {
-        let mr = mr_branch_name(&req.app, &req.stage, &req.version);
+        let mr = req.mr_branch();
         let push_branch = match req.target {
             Target::Branch => self.branch.clone(),
             Target::MergeRequest => mr.clone(),

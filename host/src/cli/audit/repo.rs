@@ -233,7 +233,7 @@ fn period_commits(
             let history = repo.history(&tip, &field, None).map_err(read_error)?;
             for entry in history.iter().filter(|e| (since..=until).contains(&e.time)) {
                 let arrival =
-                    crate::engine::world::arrival(repo, &field, entry).map_err(read_error)?;
+                    crate::engine::arrival::from_git(repo, &field, entry).map_err(read_error)?;
                 let carrier = &arrival.carrier;
                 let Some(run) = carrier.trailer(RUN) else {
                     continue;

@@ -1,13 +1,20 @@
 //! The merge request of a write: Baton's title, labels and description
 //! (reasons, versions, policy digest, run id, CI job), opened or reused on
 //! the forge, and merged at once when the policy asked for auto-merge.
+//!
+//! A new merge request supersedes the older open Baton merge requests for
+//! the same app and stage (source branches `baton/<app>/<stage>/*` into the
+//! same branch, opened before it): each gets a note linking the new one and
+//! is closed, so only one change per stage waits for review. A failure to
+//! close one is reported in the action's detail; the new request stands.
 
 use super::Write;
 use super::plan::Plan;
 use crate::capabilities::forge::content::{self, MrFacts};
-use crate::capabilities::forge::{MergeOptions, NewMergeRequest};
-use crate::engine::audit::{ActionRecord, ActionStatus, MergeRequestRef, Status};
+use crate::capabilities::forge::{Forge, MergeOptions, MergeRequest, NewMergeRequest};
+use crate::engine::audit::{ActionRecord, ActionStatus, MergeRequestRef, Status, SupersededMr};
 use crate::engine::state::{Engine, Stop};
+use crate::report::error_chain;
 use crate::runtime::MergeRequestOptions;
 
 impl Engine {
@@ -46,9 +53,28 @@ impl Engine {
             source_branch: plan.mr_branch.clone(),
             reused: opened.reused,
             merged: false,
+            superseded: Vec::new(),
         };
         let verb = if opened.reused { "reused" } else { "opened" };
         rec.detail = plan.opened(w, verb, mr.number, &mr.url);
+        let (closed, problems) = self
+            .close_superseded(forge.as_ref(), plan, w, &opened.merge_request)
+            .await;
+        if !closed.is_empty() {
+            rec.detail.push_str(&format!(
+                "; closed superseded merge request{} {}",
+                if closed.len() == 1 { "" } else { "s" },
+                closed
+                    .iter()
+                    .map(|c| format!("#{} ({})", c.number, c.source_branch))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for problem in problems {
+            rec.detail.push_str(&format!("; {problem}"));
+        }
+        mr.superseded = closed;
         if options.auto_merge {
             let merge = MergeOptions {
                 auto_merge: true,
@@ -66,13 +92,118 @@ impl Engine {
             mr.merged = true;
             rec.detail.push_str("; auto-merge requested");
         }
-        rec.status = if mr.reused && reused_branch {
+        rec.status = if mr.reused && reused_branch && mr.superseded.is_empty() {
             ActionStatus::Unchanged
         } else {
             ActionStatus::Done
         };
         rec.merge_request = Some(mr);
         Ok(())
+    }
+
+    /// The open Baton merge requests for `w`'s stage into the tracked
+    /// branch other than the one for this change and, when `newer_than` is
+    /// given, opened before it (a lower number).
+    pub(super) async fn superseded_by(
+        &self,
+        forge: &dyn Forge,
+        plan: &Plan,
+        newer_than: Option<u64>,
+    ) -> Result<Vec<MergeRequest>, Stop> {
+        let prefix = format!("baton/{}/{}/", self.app, plan.stage.name);
+        let open = forge
+            .list_open_into(&plan.branch)
+            .await
+            .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
+        let mut older: Vec<MergeRequest> = open
+            .into_iter()
+            .filter(|m| m.source_branch.starts_with(&prefix) && m.source_branch != plan.mr_branch)
+            .filter(|m| newer_than.is_none_or(|n| m.iid < n))
+            .collect();
+        older.sort_by_key(|m| m.iid);
+        Ok(older)
+    }
+
+    /// What `--dry-run` says about the merge requests a new one would
+    /// supersede: `; would close superseded merge request #N (branch)`, or
+    /// nothing.
+    pub(super) async fn would_supersede(&self, plan: &Plan) -> String {
+        let Some(forge) = self.systems.forge.clone() else {
+            return String::new();
+        };
+        match self.superseded_by(forge.as_ref(), plan, None).await {
+            Ok(older) if older.is_empty() => String::new(),
+            Ok(older) => format!(
+                "; would close superseded merge request{} {}",
+                if older.len() == 1 { "" } else { "s" },
+                older
+                    .iter()
+                    .map(|m| format!("#{} ({})", m.iid, m.source_branch))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Err(stop) => format!(
+                "; could not look for superseded merge requests: {}",
+                stop.message()
+            ),
+        }
+    }
+
+    /// Closes the older open Baton merge requests `new` supersedes, each
+    /// after a note linking `new`; returns those closed and what failed.
+    async fn close_superseded(
+        &self,
+        forge: &dyn Forge,
+        plan: &Plan,
+        w: &Write<'_>,
+        new: &MergeRequest,
+    ) -> (Vec<SupersededMr>, Vec<String>) {
+        let older = match self.superseded_by(forge, plan, Some(new.iid)).await {
+            Ok(older) => older,
+            Err(stop) => {
+                let problem = format!(
+                    "could not look for superseded merge requests: {}",
+                    stop.message()
+                );
+                tracing::warn!("{problem}");
+                return (Vec::new(), vec![problem]);
+            }
+        };
+        let what = if w.rollback_of.is_some() {
+            "rolls back"
+        } else {
+            "sets"
+        };
+        // The link, not `#N`: GitLab would link `#N` to an issue.
+        let note = format!(
+            "Superseded by {}, which {what} `{}` of `{}` to `{}`. Closed by Baton (run `{}`).",
+            new.web_url, w.stage, self.app, w.version, self.context.run_id
+        );
+        let mut closed = Vec::new();
+        let mut problems = Vec::new();
+        for old in older {
+            let result = match forge.comment(old.iid, &note).await {
+                Ok(()) => forge.close(old.iid).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => closed.push(SupersededMr {
+                    number: old.iid,
+                    url: old.web_url,
+                    source_branch: old.source_branch,
+                }),
+                Err(e) => {
+                    let problem = format!(
+                        "could not close superseded merge request #{}: {}",
+                        old.iid,
+                        error_chain(&e)
+                    );
+                    tracing::warn!("{problem}");
+                    problems.push(problem);
+                }
+            }
+        }
+        (closed, problems)
     }
 
     /// The merge request's title, description and labels.

@@ -51,6 +51,9 @@ impl Engine {
         }
         if self.options.dry_run {
             rec.detail = plan.would(w);
+            if matches!(w.channel, Channel::MergeRequest(_)) {
+                rec.detail.push_str(&self.would_supersede(&plan).await);
+            }
             st.actions.push(rec);
             return Ok(());
         }

@@ -3,7 +3,7 @@
 //! and the sentences that describe a write for people.
 
 use super::Write;
-use crate::capabilities::git::{ReadError, mr_branch_name};
+use crate::capabilities::git::{ReadError, mr_branch_name, rollback_branch_name};
 use crate::config::StageConfig;
 use crate::engine::audit::Status;
 use crate::engine::state::{Engine, Stop};
@@ -37,7 +37,10 @@ impl Engine {
                     Err(e) => Err(Stop::caused(Status::UsageError, &e)),
                 })?;
         Ok(Plan {
-            mr_branch: mr_branch_name(&self.app, w.stage, w.version),
+            mr_branch: match w.rollback_of {
+                Some(_) => rollback_branch_name(&self.app, w.stage, w.version),
+                None => mr_branch_name(&self.app, w.stage, w.version),
+            },
             branch: self.systems.repo.branch(),
             stage,
             tip,

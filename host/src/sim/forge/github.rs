@@ -96,6 +96,10 @@ async fn router(config: GitHubSimConfig, base: String) -> Result<(Router, Arc<Sh
             "/repos/{owner}/{repo}/issues/{number}/comments",
             post(comment),
         )
+        .route(
+            "/repos/{owner}/{repo}/commits/{sha}/pulls",
+            get(commit_pulls),
+        )
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found", DOCS) })
         .layer(middleware::from_fn_with_state(gh.clone(), auth))
         .layer(middleware::from_fn_with_state(shared.clone(), record))
@@ -435,4 +439,43 @@ async fn comment(
         "performed_via_github_app": null,
     });
     (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{sha}/pulls`: the merged pull request
+/// that brought the commit to its base branch (by merge, squash or rebase
+/// commit, or its merged head), else the open ones whose head it is; 422
+/// `No commit found for SHA` for a commit the repository does not have.
+async fn commit_pulls(
+    State(gh): State<Arc<Gh>>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Response {
+    if !gh.repo_matches(&owner, &repo) {
+        return not_found();
+    }
+    if !gh.shared.repo.has_commit(&sha).await.unwrap_or(false) {
+        let message = format!("No commit found for SHA: {sha}");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &message,
+            "https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit",
+        );
+    }
+    let related = gh.shared.related_to_commit(&sha).await;
+    let merged: Vec<&SimMergeRequest> = related
+        .iter()
+        .filter(|m| m.state == SimMrState::Merged)
+        .collect();
+    let chosen: Vec<&SimMergeRequest> = if merged.is_empty() {
+        related
+            .iter()
+            .filter(|m| m.state == SimMrState::Opened)
+            .collect()
+    } else {
+        merged
+    };
+    let mut items = Vec::new();
+    for pr in chosen {
+        items.push(gh.pr_json(pr, false).await);
+    }
+    Json(Value::Array(items)).into_response()
 }

@@ -91,6 +91,10 @@ async fn router(config: GitLabSimConfig, base: String) -> Result<(Router, Arc<Sh
             &format!("{mrs}/{{iid}}/approvals"),
             get(approvals::approvals),
         )
+        .route(
+            "/api/v4/projects/{id}/repository/commits/{sha}/merge_requests",
+            get(commit_merge_requests),
+        )
         .fallback(|| async { message(StatusCode::NOT_FOUND, json!("404 Not Found")) })
         .layer(middleware::from_fn_with_state(gl.clone(), auth))
         .layer(middleware::from_fn_with_state(shared.clone(), record))
@@ -390,4 +394,26 @@ async fn notes(State(gl): State<Arc<Gl>>, Path((id, iid)): Path<(String, String)
         .into_response(),
         Err(r) => r,
     }
+}
+
+/// `GET /projects/:id/repository/commits/:sha/merge_requests`: the merge
+/// requests the commit relates to (GitLab's
+/// `MergeRequest.by_related_commit_sha`: a commit of the MR, its merge
+/// commit or its squash commit), newest first; `404 Commit Not Found` for
+/// a commit the repository does not have.
+async fn commit_merge_requests(
+    State(gl): State<Arc<Gl>>,
+    Path((id, sha)): Path<(String, String)>,
+) -> Response {
+    if !gl.project_matches(&id) {
+        return project_404();
+    }
+    if !gl.shared.repo.has_commit(&sha).await.unwrap_or(false) {
+        return message(StatusCode::NOT_FOUND, json!("404 Commit Not Found"));
+    }
+    let mut items = Vec::new();
+    for mr in gl.shared.related_to_commit(&sha).await {
+        items.push(gl.mr_json(&mr, false).await);
+    }
+    Json(Value::Array(items)).into_response()
 }

@@ -157,8 +157,11 @@ pub struct SimMergeRequest {
     pub closed_at: Option<String>,
     /// Source head at merge time (live head while open).
     pub merged_sha: Option<String>,
-    /// The commit that landed (merge commit, squash commit or ff head).
+    /// The commit that landed: the target's new head (merge commit,
+    /// squash commit, fast-forwarded or rebased head).
     pub merge_commit_sha: Option<String>,
+    /// GitLab: the squash commit made before landing, when squashed.
+    pub squash_commit_sha: Option<String>,
     /// Delete the source branch after merge.
     pub remove_source_branch: bool,
     /// Auto-merge was requested.
@@ -238,6 +241,23 @@ impl Shared {
         store.iter_mut().find(|m| m.iid == iid).map(change)
     }
 
+    /// The stored merge requests commit `sha` relates to
+    /// ([`SimMergeRequest::relates_to_commit`]), newest first.
+    pub(crate) async fn related_to_commit(&self, sha: &str) -> Vec<SimMergeRequest> {
+        let all = self.store.lock().await.clone();
+        let mut out = Vec::new();
+        for mr in all.into_iter().rev() {
+            let live = match mr.state {
+                SimMrState::Opened => self.repo.head(&mr.source_branch).await.ok().flatten(),
+                _ => None,
+            };
+            if mr.relates_to_commit(sha, live.as_deref()) {
+                out.push(mr);
+            }
+        }
+        out
+    }
+
     /// Adds a note with `body` to merge request `iid`, stamped with `now`;
     /// returns the note and the MR as it now is.
     pub(crate) async fn add_note(
@@ -284,12 +304,31 @@ impl SimMergeRequest {
             closed_at: None,
             merged_sha: None,
             merge_commit_sha: None,
+            squash_commit_sha: None,
             remove_source_branch: false,
             auto_merge: false,
             notes: Vec::new(),
             merged_by: None,
             reviews: Vec::new(),
         }
+    }
+
+    /// Whether commit `sha` belongs to this merge request as the forges
+    /// relate them: its source head (`live_head` while open, the merged
+    /// head afterwards), its merge commit, or its squash commit. (GitLab
+    /// also relates every other commit of the MR; Baton's MR branches carry
+    /// one.)
+    pub(crate) fn relates_to_commit(&self, sha: &str, live_head: Option<&str>) -> bool {
+        let head = match self.state {
+            SimMrState::Opened => live_head,
+            _ => self.merged_sha.as_deref(),
+        };
+        [
+            head,
+            self.merge_commit_sha.as_deref(),
+            self.squash_commit_sha.as_deref(),
+        ]
+        .contains(&Some(sha))
     }
 
     /// Whether this is an open merge request from `source` into `target`.

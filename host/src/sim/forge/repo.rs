@@ -3,6 +3,14 @@
 //! tree needed), committed with `git commit-tree`, and published with
 //! `git update-ref` guarded by the old value, so a concurrent push to the
 //! target branch makes the merge fail instead of being overwritten.
+//!
+//! The merge methods land as the forges land them: a two-parent merge
+//! commit; a fast-forward (the source's own commits); a squash (one new
+//! commit with the merged tree, whose message the forge chooses); GitLab's
+//! squash before a merge commit or a fast-forward (the squash commit, then
+//! the merge); and GitHub's rebase (each source commit replayed onto the
+//! target with its message and author kept, a new committer and a new
+//! id, as GitHub does even when a fast-forward would be possible).
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +27,9 @@ pub enum Strategy {
     FastForward,
     /// One new commit on the target with the merged tree.
     Squash,
+    /// The source's commits replayed onto the target one by one (GitHub's
+    /// `rebase`).
+    Rebase,
 }
 
 /// Why a merge did not happen.
@@ -45,10 +56,10 @@ pub(crate) struct Landing<'a> {
     pub expected_sha: Option<&'a str>,
     /// How it lands.
     pub strategy: Strategy,
-    /// A fast-forward that is not possible becomes a squash (GitHub's
-    /// `rebase`, approximated) instead of failing (GitLab's `ff` method).
-    pub squash_unless_ff: bool,
-    /// The message of a new commit.
+    /// GitLab's `squash`: the source's changes become one commit with this
+    /// message first, which is then merged (merge commit) or fast-forwarded.
+    pub squash_first: Option<&'a str>,
+    /// The message of the merge commit or of the squash commit.
     pub message: &'a str,
 }
 
@@ -59,6 +70,8 @@ pub(crate) struct Landed {
     pub source: String,
     /// The target branch's new head.
     pub head: String,
+    /// The squash commit GitLab made first, when asked to squash.
+    pub squash: Option<String>,
 }
 
 /// Why a merge request did not land.
@@ -70,6 +83,15 @@ pub(crate) enum LandFailure {
     ShaMismatch,
     /// The merge itself failed.
     Merge(MergeFailure),
+}
+
+/// Who wrote a commit (`GIT_AUTHOR_*`), kept when it is replayed.
+#[derive(Debug, Clone)]
+struct Author {
+    name: String,
+    email: String,
+    /// `git log --date=raw`: seconds and zone.
+    date: String,
 }
 
 /// A bare repository.
@@ -90,6 +112,17 @@ impl Repo {
         args: &[&str],
         stdin_empty: bool,
     ) -> Result<std::process::Output, SimError> {
+        self.run_as(args, stdin_empty, None).await
+    }
+
+    /// Runs git with the simulator's identity, or with `author` as the
+    /// author (a replayed commit keeps its own).
+    async fn run_as(
+        &self,
+        args: &[&str],
+        stdin_empty: bool,
+        author: Option<&Author>,
+    ) -> Result<std::process::Output, SimError> {
         let mut cmd = Command::new("git");
         cmd.arg("-C").arg(&self.path).args(args);
         // Identity and config come from here, not from the user's files.
@@ -99,6 +132,11 @@ impl Repo {
             .env("GIT_AUTHOR_EMAIL", "sim@baton.invalid")
             .env("GIT_COMMITTER_NAME", "Forge Simulator")
             .env("GIT_COMMITTER_EMAIL", "sim@baton.invalid");
+        if let Some(a) = author {
+            cmd.env("GIT_AUTHOR_NAME", &a.name)
+                .env("GIT_AUTHOR_EMAIL", &a.email)
+                .env("GIT_AUTHOR_DATE", &a.date);
+        }
         if stdin_empty {
             cmd.stdin(std::process::Stdio::null());
         }
@@ -109,7 +147,11 @@ impl Repo {
     }
 
     async fn ok(&self, args: &[&str]) -> Result<String, SimError> {
-        let out = self.run(args, true).await?;
+        self.ok_as(args, None).await
+    }
+
+    async fn ok_as(&self, args: &[&str], author: Option<&Author>) -> Result<String, SimError> {
+        let out = self.run_as(args, true, author).await?;
         if !out.status.success() {
             return Err(SimError::Git {
                 args: args.join(" "),
@@ -118,6 +160,41 @@ impl Repo {
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// The full message of `commit`.
+    pub async fn message(&self, commit: &str) -> Result<String, SimError> {
+        self.ok(&["log", "-1", "--format=%B", commit]).await
+    }
+
+    /// The commits on `source` that `target` lacks, oldest first.
+    pub async fn commits_between(
+        &self,
+        target: &str,
+        source: &str,
+    ) -> Result<Vec<String>, SimError> {
+        let range = format!("{target}..{source}");
+        let out = self.ok(&["rev-list", "--reverse", &range]).await?;
+        Ok(out.lines().map(str::to_owned).collect())
+    }
+
+    /// The author of `commit`.
+    async fn author(&self, commit: &str) -> Result<Author, SimError> {
+        let out = self
+            .ok(&[
+                "log",
+                "-1",
+                "--format=%an%x00%ae%x00%ad",
+                "--date=raw",
+                commit,
+            ])
+            .await?;
+        let mut parts = out.split('\0').map(str::to_owned);
+        Ok(Author {
+            name: parts.next().unwrap_or_default(),
+            email: parts.next().unwrap_or_default(),
+            date: parts.next().unwrap_or_default(),
+        })
     }
 
     /// Head commit of `branch`, `None` if the branch does not exist.
@@ -130,6 +207,15 @@ impl Repo {
             .status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+    }
+
+    /// Whether `sha` names a commit of the repository.
+    pub async fn has_commit(&self, sha: &str) -> Result<bool, SimError> {
+        let spec = format!("{sha}^{{commit}}");
+        let out = self
+            .run(&["rev-parse", "--verify", "--quiet", &spec], true)
+            .await?;
+        Ok(out.status.success())
     }
 
     /// Whether `ancestor` is reachable from `descendant`.
@@ -187,41 +273,129 @@ impl Repo {
         Ok(out.lines().filter(|l| !l.is_empty()).count())
     }
 
-    /// Lands `source` on `target_branch` (whose head must still be
-    /// `target`) and returns the new head.
-    pub async fn merge(
+    /// One commit on top of `target` with the tree of `target` and
+    /// `source` merged: a squash commit, or with `source` as a second
+    /// parent a merge commit.
+    async fn merged_commit(
         &self,
-        target_branch: &str,
         target: &str,
         source: &str,
-        strategy: Strategy,
+        second_parent: bool,
         message: &str,
     ) -> Result<String, MergeFailure> {
+        let tree = self
+            .merge_tree(target, source)
+            .await
+            .map_err(MergeFailure::Git)?
+            .ok_or(MergeFailure::Conflict)?;
+        let mut args = vec!["commit-tree", tree.as_str(), "-p", target];
+        if second_parent {
+            args.extend(["-p", source]);
+        }
+        args.extend(["-m", message]);
+        self.ok(&args).await.map_err(MergeFailure::Git)
+    }
+
+    /// Fails unless `target` is an ancestor of `source`.
+    async fn fast_forwardable(&self, target: &str, source: &str) -> Result<(), MergeFailure> {
+        if self
+            .is_ancestor(target, source)
+            .await
+            .map_err(MergeFailure::Git)?
+        {
+            Ok(())
+        } else {
+            Err(MergeFailure::NotFastForward)
+        }
+    }
+
+    /// Replays each commit of `source` missing from `target` onto it,
+    /// keeping its message and author; returns the new head.
+    async fn replay(&self, target: &str, source: &str) -> Result<String, MergeFailure> {
+        let commits = self
+            .commits_between(target, source)
+            .await
+            .map_err(MergeFailure::Git)?;
+        let mut head = target.to_owned();
+        for commit in commits {
+            let parent = format!("{commit}^");
+            let base = format!("--merge-base={parent}");
+            let args = [
+                "merge-tree",
+                "--write-tree",
+                "--no-messages",
+                base.as_str(),
+                head.as_str(),
+                commit.as_str(),
+            ];
+            let out = self.run(&args, true).await.map_err(MergeFailure::Git)?;
+            let tree = match out.status.code() {
+                Some(0) => String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned(),
+                Some(1) => return Err(MergeFailure::Conflict),
+                code => {
+                    return Err(MergeFailure::Git(SimError::Git {
+                        args: args.join(" "),
+                        status: code.unwrap_or(-1),
+                        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                    }));
+                }
+            };
+            let message = self.message(&commit).await.map_err(MergeFailure::Git)?;
+            let author = self.author(&commit).await.map_err(MergeFailure::Git)?;
+            head = self
+                .ok_as(
+                    &["commit-tree", &tree, "-p", &head, "-m", &message],
+                    Some(&author),
+                )
+                .await
+                .map_err(MergeFailure::Git)?;
+        }
+        Ok(head)
+    }
+
+    /// Lands `source` on `target_branch` (whose head must still be
+    /// `target`) and returns the new head and the squash commit made first,
+    /// if any.
+    async fn merge(
+        &self,
+        landing: &Landing<'_>,
+        target: &str,
+        source: &str,
+    ) -> Result<(String, Option<String>), MergeFailure> {
+        let strategy = landing.strategy;
+        let squash = match landing.squash_first {
+            Some(message) => {
+                if strategy == Strategy::FastForward {
+                    // GitLab's fast-forward method wants the source rebased
+                    // first, squashed or not.
+                    self.fast_forwardable(target, source).await?;
+                }
+                Some(self.merged_commit(target, source, false, message).await?)
+            }
+            None => None,
+        };
+        let source = squash.as_deref().unwrap_or(source);
         let new_head = match strategy {
             Strategy::FastForward => {
-                if !self
-                    .is_ancestor(target, source)
-                    .await
-                    .map_err(MergeFailure::Git)?
-                {
-                    return Err(MergeFailure::NotFastForward);
-                }
+                self.fast_forwardable(target, source).await?;
                 source.to_owned()
             }
-            Strategy::MergeCommit | Strategy::Squash => {
-                let tree = self
-                    .merge_tree(target, source)
-                    .await
-                    .map_err(MergeFailure::Git)?;
-                let tree = tree.ok_or(MergeFailure::Conflict)?;
-                let mut args = vec!["commit-tree", tree.as_str(), "-p", target];
-                if strategy == Strategy::MergeCommit {
-                    args.extend(["-p", source]);
-                }
-                args.extend(["-m", message]);
-                self.ok(&args).await.map_err(MergeFailure::Git)?
+            Strategy::MergeCommit => {
+                self.merged_commit(target, source, true, landing.message)
+                    .await?
             }
+            Strategy::Squash => {
+                self.merged_commit(target, source, false, landing.message)
+                    .await?
+            }
+            Strategy::Rebase => self.replay(target, source).await?,
         };
+        let target_branch = landing.target_branch;
         let refname = format!("refs/heads/{target_branch}");
         let out = self
             .run(
@@ -240,7 +414,7 @@ impl Repo {
         if !out.status.success() {
             return Err(MergeFailure::TargetMoved);
         }
-        Ok(new_head)
+        Ok((new_head, squash))
     }
 
     /// Lands a merge request: reads both heads, checks the expected source
@@ -257,26 +431,14 @@ impl Repo {
             if landing.expected_sha.is_some_and(|sha| sha != source) {
                 return Err(LandFailure::ShaMismatch);
             }
-            let strategy = match landing.strategy {
-                Strategy::FastForward
-                    if landing.squash_unless_ff
-                        && !self.is_ancestor(&target, &source).await.unwrap_or(false) =>
-                {
-                    Strategy::Squash
+            match self.merge(landing, &target, &source).await {
+                Ok((head, squash)) => {
+                    return Ok(Landed {
+                        source,
+                        head,
+                        squash,
+                    });
                 }
-                s => s,
-            };
-            match self
-                .merge(
-                    landing.target_branch,
-                    &target,
-                    &source,
-                    strategy,
-                    landing.message,
-                )
-                .await
-            {
-                Ok(head) => return Ok(Landed { source, head }),
                 Err(MergeFailure::TargetMoved) => {}
                 Err(e) => return Err(LandFailure::Merge(e)),
             }

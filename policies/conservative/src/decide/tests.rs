@@ -362,3 +362,37 @@ fn an_observation_of_another_version_keeps_waiting() {
         ["staging: Argo CD is at 0ld0ld0 which holds v1.4.0, not v1.5.0 at abc; waiting"]
     );
 }
+
+#[test]
+fn a_reconcile_resumes_a_held_prod_promotion_once_the_window_opens() {
+    // Staging got v1.5.0 on Tuesday; prod still holds v1.3.0.
+    let reconcile = Event::Reconcile(baton_policy::Reconcile {
+        stage: "staging".into(),
+        version: Some("v1.5.0".into()),
+        digest: None,
+        commit: Some("c-v1.5.0".into()),
+        origin: baton_policy::ChangeOrigin::BatonMergeRequest,
+    });
+    let saturday = at(2024, 6, 15, 12, 0);
+    let mut w = staged(world(saturday), "v1.5.0", at(2024, 6, 11, 10, 0));
+    w.versions.insert("staging".into(), "v1.5.0".into());
+    // The scheduled run asks again: staging is gated, whatever the hour...
+    assert_eq!(
+        decide(&reconcile, &w),
+        vec![actions::await_health("staging", "v1.5.0", 300_000)]
+    );
+    // ...and its pass holds while the window is closed...
+    assert_eq!(
+        held(&decide(&healthy("staging", "v1.5.0"), &w)),
+        "prod changes only Mon-Fri 09:00-16:00 UTC+01:00; \
+         next opening Mon 2024-06-17 09:00 UTC+01:00 (in 1d21h)"
+    );
+    // ...and opens the prod merge request in the first run after it opens.
+    w.now = at(2024, 6, 17, 9, 0);
+    assert_eq!(
+        decide(&reconcile, &w),
+        vec![actions::await_health("staging", "v1.5.0", 300_000)]
+    );
+    let acts = decide(&healthy("staging", "v1.5.0"), &w);
+    assert_eq!(merge_request(&acts), ("prod", &["promo".to_string()][..]));
+}

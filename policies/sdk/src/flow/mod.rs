@@ -10,9 +10,12 @@
 //!   nor a merge request Baton opened: `origin` is `out-of-band`) is not
 //!   gated or promoted: the run fails loudly, naming the commit, so the
 //!   change is reviewed instead of passing as a promotion.
-//! - A stage changed in the env repo is gated the same way; so is a stage a
-//!   scheduled run reconciles, at the version it holds (a gate that passes
-//!   resumes the promotion where it was held).
+//! - A stage changed in the env repo is gated the same way.
+//! - A stage a scheduled run reconciles (`baton reconcile`) resumes a
+//!   promotion that stopped after it: when it holds a version (not after a
+//!   rollback) that the next stage lacks, and the next stage has not
+//!   changed since, it is gated again and a pass promotes as above (a hold,
+//!   such as a closed window, holds again until a later run).
 //! - A failed gate (Degraded, still Progressing when that is not allowed,
 //!   or a timeout) rolls the stage back to its last good version and fails.
 //! - A requested rollback goes to the given version or the last good one.
@@ -61,6 +64,7 @@ mod settings;
 pub use gate::{AfterHealthy, Verdict};
 pub use settings::FlowSettings;
 
+use crate::history::rolled_back_version;
 use crate::{
     CapabilityError, ChangeOrigin, Channel, Context, Decision, Event, PolicyError, Reconcile,
     Stage, StageChanged, World, actions,
@@ -222,9 +226,11 @@ impl<'a> Flow<'a> {
         Decision::from(vec![actions::fail(why.clone())]).because(why)
     }
 
-    /// A reconciled stage is gated at the version it holds, as a 0.1
-    /// policy sees it (`stage-changed` from and to that version); a stage
-    /// holding no version has nothing to gate.
+    /// A reconciled stage resumes the promotion of the version it holds
+    /// when there is one to resume ([`Flow::nothing_to_resume`]): it is
+    /// gated again, and a healthy verdict promotes to the next stage as
+    /// after any gate. Idempotent: the host reuses the open merge request
+    /// and writes nothing twice.
     pub fn reconcile(&self, reconcile: &Reconcile) -> Result<Decision, PolicyError> {
         let stage = self.stage(&reconcile.stage)?;
         let Some(version) = &reconcile.version else {
@@ -233,15 +239,86 @@ impl<'a> Flow<'a> {
                 stage.name
             )));
         };
+        if let Some(why) = self.nothing_to_resume(stage, version, reconcile.commit.as_deref())? {
+            return Ok(actions::nothing(why));
+        }
+        let next = self
+            .ctx
+            .next_stage(&stage.name)
+            .map_or("the next stage", |n| n.name.as_str());
         Ok(Decision::from(vec![actions::await_health(
             &stage.name,
             version,
             self.settings.health_timeout_ms(&stage.name),
         )])
         .because(format!(
-            "reconciling {} at {version}; gating it",
-            stage.name
+            "reconciling {}: {next} lacks {version}; gating {} at {version} to resume the promotion",
+            stage.name, stage.name
         )))
+    }
+
+    /// Why `stage`, holding `version` since `commit` (its newest
+    /// deployment), has no promotion to resume, if it has none: it is the
+    /// last stage; its newest deployment was a rollback; the next stage
+    /// already holds `version`; or the next stage changed since `commit`
+    /// (it moved on, or back, after this stage got `version`).
+    pub fn nothing_to_resume(
+        &self,
+        stage: &Stage,
+        version: &str,
+        commit: Option<&str>,
+    ) -> Result<Option<String>, PolicyError> {
+        let Some(next) = self.ctx.next_stage(&stage.name) else {
+            return Ok(Some(format!(
+                "{version} is in {}, the last stage; nothing to resume",
+                stage.name
+            )));
+        };
+        let latest = self
+            .world
+            .stage_history(&stage.name, 1)
+            .map_err(capability)?;
+        if let Some(bad) = latest.first().and_then(rolled_back_version) {
+            return Ok(Some(format!(
+                "{} is at {version} after rolling back {bad}; nothing to resume",
+                stage.name
+            )));
+        }
+        let now = self.version_of(next, None)?;
+        if now.as_deref() == Some(version) {
+            return Ok(Some(format!(
+                "{} already holds {version}; nothing to resume",
+                next.name
+            )));
+        }
+        if let Some(commit) = commit {
+            let then = self.version_of(next, Some(commit))?;
+            if then != now {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+                return Ok(Some(format!(
+                    "{} changed since {} got {version} ({} -> {}); nothing to resume",
+                    next.name,
+                    stage.name,
+                    show(&then),
+                    show(&now)
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The version `stage` holds at `revision` (the tip when `None`);
+    /// `None` when it holds none there.
+    fn version_of(
+        &self,
+        stage: &Stage,
+        revision: Option<&str>,
+    ) -> Result<Option<String>, PolicyError> {
+        match self.world.stage_version(&stage.name, revision) {
+            Ok(version) => Ok(Some(version)),
+            Err(CapabilityError::NotFound(_)) => Ok(None),
+            Err(other) => Err(capability(other)),
+        }
     }
 }
 

@@ -274,29 +274,91 @@ fn observations_of_another_version_keep_the_gate_waiting() {
     );
 }
 
+fn reconcile(stage: &str, version: Option<&str>) -> Event {
+    Event::Reconcile(Reconcile {
+        stage: stage.into(),
+        version: version.map(Into::into),
+        digest: None,
+        commit: Some("m1".into()),
+        origin: ChangeOrigin::BatonMergeRequest,
+    })
+}
+
+/// Dev and staging at v2 since commit `m1`, prod at v1 then and now.
+fn held_at_staging() -> FakeWorld {
+    let mut w = world(&[("v2", None), ("v1", None)]);
+    for (stage, version) in [("dev", "v2"), ("staging", "v2"), ("prod", "v1")] {
+        w.versions.insert(stage.into(), version.into());
+        w.versions_at
+            .insert((stage.into(), "m1".into()), version.into());
+    }
+    w
+}
+
 #[test]
-fn a_reconciled_stage_is_gated_at_the_version_it_holds() {
-    let (ctx, w) = (ctx(), world(&[]));
+fn a_reconciled_stage_whose_next_stage_lacks_its_version_is_gated_to_resume() {
+    let (ctx, w) = (ctx(), held_at_staging());
     let s = settings();
     let flow = Flow::new(&ctx, &w, &s);
-    let reconcile = |version: Option<&str>| {
-        Event::Reconcile(Reconcile {
-            stage: "staging".into(),
-            version: version.map(Into::into),
-            digest: None,
-            commit: Some("m1".into()),
-            origin: ChangeOrigin::BatonMergeRequest,
-        })
-    };
+    let decision = flow.decide(&reconcile("staging", Some("v2"))).unwrap();
     assert_eq!(
-        flow.decide(&reconcile(Some("v2"))).unwrap().actions,
+        decision.actions,
         vec![actions::await_health("staging", "v2", 300_000)]
     );
-    let nothing = flow.decide(&reconcile(None)).unwrap();
-    assert!(nothing.actions.is_empty());
     assert_eq!(
-        nothing.reasons,
+        decision.reasons,
+        ["reconciling staging: prod lacks v2; gating staging at v2 to resume the promotion"]
+    );
+    // The gate's pass is an ordinary healthy verdict: prod's merge request.
+    let healthy = flow.health_observed(&observed("staging", HealthStatus::Healthy));
+    assert!(matches!(
+        healthy.unwrap().actions.as_slice(),
+        [Action::SetVersion(set), Action::Hold(_)] if set.stage == "prod" && set.version == "v2"
+    ));
+}
+
+#[test]
+fn a_reconciled_stage_with_nothing_to_resume_asks_for_nothing() {
+    let ctx = ctx();
+    let s = settings();
+    let nothing = |w: &FakeWorld, event: Event| {
+        let decision = Flow::new(&ctx, w, &s).decide(&event).unwrap();
+        assert!(decision.actions.is_empty(), "{decision:?}");
+        decision.reasons
+    };
+    let w = held_at_staging();
+    assert_eq!(
+        nothing(&w, reconcile("dev", Some("v2"))),
+        ["staging already holds v2; nothing to resume"]
+    );
+    assert_eq!(
+        nothing(&w, reconcile("prod", Some("v1"))),
+        ["v1 is in prod, the last stage; nothing to resume"]
+    );
+    assert_eq!(
+        nothing(&w, reconcile("staging", None)),
         ["staging holds no version; nothing to reconcile"]
+    );
+    // Prod moved on after staging got v2 (to v3, by hand): no downgrade.
+    let mut moved = held_at_staging();
+    moved.versions.insert("prod".into(), "v3".into());
+    assert_eq!(
+        nothing(&moved, reconcile("staging", Some("v2"))),
+        ["prod changed since staging got v2 (v1 -> v3); nothing to resume"]
+    );
+    // Staging's newest deployment rolled v3 back: a rolled-back stage
+    // does not promote.
+    let mut rolled = held_at_staging();
+    rolled.histories.insert(
+        "staging".into(),
+        vec![
+            crate::testing::deployment("v2", Some("v3")),
+            crate::testing::deployment("v3", None),
+        ],
+    );
+    assert_eq!(
+        nothing(&rolled, reconcile("staging", Some("v2"))),
+        ["staging is at v2 after rolling back v3; nothing to resume"]
     );
 }
 

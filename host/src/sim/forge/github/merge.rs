@@ -1,6 +1,14 @@
 //! `PUT /repos/{owner}/{repo}/pulls/{number}/merge`: lands the pull request
 //! on its base branch in the bare repository (`merge`, `squash` or `rebase`),
 //! with GitHub's 405 / 409 / 422 answers when it cannot.
+//!
+//! The commit messages are GitHub's defaults: a merge commit says `Merge
+//! pull request #N from owner/branch` over the PR title; a squash commit
+//! follows the repository defaults `COMMIT_OR_PR_TITLE` and
+//! `COMMIT_MESSAGES` (one commit: its own subject and body; several: the
+//! PR title and each commit's message as a `* ` item), with ` (#N)` after
+//! the title; `commit_title` and `commit_message` replace either part. A
+//! rebase replays every commit with its own message and author.
 
 use super::*;
 use crate::sim::forge::{LandFailure, Landing};
@@ -19,7 +27,7 @@ pub(super) async fn merge(
     let strategy = match p_str(&p, "merge_method").as_deref() {
         None | Some("merge") => Strategy::MergeCommit,
         Some("squash") => Strategy::Squash,
-        Some("rebase") => Strategy::FastForward,
+        Some("rebase") => Strategy::Rebase,
         Some(other) => {
             let errors = json!([{ "resource": "PullRequest", "field": "merge_method", "code": "invalid", "value": other }]);
             let body = json!({ "message": "Validation Failed", "errors": errors, "documentation_url": DOC_MERGE });
@@ -40,25 +48,34 @@ pub(super) async fn merge(
     if m.state != SimMrState::Opened {
         return not_mergeable();
     }
-    let title = p_str(&p, "commit_title").unwrap_or_else(|| {
-        format!(
-            "Merge pull request #{} from {}/{}",
-            m.iid, gh.owner, m.source_branch
+    let (default_title, default_body) = if strategy == Strategy::Squash {
+        match squash_defaults(&gh.shared.repo, m).await {
+            Ok(defaults) => defaults,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), DOCS),
+        }
+    } else {
+        (
+            format!(
+                "Merge pull request #{} from {}/{}",
+                m.iid, gh.owner, m.source_branch
+            ),
+            m.title.clone(),
         )
-    });
-    let message = match p_str(&p, "commit_message") {
-        Some(body) => format!("{title}\n\n{body}"),
-        None => format!("{title}\n\n{}", m.title),
+    };
+    let title = p_str(&p, "commit_title").unwrap_or(default_title);
+    let body = p_str(&p, "commit_message").unwrap_or(default_body);
+    let message = if body.trim().is_empty() {
+        title
+    } else {
+        format!("{title}\n\n{body}")
     };
     let expected_sha = p_str(&p, "sha");
-    // `rebase` replays onto the base: a fast-forward when possible, else
-    // (approximation) one commit carrying the merged tree.
     let landing = Landing {
         source_branch: &m.source_branch,
         target_branch: &m.target_branch,
         expected_sha: expected_sha.as_deref(),
         strategy,
-        squash_unless_ff: true,
+        squash_first: None,
         message: &message,
     };
     let landed = match gh.shared.repo.land(&landing).await {
@@ -80,6 +97,40 @@ pub(super) async fn merge(
     drop(store);
     Json(json!({ "sha": new_head, "merged": true, "message": "Pull Request successfully merged" }))
         .into_response()
+}
+
+/// The default title and body of a squash commit (`COMMIT_OR_PR_TITLE`,
+/// `COMMIT_MESSAGES`): one commit gives its own subject and body, several
+/// give the PR title and a `* ` item per commit message.
+async fn squash_defaults(
+    repo: &crate::sim::forge::Repo,
+    pr: &SimMergeRequest,
+) -> Result<(String, String), SimError> {
+    let missing = || SimError::Git {
+        args: format!("rev-parse {} {}", pr.source_branch, pr.target_branch),
+        status: 1,
+        stderr: "branch missing".into(),
+    };
+    let source = repo.head(&pr.source_branch).await?.ok_or_else(missing)?;
+    let target = repo.head(&pr.target_branch).await?.ok_or_else(missing)?;
+    let commits = repo.commits_between(&target, &source).await?;
+    let mut messages = Vec::with_capacity(commits.len());
+    for commit in &commits {
+        messages.push(repo.message(commit).await?);
+    }
+    Ok(match messages.as_slice() {
+        [one] => {
+            let (subject, body) = one.split_once('\n').unwrap_or((one.as_str(), ""));
+            (format!("{subject} (#{})", pr.iid), body.trim().to_owned())
+        }
+        many => (
+            format!("{} (#{})", pr.title, pr.iid),
+            many.iter()
+                .map(|m| format!("* {m}"))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        ),
+    })
 }
 
 /// GitHub's answer when a pull request cannot land.

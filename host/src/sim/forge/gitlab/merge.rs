@@ -1,6 +1,12 @@
 //! `PUT /projects/:id/merge_requests/:iid/merge`: lands the MR on its
-//! target branch in the bare repository (merge commit, fast-forward or
-//! squash), with GitLab's 405 / 409 answers when it cannot.
+//! target branch in the bare repository (merge commit or fast-forward, the
+//! project's method), with GitLab's 405 / 409 answers when it cannot.
+//!
+//! `squash=true` squashes first, as GitLab does: one commit whose message
+//! is `squash_commit_message`, else the MR title (GitLab's default squash
+//! template `%{title}`), then the merge commit on top of it (merge commit
+//! method, `merge_commit_sha` and `squash_commit_sha` both set) or the
+//! squash commit alone (fast-forward method, `merge_commit_sha` null).
 
 use super::*;
 use crate::sim::forge::{LandFailure, Landing};
@@ -38,17 +44,18 @@ pub(super) async fn merge(
             m.source_branch, m.target_branch, m.title, gl.project_path, m.iid
         )
     });
+    let squash_text = squash.then(|| {
+        p_str(&p, "squash_commit_message")
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| m.title.clone())
+    });
     let expected_sha = p_str(&p, "sha");
     let landing = Landing {
         source_branch: &m.source_branch,
         target_branch: &m.target_branch,
         expected_sha: expected_sha.as_deref(),
-        strategy: if squash {
-            Strategy::Squash
-        } else {
-            gl.strategy
-        },
-        squash_unless_ff: false,
+        strategy: gl.strategy,
+        squash_first: squash_text.as_deref(),
         message: &message_text,
     };
     let landed = match repo.land(&landing).await {
@@ -63,6 +70,7 @@ pub(super) async fn merge(
     m.merged_sha = Some(source_sha.clone());
     m.merged_by = Some(crate::sim::forge::acting_user(&headers, "sudo"));
     m.merge_commit_sha = Some(new_head);
+    m.squash_commit_sha = landed.squash;
     m.auto_merge = p_bool(&p, "auto_merge")
         .or_else(|| p_bool(&p, "merge_when_pipeline_succeeds"))
         .unwrap_or(false);

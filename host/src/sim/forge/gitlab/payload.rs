@@ -78,11 +78,21 @@ impl Gl {
             self.shared.base_url, self.project_path, mr.iid
         );
         let short = format!("!{}", mr.iid);
-        let (merge_commit_sha, squash_commit_sha) = match (merged, &mr.merge_commit_sha) {
-            // A fast-forward merge has no merge commit: GitLab leaves it null.
-            (true, Some(c)) if Some(c) == mr.merged_sha.as_ref() => (Value::Null, Value::Null),
-            (true, Some(c)) => (json!(c), Value::Null),
-            _ => (Value::Null, Value::Null),
+        let squash_commit_sha = match (merged, &mr.squash_commit_sha) {
+            (true, Some(s)) => json!(s),
+            _ => Value::Null,
+        };
+        let merge_commit_sha = match (merged, &mr.merge_commit_sha) {
+            // A fast-forward (of the source, or of its squash commit) makes
+            // no merge commit: GitLab leaves it null.
+            (true, Some(c))
+                if Some(c) == mr.merged_sha.as_ref()
+                    || Some(c) == mr.squash_commit_sha.as_ref() =>
+            {
+                Value::Null
+            }
+            (true, Some(c)) => json!(c),
+            _ => Value::Null,
         };
         let mut v = json!({
             "id": 1000 + mr.iid,
