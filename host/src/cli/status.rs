@@ -1,6 +1,7 @@
-//! `baton status`: for each stage of an app, the version in the env repo,
-//! what Argo CD reports, the open merge requests Baton opened and the last
-//! good version; as a table or one JSON document.
+//! `baton status`: for each stage of an app, the version in the env repo
+//! (and its image digest, short in the table), what Argo CD reports, the
+//! open merge requests Baton opened and the last good version; as a table
+//! or one JSON document.
 
 use std::fmt::Write as _;
 
@@ -13,6 +14,7 @@ use super::process;
 use crate::config::AppConfig;
 use crate::engine::Systems;
 use crate::engine::status::{StatusReport, status};
+use crate::version::short_digest;
 
 /// Arguments of `baton status`.
 #[derive(Debug, Args)]
@@ -62,16 +64,22 @@ pub(super) async fn report(
     .map_err(CommandError::external)
 }
 
-/// The status table.
+/// The status table. Digests are shown short (`sha256:` and 12 hex
+/// digits); the DIGEST column appears when a stage holds a digest besides
+/// its version.
 pub(super) fn text(report: &StatusReport) -> String {
     let short = |s: &str| s[..s.len().min(7)].to_owned();
-    let mut rows = vec![[
-        "STAGE".to_owned(),
-        "VERSION".to_owned(),
-        "ARGO CD".to_owned(),
-        "LAST GOOD".to_owned(),
-        "OPEN MERGE REQUESTS".to_owned(),
-    ]];
+    let shown = |v: &str| short_digest(v).to_owned();
+    let with_digest = report
+        .stages
+        .iter()
+        .any(|s| s.digest.is_some() && s.digest != s.version);
+    let mut header = vec!["STAGE", "VERSION"];
+    if with_digest {
+        header.push("DIGEST");
+    }
+    header.extend(["ARGO CD", "LAST GOOD", "OPEN MERGE REQUESTS"]);
+    let mut rows = vec![header.into_iter().map(str::to_owned).collect::<Vec<_>>()];
     for s in &report.stages {
         let argo = s.argocd.as_ref().map_or_else(
             || "-".to_owned(),
@@ -89,19 +97,30 @@ pub(super) fn text(report: &StatusReport) -> String {
         } else {
             s.open_merge_requests
                 .iter()
-                .map(|m| format!("#{} {} {}", m.number, m.version, m.url))
+                .map(|m| format!("#{} {} {}", m.number, shown(&m.version), m.url))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        rows.push([
+        let mut row = vec![
             s.name.clone(),
-            s.version.clone().unwrap_or_else(|| "(none)".into()),
+            s.version.as_deref().map_or_else(|| "(none)".into(), shown),
+        ];
+        if with_digest {
+            row.push(
+                s.digest
+                    .as_deref()
+                    .filter(|d| Some(*d) != s.version.as_deref())
+                    .map_or_else(|| "-".into(), shown),
+            );
+        }
+        row.extend([
             argo,
-            s.last_good.clone().unwrap_or_else(|| "-".into()),
+            s.last_good.as_deref().map_or_else(|| "-".into(), shown),
             mrs,
         ]);
+        rows.push(row);
     }
-    let widths: Vec<usize> = (0..5)
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = format!(

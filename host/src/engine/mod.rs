@@ -21,6 +21,7 @@
 pub mod audit;
 mod await_health;
 mod decide;
+mod digest;
 mod execute;
 pub mod gate;
 pub mod guardrails;

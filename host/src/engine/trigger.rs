@@ -1,7 +1,8 @@
 //! What starts a run: the command ([`Trigger`]) and the events it sends to
-//! the policy. `promote` sends *new version*, `rollback` *rollback
-//! requested*, and `advance` one *stage changed* per stage whose version
-//! differs between the pushed range's ends.
+//! the policy. `promote` sends *new version* (with its digest), `rollback`
+//! *rollback requested*, and `advance` one *stage changed* (with the digest
+//! the stage holds) per stage whose version differs between the pushed
+//! range's ends.
 
 use super::audit::{CommandInfo, Status};
 use super::state::{Engine, Stop};
@@ -13,10 +14,12 @@ use crate::version::{self, Shown};
 /// What started the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    /// `baton promote --tag`.
+    /// `baton promote --tag [--digest]`.
     Promote {
-        /// The version.
-        tag: String,
+        /// The version (`None`: the digest is the version).
+        tag: Option<String>,
+        /// The image digest that goes with it.
+        digest: Option<String>,
     },
     /// `baton advance [--since]`.
     Advance {
@@ -39,8 +42,9 @@ impl Trigger {
     pub fn command(&self, app: &str) -> CommandInfo {
         let mut args = serde_json::Map::new();
         let name = match self {
-            Self::Promote { tag } => {
+            Self::Promote { tag, digest } => {
                 args.insert("tag".into(), tag.clone().into());
+                args.insert("digest".into(), digest.clone().into());
                 "promote"
             }
             Self::Advance { since } => {
@@ -71,12 +75,11 @@ impl Engine {
     /// else to the tip's first parent.
     pub(super) fn events(&self, trigger: &Trigger) -> Result<Vec<Event>, Stop> {
         match trigger {
-            Trigger::Promote { tag } => {
-                check_version("--tag", tag)?;
-                Ok(vec![Event::NewVersion(NewVersion {
-                    version: tag.clone(),
-                    digest: None,
-                })])
+            Trigger::Promote { tag, digest } => {
+                let (version, digest) =
+                    super::digest::promoted(&self.stages, tag.as_deref(), digest.as_deref())
+                        .map_err(Stop::usage)?;
+                Ok(vec![Event::NewVersion(NewVersion { version, digest })])
             }
             Trigger::Rollback { stage, to, reason } => {
                 self.stage(stage)?;
@@ -137,7 +140,7 @@ impl Engine {
                 .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
             // The trailers that count are those of the commit carrying the
             // change (a merged MR's own commit, not the merge commit).
-            let (commit, is_rollback, origin) = match last.first() {
+            let (commit, is_rollback, origin, digest) = match last.first() {
                 Some(entry) => {
                     let arrived = super::world::arrival(repo, &stage.location, entry)
                         .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
@@ -145,9 +148,10 @@ impl Engine {
                         entry.commit.clone(),
                         arrived.carrier.trailer(ROLLBACK_OF).is_some(),
                         arrived.origin,
+                        super::digest::deployed(repo, &stage.location, entry, &arrived.carrier),
                     )
                 }
-                None => (tip.to_owned(), false, ChangeOrigin::OutOfBand),
+                None => (tip.to_owned(), false, ChangeOrigin::OutOfBand, None),
             };
             events.push(Event::StageChanged(StageChanged {
                 stage: stage.name.clone(),
@@ -155,7 +159,7 @@ impl Engine {
                 to_version: to,
                 commit,
                 is_rollback,
-                digest: None,
+                digest,
                 origin,
             }));
         }

@@ -179,9 +179,9 @@ fn merge_request_number(message: &str) -> Option<u64> {
     digits(line.rsplit_once('!')?.1)
 }
 
-/// The WIT deployment of a history entry and how it arrived; `None` when
-/// the entry removed the stage's value.
-fn deployment(entry: HistoryEntry, arrival: Arrival) -> Option<Deployment> {
+/// The WIT deployment of a history entry, how it arrived and the digest it
+/// set; `None` when the entry removed the stage's value.
+fn deployment(entry: HistoryEntry, arrival: Arrival, digest: Option<String>) -> Option<Deployment> {
     let carrier = arrival.carrier;
     Some(Deployment {
         subject: carrier
@@ -203,7 +203,7 @@ fn deployment(entry: HistoryEntry, arrival: Arrival) -> Option<Deployment> {
                 value: t.value,
             })
             .collect(),
-        digest: None,
+        digest,
         origin: arrival.origin,
         merge_request: arrival.merge_request,
     })
@@ -235,20 +235,25 @@ impl World for LiveWorld {
     ) -> Result<Vec<TargetVersion>, WorldError> {
         let field = self.stage(stage)?.clone();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        let version = match self.repo.with(|repo| repo.read_version(&rev, &field)) {
-            Ok(version) => Some(version),
-            Err(
-                ReadError::FileMissing { .. }
-                | ReadError::Field(
-                    FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
-                ),
-            ) => None,
+        let held = self.repo.with(|repo| -> Result<_, ReadError> {
+            let Some(value) = super::digest::value_at(repo, &rev, &field)? else {
+                return Ok(None);
+            };
+            let digest = super::digest::held(repo, &rev, &field, &value)?;
+            Ok(Some((value.version, digest)))
+        });
+        let (version, digest) = match held {
+            Ok(Some((version, digest))) => (Some(version), digest),
+            Ok(None)
+            | Err(ReadError::Field(
+                FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
+            )) => (None, None),
             Err(e) => return Err(read_error(e)),
         };
         Ok(vec![TargetVersion {
             label: String::new(),
             version,
-            digest: None,
+            digest,
         }])
     }
 
@@ -262,7 +267,8 @@ impl World for LiveWorld {
                 let mut out = Vec::with_capacity(entries.len());
                 for entry in entries {
                     let arrival = arrival(repo, &field, &entry)?;
-                    out.extend(deployment(entry, arrival));
+                    let digest = super::digest::deployed(repo, &field, &entry, &arrival.carrier);
+                    out.extend(deployment(entry, arrival, digest));
                 }
                 Ok(out)
             });

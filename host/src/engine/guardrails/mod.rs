@@ -172,6 +172,7 @@ pub(crate) fn bounded(action: &Action) -> Action {
             version: cut(&s.version),
             channel: channel(&s.channel),
             reason: cut(&s.reason),
+            digest: s.digest.as_ref().map(cut),
             ..s.clone()
         }),
         Action::Rollback(r) => Action::Rollback(crate::runtime::Rollback {
@@ -180,6 +181,7 @@ pub(crate) fn bounded(action: &Action) -> Action {
             rollback_of: cut(&r.rollback_of),
             channel: channel(&r.channel),
             reason: cut(&r.reason),
+            to_digest: r.to_digest.as_ref().map(cut),
             ..r.clone()
         }),
         Action::AwaitHealth(a) => Action::AwaitHealth(crate::runtime::AwaitHealth {
