@@ -3,6 +3,7 @@
 //! contract 0.1.0 through the same engine.
 
 mod contract_0_1;
+mod digests;
 pub(crate) mod env;
 mod flow;
 mod invariants;

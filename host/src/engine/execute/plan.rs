@@ -4,7 +4,7 @@
 //! describe a write for people.
 
 use super::Write;
-use crate::capabilities::git::mr_branch_name;
+use crate::capabilities::git::{FieldError, ReadError, mr_branch_name};
 use crate::config::StageConfig;
 use crate::engine::audit::Status;
 use crate::engine::digest;
@@ -43,7 +43,13 @@ impl Engine {
         let previous = self
             .systems
             .repo
-            .with(|repo| digest::value_at(repo, &tip, &stage.location))
+            .with(|repo| match digest::value_at(repo, &tip, &stage.location) {
+                // A field not in its value template's shape yet (a bare tag
+                // before a digest was pinned) is written over: the write
+                // gives it that shape.
+                Err(ReadError::Field(FieldError::Value { .. })) => Ok(None),
+                other => other,
+            })
             .map_err(|e| Stop::caused(Status::UsageError, &e))?;
         let digest = self.write_digest(st, &stage, w.version, given)?;
         let (previous, previous_digest) = match previous {

@@ -173,7 +173,6 @@ pub(crate) fn bounded(action: &Action) -> Action {
             channel: channel(&s.channel),
             reason: cut(&s.reason),
             digest: s.digest.as_ref().map(cut),
-            ..s.clone()
         }),
         Action::Rollback(r) => Action::Rollback(crate::runtime::Rollback {
             stage: cut(&r.stage),
@@ -182,7 +181,6 @@ pub(crate) fn bounded(action: &Action) -> Action {
             channel: channel(&r.channel),
             reason: cut(&r.reason),
             to_digest: r.to_digest.as_ref().map(cut),
-            ..r.clone()
         }),
         Action::AwaitHealth(a) => Action::AwaitHealth(crate::runtime::AwaitHealth {
             stage: cut(&a.stage),
