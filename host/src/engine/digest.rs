@@ -32,17 +32,29 @@ pub(super) fn value_at(
 
 /// The digest a deployment set: the field's at the entry's commit, else
 /// the `Baton-Digest` trailer of `carrier`, the commit that carried the
-/// change (the entry itself, or a merged branch's commit).
+/// change (the entry itself, or a merged branch's commit). Only a template
+/// holding both a version and a digest needs the file read again: anywhere
+/// else the digest is in the version itself (a digest, or an image
+/// reference's `@digest`) or nowhere in the field.
 pub(super) fn deployed(
     repo: &EnvRepo,
     stage: &StageField,
     entry: &HistoryEntry,
     carrier: &HistoryEntry,
 ) -> Option<String> {
-    let held = value_at(repo, &entry.commit, stage)
-        .ok()
-        .flatten()
-        .and_then(|v| v.digest);
+    let template = &stage.field.value;
+    let held = if template.holds_version() && template.holds_digest() {
+        value_at(repo, &entry.commit, stage)
+            .ok()
+            .flatten()
+            .and_then(|v| v.digest)
+    } else {
+        entry
+            .new
+            .as_deref()
+            .and_then(version::digest_in)
+            .map(str::to_owned)
+    };
     held.or_else(|| {
         carrier
             .trailer(DIGEST)
