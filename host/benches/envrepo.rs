@@ -187,6 +187,7 @@ fn baton_write(
             policy_digest: Some("sha256:bench".into()),
             run_id: Some("bench".into()),
             rollback_of: None,
+            digest: None,
         },
     };
     repo.write_version(&req, settings).expect("write");

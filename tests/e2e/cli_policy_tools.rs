@@ -84,7 +84,7 @@ fn the_default_policy_passes_its_scenario_suite() {
     assert!(!text.contains("FAIL"), "{text}");
     let summary = text.lines().last().unwrap();
     assert!(
-        summary.starts_with("ok: 35 passed, 0 failed; 35 cases in 14 scenario files ("),
+        summary.starts_with("ok: 38 passed, 0 failed; 38 cases in 15 scenario files ("),
         "{summary}"
     );
 
@@ -105,7 +105,7 @@ fn the_default_policy_passes_its_scenario_suite() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert_eq!(json(&out)["passed"], 35);
+        assert_eq!(json(&out)["passed"], 38);
     }
     let compiled: Vec<_> = std::fs::read_dir(cache.join("policies"))
         .unwrap()
@@ -123,7 +123,7 @@ fn the_default_policy_passes_its_scenario_suite() {
     let report = json(&out);
     assert_eq!(
         (report["passed"].as_u64(), report["failed"].as_u64()),
-        (Some(35), Some(0))
+        (Some(38), Some(0))
     );
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 14);

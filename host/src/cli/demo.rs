@@ -397,7 +397,8 @@ async fn good_release(d: &Demo) -> Result<(), CommandError> {
         .baton(
             "1. App repo CI, tag v1.0.1 pushed: baton promote --app payments --tag v1.0.1",
             Trigger::Promote {
-                tag: "v1.0.1".into(),
+                tag: Some("v1.0.1".into()),
+                digest: None,
             },
         )
         .await?;
@@ -428,7 +429,8 @@ async fn bad_release(d: &Demo) -> Result<(), CommandError> {
             "6. App repo CI, tag v1.0.2 pushed: baton promote --app payments --tag v1.0.2 \
              (this build crash-loops)",
             Trigger::Promote {
-                tag: "v1.0.2".into(),
+                tag: Some("v1.0.2".into()),
+                digest: None,
             },
         )
         .await?;

@@ -42,9 +42,16 @@ pub struct PromoteArgs {
     /// The application, as named under `apps:`.
     #[arg(long)]
     app: String,
-    /// The new version (the app repo's tag), e.g. v1.2.3.
-    #[arg(long)]
-    tag: String,
+    /// The new version (the app repo's tag), e.g. v1.2.3; a full image
+    /// reference or a digest also work where the stages' fields take them.
+    #[arg(long, required_unless_present = "digest")]
+    tag: Option<String>,
+    /// The image digest built for it, e.g. sha256:…; written where a
+    /// stage's field holds a digest and recorded in every commit
+    /// (Baton-Digest). Where the stages hold only a digest it is the
+    /// version, and --tag is left out.
+    #[arg(long, value_name = "SHA256")]
+    digest: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -99,7 +106,11 @@ pub struct RollbackArgs {
 
 /// `baton promote`.
 pub fn promote(args: PromoteArgs) -> Result<(), CommandError> {
-    run(args.app, Trigger::Promote { tag: args.tag }, args.run)
+    let trigger = Trigger::Promote {
+        tag: args.tag,
+        digest: args.digest,
+    };
+    run(args.app, trigger, args.run)
 }
 
 /// `baton advance` (`--all`: `baton reconcile`).

@@ -1,4 +1,5 @@
-//! `baton status`: for each stage of an app, the version in the env repo,
+//! `baton status`: for each stage of an app, the version in the env repo
+//! (and its image digest, short in the table),
 //! what Argo CD reports, the open merge requests Baton opened and the
 //! rollback target (where `baton rollback` goes by default); as a table or
 //! one JSON document.
@@ -14,6 +15,7 @@ use super::process;
 use crate::config::AppConfig;
 use crate::engine::Systems;
 use crate::engine::status::{StatusReport, status};
+use crate::version::short_digest;
 
 /// Arguments of `baton status`.
 #[derive(Debug, Args)]
@@ -76,13 +78,17 @@ pub(super) async fn report(
 /// The status table.
 pub(super) fn text(report: &StatusReport) -> String {
     let short = |s: &str| s[..s.len().min(7)].to_owned();
-    let mut rows = vec![[
-        "STAGE".to_owned(),
-        "VERSION".to_owned(),
-        "ARGO CD".to_owned(),
-        "ROLLBACK TARGET".to_owned(),
-        "OPEN MERGE REQUESTS".to_owned(),
-    ]];
+    let shown = |v: &str| short_digest(v).to_owned();
+    let with_digest = report
+        .stages
+        .iter()
+        .any(|s| s.digest.is_some() && s.digest != s.version);
+    let mut header = vec!["STAGE", "VERSION"];
+    if with_digest {
+        header.push("DIGEST");
+    }
+    header.extend(["ARGO CD", "ROLLBACK TARGET", "OPEN MERGE REQUESTS"]);
+    let mut rows = vec![header.into_iter().map(str::to_owned).collect::<Vec<_>>()];
     for s in &report.stages {
         let argo = s.argocd.as_ref().map_or_else(
             || "-".to_owned(),
@@ -100,23 +106,36 @@ pub(super) fn text(report: &StatusReport) -> String {
         } else {
             s.open_merge_requests
                 .iter()
-                .map(|m| format!("#{} {} {}", m.number, m.version, m.url))
+                .map(|m| format!("#{} {} {}", m.number, shown(&m.version), m.url))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        rows.push([
+        let mut row = vec![
             s.name.clone(),
             match (&s.version, s.out_of_band.is_empty()) {
-                (Some(v), true) => v.clone(),
-                (Some(v), false) => format!("{v} (OUT OF BAND)"),
+                (Some(v), true) => shown(v),
+                (Some(v), false) => format!("{} (OUT OF BAND)", shown(v)),
                 (None, _) => "(none)".into(),
             },
+        ];
+        if with_digest {
+            row.push(
+                s.digest
+                    .as_deref()
+                    .filter(|d| Some(*d) != s.version.as_deref())
+                    .map_or_else(|| "-".into(), shown),
+            );
+        }
+        row.extend([
             argo,
-            s.rollback_target.clone().unwrap_or_else(|| "-".into()),
+            s.rollback_target
+                .as_deref()
+                .map_or_else(|| "-".into(), shown),
             mrs,
         ]);
+        rows.push(row);
     }
-    let widths: Vec<usize> = (0..5)
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = format!(

@@ -23,7 +23,7 @@ use serde::Deserialize;
 pub use duration::parse_duration;
 use raw::{RawApp, RawConfig};
 
-use crate::capabilities::git::{FieldSpec, Identity, StageField};
+use crate::capabilities::git::{FieldSpec, Identity, StageField, ValueTemplate};
 use crate::runtime::{Digest, PolicySource};
 use crate::secret::Secret;
 
@@ -443,6 +443,7 @@ fn apps(
             }
             stages.push(stage);
         }
+        same_kind_of_version(errors, app, &stages)?;
         apps.insert(
             app.clone(),
             AppConfig {
@@ -465,10 +466,20 @@ fn stage(errors: &Errors<'_>, key: &str, raw: &raw::RawStage) -> Result<StageCon
             "must name the Argo CD application",
         ));
     }
-    let field = raw
+    let mut field = raw
         .field
         .parse::<FieldSpec>()
         .map_err(|e| errors.at_key(format!("{key}.field"), &raw.field, e.to_string()))?;
+    if let Some(text) = &raw.value {
+        let template = text.parse::<ValueTemplate>().map_err(|e| {
+            errors.at_key(
+                format!("{key}.value"),
+                text,
+                format!("{text:?} is not a value template: {e}"),
+            )
+        })?;
+        field = field.with_value(template);
+    }
     Ok(StageConfig {
         name: raw.name.clone(),
         location: StageField {
@@ -477,6 +488,44 @@ fn stage(errors: &Errors<'_>, key: &str, raw: &raw::RawStage) -> Result<StageCon
         },
         argocd_app: raw.argocd_app.clone(),
     })
+}
+
+/// Versions are compared across an app's stages (promotion order, the
+/// version a gate waits for), so either every stage holds a version, or
+/// every stage holds only a digest, which is then its version.
+fn same_kind_of_version(
+    errors: &Errors<'_>,
+    app: &str,
+    stages: &[StageConfig],
+) -> Result<(), ConfigError> {
+    let digest_only = |s: &StageConfig| s.location.field.value.digest_only();
+    let Some(first) = stages.first() else {
+        return Ok(());
+    };
+    let Some((i, odd)) = stages
+        .iter()
+        .enumerate()
+        .find(|(_, s)| digest_only(s) != digest_only(first))
+    else {
+        return Ok(());
+    };
+    let holds = |s: &StageConfig| {
+        if digest_only(s) {
+            format!("{} holds only a digest ({})", s.name, s.location.field)
+        } else {
+            format!("{} holds a version ({})", s.name, s.location.field)
+        }
+    };
+    Err(errors.at_key(
+        format!("apps.{app}.stages[{i}].field"),
+        &odd.location.field.to_string(),
+        format!(
+            "{} but {}: the stages of an app are compared by version, so all must hold a \
+             version or all only a digest (give `value: \"...{{version}}@{{digest}}\"` to hold both)",
+            holds(odd),
+            holds(first)
+        ),
+    ))
 }
 
 /// App and stage names become components of merge-request branch names

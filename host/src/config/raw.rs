@@ -189,6 +189,13 @@ pub(super) struct RawStage {
     pub(super) file: String,
     /// Field kind and path, e.g. `helm:image.tag`.
     pub(super) field: String,
+    /// What the field holds, when it is more than the version: a template
+    /// with `{version}` and/or `{digest}`, e.g. `ghcr.io/acme/app:{version}`
+    /// or `ghcr.io/acme/app@{digest}`. Default: `{digest}` for
+    /// `kustomize:<image>:digest` and paths ending in `digest`, else
+    /// `{version}`.
+    #[serde(default)]
+    pub(super) value: Option<String>,
     /// Argo CD application deploying this stage.
     pub(super) argocd_app: String,
 }

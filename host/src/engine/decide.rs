@@ -85,6 +85,12 @@ impl Engine {
             };
         let refusal = match refusal {
             Some(refusal) => Some(refusal),
+            None => self
+                .check_values(st, decision)?
+                .map(|m| (m, Status::PolicyError)),
+        };
+        let refusal = match refusal {
+            Some(refusal) => Some(refusal),
             None => self.check_history(st, seq, decision)?,
         };
         let Some((message, status)) = refusal else {

@@ -23,6 +23,7 @@ pub mod arrival;
 pub mod audit;
 mod await_health;
 mod decide;
+mod digest;
 mod execute;
 pub mod gate;
 pub mod guardrails;

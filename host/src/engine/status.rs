@@ -1,4 +1,5 @@
-//! `baton status`: for each stage of an app, the version in the env repo,
+//! `baton status`: for each stage of an app, the version (and image
+//! digest) in the env repo,
 //! what Argo CD reports (health, sync, synced revision), the open merge
 //! requests Baton opened for it, and its rollback target: the version a
 //! rollback goes to by default, read from history the way the engine reads
@@ -10,12 +11,14 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::arrival::{ArrivalError, Attribution};
+use super::digest;
 use super::repo::SharedRepo;
 use crate::capabilities::argocd::{AppRef, ArgoCdClient};
 use crate::capabilities::forge::Forge;
 use crate::capabilities::git::EnvRepo;
 use crate::config::StageConfig;
 use crate::report::error_chain;
+use crate::version;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +42,9 @@ pub struct StageStatus {
     pub name: String,
     /// Version in the env repo (`None` when the file or field is missing).
     pub version: Option<String>,
+    /// The image digest that goes with it: the field's, or the one its
+    /// deployment recorded (`Baton-Digest`).
+    pub digest: Option<String>,
     /// Why the version could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_error: Option<String>,
@@ -158,9 +164,17 @@ pub async fn status(
 /// One stage's row from the env repo: version and the commit that set it
 /// (the rollback target is read afterwards, outside the repo lock).
 fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<StageStatus, String> {
-    let (version, version_error) = match repo.read_version(tip, &stage.location) {
-        Ok(v) => (Some(v), None),
-        Err(e) => (None, Some(error_chain(&e))),
+    let held = digest::value_at(repo, tip, &stage.location).and_then(|value| match value {
+        Some(value) => {
+            let digest = digest::held(repo, tip, &stage.location, &value)?;
+            Ok((value.version, digest))
+        }
+        // The version read says why there is none (missing, a symlink, ...).
+        None => repo.read_version(tip, &stage.location).map(|v| (v, None)),
+    });
+    let (version, digest, version_error) = match held {
+        Ok((v, d)) => (Some(v), d, None),
+        Err(e) => (None, None, Some(error_chain(&e))),
     };
     let history = repo
         .history(tip, &stage.location, Some(1))
@@ -168,6 +182,7 @@ fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<Stage
     Ok(StageStatus {
         name: stage.name.clone(),
         version,
+        digest,
         version_error,
         commit: history.first().map(|h| h.commit.clone()),
         argocd_app: stage.argocd_app.clone(),
@@ -222,11 +237,15 @@ async fn open_merge_requests(
     let prefix = format!("baton/{app}/{}/", row.name);
     for branch in branches.iter().filter(|b| b.starts_with(&prefix)) {
         match forge.find_open(branch).await {
-            Ok(Some(mr)) => row.open_merge_requests.push(OpenMr {
-                number: mr.iid,
-                version: branch[prefix.len()..].to_owned(),
-                url: mr.web_url,
-            }),
+            Ok(Some(mr)) => {
+                let encoded = &branch[prefix.len()..];
+                row.open_merge_requests.push(OpenMr {
+                    number: mr.iid,
+                    version: version::decode_ref_component(encoded)
+                        .unwrap_or_else(|| encoded.to_owned()),
+                    url: mr.web_url,
+                });
+            }
             Ok(None) => {}
             Err(e) => errors.push(format!("forge {branch}: {}", error_chain(&e))),
         }

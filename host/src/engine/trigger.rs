@@ -6,7 +6,9 @@
 //!
 //! How a change arrived (its origin, whether it was a rollback) is read
 //! through [`super::arrival`], so a rollback merged through a merge request
-//! is a rollback whatever the merge method.
+//! is a rollback whatever the merge method. *New version* carries the
+//! promoted digest, *stage changed* and *reconcile* the digest the stage
+//! holds.
 
 use super::arrival::Attribution;
 use super::audit::{CommandInfo, Status};
@@ -20,10 +22,12 @@ use crate::version::{self, Shown};
 /// What started the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    /// `baton promote --tag`.
+    /// `baton promote --tag [--digest]`.
     Promote {
-        /// The version.
-        tag: String,
+        /// The version (`None`: the digest is the version).
+        tag: Option<String>,
+        /// The image digest that goes with it.
+        digest: Option<String>,
     },
     /// `baton advance [--since]`.
     Advance {
@@ -49,8 +53,9 @@ impl Trigger {
     pub fn command(&self, app: &str) -> CommandInfo {
         let mut args = serde_json::Map::new();
         let name = match self {
-            Self::Promote { tag } => {
+            Self::Promote { tag, digest } => {
                 args.insert("tag".into(), tag.clone().into());
+                args.insert("digest".into(), digest.clone().into());
                 "promote"
             }
             Self::Advance { since } => {
@@ -82,12 +87,11 @@ impl Engine {
     /// else to the tip's first parent.
     pub(super) fn events(&self, trigger: &Trigger) -> Result<Vec<Event>, Stop> {
         match trigger {
-            Trigger::Promote { tag } => {
-                check_version("--tag", tag)?;
-                Ok(vec![Event::NewVersion(NewVersion {
-                    version: tag.clone(),
-                    digest: None,
-                })])
+            Trigger::Promote { tag, digest } => {
+                let (version, digest) =
+                    super::digest::promoted(&self.stages, tag.as_deref(), digest.as_deref())
+                        .map_err(Stop::usage)?;
+                Ok(vec![Event::NewVersion(NewVersion { version, digest })])
             }
             Trigger::Rollback { stage, to, reason } => {
                 self.stage(stage)?;
@@ -128,7 +132,7 @@ impl Engine {
                 to_version: to,
                 commit: newest.commit.unwrap_or_else(|| tip.clone()),
                 is_rollback: newest.is_rollback,
-                digest: None,
+                digest: newest.digest,
                 origin: newest.origin,
             }));
         }
@@ -159,7 +163,7 @@ impl Engine {
             events.push(Event::Reconcile(Reconcile {
                 stage: stage.name.clone(),
                 version,
-                digest: None,
+                digest: newest.digest,
                 commit: newest.commit,
                 origin: newest.origin,
             }));
@@ -207,6 +211,8 @@ struct Newest {
     is_rollback: bool,
     /// How it arrived.
     origin: ChangeOrigin,
+    /// The image digest it deployed, when the stage holds one.
+    digest: Option<String>,
 }
 
 impl Newest {
@@ -230,11 +236,15 @@ impl Newest {
                 commit: Some(d.entry.commit.clone()),
                 is_rollback: d.rolled_back().is_some(),
                 origin: d.arrival.origin,
+                digest: engine.systems.repo.with(|repo| {
+                    super::digest::deployed(repo, &stage.location, &d.entry, &d.arrival.carrier)
+                }),
             },
             None => Self {
                 commit: None,
                 is_rollback: false,
                 origin: ChangeOrigin::OutOfBand,
+                digest: None,
             },
         })
     }

@@ -117,10 +117,11 @@ fn read_error(e: ReadError) -> WorldError {
     .into()
 }
 
-/// The WIT deployment of an attributed history entry; `None` when the
-/// entry removed the stage's value. `commit` and `time` are the
-/// first-parent commit's; subject, author and trailers the carrier's.
-fn deployment(attributed: Attributed) -> Option<Deployment> {
+/// The WIT deployment of an attributed history entry with the digest it
+/// set; `None` when the entry removed the stage's value. `commit` and
+/// `time` are the first-parent commit's; subject, author and trailers the
+/// carrier's.
+fn deployment(attributed: Attributed, digest: Option<String>) -> Option<Deployment> {
     let Attributed { entry, arrival } = attributed;
     let carrier = arrival.carrier;
     Some(Deployment {
@@ -143,7 +144,7 @@ fn deployment(attributed: Attributed) -> Option<Deployment> {
                 value: t.value,
             })
             .collect(),
-        digest: None,
+        digest,
         origin: arrival.origin,
         merge_request: arrival.merge_request,
     })
@@ -175,20 +176,25 @@ impl World for LiveWorld {
     ) -> Result<Vec<TargetVersion>, WorldError> {
         let field = self.stage(stage)?.clone();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        let version = match self.repo.with(|repo| repo.read_version(&rev, &field)) {
-            Ok(version) => Some(version),
-            Err(
-                ReadError::FileMissing { .. }
-                | ReadError::Field(
-                    FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
-                ),
-            ) => None,
+        let held = self.repo.with(|repo| -> Result<_, ReadError> {
+            let Some(value) = super::digest::value_at(repo, &rev, &field)? else {
+                return Ok(None);
+            };
+            let digest = super::digest::held(repo, &rev, &field, &value)?;
+            Ok(Some((value.version, digest)))
+        });
+        let (version, digest) = match held {
+            Ok(Some((version, digest))) => (Some(version), digest),
+            Ok(None)
+            | Err(ReadError::Field(
+                FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
+            )) => (None, None),
             Err(e) => return Err(read_error(e)),
         };
         Ok(vec![TargetVersion {
             label: String::new(),
             version,
-            digest: None,
+            digest,
         }])
     }
 
@@ -203,7 +209,15 @@ impl World for LiveWorld {
                     CapabilityError::Unavailable(crate::report::error_chain(&forge)).into()
                 }
             })?;
-        Ok(history.into_iter().filter_map(deployment).collect())
+        Ok(history
+            .into_iter()
+            .filter_map(|a| {
+                let digest = self.repo.with(|repo| {
+                    super::digest::deployed(repo, &field, &a.entry, &a.arrival.carrier)
+                });
+                deployment(a, digest)
+            })
+            .collect())
     }
 
     fn application_status(&mut self, app: &str) -> Result<AppStatus, WorldError> {

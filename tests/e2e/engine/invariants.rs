@@ -83,7 +83,7 @@ fn versions_from_a_policy_are_checked_like_tags() {
         "ref-version",
         DEFAULT_GUARDRAILS,
         3,
-        "set-version version \"v1:refs/heads/main\" is not a usable version: it may not contain",
+        "set-version version \"v1:refs/heads/main\" is not a usable version: it is neither a tag usable in a git ref",
     );
 }
 

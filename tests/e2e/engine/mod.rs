@@ -5,6 +5,7 @@
 
 mod contract_0_1;
 mod deadlines;
+mod digests;
 pub(crate) mod env;
 mod flow;
 mod invariants;

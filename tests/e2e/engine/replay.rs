@@ -313,6 +313,7 @@ fn calls_the_record_does_not_hold_or_that_the_policy_skips_diverge() {
           result: as recorded
           host calls (- recorded, + replayed):
               git.stage-history {"limit":1,"stage":"dev"}
+              git.target-versions {"revision":null,"stage":"dev"}
             - git.stage-history {"limit":1,"stage":"dev"}
         "#);
     });

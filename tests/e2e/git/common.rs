@@ -134,6 +134,7 @@ pub fn request(
             policy_digest: Some("sha256:0123abcd".into()),
             run_id: Some("run-1".into()),
             rollback_of: None,
+            digest: None,
         },
     }
 }

@@ -1,7 +1,11 @@
 //! Byte-exact golden tests of the YAML edit for every field kind and quoting
-//! style, and every field error.
+//! style, and every field error; digests and value templates on copies of
+//! real files (Kustomize `digest:`, a Deployment `image:` with a Flux
+//! marker, Helm `image.digest`).
 
-use baton::capabilities::git::{Edited, FieldError, FieldSpec, read_field, set_field};
+use baton::capabilities::git::{
+    Edited, FieldError, FieldSpec, StageValue, read_field, read_value, set_field, set_value,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/git/");
 
@@ -338,4 +342,181 @@ fn a_value_behind_an_alias_or_merge_key_is_read_but_not_written() {
         err(merge.as_bytes(), "helm:image.tag"),
         FieldError::MergeKey { .. }
     ));
+}
+
+const D1: &str = "sha256:24a0c4b4a4c0eb97a1aabb8e29f18e917d05abfe1b7a7c07857230879ce7d3d3";
+const D2: &str = "sha256:7f0a3b36d2e1c4b5a69788d1c2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f";
+
+/// `field` with the value template `template`.
+fn templated(field: &str, template: &str) -> FieldSpec {
+    spec(field).with_value(template.parse().expect("valid template"))
+}
+
+/// Sets `version`/`digest` through `field` and returns the new text, after
+/// checking the value reads back.
+fn set_both(input: &str, field: &FieldSpec, version: &str, digest: Option<&str>) -> String {
+    match set_value("f.yaml", field, input.as_bytes(), version, digest).expect("edit succeeds") {
+        Edited::Changed { bytes, .. } => {
+            let out = String::from_utf8(bytes).expect("utf-8");
+            let back = read_value("f.yaml", field, out.as_bytes()).expect("reads back");
+            assert_eq!(back.version, version);
+            if field.value.holds_digest() {
+                assert_eq!(back.digest.as_deref(), Some(digest.unwrap_or(version)));
+            }
+            out
+        }
+        Edited::Unchanged => panic!("expected a change"),
+    }
+}
+
+#[test]
+fn kustomize_digest_entries_are_read_and_written_alone() {
+    let input = fixture("kustomize__site__images__kustomization.yaml");
+    let field = spec("kustomize:alpine:digest");
+    assert_eq!(
+        read_value("f.yaml", &field, input.as_bytes()).expect("reads"),
+        StageValue {
+            version: D1.into(),
+            digest: Some(D1.into())
+        }
+    );
+    let out = set_both(&input, &field, D2, Some(D2));
+    assert_eq!(out, input.replace(D1, D2));
+    // The digest alone is the version; a tag is refused, naming the field.
+    let e = set_value("f.yaml", &field, input.as_bytes(), "3.7", None).expect_err("a tag");
+    assert_eq!(
+        e.to_string(),
+        "f.yaml: field kustomize:alpine:digest: digest \"3.7\" does not fit `{digest}`: it is \
+         not a digest (sha256: and 64 hex digits, or sha512: and 128)"
+    );
+    // The entry has no newTag, and nothing adds one.
+    let e = set_field("f.yaml", &spec("kustomize:alpine"), input.as_bytes(), "3.8")
+        .expect_err("no newTag");
+    assert!(
+        matches!(e, FieldError::KeyMissing { ref missing, .. } if missing == "images[name=alpine].newTag"),
+        "{e}"
+    );
+    // Other entries keep working, a newTag takes only tags.
+    let out = set(&input, "kustomize:nginx", "1.9.0", "1.8.0");
+    assert_eq!(out, input.replace("newTag: 1.8.0", "newTag: 1.9.0"));
+    let e = set_field("f.yaml", &spec("kustomize:nginx"), input.as_bytes(), D2)
+        .expect_err("a digest is not a tag");
+    assert!(e.to_string().contains("is not an image tag"), "{e}");
+}
+
+#[test]
+fn two_kustomize_entries_with_one_name_are_ambiguous() {
+    let input = "images:\n- name: nginx\n  newTag: 1.8.0\n- name: redis\n  newTag: \"7\"\n- name: nginx\n  newTag: 1.9.0\n";
+    for (field, value) in [("kustomize:nginx", "1.9.1"), ("kustomize:nginx:digest", D1)] {
+        let e = set_field("k.yaml", &spec(field), input.as_bytes(), value).expect_err(field);
+        assert_eq!(
+            e.to_string(),
+            format!("k.yaml: field {field} is ambiguous: 2 items match `images[name=nginx]`")
+        );
+        let e = read_field("k.yaml", &spec(field), input.as_bytes()).expect_err(field);
+        assert!(matches!(e, FieldError::Ambiguous { count: 2, .. }), "{e}");
+    }
+    assert_eq!(
+        set(input, "kustomize:redis", "7.2", "7"),
+        input.replace("\"7\"", "\"7.2\"")
+    );
+}
+
+#[test]
+fn a_flux_marked_image_takes_a_template_and_keeps_its_marker() {
+    let input = fixture("podinfo__kustomize__deployment-flux-marker.yaml");
+    let path = "yaml:spec.template.spec.containers[name=podinfod].image";
+    let old = "image: ghcr.io/stefanprodan/podinfo:6.1.1 # {\"$imagepolicy\"";
+
+    let by_tag = templated(path, "ghcr.io/stefanprodan/podinfo:{version}");
+    assert_eq!(
+        read_field("f.yaml", &by_tag, input.as_bytes()).expect("reads"),
+        "6.1.1"
+    );
+    let out = set_both(&input, &by_tag, "6.2.0", Some(D1));
+    assert_eq!(out, input.replace(old, &old.replace("6.1.1", "6.2.0")));
+
+    let pinned = templated(path, "ghcr.io/stefanprodan/podinfo:{version}@{digest}");
+    let out = set_both(&input, &pinned, "6.2.0", Some(D1));
+    assert_eq!(
+        out,
+        input.replace(old, &old.replace("6.1.1", &format!("6.2.0@{D1}")))
+    );
+    // The file's own value does not match the template until Baton writes it.
+    let e = read_field("f.yaml", &pinned, input.as_bytes()).expect_err("no digest yet");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "f.yaml: field {path}: \"ghcr.io/stefanprodan/podinfo:6.1.1\" does not match the value \
+             template `ghcr.io/stefanprodan/podinfo:{{version}}@{{digest}}`"
+        )
+    );
+    let e = set_value("f.yaml", &pinned, input.as_bytes(), "6.2.0", None).expect_err("no digest");
+    assert!(
+        e.to_string().contains("holds a digest and none was given"),
+        "{e}"
+    );
+
+    // Without a template the whole reference is the version.
+    let whole = format!("ghcr.io/stefanprodan/podinfo:6.2.0@{D2}");
+    let out = set(&input, path, &whole, "ghcr.io/stefanprodan/podinfo:6.1.1");
+    assert_eq!(
+        out,
+        input.replace(
+            old,
+            &old.replace("ghcr.io/stefanprodan/podinfo:6.1.1", &whole)
+        )
+    );
+    assert_eq!(
+        read_value("f.yaml", &spec(path), out.as_bytes())
+            .expect("reads")
+            .digest,
+        Some(D2.to_owned())
+    );
+}
+
+#[test]
+fn the_upstream_flux_setter_sample_takes_an_image_reference() {
+    let input = fixture("image-automation-controller__setters__marked.yaml");
+    let out = set(
+        &input,
+        "yaml:spec.jobTemplate.spec.template.spec.containers[name=c].image",
+        "image:v1.0.1",
+        "image:v1.0.0",
+    );
+    assert_eq!(
+        out,
+        input.replace("image: image:v1.0.0 #", "image: image:v1.0.1 #")
+    );
+}
+
+#[test]
+fn helm_image_digest_starts_empty_and_keeps_its_quotes() {
+    let input = fixture("bitnami__nginx__values-image.yaml");
+    let field = spec("helm:image.digest");
+    assert!(field.value.digest_only());
+    assert_eq!(
+        read_field("f.yaml", &field, input.as_bytes()).expect("reads"),
+        ""
+    );
+    let out = set_both(&input, &field, D1, None);
+    assert_eq!(
+        out,
+        input.replace("digest: \"\"", &format!("digest: \"{D1}\""))
+    );
+    let again = set_both(&out, &field, D2, Some(D2));
+    assert_eq!(
+        again,
+        input.replace("digest: \"\"", &format!("digest: \"{D2}\""))
+    );
+    assert_eq!(
+        set_value("f.yaml", &field, out.as_bytes(), D1, None).expect("no edit"),
+        Edited::Unchanged
+    );
+    let e = set_value("f.yaml", &field, input.as_bytes(), "1.29.2", Some(D1)).expect_err("a tag");
+    assert!(
+        e.to_string()
+            .contains("so a version written there is its digest"),
+        "{e}"
+    );
 }

@@ -82,6 +82,32 @@ pub enum FieldError {
         /// The path prefix that was not found.
         missing: String,
     },
+    /// More than one sequence item matches a `[key=value]` selector (two
+    /// Kustomize `images` entries with the same name): which one is meant
+    /// is a guess, so nothing is read or written.
+    #[error("{file}: field {field} is ambiguous: {count} items match `{at}`")]
+    Ambiguous {
+        /// Path of the file in the repo.
+        file: String,
+        /// The field being read or written.
+        field: String,
+        /// The path up to and including the selector.
+        at: String,
+        /// How many items match.
+        count: usize,
+    },
+    /// The value does not fit the field (a digest where none is given, a
+    /// digest or tag that is not one), or the field's text does not match
+    /// its value template.
+    #[error("{file}: field {field}: {reason}")]
+    Value {
+        /// Path of the file in the repo.
+        file: String,
+        /// The field being read or written.
+        field: String,
+        /// What does not fit.
+        reason: super::value::ValueError,
+    },
     /// The path leads to a mapping or sequence, not a scalar; or an
     /// intermediate step is not the collection the path needs.
     #[error("{file}: field {field} is a {found} at `{at}`, not {expected}")]

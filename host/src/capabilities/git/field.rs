@@ -1,9 +1,14 @@
 //! Where a stage's version lives inside its YAML file: the `FieldSpec`
-//! grammar (`helm:`, `kustomize:`, `argocd:`, `yaml:`), its parser, and the
-//! generic path (`Vec<Segment>`) every kind resolves to.
+//! grammar (`helm:`, `kustomize:`, `argocd:`, `yaml:`), its parser, the
+//! generic path (`Vec<Segment>`) every kind resolves to, and what the
+//! field holds there ([`ValueTemplate`]: the version, a digest, or a
+//! template around them).
 
 use std::fmt;
 use std::str::FromStr;
+
+use super::value::{StageValue, ValueError, ValueTemplate};
+use crate::version;
 
 /// One step of a path into a YAML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,18 +26,42 @@ pub enum Segment {
     },
 }
 
+/// The key of a Kustomize `images[]` entry a field edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KustomizeKey {
+    /// `newTag` (the default).
+    NewTag,
+    /// `newName`.
+    NewName,
+    /// `digest`.
+    Digest,
+}
+
+impl KustomizeKey {
+    /// The key as written in `kustomization.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewTag => "newTag",
+            Self::NewName => "newName",
+            Self::Digest => "digest",
+        }
+    }
+}
+
 /// The field kinds Baton understands, see [`FieldSpec`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldKind {
     /// `helm:<dotted.path>` into a Helm values file, e.g. `helm:image.tag`.
     Helm(Vec<String>),
     /// `kustomize:<image>`: the `images[]` entry named `<image>`, key
-    /// `newTag`; `kustomize:<image>:newName` edits `newName` instead.
+    /// `newTag`; `kustomize:<image>:newName` edits `newName` and
+    /// `kustomize:<image>:digest` edits `digest` instead (nothing else of
+    /// the entry is touched).
     Kustomize {
         /// The image name as written in `images[].name`.
         image: String,
-        /// `true` for `newName`, `false` for `newTag`.
-        new_name: bool,
+        /// The key edited.
+        key: KustomizeKey,
     },
     /// `argocd:targetRevision` (`spec.source.targetRevision`) or
     /// `argocd:sources[N].targetRevision` (`spec.sources[N].targetRevision`).
@@ -46,8 +75,10 @@ pub enum FieldKind {
 
 /// A parsed field specification: a [`FieldKind`] plus an optional document
 /// selector for multi-document files, written `<kind>[<N>]:...`
-/// (e.g. `yaml[1]:spec.replicas`). `Display` prints the canonical text, which
-/// parses back to the same value.
+/// (e.g. `yaml[1]:spec.replicas`), and what the field holds
+/// ([`FieldSpec::value`]). `Display` prints the canonical field text, which
+/// parses back to the same kind and document; the value template is not
+/// part of that text (it is a stage's `value:` in `baton.yaml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldSpec {
     /// What the field is.
@@ -55,6 +86,9 @@ pub struct FieldSpec {
     /// Zero-based document index in a `---`-separated file; `None` requires
     /// the file to hold exactly one document.
     pub document: Option<usize>,
+    /// What the field holds: parsing sets [`FieldSpec::default_value`];
+    /// [`FieldSpec::with_value`] sets a template.
+    pub value: ValueTemplate,
 }
 
 /// Why a field specification string is not valid.
@@ -68,17 +102,66 @@ pub struct FieldSpecError {
 }
 
 impl FieldSpec {
+    /// What a field of `kind` holds unless a template says otherwise: only
+    /// a digest for `kustomize:<image>:digest` and for any path whose last
+    /// key is `digest` (Helm's `image.digest`), else the version.
+    pub fn default_value(kind: &FieldKind) -> ValueTemplate {
+        let digest = match kind {
+            FieldKind::Kustomize { key, .. } => *key == KustomizeKey::Digest,
+            FieldKind::Helm(keys) => keys.last().is_some_and(|k| k == "digest"),
+            FieldKind::Yaml(path) => {
+                matches!(path.last(), Some(Segment::Key(k)) if k == "digest")
+            }
+            FieldKind::ArgoCd { .. } => false,
+        };
+        if digest {
+            ValueTemplate::digest()
+        } else {
+            ValueTemplate::version()
+        }
+    }
+
+    /// The same field holding `value`.
+    pub fn with_value(self, value: ValueTemplate) -> Self {
+        Self { value, ..self }
+    }
+
+    /// The field's text for `version` and `digest`: the value template
+    /// rendered, and a Kustomize `newTag` checked to be an image tag.
+    pub fn render(&self, version: &str, digest: Option<&str>) -> Result<String, ValueError> {
+        let tag_only = matches!(
+            self.kind,
+            FieldKind::Kustomize {
+                key: KustomizeKey::NewTag,
+                ..
+            }
+        );
+        if tag_only && self.value == ValueTemplate::version() {
+            version::check_tag(version).map_err(|reason| ValueError::Version {
+                template: format!("{}", self.value),
+                version: version.to_owned(),
+                reason,
+            })?;
+        }
+        self.value.render(version, digest)
+    }
+
+    /// The version and digest in the field's text `raw`.
+    pub fn read(&self, raw: &str) -> Result<StageValue, ValueError> {
+        self.value.read(raw)
+    }
+
     /// The generic path this field resolves to.
     pub fn path(&self) -> Vec<Segment> {
         match &self.kind {
             FieldKind::Helm(keys) => keys.iter().cloned().map(Segment::Key).collect(),
-            FieldKind::Kustomize { image, new_name } => vec![
+            FieldKind::Kustomize { image, key } => vec![
                 Segment::Key("images".into()),
                 Segment::Select {
                     key: "name".into(),
                     value: image.clone(),
                 },
-                Segment::Key(if *new_name { "newName" } else { "newTag" }.into()),
+                Segment::Key(key.as_str().into()),
             ],
             FieldKind::ArgoCd { source: None } => vec![
                 Segment::Key("spec".into()),
@@ -128,17 +211,26 @@ impl FromStr for FieldSpec {
                 }
                 FieldKind::Helm(keys)
             }
-            "kustomize" => match rest.strip_suffix(":newName") {
-                Some(image) if !image.is_empty() => FieldKind::Kustomize {
+            "kustomize" => {
+                let (image, key) = [
+                    KustomizeKey::NewName,
+                    KustomizeKey::Digest,
+                    KustomizeKey::NewTag,
+                ]
+                .into_iter()
+                .find_map(|key| {
+                    let image = rest.strip_suffix(key.as_str())?.strip_suffix(':')?;
+                    Some((image, key))
+                })
+                .unwrap_or((rest, KustomizeKey::NewTag));
+                if image.is_empty() {
+                    return Err(err("empty image name"));
+                }
+                FieldKind::Kustomize {
                     image: image.to_owned(),
-                    new_name: true,
-                },
-                Some(_) => return Err(err("empty image name")),
-                None => FieldKind::Kustomize {
-                    image: rest.strip_suffix(":newTag").unwrap_or(rest).to_owned(),
-                    new_name: false,
-                },
-            },
+                    key,
+                }
+            }
             "argocd" => {
                 if rest == "targetRevision" {
                     FieldKind::ArgoCd { source: None }
@@ -156,7 +248,11 @@ impl FromStr for FieldSpec {
             "yaml" => FieldKind::Yaml(parse_path(rest).map_err(err)?),
             _ => return Err(err("kind must be helm, kustomize, argocd or yaml")),
         };
-        Ok(Self { kind, document })
+        Ok(Self {
+            value: Self::default_value(&kind),
+            kind,
+            document,
+        })
     }
 }
 
@@ -240,10 +336,10 @@ impl fmt::Display for FieldSpec {
         f.write_str(":")?;
         match &self.kind {
             FieldKind::Helm(keys) => f.write_str(&keys.join(".")),
-            FieldKind::Kustomize { image, new_name } => {
+            FieldKind::Kustomize { image, key } => {
                 f.write_str(image)?;
-                if *new_name {
-                    f.write_str(":newName")?;
+                if *key != KustomizeKey::NewTag {
+                    write!(f, ":{}", key.as_str())?;
                 }
                 Ok(())
             }
@@ -264,6 +360,8 @@ mod tests {
             "helm:image.tag",
             "kustomize:ghcr.io/akuity/guestbook",
             "kustomize:registry:5000/app:newName",
+            "kustomize:alpine:digest",
+            "kustomize:registry:5000/app:digest",
             "argocd:targetRevision",
             "argocd:sources[2].targetRevision",
             "yaml:a.b[name=x].c",
@@ -285,6 +383,53 @@ mod tests {
         assert_eq!(display_path(&spec.path()), "spec.sources[1].targetRevision");
         let spec: FieldSpec = "kustomize:app:newTag".parse().expect("valid");
         assert_eq!(spec.to_string(), "kustomize:app");
+        let spec: FieldSpec = "kustomize:alpine:digest".parse().expect("valid");
+        assert_eq!(display_path(&spec.path()), "images[name=alpine].digest");
+        let spec: FieldSpec = "kustomize:registry:5000/app".parse().expect("valid");
+        assert_eq!(
+            display_path(&spec.path()),
+            "images[name=registry:5000/app].newTag"
+        );
+    }
+
+    #[test]
+    fn digest_fields_hold_only_a_digest_by_default() {
+        for text in [
+            "kustomize:alpine:digest",
+            "helm:image.digest",
+            "yaml:a[0].digest",
+        ] {
+            let spec: FieldSpec = text.parse().expect(text);
+            assert!(spec.value.digest_only(), "{text}");
+        }
+        for text in [
+            "kustomize:alpine",
+            "helm:image.tag",
+            "helm:digest.tag",
+            "argocd:targetRevision",
+        ] {
+            let spec: FieldSpec = text.parse().expect(text);
+            assert_eq!(spec.value, ValueTemplate::version(), "{text}");
+        }
+    }
+
+    #[test]
+    fn kustomize_new_tag_takes_only_tags() {
+        let spec: FieldSpec = "kustomize:alpine".parse().expect("valid");
+        assert_eq!(spec.render("3.7", None).as_deref(), Ok("3.7"));
+        let pinned = format!("alpine@sha256:{}", "0".repeat(64));
+        let err = spec.render(&pinned, None).expect_err("not a tag");
+        assert!(err.to_string().contains("is not an image tag"), "{err}");
+        let template = "ghcr.io/acme/app:{version}".parse().expect("valid");
+        let spec: FieldSpec = "yaml:spec.image"
+            .parse::<FieldSpec>()
+            .expect("valid")
+            .with_value(template);
+        assert_eq!(
+            spec.render("v2", None).as_deref(),
+            Ok("ghcr.io/acme/app:v2")
+        );
+        assert_eq!(spec.to_string(), "yaml:spec.image");
     }
 
     #[test]

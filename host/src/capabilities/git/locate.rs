@@ -1,6 +1,8 @@
 //! Finds a field's scalar in yaml-edit's lossless syntax tree and returns its
 //! exact byte span, so an edit can splice new text in and leave every other
-//! byte alone. Refuses aliases, anchors and merge keys on the path.
+//! byte alone. Refuses aliases, anchors and merge keys on the path, and a
+//! `[key=value]` selector that more than one item matches (two Kustomize
+//! `images` entries with the same name): which one is meant is a guess.
 
 use rowan::ast::AstNode;
 use yaml_edit::{Lang, SyntaxKind, YamlFile};
@@ -115,9 +117,17 @@ impl Walk<'_> {
             }
             Segment::Select { key, value } => {
                 expect(SyntaxKind::SEQUENCE, "a sequence")?;
-                entries()
-                    .find(|item| item_matches(item, key, value))
-                    .ok_or_else(|| self.missing(i + 1))
+                let mut matching = entries().filter(|item| item_matches(item, key, value));
+                let first = matching.next().ok_or_else(|| self.missing(i + 1))?;
+                match matching.count() {
+                    0 => Ok(first),
+                    others => Err(FieldError::Ambiguous {
+                        file: self.file.to_owned(),
+                        field: self.field.to_string(),
+                        at: self.at(i + 1),
+                        count: others + 1,
+                    }),
+                }
             }
         }
     }

@@ -31,13 +31,17 @@
 //!   [`WriteOutcome`] (`Committed`, `Unchanged`, `ReusedBranch`).
 //!
 //! Field kinds ([`FieldSpec`], parsed from text, `Display` round-trips):
-//! `helm:image.tag`, `kustomize:<image>` (`newTag`) and
-//! `kustomize:<image>:newName`, `argocd:targetRevision`,
-//! `argocd:sources[N].targetRevision`, `yaml:a.b[name=x].c[0]`; a document
-//! selector for multi-document files is written `<kind>[N]:...`.
+//! `helm:image.tag`, `kustomize:<image>` (`newTag`),
+//! `kustomize:<image>:newName` and `kustomize:<image>:digest`,
+//! `argocd:targetRevision`, `argocd:sources[N].targetRevision`,
+//! `yaml:a.b[name=x].c[0]`; a document selector for multi-document files is
+//! written `<kind>[N]:...`. What the field holds is its [`ValueTemplate`]:
+//! the version, only a digest (the default for `...:digest` fields), or a
+//! template such as `ghcr.io/acme/app:{version}@{digest}`.
 //!
-//! The pure YAML layer is public too: [`read_field`] / [`set_field`] work on
-//! bytes (used by `--dry-run` previews and tests).
+//! The pure YAML layer is public too: [`read_field`] / [`read_value`] /
+//! [`set_field`] / [`set_value`] work on bytes (used by `--dry-run`
+//! previews and tests).
 
 mod error;
 mod field;
@@ -47,20 +51,22 @@ mod repo;
 mod scalar;
 mod trailers;
 mod transport;
+mod value;
 mod write;
 mod yaml;
 
 pub use error::{FieldError, OpenError, ReadError, TransportError, WriteError};
-pub use field::{FieldKind, FieldSpec, FieldSpecError, Segment};
+pub use field::{FieldKind, FieldSpec, FieldSpecError, KustomizeKey, Segment};
 pub use history::{DeploymentState, HistoryEntry, LastGood, StageChange, last_good_in};
 pub use repo::{EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for, default_cache_root};
 pub use scalar::Style;
 pub use trailers::{
-    DEFAULT_TEMPLATE, Identity, POLICY, Provenance, ROLLBACK_OF, RUN, Trailer, parse_trailers,
-    render_message,
+    DEFAULT_TEMPLATE, DIGEST, Identity, POLICY, Provenance, ROLLBACK_OF, RUN, Trailer,
+    parse_trailers, render_message,
 };
+pub use value::{StageValue, TemplateError, ValueError, ValueTemplate};
 pub use write::{
     CommitSettings, Target, WriteOutcome, WriteRequest, mr_branch_name, rollback_branch_name,
 };
 pub(crate) use yaml::offset_of;
-pub use yaml::{Edited, MAX_FILE_SIZE, read_field, set_field};
+pub use yaml::{Edited, MAX_FILE_SIZE, read_field, read_value, set_field, set_value};

@@ -8,6 +8,9 @@ pub const POLICY: &str = "Baton-Policy";
 pub const RUN: &str = "Baton-Run";
 /// Trailer naming the version a rollback commit rolled back.
 pub const ROLLBACK_OF: &str = "Baton-Rollback-Of";
+/// Trailer naming the image digest promoted with the version
+/// (`sha256:…`), whether or not the stage's field holds it.
+pub const DIGEST: &str = "Baton-Digest";
 
 /// The default subject template.
 pub const DEFAULT_TEMPLATE: &str = "{stage}({app}): {version}";
@@ -54,6 +57,9 @@ pub struct Provenance {
     pub run_id: Option<String>,
     /// Set when this commit rolls back that version.
     pub rollback_of: Option<String>,
+    /// The image digest that goes with the version: written into the
+    /// stage's field where it holds one, and recorded as `Baton-Digest`.
+    pub digest: Option<String>,
 }
 
 impl Provenance {
@@ -63,6 +69,7 @@ impl Provenance {
             (POLICY, &self.policy_digest),
             (RUN, &self.run_id),
             (ROLLBACK_OF, &self.rollback_of),
+            (DIGEST, &self.digest),
         ]
         .into_iter()
         .filter_map(|(k, v)| {
@@ -76,7 +83,8 @@ impl Provenance {
 }
 
 /// Renders the commit message: the template with `{stage}`, `{app}`,
-/// `{version}` and `{rollback_of}` replaced, then the trailer block.
+/// `{version}`, `{digest}` and `{rollback_of}` replaced (the last two empty
+/// when absent), then the trailer block.
 pub fn render_message(
     template: &str,
     app: &str,
@@ -88,6 +96,7 @@ pub fn render_message(
         .replace("{stage}", stage)
         .replace("{app}", app)
         .replace("{version}", version)
+        .replace("{digest}", provenance.digest.as_deref().unwrap_or(""))
         .replace(
             "{rollback_of}",
             provenance.rollback_of.as_deref().unwrap_or(""),
@@ -158,6 +167,7 @@ mod tests {
             policy_digest: Some("sha256:abc".into()),
             run_id: Some("run-7".into()),
             rollback_of: Some("v1.2.4".into()),
+            digest: None,
         };
         let msg = render_message(DEFAULT_TEMPLATE, "payments", "dev", "v1.2.3", &p);
         assert_eq!(
@@ -165,6 +175,22 @@ mod tests {
             "dev(payments): v1.2.3\n\nBaton-Policy: sha256:abc\nBaton-Run: run-7\nBaton-Rollback-Of: v1.2.4\n"
         );
         assert_eq!(parse_trailers(&msg), p.trailers());
+        let with_digest = Provenance {
+            digest: Some("sha256:0123".into()),
+            ..p
+        };
+        let msg = render_message(
+            "{stage}: {version} {digest}",
+            "payments",
+            "dev",
+            "v1.2.3",
+            &with_digest,
+        );
+        assert_eq!(
+            msg,
+            "dev: v1.2.3 sha256:0123\n\nBaton-Policy: sha256:abc\nBaton-Run: run-7\nBaton-Rollback-Of: v1.2.4\nBaton-Digest: sha256:0123\n"
+        );
+        assert_eq!(parse_trailers(&msg), with_digest.trailers());
         assert!(parse_trailers("subject\n\nplain body text\n").is_empty());
         assert!(parse_trailers("only: subject").is_empty());
     }

@@ -125,9 +125,16 @@ pub enum WriteOutcome {
     },
 }
 
-/// The merge-request branch name for a change.
+/// The merge-request branch name for a change:
+/// `baton/<app>/<stage>/<version>`, the version encoded so that any version
+/// (a digest, an image reference) makes a valid ref and the same version
+/// always the same branch ([`crate::version::encode_ref_component`];
+/// `v1.2.3` stays `v1.2.3`, `sha256:ab…` becomes `sha256%3Aab…`).
 pub fn mr_branch_name(app: &str, stage: &str, version: &str) -> String {
-    format!("baton/{app}/{stage}/{version}")
+    format!(
+        "baton/{app}/{stage}/{}",
+        crate::version::encode_ref_component(version)
+    )
 }
 
 /// The merge-request branch name of a rollback of `stage` to `version`:
@@ -136,7 +143,10 @@ pub fn mr_branch_name(app: &str, stage: &str, version: &str) -> String {
 /// left behind by a squash merge) and never lands without its
 /// `Baton-Rollback-Of` trailer.
 pub fn rollback_branch_name(app: &str, stage: &str, version: &str) -> String {
-    format!("baton/{app}/{stage}/rollback-{version}")
+    format!(
+        "baton/{app}/{stage}/rollback-{}",
+        crate::version::encode_ref_component(version)
+    )
 }
 
 impl WriteRequest {
@@ -281,43 +291,36 @@ impl EnvRepo {
             .ok_or_else(|| {
                 fail(self.missing(base, &req.location, &format!("{} ({base})", self.branch)))
             })?;
-        yaml::set_field(
+        yaml::set_value(
             &req.location.file,
             &req.location.field,
             &bytes,
             &req.version,
+            req.provenance.digest.as_deref(),
         )
         .map_err(|e| fail(ReadError::Field(e)))
     }
 
+    /// The existing MR branch is reused when its tip already holds exactly
+    /// the value this write sets (version and digest alike).
     fn reuse_branch(
         &self,
         tip: ObjectId,
         req: &WriteRequest,
         branch: &str,
     ) -> Result<WriteOutcome, WriteError> {
-        let found = self
-            .version_at(tip, &req.location, branch)
-            .map_err(|source| WriteError::Edit {
-                app: req.app.clone(),
-                stage: req.stage.clone(),
-                file: req.location.file.clone(),
-                value: req.version.clone(),
-                source: Box::new(source),
-            })?;
-        if found == req.version {
-            Ok(WriteOutcome::ReusedBranch {
+        match self.edit_at(tip, req)? {
+            Edited::Unchanged => Ok(WriteOutcome::ReusedBranch {
                 sha: tip.to_string(),
                 branch: branch.to_owned(),
-            })
-        } else {
-            Err(WriteError::BranchDiverged {
+            }),
+            Edited::Changed { old, .. } => Err(WriteError::BranchDiverged {
                 app: req.app.clone(),
                 stage: req.stage.clone(),
                 value: req.version.clone(),
                 branch: branch.to_owned(),
-                found,
-            })
+                found: old,
+            }),
         }
     }
 

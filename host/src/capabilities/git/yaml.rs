@@ -1,8 +1,9 @@
-//! Reading and setting one field in a YAML file's bytes. Setting splices the
-//! new scalar text into the located byte span (so comments, key order,
-//! quoting, indentation, CRLF and the trailing-newline state survive), then
-//! re-parses both versions with `yaml_serde` and checks that exactly the
-//! intended value changed.
+//! Reading and setting one field in a YAML file's bytes. Setting renders
+//! the field's value (the version, a digest, or a value template around
+//! them), splices the new scalar text into the located byte span (so
+//! comments, key order, quoting, indentation, CRLF and the trailing-newline
+//! state survive), then re-parses both versions with `yaml_serde` and checks
+//! that exactly the intended value changed. Reading matches the value back.
 
 use serde::Deserialize;
 use yaml_serde::Value;
@@ -11,6 +12,7 @@ use super::error::FieldError;
 use super::field::{FieldSpec, Segment};
 use super::locate::{Located, locate};
 use super::scalar;
+use super::value::StageValue;
 
 /// Files larger than this are refused (env repo files are small; a huge file
 /// is a mistake or an attack).
@@ -25,14 +27,15 @@ pub(crate) fn offset_of(text: &str, field: &FieldSpec) -> Option<usize> {
         .map(|l| l.start)
 }
 
-/// The result of [`set_field`].
+/// The result of [`set_field`] and [`set_value`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edited {
     /// The field already holds the value; no new bytes.
     Unchanged,
-    /// The new file content; `old` is the previous value.
+    /// The new file content; `old` is the field's previous text.
     Changed {
-        /// The previous value.
+        /// The field's previous text (the whole image reference, for a
+        /// value template).
         old: String,
         /// The whole new file.
         bytes: Vec<u8>,
@@ -113,18 +116,29 @@ fn parse_all(text: &str) -> Result<Vec<Value>, yaml_serde::Error> {
         .collect()
 }
 
-/// The value of `field` in `bytes` (a plain scalar as written, a quoted one
-/// decoded). A value behind an alias or a merge key, which Baton refuses to
-/// write, is still read, as the YAML parser resolves it.
+/// The version `field` holds in `bytes` ([`read_value`]'s version).
 pub fn read_field(file: &str, field: &FieldSpec, bytes: &[u8]) -> Result<String, FieldError> {
+    read_value(file, field, bytes).map(|v| v.version)
+}
+
+/// The version and digest `field` holds in `bytes`: its scalar (a plain
+/// one as written, a quoted one decoded) matched against the field's value
+/// template. A value behind an alias or a merge key, which Baton refuses
+/// to write, is still read, as the YAML parser resolves it.
+pub fn read_value(file: &str, field: &FieldSpec, bytes: &[u8]) -> Result<StageValue, FieldError> {
     let checked = check(file, field, bytes)?;
-    match locate(file, field, checked.text, checked.doc_index) {
-        Ok(located) => Ok(located.value),
+    let raw = match locate(file, field, checked.text, checked.doc_index) {
+        Ok(located) => located.value,
         Err(e @ (FieldError::AliasOrAnchor { .. } | FieldError::MergeKey { .. })) => {
-            resolved(&checked, field).ok_or(e)
+            resolved(&checked, field).ok_or(e)?
         }
-        Err(e) => Err(e),
-    }
+        Err(e) => return Err(e),
+    };
+    field.read(&raw).map_err(|reason| FieldError::Value {
+        file: file.to_owned(),
+        field: field.to_string(),
+        reason,
+    })
 }
 
 /// The scalar at `field` as yaml_serde resolves aliases and merge keys.
@@ -139,15 +153,36 @@ fn resolved(checked: &Checked<'_>, field: &FieldSpec) -> Option<String> {
     }
 }
 
-/// Sets `field` in `bytes` to `value`, preserving every other byte.
+/// Sets `field` in `bytes` to `version` (with no digest; see
+/// [`set_value`]), preserving every other byte.
 pub fn set_field(
     file: &str,
     field: &FieldSpec,
     bytes: &[u8],
-    value: &str,
+    version: &str,
+) -> Result<Edited, FieldError> {
+    set_value(file, field, bytes, version, None)
+}
+
+/// Sets `field` in `bytes` to hold `version` and `digest` (the field's
+/// value template rendered), preserving every other byte.
+pub fn set_value(
+    file: &str,
+    field: &FieldSpec,
+    bytes: &[u8],
+    version: &str,
+    digest: Option<&str>,
 ) -> Result<Edited, FieldError> {
     let checked = check(file, field, bytes)?;
     let located: Located = locate(file, field, checked.text, checked.doc_index)?;
+    let value = field
+        .render(version, digest)
+        .map_err(|reason| FieldError::Value {
+            file: file.to_owned(),
+            field: field.to_string(),
+            reason,
+        })?;
+    let value = value.as_str();
     if located.value == value {
         return Ok(Edited::Unchanged);
     }

@@ -26,6 +26,7 @@ impl Engine {
                 policy_digest: Some(self.policy_info.digest.clone()),
                 run_id: Some(self.context.run_id.clone()),
                 rollback_of: w.rollback_of.map(str::to_owned),
+                digest: plan.digest.clone(),
             },
         };
         let settings = self.commit_settings(w);

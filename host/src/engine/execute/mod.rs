@@ -1,13 +1,16 @@
-//! Executing `set-version` and `rollback`: plan the write ([`plan`]),
-//! commit it to the branch or to a merge-request branch ([`commit`]), and
-//! for a merge request open (or reuse) it and merge it when asked
-//! ([`merge_request`]). Idempotent end to end: a stage already at the
-//! version writes nothing, an existing MR branch and an open MR for the
-//! same change are reused. Under `--dry-run` only the plan is recorded.
+//! Executing `set-version` and `rollback`: check that every write of a
+//! decision fits its stage's field, with the digest it carries ([`value`]),
+//! plan the write ([`plan`]), commit it to the branch or to a
+//! merge-request branch ([`commit`]), and for a merge request open (or
+//! reuse) it and merge it when asked ([`merge_request`]). Idempotent end
+//! to end: a stage already at the version (and digest) writes nothing, an
+//! existing MR branch and an open MR for the same change are reused. Under
+//! `--dry-run` only the plan is recorded.
 
 mod commit;
 mod merge_request;
 mod plan;
+mod value;
 
 use std::time::SystemTime;
 
@@ -35,10 +38,10 @@ impl Engine {
         action: &Action,
         w: &Write<'_>,
     ) -> Result<(), Stop> {
-        let plan = self.plan(w)?;
+        let plan = self.plan(st, w, value::given_digest(action))?;
         let mut rec = slot.record(action, ActionStatus::Planned, String::new());
         rec.previous = plan.previous.clone();
-        if plan.previous.as_deref() == Some(w.version) {
+        if plan.unchanged(w) {
             rec.status = if self.options.dry_run {
                 ActionStatus::Planned
             } else {

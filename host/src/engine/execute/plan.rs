@@ -1,12 +1,14 @@
 //! What a write starts from: the stage, the branch tip fetched for this
-//! run, the version the stage holds there, and the branch names involved;
-//! and the sentences that describe a write for people.
+//! run, the version (and digest) the stage holds there, the digest the
+//! write carries, and the branch names involved; and the sentences that
+//! describe a write for people.
 
 use super::Write;
-use crate::capabilities::git::{ReadError, mr_branch_name, rollback_branch_name};
+use crate::capabilities::git::{FieldError, ReadError, mr_branch_name, rollback_branch_name};
 use crate::config::StageConfig;
 use crate::engine::audit::Status;
-use crate::engine::state::{Engine, Stop};
+use crate::engine::digest;
+use crate::engine::state::{Engine, RunState, Stop};
 use crate::runtime::Channel;
 
 /// One write, resolved against the env repo.
@@ -17,6 +19,10 @@ pub(super) struct Plan {
     pub tip: String,
     /// The version the stage holds there; `None` when its file is missing.
     pub previous: Option<String>,
+    /// The digest the stage's field holds there, if it holds one.
+    pub previous_digest: Option<String>,
+    /// The digest this write carries ([`Engine::write_digest`]).
+    pub digest: Option<String>,
     /// The tracked branch.
     pub branch: String,
     /// The merge-request branch for this change.
@@ -24,18 +30,32 @@ pub(super) struct Plan {
 }
 
 impl Engine {
-    /// Resolves `w` against the env repo.
-    pub(super) fn plan(&self, w: &Write<'_>) -> Result<Plan, Stop> {
+    /// Resolves `w` (whose action gave `given` as its digest) against the
+    /// env repo.
+    pub(super) fn plan(
+        &self,
+        st: &RunState,
+        w: &Write<'_>,
+        given: Option<&str>,
+    ) -> Result<Plan, Stop> {
         let stage = self.stage(w.stage)?.clone();
         let tip = self.tip()?;
-        let previous =
-            self.systems
-                .repo
-                .with(|repo| match repo.read_version(&tip, &stage.location) {
-                    Ok(v) => Ok(Some(v)),
-                    Err(ReadError::FileMissing { .. }) => Ok(None),
-                    Err(e) => Err(Stop::caused(Status::UsageError, &e)),
-                })?;
+        let previous = self
+            .systems
+            .repo
+            .with(|repo| match digest::value_at(repo, &tip, &stage.location) {
+                // A field not in its value template's shape yet (a bare tag
+                // before a digest was pinned) is written over: the write
+                // gives it that shape.
+                Err(ReadError::Field(FieldError::Value { .. })) => Ok(None),
+                other => other,
+            })
+            .map_err(|e| Stop::caused(Status::UsageError, &e))?;
+        let digest = self.write_digest(st, &stage, w.version, given)?;
+        let (previous, previous_digest) = match previous {
+            Some(value) => (Some(value.version), value.digest),
+            None => (None, None),
+        };
         Ok(Plan {
             mr_branch: match w.rollback_of {
                 Some(_) => rollback_branch_name(&self.app, w.stage, w.version),
@@ -45,6 +65,8 @@ impl Engine {
             stage,
             tip,
             previous,
+            previous_digest,
+            digest,
         })
     }
 }
@@ -54,29 +76,54 @@ impl Plan {
         self.previous.as_deref().unwrap_or("(none)")
     }
 
+    /// The stage holds the version already, and the digest too where its
+    /// field holds one.
+    pub(super) fn unchanged(&self, w: &Write<'_>) -> bool {
+        self.previous.as_deref() == Some(w.version)
+            && (!self.stage.location.field.value.holds_digest()
+                || self.previous_digest == self.digest)
+    }
+
+    /// ` (digest sha256:…)` when the write carries a digest that is not
+    /// the version itself.
+    fn digest_note(&self, w: &Write<'_>) -> String {
+        match &self.digest {
+            Some(d) if d != w.version => format!(" (digest {d})"),
+            _ => String::new(),
+        }
+    }
+
     /// The stage already holds the version.
     pub(super) fn already_there(&self, w: &Write<'_>) -> String {
-        format!("{} is already at {} on {}", w.stage, w.version, self.branch)
+        format!(
+            "{} is already at {}{} on {}",
+            w.stage,
+            w.version,
+            self.digest_note(w),
+            self.branch
+        )
     }
 
     /// What `--dry-run` would have done.
     pub(super) fn would(&self, w: &Write<'_>) -> String {
         match w.channel {
             Channel::DirectCommit => format!(
-                "would commit {} {} -> {} ({} {}) to {}",
+                "would commit {} {} -> {}{} ({} {}) to {}",
                 w.stage,
                 self.from(),
                 w.version,
+                self.digest_note(w),
                 self.stage.location.file,
                 self.stage.location.field,
                 self.branch
             ),
             Channel::MergeRequest(o) => format!(
-                "would push {} ({} {} -> {}) and open a merge request into {}{}",
+                "would push {} ({} {} -> {}{}) and open a merge request into {}{}",
                 self.mr_branch,
                 w.stage,
                 self.from(),
                 w.version,
+                self.digest_note(w),
                 self.branch,
                 if o.auto_merge { ", merged at once" } else { "" }
             ),
@@ -86,22 +133,24 @@ impl Plan {
     /// A direct commit landed.
     pub(super) fn committed(&self, w: &Write<'_>, sha: &str) -> String {
         format!(
-            "committed {} to {}: {} {} -> {}",
+            "committed {} to {}: {} {} -> {}{}",
             short(sha),
             self.branch,
             w.stage,
             self.from(),
-            w.version
+            w.version,
+            self.digest_note(w)
         )
     }
 
     /// A merge request was opened or reused.
     pub(super) fn opened(&self, w: &Write<'_>, verb: &str, number: u64, url: &str) -> String {
         format!(
-            "{verb} merge request #{number} {url} ({} {} -> {})",
+            "{verb} merge request #{number} {url} ({} {} -> {}{})",
             w.stage,
             self.from(),
-            w.version
+            w.version,
+            self.digest_note(w)
         )
     }
 }

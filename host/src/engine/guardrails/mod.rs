@@ -172,7 +172,7 @@ pub(crate) fn bounded(action: &Action) -> Action {
             version: cut(&s.version),
             channel: channel(&s.channel),
             reason: cut(&s.reason),
-            ..s.clone()
+            digest: s.digest.as_ref().map(cut),
         }),
         Action::Rollback(r) => Action::Rollback(crate::runtime::Rollback {
             stage: cut(&r.stage),
@@ -180,7 +180,7 @@ pub(crate) fn bounded(action: &Action) -> Action {
             rollback_of: cut(&r.rollback_of),
             channel: channel(&r.channel),
             reason: cut(&r.reason),
-            ..r.clone()
+            to_digest: r.to_digest.as_ref().map(cut),
         }),
         Action::AwaitHealth(a) => Action::AwaitHealth(crate::runtime::AwaitHealth {
             stage: cut(&a.stage),

@@ -59,11 +59,13 @@ pub(super) fn check_action(
     match action {
         Action::SetVersion(s) => {
             check_version("set-version version", &s.version).map_err(invalid)?;
+            check_digest("set-version digest", s.digest.as_deref()).map_err(invalid)?;
             text("the reason", &s.reason, limits.max_text, true).map_err(invalid)?;
             write(app, &s.stage, &s.version, &s.channel, limits).map_err(invalid)
         }
         Action::Rollback(r) => {
             check_version("rollback target", &r.to_version).map_err(invalid)?;
+            check_digest("rollback target digest", r.to_digest.as_deref()).map_err(invalid)?;
             check_version("rollback-of version", &r.rollback_of).map_err(invalid)?;
             text("the reason", &r.reason, limits.max_text, true).map_err(invalid)?;
             write(app, &r.stage, &r.to_version, &r.channel, limits).map_err(invalid)
@@ -81,6 +83,13 @@ pub(super) fn check_action(
 fn check_version(source: &str, value: &str) -> Result<(), String> {
     version::check(value)
         .map_err(|e| format!("{source} {} is not a usable version: {e}", Shown(value)))
+}
+
+/// A digest from the policy, when it gives one.
+fn check_digest(source: &str, value: Option<&str>) -> Result<(), String> {
+    let Some(value) = value else { return Ok(()) };
+    version::check_digest(value)
+        .map_err(|e| format!("{source} {} is not usable: {e}", Shown(value)))
 }
 
 /// What a write derives from the decision: the merge-request branch name,
@@ -251,6 +260,32 @@ mod tests {
             timeout: 1,
         });
         assert!(detail(check_action(1, &wait, "payments", &limits)).contains("it is empty"));
+    }
+
+    #[test]
+    fn digests_from_the_policy_must_be_digests() {
+        let limits = DecisionLimits::default();
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let mut action = set("dev", "ghcr.io/acme/app:v1");
+        if let Action::SetVersion(s) = &mut action {
+            s.digest = Some(digest.clone());
+        }
+        assert_eq!(check_action(1, &action, "payments", &limits), Ok(()));
+        if let Action::SetVersion(s) = &mut action {
+            s.digest = Some("latest".into());
+        }
+        assert_eq!(
+            detail(check_action(1, &action, "payments", &limits)),
+            "set-version digest \"latest\" is not usable: it is not a digest (sha256: and 64 hex \
+             digits, or sha512: and 128)"
+        );
+        // A digest as the version makes a valid branch name.
+        let Action::SetVersion(mut by_mr) = mr(None, &[], "") else {
+            panic!("mr() builds a set-version");
+        };
+        by_mr.version = digest;
+        let by_mr = Action::SetVersion(by_mr);
+        assert_eq!(check_action(1, &by_mr, "payments", &limits), Ok(()));
     }
 
     #[test]

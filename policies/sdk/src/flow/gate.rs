@@ -1,7 +1,7 @@
 //! Health gates: what an observation means, what follows a healthy stage,
 //! and what a timeout does.
 
-use super::{Flow, capability};
+use super::{Flow, capability, with_digest};
 use crate::health::{degraded_resource, describe, is_healthy, paused_canary};
 use crate::history::rolled_back_version;
 use crate::{
@@ -185,7 +185,9 @@ impl<'a> Flow<'a> {
                 AfterHealthy::Done(decision) => Ok(decision),
                 AfterHealthy::Promote { next, reason } => {
                     let channel = self.channel(next, &self.settings.mr_labels, reason.clone());
-                    Ok(self.promote(next, version, channel, reason))
+                    let decision = self.promote(next, version, channel, reason);
+                    let digest = self.digest_held(stage, version);
+                    Ok(with_digest(decision, version, digest.as_deref()))
                 }
             },
             Verdict::Waiting(why) => Ok(actions::nothing(why)),

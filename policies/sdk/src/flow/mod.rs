@@ -19,6 +19,9 @@
 //! - A failed gate (Degraded, still Progressing when that is not allowed,
 //!   or a timeout) rolls the stage back to its last good version and fails.
 //! - A requested rollback goes to the given version or the last good one.
+//! - An image digest goes along with its version ([`with_digest`]): from
+//!   `new-version` to the first stage, from a healthy stage to the next,
+//!   and back to the digest a rolled-back-to version was deployed with.
 //!
 //! [`Flow::decide`] is the whole reference policy. A policy that changes a
 //! rule handles the events it cares about itself and composes the steps
@@ -57,10 +60,12 @@
 //! }
 //! ```
 
+mod digest;
 mod gate;
 mod rollback;
 mod settings;
 
+pub use digest::{digest_deployed, with_digest};
 pub use gate::{AfterHealthy, Verdict};
 pub use settings::FlowSettings;
 
@@ -94,7 +99,9 @@ impl<'a> Flow<'a> {
     /// The reference policy's answer to `event`.
     pub fn decide(&self, event: &Event) -> Result<Decision, PolicyError> {
         match event {
-            Event::NewVersion(new) => self.new_version(&new.version),
+            Event::NewVersion(new) => self
+                .new_version(&new.version)
+                .map(|d| with_digest(d, &new.version, new.digest.as_deref())),
             Event::StageChanged(changed) => self.stage_changed(changed),
             Event::HealthObserved(observed) => self.health_observed(observed),
             Event::GateTimeout(timeout) => self.gate_timeout(timeout),

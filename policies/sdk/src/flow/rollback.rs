@@ -1,6 +1,7 @@
-//! Rollbacks: to the last good version after a failed gate, or on request.
+//! Rollbacks: to the last good version after a failed gate, or on request;
+//! to the digest that version was deployed with, when one was recorded.
 
-use super::{Flow, HISTORY_DEPTH, capability};
+use super::{Flow, HISTORY_DEPTH, capability, digest_deployed, with_digest};
 use crate::history::last_good;
 use crate::{Channel, Decision, PolicyError, RollbackRequested, Stage, actions};
 
@@ -13,15 +14,15 @@ impl Flow<'_> {
             .world
             .stage_version(&stage.name, None)
             .map_err(capability)?;
-        let target = match &request.to_version {
-            Some(v) => v.clone(),
+        let (target, digest) = match &request.to_version {
+            Some(v) => (v.clone(), None),
             None => {
                 let history = self
                     .world
                     .stage_history(&stage.name, HISTORY_DEPTH)
                     .map_err(capability)?;
                 match last_good(&history, &current) {
-                    Some(v) => v.to_owned(),
+                    Some(v) => (v.to_owned(), digest_deployed(&history, v)),
                     None => {
                         return Ok(Decision::from(vec![actions::fail(format!(
                             "cannot roll back {}: no earlier good version than {current}",
@@ -62,7 +63,11 @@ impl Flow<'_> {
                 stage.name
             )));
         }
-        Ok(Decision::from(acts).because(why))
+        Ok(with_digest(
+            Decision::from(acts).because(why),
+            &target,
+            digest.as_deref(),
+        ))
     }
 
     /// Rolls `stage` back from `bad` to its last good version and fails the
@@ -84,10 +89,15 @@ impl Flow<'_> {
             ))]));
         };
         let channel = self.channel(stage, &self.settings.rollback_labels, why.clone());
-        Ok(Decision::from(vec![
+        let decision = Decision::from(vec![
             actions::rollback(&stage.name, good, bad, channel, why.clone()),
             actions::fail(format!("{why}; rolled back to {good}")),
         ])
-        .because(why))
+        .because(why);
+        Ok(with_digest(
+            decision,
+            good,
+            digest_deployed(&history, good).as_deref(),
+        ))
     }
 }

@@ -376,3 +376,102 @@ fn the_fake_world_answers_one_target_per_stage_and_no_samples_by_default() {
     );
     assert_eq!(w.metrics_query("up", None), Ok(Vec::new()));
 }
+
+const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+#[test]
+fn a_new_version_takes_its_digest_to_the_first_stage() {
+    let (ctx, w) = (ctx(), world(&[]));
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let event = Event::NewVersion(NewVersion {
+        version: "v2".into(),
+        digest: Some(D2.into()),
+    });
+    let decision = flow.decide(&event).unwrap();
+    let Action::SetVersion(set) = &decision.actions[0] else {
+        panic!("expected a set-version, got {:?}", decision.actions);
+    };
+    assert_eq!(
+        (
+            set.stage.as_str(),
+            set.version.as_str(),
+            set.digest.as_deref()
+        ),
+        ("dev", "v2", Some(D2))
+    );
+}
+
+#[test]
+fn a_healthy_stage_hands_its_digest_to_the_next() {
+    let ctx = ctx();
+    let mut w = world(&[("v2", None), ("v1", None)]);
+    w.targets.insert(
+        "dev".into(),
+        vec![crate::TargetVersion {
+            label: String::new(),
+            version: Some("v2".into()),
+            digest: Some(D2.into()),
+        }],
+    );
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let decision = flow
+        .health_observed(&observed("dev", HealthStatus::Healthy))
+        .unwrap();
+    let Action::SetVersion(set) = &decision.actions[0] else {
+        panic!("expected a set-version, got {:?}", decision.actions);
+    };
+    assert_eq!(
+        (set.stage.as_str(), set.digest.as_deref()),
+        ("staging", Some(D2))
+    );
+    // A stage holding another version hands on nothing of its own.
+    w.targets.get_mut("dev").unwrap()[0].version = Some("v3".into());
+    let flow = Flow::new(&ctx, &w, &s);
+    let decision = flow
+        .health_observed(&observed("dev", HealthStatus::Healthy))
+        .unwrap();
+    assert!(
+        matches!(&decision.actions[0], Action::SetVersion(set) if set.digest.is_none()),
+        "{:?}",
+        decision.actions
+    );
+}
+
+#[test]
+fn a_rollback_goes_back_to_the_digest_deployed_with_the_good_version() {
+    let ctx = ctx();
+    let mut w = world(&[("v2", None), ("v1", None)]);
+    for history in w.histories.values_mut() {
+        history[0].digest = Some(D2.into());
+        history[1].digest = Some(D1.into());
+    }
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let failed = flow
+        .health_observed(&observed("dev", HealthStatus::Degraded))
+        .unwrap();
+    let Action::Rollback(rollback) = &failed.actions[0] else {
+        panic!("expected a rollback, got {:?}", failed.actions);
+    };
+    assert_eq!(
+        (rollback.to_version.as_str(), rollback.to_digest.as_deref()),
+        ("v1", Some(D1))
+    );
+    w.versions.insert("dev".into(), "v2".into());
+    let flow = Flow::new(&ctx, &w, &s);
+    let requested = flow
+        .rollback_requested(&crate::RollbackRequested {
+            stage: "dev".into(),
+            to_version: None,
+            reason: "pager".into(),
+        })
+        .unwrap();
+    assert!(
+        matches!(&requested.actions[0], Action::Rollback(r) if r.to_digest.as_deref() == Some(D1)),
+        "{:?}",
+        requested.actions
+    );
+}
