@@ -4,7 +4,8 @@
 //! out to be unusable. The Argo CD application of every stage the decision
 //! gates or commits to directly must exist and be readable; when the app
 //! has stages that change by merge request, the forge token must be able to
-//! list the project's merge requests. A failure is exit 4 with nothing
+//! list the project's merge requests; when the policy reads metrics, the
+//! metrics server must answer a query. A failure is exit 4 with nothing
 //! written.
 
 use super::audit::{ActionStatus, Status};
@@ -56,6 +57,14 @@ impl Engine {
                         )
                     })?;
             }
+        }
+        if let Some(metrics) = &self.systems.metrics
+            && self.policy.interfaces.baton_import("metrics").is_some()
+        {
+            metrics
+                .query("vector(1)", (self.options.clock)())
+                .await
+                .map_err(|e| format!("the metrics server cannot answer: {}", error_chain(&e)))?;
         }
         let merge_requests_follow = self.context.stages.iter().any(|s| !s.direct_commit_allowed);
         if let Some(forge) = &self.systems.forge
