@@ -11,6 +11,7 @@
 use super::audit::{ActionStatus, Status};
 use super::state::{Engine, RunState, Slot, Stop};
 use crate::capabilities::argocd::AppRef;
+use crate::capabilities::metrics::ErrorKind;
 use crate::report::error_chain;
 use crate::runtime::{Action, Channel, Decision};
 
@@ -61,10 +62,17 @@ impl Engine {
         if let Some(metrics) = &self.systems.metrics
             && self.policy.interfaces.baton_import("metrics").is_some()
         {
-            metrics
-                .query("vector(1)", (self.options.clock)())
-                .await
-                .map_err(|e| format!("the metrics server cannot answer: {}", error_chain(&e)))?;
+            // Any answer of the API (an error about the query included)
+            // shows it reachable and the token accepted.
+            match metrics.query("vector(1)", (self.options.clock)()).await {
+                Err(e) if e.kind() != ErrorKind::BadQuery => {
+                    return Err(format!(
+                        "the metrics server cannot answer: {}",
+                        error_chain(&e)
+                    ));
+                }
+                _ => {}
+            }
         }
         let merge_requests_follow = self.context.stages.iter().any(|s| !s.direct_commit_allowed);
         if let Some(forge) = &self.systems.forge
