@@ -25,6 +25,7 @@ mod forge_shapes;
 mod forge_sims;
 mod forge_transport;
 mod git;
+mod metrics;
 mod polyglot;
 mod runtime;
 mod world;

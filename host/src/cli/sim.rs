@@ -36,12 +36,12 @@ pub enum SimCommand {
 pub struct PrometheusArgs {
     /// Script file (YAML): `queries:` mapping each PromQL text to a
     /// timeline of answers (`{ at: 2m, value: 0.3 }`, `samples`, `scalar`,
-    /// `error: { type: bad_data, message }`), offsets from the start;
-    /// `unscripted: error|empty`.
+    /// `error: { type: bad_data, message }`), offsets from the start (no
+    /// `at`: always); `unscripted: error|empty`.
     #[arg(long)]
     script: Option<PathBuf>,
-    /// A constant answer as 'PROMQL=VALUE' (a number, NaN, +Inf or -Inf);
-    /// repeatable, added to the script.
+    /// An answer holding at all times, as 'PROMQL=VALUE' (a number, NaN,
+    /// +Inf or -Inf); repeatable, added to the script.
     #[arg(long = "answer", value_name = "PROMQL=VALUE")]
     answers: Vec<String>,
     /// Address to listen on (port 0 picks one).

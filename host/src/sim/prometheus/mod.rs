@@ -105,7 +105,8 @@ fn build(config: PromSimConfig) -> Result<Arc<Shared>, PromSimError> {
             let resolved = answer
                 .answer(&format!("queries.{query:?}[{i}]"))
                 .map_err(PromSimError::Script)?;
-            timeline.push((start.saturating_add(answer.at.0), resolved));
+            let from = answer.at.map_or(i64::MIN, |at| start.saturating_add(at.0));
+            timeline.push((from, resolved));
         }
         timeline.sort_by_key(|(at, _)| *at);
         timelines.insert(query.trim().to_owned(), timeline);

@@ -39,20 +39,37 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// An API error as Prometheus sends it.
-fn api_error(error_type: ErrorType, message: &str) -> Response {
-    let status = StatusCode::from_u16(error_type.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let body = json!({"status": "error", "errorType": error_type.as_str(), "error": message});
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+/// Why a request ends without a result: an API error as Prometheus sends
+/// it, or a plain answer from in front of it (a proxy's 503, a 401).
+enum Refusal {
+    /// `{"status":"error","errorType","error"}` with the type's status.
+    Api(ErrorType, String),
+    /// A plain-text body.
+    Plain(StatusCode, &'static str),
 }
 
-fn bad_data(message: String) -> Response {
-    api_error(ErrorType::BadData, &message)
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(error_type, message) => {
+                let status =
+                    StatusCode::from_u16(error_type.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                let body =
+                    json!({"status": "error", "errorType": error_type.as_str(), "error": message});
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
+                    .into_response()
+            }
+            Self::Plain(status, body) => (status, body).into_response(),
+        }
+    }
+}
+
+fn bad_data(message: String) -> Refusal {
+    Refusal::Api(ErrorType::BadData, message)
 }
 
 fn success(result_type: &str, result: Value) -> Response {
@@ -111,14 +128,17 @@ fn admit(
     headers: &HeaderMap,
     query: Option<&str>,
     body: &[u8],
-) -> Result<BTreeMap<String, String>, Response> {
+) -> Result<BTreeMap<String, String>, Refusal> {
     shared.queries.fetch_add(1, Ordering::SeqCst);
     let failing = shared
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
     if failing {
-        return Err((StatusCode::SERVICE_UNAVAILABLE, "upstream connect error\n").into_response());
+        return Err(Refusal::Plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream connect error\n",
+        ));
     }
     if let Some(token) = &shared.token {
         let given = headers
@@ -126,7 +146,7 @@ fn admit(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if given != Some(token.as_str()) {
-            return Err((StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response());
+            return Err(Refusal::Plain(StatusCode::UNAUTHORIZED, "Unauthorized\n"));
         }
     }
     let params = params(query, headers, body);
@@ -141,7 +161,7 @@ fn admit(
 }
 
 /// A time parameter: Unix seconds (fractions allowed) or RFC 3339.
-fn time_param(params: &BTreeMap<String, String>, name: &str) -> Result<i64, Response> {
+fn time_param(params: &BTreeMap<String, String>, name: &str) -> Result<i64, Refusal> {
     let text = params.get(name).map(String::as_str).unwrap_or_default();
     let parsed = match text.parse::<f64>() {
         Ok(secs) if secs.is_finite() => Some((secs * 1000.0).round() as i64),
@@ -151,14 +171,20 @@ fn time_param(params: &BTreeMap<String, String>, name: &str) -> Result<i64, Resp
         }),
     };
     parsed.ok_or_else(|| {
+        // Prometheus words the instant query's `time` apart.
+        let prefix = if name == "time" {
+            "Invalid time value for 'time': "
+        } else {
+            ""
+        };
         bad_data(format!(
-            "invalid parameter \"{name}\": cannot parse {text:?} to a valid timestamp"
+            "invalid parameter \"{name}\": {prefix}cannot parse {text:?} to a valid timestamp"
         ))
     })
 }
 
 /// The `query` parameter, trimmed.
-fn promql(params: &BTreeMap<String, String>) -> Result<String, Response> {
+fn promql(params: &BTreeMap<String, String>) -> Result<String, Refusal> {
     match params.get("query").map(|q| q.trim()) {
         Some(q) if !q.is_empty() => Ok(q.to_owned()),
         _ => Err(bad_data(
@@ -169,7 +195,7 @@ fn promql(params: &BTreeMap<String, String>) -> Result<String, Response> {
 
 /// The answer to `promql` at `at`: scripted, or what an unscripted query
 /// answers. Before a script's first answer there is no data yet.
-fn answer(shared: &Shared, promql: &str, at: i64) -> Result<SimAnswer, Response> {
+fn answer(shared: &Shared, promql: &str, at: i64) -> Result<SimAnswer, Refusal> {
     let timelines = shared.timelines();
     match timelines.get(promql) {
         Some(timeline) => Ok(holding(timeline, at)
@@ -192,7 +218,7 @@ async fn query(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    let run = || -> Result<Response, Response> {
+    let run = || -> Result<Response, Refusal> {
         let params = admit(&shared, &headers, raw.as_deref(), &body)?;
         let promql = promql(&params)?;
         let at = if params.contains_key("time") {
@@ -209,10 +235,12 @@ async fn query(
                     .collect(),
             ),
             SimAnswer::Scalar(v) => success("scalar", pair(at, v)),
-            SimAnswer::Error(error_type, message) => api_error(error_type, &message),
+            SimAnswer::Error(error_type, message) => {
+                Refusal::Api(error_type, message).into_response()
+            }
         })
     };
-    run().unwrap_or_else(|r| r)
+    run().unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn query_range(
@@ -221,7 +249,7 @@ async fn query_range(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    let run = || -> Result<Response, Response> {
+    let run = || -> Result<Response, Refusal> {
         let params = admit(&shared, &headers, raw.as_deref(), &body)?;
         let promql = promql(&params)?;
         let start = time_param(&params, "start")?;
@@ -234,13 +262,13 @@ async fn query_range(
         })?;
         if end < start {
             return Err(bad_data(
-                "end timestamp must not be before start time".into(),
+                "invalid parameter \"end\": end timestamp must not be before start time".into(),
             ));
         }
         if step <= 0 {
             return Err(bad_data(
-                "zero or negative query resolution step widths are not accepted. Try a \
-                 positive integer"
+                "invalid parameter \"step\": zero or negative query resolution step widths \
+                 are not accepted. Try a positive integer"
                     .into(),
             ));
         }
@@ -265,7 +293,7 @@ async fn query_range(
                     .or_default()
                     .push(pair(at, v)),
                 SimAnswer::Error(error_type, message) => {
-                    return Ok(api_error(error_type, &message));
+                    return Err(Refusal::Api(error_type, message));
                 }
             }
             at += step;
@@ -278,7 +306,7 @@ async fn query_range(
                 .collect(),
         ))
     };
-    run().unwrap_or_else(|r| r)
+    run().unwrap_or_else(IntoResponse::into_response)
 }
 
 #[cfg(test)]

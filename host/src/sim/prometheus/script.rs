@@ -17,9 +17,9 @@ pub type SimLabels = BTreeMap<String, String>;
 #[serde(deny_unknown_fields)]
 pub struct ScriptedAnswer {
     /// From when it holds, as an offset from the simulator's start
-    /// (`90s`, `-10m`, `1h`); default `0s`.
+    /// (`90s`, `-10m`, `1h`); absent: from the beginning of time.
     #[serde(default)]
-    pub at: Offset,
+    pub at: Option<Offset>,
     /// One sample without labels (what `sum(...)` answers).
     #[serde(default)]
     pub value: Option<SimValue>,
@@ -127,7 +127,7 @@ impl<'de> Deserialize<'de> for SimValue {
 }
 
 /// An offset from the simulator's start, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offset(pub i64);
 
 impl<'de> Deserialize<'de> for Offset {
@@ -282,7 +282,7 @@ mod tests {
             answers[3],
             SimAnswer::Error(ErrorType::BadData, "parse error".into())
         );
-        assert_eq!(script[0].at, Offset(-600_000));
+        assert_eq!(script[0].at, Some(Offset(-600_000)));
         let both: Vec<ScriptedAnswer> =
             yaml_serde::from_str("- { value: 1, scalar: 2 }").expect("parses");
         assert!(both[0].answer("queries.up[0]").is_err());
