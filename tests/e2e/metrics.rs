@@ -716,6 +716,25 @@ fn a_policy_that_reads_metrics_is_refused_without_a_metrics_section() {
     assert!(env.file("dev").contains("tag: \"v1.0.0\""));
 }
 
+#[test]
+fn an_unreachable_prometheus_is_found_before_the_first_write() {
+    // A port nothing listens on.
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let env = slo_env(Some(&url));
+    let before = env.fingerprint();
+    let out = env.baton(&["promote", "--app", APP, "--tag", "v1.0.1"]);
+    assert_code(&out, 4);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "outside system failed: before writing anything: the metrics server cannot answer: \
+             {url}/api/v1/query: request to Prometheus failed"
+        )),
+        "{text}"
+    );
+    assert_eq!(env.fingerprint(), before, "nothing was written");
+}
+
 /// `baton config check` of a minimal file with `metrics` appended.
 fn check_config(metrics: &str, vars: &[(&str, &str)]) -> std::process::Output {
     let home = tempfile::tempdir().unwrap();
