@@ -270,14 +270,20 @@ fn slo_env(url: Option<&str>) -> Env {
         ..Setup::default()
     });
     if let Some(url) = url {
-        let path = env.dir().join("baton.yaml");
-        let mut yaml = std::fs::read_to_string(&path).unwrap();
-        yaml.push_str(&format!(
-            "metrics:\n  kind: prometheus\n  url: {url}\n  timeout: 10s\n"
-        ));
-        std::fs::write(&path, yaml).unwrap();
+        configure_metrics(&env, url);
     }
     env
+}
+
+/// Adds `metrics:` for the Prometheus at `url` to the env's `baton.yaml`
+/// (a policy that imports metrics is refused without one).
+pub(crate) fn configure_metrics(env: &Env, url: &str) {
+    let path = env.dir().join("baton.yaml");
+    let mut yaml = std::fs::read_to_string(&path).unwrap();
+    yaml.push_str(&format!(
+        "metrics:\n  kind: prometheus\n  url: {url}\n  timeout: 10s\n"
+    ));
+    std::fs::write(&path, yaml).unwrap();
 }
 
 /// The tag dev holds on the env repo's main.
@@ -422,10 +428,7 @@ fn a_promote_whose_error_rate_rises_is_rolled_back_with_the_promql_answers_recor
     });
     let exporter = Exporter::start(&rt, ratio);
     let prometheus = Prometheus::start(&binary, &rt, exporter.port);
-    let path = env.dir().join("baton.yaml");
-    let yaml = std::fs::read_to_string(&path).unwrap()
-        + &format!("metrics:\n  kind: prometheus\n  url: {}\n", prometheus.url);
-    std::fs::write(&path, yaml).unwrap();
+    configure_metrics(&env, &prometheus.url);
 
     let out = env.baton(&["promote", "--app", APP, "--tag", "v1.0.2"]);
     assert_code(&out, 1);
@@ -708,7 +711,10 @@ fn a_policy_that_reads_metrics_is_refused_without_a_metrics_section() {
             "{err}"
         );
         assert!(
-            err.contains("hint: add `metrics: { kind: prometheus, url: "),
+            err.ends_with(
+                "hint: add `metrics: { kind: prometheus, url: https://prometheus.example.com }` \
+                 to baton.yaml, or use a policy that does not read metrics\n"
+            ),
             "{err}"
         );
     }

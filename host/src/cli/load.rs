@@ -77,7 +77,8 @@ pub fn policy(config: &Config, cache_root: Option<&Path>) -> Result<LoadedPolicy
         ))
         .at_config_key(config.path(), "policy.path")
         .hint(
-            "add `metrics: { kind: prometheus, url: https://prometheus.example.com }` to              baton.yaml, or use a policy that does not read metrics",
+            "add `metrics: { kind: prometheus, url: https://prometheus.example.com }` to \
+             baton.yaml, or use a policy that does not read metrics",
         ));
     }
     Ok(policy)
