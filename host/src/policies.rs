@@ -1,5 +1,7 @@
-//! The policy embedded in the binary: the default policy (`builtin:default`),
-//! built from `../policies` by the build script. Tests name every other
+//! The policies embedded in the binary: the default policy
+//! (`builtin:default`) and the SLO policy (`builtin:slo`, which the metrics
+//! variant of `baton demo` runs), built from `../policies` by the build
+//! script. Tests name every other
 //! component by path through `test_policies.rs` in `OUT_DIR`, which only
 //! the tests and benches include.
 

@@ -28,6 +28,7 @@ mod forge_sims;
 mod forge_transport;
 mod git;
 mod history_report;
+mod metrics;
 mod polyglot;
 mod runtime;
 mod templates;

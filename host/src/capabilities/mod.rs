@@ -6,3 +6,4 @@
 pub mod argocd;
 pub mod forge;
 pub mod git;
+pub mod metrics;

@@ -6,6 +6,13 @@
 //! then the env repo's CI runs `advance`); `v1.0.2` degrades in dev and is
 //! rolled back. The same engine and loading code as the real commands run
 //! every step.
+//!
+//! `baton demo --metrics` is the same flow gated on metrics ([`metrics`]):
+//! a Prometheus simulator joins the stack, the SLO policy bakes every
+//! healthy stage, and `v1.0.2` is Healthy in Argo CD but fails a quarter
+//! of its requests, so its bake rolls it back.
+
+mod metrics;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,6 +35,7 @@ use crate::secret::Secret;
 use crate::sim::argocd::{self as argocd_sim, SimApp, SimConfig};
 use crate::sim::forge::{MergeStrategy, gitlab as gitlab_sim};
 use crate::sim::git_http::{self as http_server, GitHttpConfig};
+use crate::sim::prometheus::PromSimHandle;
 
 /// Arguments of `baton demo`.
 #[derive(Debug, Args)]
@@ -39,12 +47,19 @@ pub struct DemoArgs {
     /// Output format of the final status.
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
-    /// The policy to run the flow with: a component file or builtin:NAME.
-    #[arg(long, value_name = "PATH", default_value = "builtin:default")]
-    policy: String,
-    /// The policy's settings, as a YAML or JSON mapping.
-    #[arg(long, value_name = "YAML", default_value = "{ health_timeout: 20s }")]
-    settings: String,
+    /// The policy to run the flow with: a component file or builtin:NAME
+    /// [default: builtin:default; with --metrics, builtin:slo].
+    #[arg(long, value_name = "PATH")]
+    policy: Option<String>,
+    /// The policy's settings, as a YAML or JSON mapping [default: {
+    /// health_timeout: 20s }; with --metrics, the SLO policy's bake and
+    /// indicators].
+    #[arg(long, value_name = "YAML")]
+    settings: Option<String>,
+    /// Gate on metrics: a Prometheus simulator, `metrics:` in baton.yaml
+    /// and the SLO policy; the bad release is caught by its error ratio.
+    #[arg(long)]
+    metrics: bool,
 }
 
 const APP: &str = "payments";
@@ -52,8 +67,14 @@ const STAGES: [&str; 3] = ["dev", "staging", "prod"];
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<(), CommandError> {
-    let policy = policy_path(&args.policy)?;
-    let settings = settings(&args.settings)?;
+    let (default_policy, default_settings) = if args.metrics {
+        (metrics::POLICY, metrics::settings())
+    } else {
+        ("builtin:default", "{ health_timeout: 20s }".to_owned())
+    };
+    let policy = policy_path(args.policy.as_deref().unwrap_or(default_policy))?;
+    let settings = settings(args.settings.as_deref().unwrap_or(&default_settings))?;
+    let with_metrics = args.metrics;
     let dir = tempfile::Builder::new()
         .prefix("baton-demo-")
         .tempdir()
@@ -61,8 +82,12 @@ pub fn run(args: DemoArgs) -> Result<(), CommandError> {
     let root = dir.path().to_path_buf();
     let format = args.output;
     let result = process::block_on("the demo", async move {
-        let stack = Stack::start(&root).await?;
-        let result = demo(&root, &stack, format, &policy, &settings).await;
+        let stack = Stack::start(&root, with_metrics).await?;
+        let result = if with_metrics {
+            metrics::demo(&root, &stack, format, &policy, &settings).await
+        } else {
+            demo(&root, &stack, format, &policy, &settings).await
+        };
         stack.shutdown().await?;
         result
     });
@@ -164,11 +189,15 @@ struct Stack {
     git_http: http_server::GitHttpHandle,
     argocd: argocd_sim::SimHandle,
     gitlab: crate::sim::forge::SimHandle,
+    /// The Prometheus simulator of `--metrics`.
+    prometheus: Option<PromSimHandle>,
 }
 
 impl Stack {
-    /// Seeds the env repo and starts the git server and the simulators.
-    async fn start(root: &Path) -> Result<Self, CommandError> {
+    /// Seeds the env repo and starts the git server and the simulators
+    /// (with `metrics`, the Prometheus one too, and Argo CD apps that stay
+    /// Healthy: the metrics find the bad release).
+    async fn start(root: &Path, metrics: bool) -> Result<Self, CommandError> {
         let bare = seed(root)?;
         let git_http = http_server::spawn(GitHttpConfig {
             root: root.join("git"),
@@ -186,7 +215,9 @@ impl Stack {
             app.sync_delay_ms = 100;
             app.sync_duration_ms = 200;
             app.progress_ms = 600;
-            if stage == "dev" {
+            if metrics {
+                app.script = metrics::argocd_script();
+            } else if stage == "dev" {
                 // The demo's bad release: v1.0.2 crash-loops in dev.
                 app.degrade_versions = Some(r"^v1\.0\.2$".into());
             }
@@ -204,11 +235,17 @@ impl Stack {
         })
         .await
         .map_err(|e| failed(format!("cannot start the GitLab simulator: {e}")))?;
+        let prometheus = if metrics {
+            Some(metrics::spawn_prometheus().await?)
+        } else {
+            None
+        };
         Ok(Self {
             repo_url: format!("{}/gitops-env.git", git_http.base_url()),
             git_http,
             argocd,
             gitlab,
+            prometheus,
         })
     }
 
@@ -218,6 +255,9 @@ impl Stack {
             .await
             .map_err(CommandError::external)?;
         self.argocd.shutdown().await;
+        if let Some(prometheus) = self.prometheus {
+            prometheus.shutdown().await;
+        }
         self.git_http.shutdown();
         Ok(())
     }
@@ -229,12 +269,19 @@ impl Stack {
              env_repo:\n  url: {}\n  branch: main\n\
              argocd:\n  url: {}\n\
              forge:\n  kind: gitlab\n  api_url: {}\n  project: acme/gitops-env\n\
+             {}\
              policy:\n  path: {policy}\n  settings: {settings}\n\
              guardrails:\n  direct_commit_stages: [dev]\n  auto_merge_stages: []\n  max_health_wait: 1m\n\
              apps:\n  {APP}:\n    stages:\n",
             self.repo_url,
             self.argocd.base_url(),
-            self.gitlab.api_url()
+            self.gitlab.api_url(),
+            self.prometheus
+                .as_ref()
+                .map_or_else(String::new, |p| format!(
+                    "metrics:\n  kind: prometheus\n  url: {}\n  timeout: 5s\n",
+                    p.base_url()
+                ))
         );
         for stage in STAGES {
             let _ = writeln!(
@@ -255,6 +302,33 @@ struct Demo {
 }
 
 impl Demo {
+    /// Writes the demo's `baton.yaml` under `root` for `stack`.
+    fn new(
+        root: &Path,
+        stack: &Stack,
+        format: OutputFormat,
+        policy: &str,
+        settings: &str,
+    ) -> Result<Self, CommandError> {
+        let config = root.join("baton.yaml");
+        std::fs::write(&config, stack.config_yaml(policy, settings))
+            .map_err(|e| failed(format!("cannot write {}: {e}", config.display())))?;
+        let reviewer = GitLab::new(
+            GitLabConfig::new(stack.gitlab.api_url(), "acme/gitops-env", "DEMO_TOKEN"),
+            Secret::new(""),
+        )?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            common: CommonArgs {
+                config,
+                output: OutputFormat::Text,
+                cache_dir: Some(root.join("cache")),
+            },
+            forge: reviewer,
+            format,
+        })
+    }
+
     fn say(&self, line: &str) {
         match self.format {
             OutputFormat::Text => output::print(&format!("{line}\n")),
@@ -354,23 +428,7 @@ async fn demo(
     settings: &str,
 ) -> Result<(), CommandError> {
     let started = Instant::now();
-    let config = root.join("baton.yaml");
-    std::fs::write(&config, stack.config_yaml(policy, settings))
-        .map_err(|e| failed(format!("cannot write {}: {e}", config.display())))?;
-    let reviewer = GitLab::new(
-        GitLabConfig::new(stack.gitlab.api_url(), "acme/gitops-env", "DEMO_TOKEN"),
-        Secret::new(""),
-    )?;
-    let d = Demo {
-        root: root.to_path_buf(),
-        common: CommonArgs {
-            config,
-            output: OutputFormat::Text,
-            cache_dir: Some(root.join("cache")),
-        },
-        forge: reviewer,
-        format,
-    };
+    let d = Demo::new(root, stack, format, policy, settings)?;
     d.say(&format!(
         "Baton demo: {APP} through dev, staging and prod, on local simulators\n  \
          env repo  {}\n  Argo CD   {} (simulated)\n  GitLab    {} (simulated)\n  \

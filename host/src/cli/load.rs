@@ -1,8 +1,9 @@
 //! Loading what a command works with, in one place: `baton.yaml`, the
-//! configured policy (through the compile cache), and the systems of an
+//! configured policy (through the compile cache; refused when it imports
+//! a capability `baton.yaml` does not configure), and the systems of an
 //! app (tokens from the named variables, the env repo cache fetched, the
-//! Argo CD and forge clients built). `config check`, the run commands,
-//! `status` and the demo all load through here.
+//! Argo CD, forge and metrics clients built). `config check`, the run
+//! commands, `status` and the demo all load through here.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use super::output::OutputFormat;
 use crate::capabilities::argocd::{ArgoCdClient, ArgoCdConfig};
 use crate::capabilities::forge::{Forge, GitHub, GitHubConfig, GitLab, GitLabConfig};
 use crate::capabilities::git::{EnvRepo, OpenOptions, RepoSource, default_cache_root};
-use crate::config::{self, Config, ForgeKind, ForgeSection};
+use crate::capabilities::metrics::{PrometheusClient, PrometheusConfig};
+use crate::config::{self, Config, ForgeKind, ForgeSection, MetricsKind, MetricsSection};
 use crate::engine::{SharedRepo, Systems};
 use crate::runtime::{Limits, LoadedPolicy, PolicyRuntime};
 use crate::secret::Secret;
@@ -60,11 +62,26 @@ pub fn runtime(cache_dir: Option<PathBuf>) -> Result<PolicyRuntime, CommandError
 
 /// Loads the configured policy, through the compile cache under
 /// `cache_root` when one is given. Errors name `policy.path` in the config.
+/// A policy that imports `baton:policy/metrics` while `baton.yaml` has no
+/// `metrics:` section is refused (exit 2): every query would be denied, so
+/// the capability would be silently missing.
 pub fn policy(config: &Config, cache_root: Option<&Path>) -> Result<LoadedPolicy, CommandError> {
     let runtime = runtime(cache_root.map(|d| d.join("policies")))?;
     let p = config.policy();
-    tokio::task::block_in_place(|| runtime.load(&p.source, p.sha256.as_deref()))
-        .map_err(|e| CommandError::from(e).at_config_key(config.path(), "policy.path"))
+    let policy = tokio::task::block_in_place(|| runtime.load(&p.source, p.sha256.as_deref()))
+        .map_err(|e| CommandError::from(e).at_config_key(config.path(), "policy.path"))?;
+    if let (Some(import), None) = (policy.interfaces.baton_import("metrics"), config.metrics()) {
+        return Err(CommandError::usage(format!(
+            "policy {} imports {import}, but there is no metrics: section",
+            p.source
+        ))
+        .at_config_key(config.path(), "policy.path")
+        .hint(
+            "add `metrics: { kind: prometheus, url: https://prometheus.example.com }` to \
+             baton.yaml, or use a policy that does not read metrics",
+        ));
+    }
+    Ok(policy)
 }
 
 /// The oldest git Baton drives (`fetch --no-write-fetch-head`, protocol v2).
@@ -126,6 +143,10 @@ pub fn systems(config: &Config, cache_root: &Path) -> Result<Systems, CommandErr
         Some(f) => Some(forge(config, f)?),
         None => None,
     };
+    let metrics = match config.metrics() {
+        Some(m) => Some(metrics(config, m)?),
+        None => None,
+    };
     let source = RepoSource {
         url: repo.url.clone(),
         token: repo_token,
@@ -137,7 +158,23 @@ pub fn systems(config: &Config, cache_root: &Path) -> Result<Systems, CommandErr
         repo: SharedRepo::new(repo),
         argocd,
         forge,
+        metrics,
     })
+}
+
+/// The Prometheus client of `metrics:`.
+fn metrics(config: &Config, m: &MetricsSection) -> Result<Arc<PrometheusClient>, CommandError> {
+    let token = config
+        .token(m.token.as_ref())?
+        .unwrap_or_else(|| Secret::new(""));
+    let token_env = m.token.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+    let mut cfg = match m.kind {
+        MetricsKind::Prometheus => PrometheusConfig::new(m.url.clone(), token, token_env),
+    };
+    cfg.query_timeout = m.timeout;
+    let client = PrometheusClient::new(cfg)
+        .map_err(|e| CommandError::usage(e).at_config_key(config.path(), "metrics.url"))?;
+    Ok(Arc::new(client))
 }
 
 /// The forge client of `forge:`.

@@ -1,5 +1,6 @@
 //! `baton sim ...`: the simulators as standalone servers on loopback, for
-//! trying Baton and its policies without a real Argo CD, GitLab or GitHub.
+//! trying Baton and its policies without a real Argo CD, GitLab, GitHub or
+//! Prometheus.
 //! Each prints `listening on <url>` on stdout once it accepts connections,
 //! then serves until interrupted.
 
@@ -14,6 +15,7 @@ use super::output;
 use crate::secret::Secret;
 use crate::sim::argocd::{self as argocd_sim, SimApp, SimConfig};
 use crate::sim::forge::{MergeStrategy, github, gitlab};
+use crate::sim::prometheus::{self as prometheus_sim, PromSimConfig, ScriptedAnswer};
 
 /// Simulator subcommands.
 #[derive(Debug, Subcommand)]
@@ -24,6 +26,30 @@ pub enum SimCommand {
     Gitlab(GitlabArgs),
     /// A GitHub REST API (pull requests) over a bare git repository.
     Github(GithubArgs),
+    /// A Prometheus query API (`/api/v1/query`, `/api/v1/query_range`)
+    /// answering scripted series by PromQL text.
+    Prometheus(PrometheusArgs),
+}
+
+/// Arguments of `baton sim prometheus`.
+#[derive(Debug, Args)]
+pub struct PrometheusArgs {
+    /// Script file (YAML): `queries:` mapping each PromQL text to a
+    /// timeline of answers (`{ at: 2m, value: 0.3 }`, `samples`, `scalar`,
+    /// `error: { type: bad_data, message }`), offsets from the start (no
+    /// `at`: always); `unscripted: error|empty`.
+    #[arg(long)]
+    script: Option<PathBuf>,
+    /// An answer holding at all times, as 'PROMQL=VALUE' (a number, NaN,
+    /// +Inf or -Inf); repeatable, added to the script.
+    #[arg(long = "answer", value_name = "PROMQL=VALUE")]
+    answers: Vec<String>,
+    /// Address to listen on (port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Environment variable holding the bearer token the server requires.
+    #[arg(long)]
+    token_env: Option<String>,
 }
 
 /// Arguments of `baton sim argocd`.
@@ -105,6 +131,7 @@ pub fn run(cmd: SimCommand) -> Result<(), CommandError> {
             SimCommand::Argocd(args) => argocd(args).await,
             SimCommand::Gitlab(args) => forge_gitlab(args).await,
             SimCommand::Github(args) => forge_github(args).await,
+            SimCommand::Prometheus(args) => prometheus(args).await,
         }
     })
 }
@@ -216,4 +243,48 @@ async fn forge_github(args: GithubArgs) -> Result<(), CommandError> {
     github::serve(config, listener)
         .await
         .map_err(|e| serve_error(&e))
+}
+
+async fn prometheus(args: PrometheusArgs) -> Result<(), CommandError> {
+    let mut config: PromSimConfig = match &args.script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CommandError::usage(format!("cannot read script {}: {e}", path.display()))
+            })?;
+            yaml_serde::from_str(&text).map_err(|e| {
+                CommandError::usage(format!("invalid script {}: {e}", path.display()))
+            })?
+        }
+        None => PromSimConfig::default(),
+    };
+    for spec in &args.answers {
+        let (promql, answer) = parse_answer(spec)?;
+        config.queries.entry(promql).or_default().push(answer);
+    }
+    if config.queries.is_empty() {
+        return Err(CommandError::usage(
+            "no queries: give --answer 'PROMQL=VALUE' or a --script with queries",
+        ));
+    }
+    config.token = token(args.token_env.as_deref())?;
+    let listener = listen(args.listen, "Prometheus simulator", "").await?;
+    prometheus_sim::serve(config, listener)
+        .await
+        .map_err(|e| serve_error(&e))
+}
+
+/// `PROMQL=VALUE`: the value is after the last `=` (PromQL has its own).
+fn parse_answer(spec: &str) -> Result<(String, ScriptedAnswer), CommandError> {
+    let bad = || {
+        CommandError::usage(format!(
+            "--answer {spec:?}: expected PROMQL=VALUE, e.g. 'sum(rate(errors[5m]))=0.01'"
+        ))
+    };
+    let (promql, value) = spec.rsplit_once('=').ok_or_else(bad)?;
+    if promql.trim().is_empty() || value.trim().is_empty() {
+        return Err(bad());
+    }
+    let answer =
+        yaml_serde::from_str(&format!("{{ value: {:?} }}", value.trim())).map_err(|_| bad())?;
+    Ok((promql.trim().to_owned(), answer))
 }

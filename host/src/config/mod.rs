@@ -40,6 +40,14 @@ pub enum ForgeKind {
     Github,
 }
 
+/// Which kind of metrics server `metrics:` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsKind {
+    /// The Prometheus HTTP API.
+    Prometheus,
+}
+
 /// `guardrails.promotion_order`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +102,19 @@ pub struct ForgeSection {
     pub project: String,
     /// The token variable, if any.
     pub token: Option<TokenVar>,
+}
+
+/// `metrics:`.
+#[derive(Debug, Clone)]
+pub struct MetricsSection {
+    /// The server's API.
+    pub kind: MetricsKind,
+    /// Server URL (checked: http(s), no credentials).
+    pub url: String,
+    /// The token variable, if any.
+    pub token: Option<TokenVar>,
+    /// How long one query may take (more than zero).
+    pub timeout: Duration,
 }
 
 /// `policy:`.
@@ -172,6 +193,7 @@ pub struct Config {
     env_repo: EnvRepoConfig,
     argocd: Option<ArgoCdSection>,
     forge: Option<ForgeSection>,
+    metrics: Option<MetricsSection>,
     policy: PolicyConfig,
     guardrails: Guardrails,
     commit: CommitConfig,
@@ -298,6 +320,7 @@ impl Config {
                 insecure_skip_verify: a.insecure_skip_verify,
             }),
             forge: forge(&errors, &raw, tokens.forge)?,
+            metrics: metrics(&errors, &raw, tokens.metrics)?,
             commit: commit(&errors, &raw.commit)?,
             audit: audit(&errors, &raw.audit, &base_dir)?,
             apps,
@@ -329,6 +352,11 @@ impl Config {
     /// `forge:`, when configured.
     pub fn forge(&self) -> Option<&ForgeSection> {
         self.forge.as_ref()
+    }
+
+    /// `metrics:`, when configured.
+    pub fn metrics(&self) -> Option<&MetricsSection> {
+        self.metrics.as_ref()
     }
 
     /// `policy:`.
@@ -375,6 +403,7 @@ impl Config {
             self.env_repo.token.as_ref(),
             self.argocd.as_ref().and_then(|a| a.token.as_ref()),
             self.forge.as_ref().and_then(|f| f.token.as_ref()),
+            self.metrics.as_ref().and_then(|m| m.token.as_ref()),
         ]
         .into_iter()
         .flatten()
@@ -657,6 +686,34 @@ fn forge(
     }))
 }
 
+/// `metrics:`: a query timeout that is a duration above zero.
+fn metrics(
+    errors: &Errors<'_>,
+    raw: &RawConfig,
+    token: Option<TokenVar>,
+) -> Result<Option<MetricsSection>, ConfigError> {
+    let Some(m) = &raw.metrics else {
+        return Ok(None);
+    };
+    let timeout = parse_duration(&m.timeout)
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            errors.in_section(
+                "metrics.timeout",
+                format!(
+                    "{:?} is not a duration above zero like 10s, 30s or 1m",
+                    m.timeout
+                ),
+            )
+        })?;
+    Ok(Some(MetricsSection {
+        kind: m.kind,
+        url: m.url.clone(),
+        token,
+        timeout,
+    }))
+}
+
 /// `commit:`: an author is a name (and optionally an email) that a commit
 /// header can hold.
 fn commit(errors: &Errors<'_>, raw: &raw::RawCommit) -> Result<CommitConfig, ConfigError> {
@@ -727,6 +784,9 @@ fn urls(errors: &Errors<'_>, raw: &RawConfig) -> Result<(), ConfigError> {
     if let Some(f) = &raw.forge {
         urls.push(("forge.api_url", f.api_url.as_str(), "forge"));
     }
+    if let Some(m) = &raw.metrics {
+        urls.push(("metrics.url", m.url.as_str(), "metrics"));
+    }
     for (key, url, section) in urls {
         url_problem(url, key == "env_repo.url", section)
             .map_or(Ok(()), |m| Err(errors.in_section(key, m)))?;
@@ -787,6 +847,7 @@ struct Tokens {
     env_repo: Option<TokenVar>,
     argocd: Option<TokenVar>,
     forge: Option<TokenVar>,
+    metrics: Option<TokenVar>,
 }
 
 impl Tokens {
@@ -814,6 +875,10 @@ impl Tokens {
             forge: var(
                 "forge.token_env",
                 raw.forge.as_ref().and_then(|f| f.token_env.as_ref()),
+            )?,
+            metrics: var(
+                "metrics.token_env",
+                raw.metrics.as_ref().and_then(|m| m.token_env.as_ref()),
             )?,
         })
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ForgeKind, PromotionOrder};
+use super::{ForgeKind, MetricsKind, PromotionOrder};
 
 /// `baton.yaml` as written.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -22,6 +22,9 @@ pub(super) struct RawConfig {
     /// The forge hosting the env repo (merge requests).
     #[serde(default)]
     pub(super) forge: Option<RawForge>,
+    /// The metrics server policies may query (`baton:policy/metrics`).
+    #[serde(default)]
+    pub(super) metrics: Option<RawMetrics>,
     /// The policy that makes every decision.
     #[serde(default)]
     pub(super) policy: RawPolicy,
@@ -79,6 +82,26 @@ pub(super) struct RawForge {
     /// Name of the environment variable holding the token.
     #[serde(default)]
     pub(super) token_env: Option<String>,
+}
+
+/// `metrics:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    /// `prometheus`: the Prometheus HTTP API (`/api/v1/query`,
+    /// `/api/v1/query_range`), also served by Thanos, Mimir and
+    /// VictoriaMetrics.
+    pub(super) kind: MetricsKind,
+    /// Server URL, e.g. `https://prometheus.example.com`; the client adds
+    /// `/api/v1/...` after any path prefix it has.
+    pub(super) url: String,
+    /// Name of the environment variable holding the bearer token.
+    #[serde(default)]
+    pub(super) token_env: Option<String>,
+    /// How long one query may take, e.g. `30s`: sent to Prometheus as its
+    /// `timeout` parameter and bounding the request.
+    #[serde(default = "default_metrics_timeout")]
+    pub(super) timeout: String,
 }
 
 /// `policy:`.
@@ -211,4 +234,7 @@ fn default_direct() -> Vec<String> {
 }
 fn default_max_wait() -> String {
     "30m".into()
+}
+fn default_metrics_timeout() -> String {
+    "30s".into()
 }

@@ -37,7 +37,7 @@ impl Engine {
     }
 
     /// The world a decide call reads: the env repo at the tip fetched for
-    /// this run, and the configured Argo CD and forge.
+    /// this run, and the configured Argo CD, forge and metrics server.
     fn live_world(&self) -> Result<LiveWorld, Stop> {
         let tip = self.tip()?;
         let stages = self
@@ -60,7 +60,10 @@ impl Engine {
             world = world.with_argocd(argocd.clone(), handle.clone());
         }
         if let Some(forge) = &self.systems.forge {
-            world = world.with_forge(forge.clone(), handle);
+            world = world.with_forge(forge.clone(), handle.clone());
+        }
+        if let Some(metrics) = &self.systems.metrics {
+            world = world.with_metrics(metrics.clone(), handle);
         }
         Ok(world.with_attribution(self.attribution()))
     }

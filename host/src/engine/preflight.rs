@@ -4,12 +4,14 @@
 //! out to be unusable. The Argo CD application of every stage the decision
 //! gates or commits to directly must exist and be readable; when the app
 //! has stages that change by merge request, the forge token must be able to
-//! list the project's merge requests. A failure is exit 4 with nothing
+//! list the project's merge requests; when the policy reads metrics, the
+//! metrics server must answer a query. A failure is exit 4 with nothing
 //! written.
 
 use super::audit::{ActionStatus, Status};
 use super::state::{Engine, RunState, Slot, Stop};
 use crate::capabilities::argocd::AppRef;
+use crate::capabilities::metrics::ErrorKind;
 use crate::report::error_chain;
 use crate::runtime::{Action, Channel, Decision};
 
@@ -55,6 +57,21 @@ impl Engine {
                             error_chain(&e)
                         )
                     })?;
+            }
+        }
+        if let Some(metrics) = &self.systems.metrics
+            && self.policy.interfaces.baton_import("metrics").is_some()
+        {
+            // Any answer of the API (an error about the query included)
+            // shows it reachable and the token accepted.
+            match metrics.query("vector(1)", (self.options.clock)()).await {
+                Err(e) if e.kind() != ErrorKind::BadQuery => {
+                    return Err(format!(
+                        "the metrics server cannot answer: {}",
+                        error_chain(&e)
+                    ));
+                }
+                _ => {}
             }
         }
         let merge_requests_follow = self.context.stages.iter().any(|s| !s.direct_commit_allowed);

@@ -19,6 +19,7 @@ use crate::capabilities::argocd::ArgoCdClient;
 use crate::capabilities::forge::Forge;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::git::CommitSettings;
+use crate::capabilities::metrics::PrometheusClient;
 use crate::config::{Guardrails, StageConfig};
 use crate::report::error_chain;
 use crate::runtime::{Action, Context, LoadedPolicy};
@@ -37,6 +38,8 @@ pub struct Systems {
     pub argocd: Option<Arc<ArgoCdClient>>,
     /// The forge, when configured.
     pub forge: Option<Arc<dyn Forge>>,
+    /// The metrics server, when configured.
+    pub metrics: Option<Arc<PrometheusClient>>,
 }
 
 /// How a run behaves, beyond what `baton.yaml` says.

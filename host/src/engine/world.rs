@@ -1,8 +1,11 @@
 //! The live [`World`]: answers a policy's capability calls from the real
 //! env repo (gix), Argo CD and the forge. Each capability is optional; a
 //! call to one that is not configured answers `unavailable`, which the
-//! policy sees as a WIT error. Metrics are not wired yet: every query
-//! answers `denied`.
+//! policy sees as a WIT error; a metrics query without a `metrics:`
+//! section answers `denied` (loading refuses a policy that imports
+//! metrics then, so only a policy that never calls them meets it). An
+//! instant query without a time is evaluated at the host clock's now, so
+//! the record says exactly which instant was asked.
 //!
 //! Stages have one target each for now: `target-versions` answers that
 //! target, labelled "". `stage-history` reads each deployment's trailers
@@ -24,10 +27,11 @@ use super::repo::SharedRepo;
 use crate::capabilities::argocd::{self, AppRef, ArgoCdClient};
 use crate::capabilities::forge::{self, Forge};
 use crate::capabilities::git::{FieldError, ReadError, StageField};
+use crate::capabilities::metrics::{self, PrometheusClient, TimeRange};
 use crate::runtime::{
     AppStatus, CapabilityError, Deployment, HealthStatus, MergeRequest, MergeRequestState,
-    MetricsError, OperationPhase, ResourceHealth, Sample, Series, SyncStatus, TargetVersion,
-    Trailer, World, WorldError,
+    MetricLabel, MetricsError, OperationPhase, Point, ResourceHealth, Sample, Series, SyncStatus,
+    TargetVersion, Trailer, World, WorldError,
 };
 
 /// One stage as the world resolves it.
@@ -49,6 +53,7 @@ pub struct LiveWorld {
     stages: Vec<LiveStage>,
     argocd: Option<Arc<ArgoCdClient>>,
     forge: Option<Arc<dyn Forge>>,
+    metrics: Option<Arc<PrometheusClient>>,
     handle: Option<Handle>,
     clock: Clock,
     attribution: Attribution,
@@ -64,6 +69,7 @@ impl LiveWorld {
             stages,
             argocd: None,
             forge: None,
+            metrics: None,
             handle: None,
             clock,
             attribution: Attribution::new(""),
@@ -89,6 +95,21 @@ impl LiveWorld {
         self.forge = Some(forge);
         self.handle = Some(handle);
         self
+    }
+
+    /// Adds the metrics server, driven on `handle`.
+    pub fn with_metrics(mut self, client: Arc<PrometheusClient>, handle: Handle) -> Self {
+        self.metrics = Some(client);
+        self.handle = Some(handle);
+        self
+    }
+
+    /// The metrics client and the runtime to drive it on, or `denied`.
+    fn metrics(&self) -> Result<(Arc<PrometheusClient>, Handle), WorldError<MetricsError>> {
+        match (&self.metrics, &self.handle) {
+            (Some(client), Some(handle)) => Ok((client.clone(), handle.clone())),
+            _ => Err(MetricsError::Denied("no metrics: section in baton.yaml".into()).into()),
+        }
     }
 
     fn stage(&self, name: &str) -> Result<&StageField, WorldError> {
@@ -270,25 +291,72 @@ impl World for LiveWorld {
 
     fn metrics_query(
         &mut self,
-        _promql: &str,
-        _time: Option<i64>,
+        promql: &str,
+        time: Option<i64>,
     ) -> Result<Vec<Sample>, WorldError<MetricsError>> {
-        Err(no_metrics())
+        let (client, handle) = self.metrics()?;
+        let at = time.unwrap_or_else(|| (self.clock)());
+        let samples = handle
+            .block_on(client.query(promql, at))
+            .map_err(metrics_error)?;
+        Ok(samples
+            .into_iter()
+            .map(|s| Sample {
+                labels: labels(s.labels),
+                time: s.time_ms,
+                value: s.value,
+            })
+            .collect())
     }
 
     fn metrics_query_range(
         &mut self,
-        _promql: &str,
-        _start: i64,
-        _end: i64,
-        _step: u64,
+        promql: &str,
+        start: i64,
+        end: i64,
+        step: u64,
     ) -> Result<Vec<Series>, WorldError<MetricsError>> {
-        Err(no_metrics())
+        let (client, handle) = self.metrics()?;
+        let range = TimeRange {
+            start_ms: start,
+            end_ms: end,
+            step_ms: step,
+        };
+        let series = handle
+            .block_on(client.query_range(promql, range))
+            .map_err(metrics_error)?;
+        Ok(series
+            .into_iter()
+            .map(|s| Series {
+                labels: labels(s.labels),
+                points: s
+                    .points
+                    .into_iter()
+                    .map(|(time, value)| Point { time, value })
+                    .collect(),
+            })
+            .collect())
     }
 }
 
-fn no_metrics() -> WorldError<MetricsError> {
-    MetricsError::Denied("no metrics: section in baton.yaml".into()).into()
+/// The WIT error a failed query becomes. A refused query carries
+/// Prometheus' own message (what the policy's author needs to fix it);
+/// the others the whole explanation.
+fn metrics_error(e: metrics::QueryError) -> WorldError<MetricsError> {
+    let text = crate::report::error_chain(&e);
+    WorldError::from(match (e.kind(), e) {
+        (_, metrics::QueryError::BadQuery { message, .. }) => MetricsError::BadQuery(message),
+        (metrics::ErrorKind::BadQuery, _) => MetricsError::BadQuery(text),
+        (metrics::ErrorKind::Timeout, _) => MetricsError::Timeout(text),
+        (metrics::ErrorKind::Unreachable, _) => MetricsError::Unreachable(text),
+    })
+}
+
+fn labels(labels: metrics::Labels) -> Vec<MetricLabel> {
+    labels
+        .into_iter()
+        .map(|(name, value)| MetricLabel { name, value })
+        .collect()
 }
 
 fn forge_error(e: forge::ForgeError) -> WorldError {

@@ -208,6 +208,14 @@ impl ComponentInterfaces {
         self.imports.iter().filter(|i| !i.offered()).collect()
     }
 
+    /// The import of the contract's `interface` (e.g. `metrics`), if the
+    /// component imports it.
+    pub fn baton_import(&self, interface: &str) -> Option<&InterfaceName> {
+        self.imports
+            .iter()
+            .find(|i| i.is_baton() && i.interface == interface)
+    }
+
     /// The contract version the policy was built for, from its
     /// `baton:policy/policy` export.
     pub fn policy_version(&self) -> Option<&str> {

@@ -30,7 +30,10 @@ pub enum PolicySource {
 }
 
 /// Built-in policies: name and component bytes.
-const BUILTINS: &[(&str, &[u8])] = &[("default", crate::policies::DEFAULT)];
+const BUILTINS: &[(&str, &[u8])] = &[
+    ("default", crate::policies::DEFAULT),
+    ("slo", crate::policies::SLO),
+];
 
 impl PolicySource {
     /// Parses `builtin:NAME` or a path (relative paths resolve against `base`).

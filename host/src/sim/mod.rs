@@ -10,6 +10,8 @@
 //!   real bare repository (a merge writes a real commit).
 //! - [`git_http`]: bare repositories served over smart HTTP, optionally
 //!   behind a bearer token.
+//! - [`prometheus`]: the Prometheus query API answering scripted series
+//!   (`baton demo --metrics`, policy work).
 //!
 //! This wing is compiled only with the `sim` cargo feature (on by default),
 //! which is also the only thing that pulls in `axum`. The production
@@ -23,6 +25,7 @@
 pub mod argocd;
 pub mod forge;
 pub mod git_http;
+pub mod prometheus;
 
 #[cfg(test)]
 mod tests {

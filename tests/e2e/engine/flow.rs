@@ -261,6 +261,9 @@ fn guardrail_refusal_writes_nothing() {
         ),
         ..Setup::default()
     });
+    // The policy imports metrics (for other modes); the run ends before
+    // any query, so the server is never asked.
+    crate::metrics::configure_metrics(&env, "http://127.0.0.1:9");
     let before = env.fingerprint();
     let out = promote(&env, "v1.0.1");
     assert_code(&out, 5);
@@ -288,6 +291,9 @@ fn policy_trap_writes_nothing() {
         ),
         ..Setup::default()
     });
+    // The policy imports metrics (for other modes); the run ends before
+    // any query, so the server is never asked.
+    crate::metrics::configure_metrics(&env, "http://127.0.0.1:9");
     let before = env.fingerprint();
     let out = promote(&env, "v1.0.1");
     assert_code(&out, 3);
