@@ -14,5 +14,3 @@ if ! command -v chromium >/dev/null; then
 fi
 chromium --version
 
-echo "--- audit: verify, history and the HTML report in headless Chromium"
-BATON_REQUIRE_TOOLS=1 cargo test -p baton --test e2e -- audit_verify history_report
