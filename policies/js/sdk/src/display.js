@@ -16,13 +16,13 @@ export function actionText(action) {
   const v = action.val;
   switch (action.tag) {
     case 'set-version':
-      return `set ${v.stage} to ${v.version} ${channelText(v.channel)}`;
+      return `set ${v.stage} to ${v.version}${v.digest != null ? ` (${v.digest})` : ''} ${channelText(v.channel)}`;
     case 'await-health':
       return `await health of ${v.stage} at ${v.version} (timeout ${BigInt(v.timeout) / 1000n}s)`;
     case 'hold':
       return `hold: ${v}`;
     case 'rollback':
-      return `roll back ${v.stage} from ${v.rollbackOf} to ${v.toVersion} ${channelText(v.channel)}`;
+      return `roll back ${v.stage} from ${v.rollbackOf} to ${v.toVersion}${v.toDigest != null ? ` (${v.toDigest})` : ''} ${channelText(v.channel)}`;
     case 'fail':
       return `fail: ${v}`;
     default:

@@ -112,7 +112,7 @@ export class Flow {
     const p = events.payload(event);
     switch (events.kind(event)) {
       case 'new-version':
-        return this.newVersion(p.version);
+        return withDigest(this.newVersion(p.version), p.version, p.digest);
       case 'stage-changed':
         return this.stageChanged(p);
       case 'health-observed':
@@ -268,7 +268,8 @@ export class Flow {
       const after = this.afterHealthy(stage, version, verdict.text);
       if (after.decision !== undefined) return after.decision;
       const channel = this.channel(after.next, this.settings.mrLabels, after.reason);
-      return this.promote(after.next, version, channel, after.reason);
+      const decision = this.promote(after.next, version, channel, after.reason);
+      return withDigest(decision, version, this.digestHeld(stage, version));
     }
     if (verdict.kind === 'waiting') return actions.nothing(verdict.text);
     return this.rollBackAndFail(stage, version, verdict.text);
@@ -308,8 +309,11 @@ export class Flow {
     const stage = this.stage(request.stage);
     const current = orCapability(() => this.world.stageVersion(stage.name, undefined));
     let target = request.toVersion;
+    let digest;
     if (target == null) {
-      target = lastGood(orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH)), current);
+      const history = orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH));
+      target = lastGood(history, current);
+      digest = target === undefined ? undefined : digestDeployed(history, target);
       if (target === undefined) {
         return actions.decision([actions.fail(`cannot roll back ${stage.name}: no earlier good version than ${current}`)]);
       }
@@ -323,19 +327,48 @@ export class Flow {
     } else {
       acts.push(actions.hold(`waiting for the ${stage.name} rollback merge request to be merged`));
     }
-    return actions.decision(acts, [why]);
+    return withDigest(actions.decision(acts, [why]), target, digest);
   }
 
   /** Rolls `stage` back from `bad` to its last good version and fails; with none, only fails. */
   rollBackAndFail(stage, bad, why) {
-    const good = lastGood(orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH)), bad);
+    const history = orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH));
+    const good = lastGood(history, bad);
     if (good === undefined) {
       return actions.decision([actions.fail(`${why}; no earlier good version of ${stage.name} to roll back to`)]);
     }
     const channel = this.channel(stage, this.settings.rollbackLabels, why);
-    return actions.decision(
+    const decision = actions.decision(
       [actions.rollback(stage.name, good, bad, channel, why), actions.fail(`${why}; rolled back to ${good}`)],
       [why],
     );
+    return withDigest(decision, good, digestDeployed(history, good));
   }
+
+  /** The digest `stage` holds with `version` at the branch tip, when the host knows one. */
+  digestHeld(stage, version) {
+    let targets;
+    try {
+      targets = this.world.targetVersions(stage.name, undefined);
+    } catch {
+      return undefined;
+    }
+    return targets.find((t) => t.version === version && t.digest != null)?.digest;
+  }
+}
+
+/** The digest the newest deployment of `version` in `history` (newest first) set, if it recorded one. */
+export function digestDeployed(history, version) {
+  return history.find((d) => d.toVersion === version)?.digest ?? undefined;
+}
+
+/** `decision` with `digest` on every set-version and rollback to `version` that gives none. */
+export function withDigest(decision, version, digest) {
+  if (digest == null) return decision;
+  for (const action of decision.actions) {
+    const v = action.val;
+    if (action.tag === 'set-version' && v.version === version && v.digest == null) v.digest = digest;
+    if (action.tag === 'rollback' && v.toVersion === version && v.toDigest == null) v.toDigest = digest;
+  }
+  return decision;
 }

@@ -6,7 +6,7 @@
 import { applicationStatus } from 'baton:policy/argocd@0.2.0';
 import { now } from 'baton:policy/clock@0.2.0';
 import { findOpen, get } from 'baton:policy/forge@0.2.0';
-import { readFile, stageHistory, stageVersion } from 'baton:policy/git@0.2.0';
+import { readFile, stageHistory, stageVersion, targetVersions } from 'baton:policy/git@0.2.0';
 import { log } from 'baton:policy/log@0.2.0';
 
 import { CapabilityError, PolicyError } from './errors.js';
@@ -29,6 +29,7 @@ export const hostWorld = Object.freeze({
   readFile: (path, revision) => call(readFile, path, revision ?? undefined),
   stageVersion: (stage, revision) => call(stageVersion, stage, revision ?? undefined),
   stageHistory: (stage, limit) => call(stageHistory, stage, limit),
+  targetVersions: (stage, revision) => call(targetVersions, stage, revision ?? undefined),
   applicationStatus: (app) => call(applicationStatus, app),
   findOpenMergeRequest: (sourceBranch) => call(findOpen, sourceBranch),
   mergeRequest: (number) => call(get, BigInt(number)),

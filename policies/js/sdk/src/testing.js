@@ -114,6 +114,12 @@ export class FakeWorld {
   stageHistory(stage, limit) {
     return (this.histories.get(stage) ?? []).slice(0, limit);
   }
+  /** One target holding the stage's version, with the digest of its newest deployment of it. */
+  targetVersions(stage) {
+    const version = this.versions.get(stage);
+    const digest = (this.histories.get(stage) ?? []).find((d) => d.toVersion === version)?.digest;
+    return [{ label: '', version, digest }];
+  }
   applicationStatus(app) {
     if (!this.statuses.has(app)) throw new CapabilityError('not-found', `application ${app}`);
     return this.statuses.get(app);

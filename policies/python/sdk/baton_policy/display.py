@@ -23,13 +23,16 @@ def action_text(action) -> str:
     """One action as `baton` prints it."""
     v = action.value
     if isinstance(action, _t.Action_SetVersion):
-        return f"set {v.stage} to {v.version} {channel_text(v.channel)}"
+        digest = f" ({v.digest})" if v.digest is not None else ""
+        return f"set {v.stage} to {v.version}{digest} {channel_text(v.channel)}"
     if isinstance(action, _t.Action_AwaitHealth):
         return f"await health of {v.stage} at {v.version} (timeout {v.timeout // 1000}s)"
     if isinstance(action, _t.Action_Hold):
         return f"hold: {v}"
     if isinstance(action, _t.Action_Rollback):
-        return f"roll back {v.stage} from {v.rollback_of} to {v.to_version} {channel_text(v.channel)}"
+        digest = f" ({v.to_digest})" if v.to_digest is not None else ""
+        return (f"roll back {v.stage} from {v.rollback_of} to {v.to_version}{digest} "
+                f"{channel_text(v.channel)}")
     if isinstance(action, _t.Action_Fail):
         return f"fail: {v}"
     return repr(action)

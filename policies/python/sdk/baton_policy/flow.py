@@ -127,6 +127,28 @@ class AfterHealthy:
     reason: str = ""
 
 
+def digest_deployed(history, version: str) -> Optional[str]:
+    """The digest the newest deployment of `version` in `history` (newest
+    first) set, if it recorded one."""
+    return next((d.digest for d in history if d.to_version == version), None)
+
+
+def with_digest(decision, version: str, digest: Optional[str]):
+    """`decision` with `digest` on every set-version and rollback to
+    `version` that gives none: digests travel with their versions."""
+    if digest is None:
+        return decision
+    for action in decision.actions:
+        v = action.value
+        if isinstance(action, _wit.types.Action_SetVersion) and v.version == version \
+                and v.digest is None:
+            v.digest = digest
+        elif isinstance(action, _wit.types.Action_Rollback) and v.to_version == version \
+                and v.to_digest is None:
+            v.to_digest = digest
+    return decision
+
+
 def short(commit: str) -> str:
     """The first 7 characters of a commit id, as git shows it."""
     return commit[:7]
@@ -144,7 +166,7 @@ class Flow:
         """The reference policy's answer to `event`."""
         kind, p = events.kind(event), events.payload(event)
         if kind == "new-version":
-            return self.new_version(p.version)
+            return with_digest(self.new_version(p.version), p.version, p.digest)
         if kind == "stage-changed":
             return self.stage_changed(p)
         if kind == "health-observed":
@@ -300,7 +322,8 @@ class Flow:
             if after.decision is not None:
                 return after.decision
             channel = self.channel(after.next, self.settings.mr_labels, after.reason)
-            return self.promote(after.next, version, channel, after.reason)
+            decision = self.promote(after.next, version, channel, after.reason)
+            return with_digest(decision, version, self.digest_held(stage, version))
         if verdict.kind == "waiting":
             return actions.nothing(verdict.text)
         return self.roll_back_and_fail(stage, version, verdict.text)
@@ -346,9 +369,11 @@ class Flow:
             current = self.world.stage_version(stage.name, None)
         except CapabilityError as e:
             raise capability(e) from None
-        target = request.to_version
+        target, digest = request.to_version, None
         if target is None:
-            target = last_good(self._history(stage), current)
+            history = self._history(stage)
+            target = last_good(history, current)
+            digest = digest_deployed(history, target) if target is not None else None
             if target is None:
                 return actions.decision([actions.fail(
                     f"cannot roll back {stage.name}: no earlier good version than {current}")])
@@ -361,17 +386,29 @@ class Flow:
             acts.append(actions.await_health(stage.name, target, self.settings.health_timeout_ms(stage.name)))
         else:
             acts.append(actions.hold(f"waiting for the {stage.name} rollback merge request to be merged"))
-        return actions.decision(acts, [why])
+        return with_digest(actions.decision(acts, [why]), target, digest)
 
     def roll_back_and_fail(self, stage, bad: str, why: str):
         """Rolls `stage` back from `bad` to its last good version and fails
         for `why`; with no earlier good version, only fails."""
-        good = last_good(self._history(stage), bad)
+        history = self._history(stage)
+        good = last_good(history, bad)
         if good is None:
             return actions.decision([actions.fail(
                 f"{why}; no earlier good version of {stage.name} to roll back to")])
         channel = self.channel(stage, self.settings.rollback_labels, why)
-        return actions.decision(
+        decision = actions.decision(
             [actions.rollback(stage.name, good, bad, channel, why),
              actions.fail(f"{why}; rolled back to {good}")],
             [why])
+        return with_digest(decision, good, digest_deployed(history, good))
+
+    def digest_held(self, stage, version: str) -> Optional[str]:
+        """The digest `stage` holds with `version` at the branch tip, when
+        the host knows one."""
+        try:
+            targets = self.world.target_versions(stage.name, None)
+        except CapabilityError:
+            return None
+        return next((t.digest for t in targets
+                     if t.version == version and t.digest is not None), None)

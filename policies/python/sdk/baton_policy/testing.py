@@ -157,6 +157,14 @@ class FakeWorld:
     def stage_history(self, stage, limit):
         return list(self.histories.get(stage, []))[:limit]
 
+    def target_versions(self, stage, revision=None):
+        """One target holding the stage's version, with the digest of its
+        newest deployment of that version (if it recorded one)."""
+        version = self.versions.get(stage)
+        digest = next((d.digest for d in self.histories.get(stage, [])
+                       if d.to_version == version), None)
+        return [_t.TargetVersion("", version, digest)]
+
     def application_status(self, app):
         try:
             return self.statuses[app]

@@ -31,6 +31,9 @@ class World(Protocol):
     def stage_history(self, stage: str, limit: int) -> List:
         """Deployments of a stage, newest first, at most `limit`."""
 
+    def target_versions(self, stage: str, revision: Optional[str] = None) -> List:
+        """Version (and digest) of each target of a stage at `revision`."""
+
     def application_status(self, app: str):
         """Current Argo CD status of an application."""
 
@@ -65,6 +68,9 @@ class HostWorld:
 
     def stage_history(self, stage: str, limit: int) -> List:
         return _call(_wit.git.stage_history, stage, limit)
+
+    def target_versions(self, stage: str, revision: Optional[str] = None) -> List:
+        return _call(_wit.git.target_versions, stage, revision)
 
     def application_status(self, app: str):
         return _call(_wit.argocd.application_status, app)
