@@ -93,6 +93,7 @@ const RUST_SDK: &[(&str, &str)] = embedded!(
     "policies/sdk/src/testing.rs",
     "policies/sdk/src/world.rs",
     "policies/sdk/src/flow/mod.rs",
+    "policies/sdk/src/flow/digest.rs",
     "policies/sdk/src/flow/gate.rs",
     "policies/sdk/src/flow/rollback.rs",
     "policies/sdk/src/flow/settings.rs",
