@@ -126,7 +126,7 @@ fn the_default_policy_passes_its_scenario_suite() {
         (Some(38), Some(0))
     );
     let scenarios = report["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), 14);
+    assert_eq!(scenarios.len(), 15);
     // Files run in name order; each case carries its decision.
     assert!(
         scenarios[0]["file"]

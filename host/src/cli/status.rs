@@ -42,8 +42,18 @@ pub fn run(args: StatusArgs) -> Result<(), CommandError> {
                 None => crate::engine::provenance::Records::IfPresent("baton-audit".as_ref()),
             },
         };
-        crate::engine::status::mark_out_of_band(&mut report, &app.stages, &systems.repo, &rules)
-            .map_err(CommandError::external)?;
+        let mut attribution = crate::engine::arrival::Attribution::new(app.name.clone());
+        if let Some(forge) = &systems.forge {
+            attribution = attribution.with_forge(forge.clone(), tokio::runtime::Handle::current());
+        }
+        crate::engine::status::mark_out_of_band(
+            &mut report,
+            &app.stages,
+            &systems.repo,
+            &mut attribution,
+            &rules,
+        )
+        .map_err(CommandError::external)?;
         match args.common.output {
             OutputFormat::Json => output::print_json(&report),
             OutputFormat::Text => output::print(&text(&report)),

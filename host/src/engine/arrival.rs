@@ -36,7 +36,9 @@
 //!
 //! A fast-forwarded or rebased Baton merge request lands Baton's own
 //! commit, which git cannot tell from a direct commit: its trailers are
-//! right, and its origin reads `baton-commit`.
+//! right, and the recent merged requests (already read) say whether a
+//! Baton merge request landed it (`baton-merge-request`) or not
+//! (`baton-commit`); without a forge it reads `baton-commit`.
 //!
 //! `git` holds the rules read from git alone, `lookup` the forge's part.
 
@@ -260,12 +262,31 @@ impl Attribution {
         target: &str,
         a: &mut Attributed,
     ) -> Result<(), ArrivalError> {
-        if a.arrival.carrier.trailer(RUN).is_some() || self.forge.is_none() {
+        if self.forge.is_none() {
             return Ok(());
         }
         let Some(version) = a.entry.new.clone() else {
             return Ok(());
         };
+        if a.arrival.carrier.trailer(RUN).is_some() {
+            // Baton's own commit on the branch: a direct commit, or a merge
+            // request landed as is (fast-forward, rebase).
+            if a.arrival.origin == ChangeOrigin::BatonCommit {
+                let commit = a.entry.commit.clone();
+                let landed = self
+                    .landed_as_is(stage, target, &version, &commit)
+                    .map_err(|source| ArrivalError::Forge {
+                        stage: stage.to_owned(),
+                        commit,
+                        source: Box::new(source),
+                    })?;
+                if let Some(number) = landed {
+                    a.arrival.origin = ChangeOrigin::BatonMergeRequest;
+                    a.arrival.merge_request = Some(number);
+                }
+            }
+            return Ok(());
+        }
         let commit = a.entry.commit.clone();
         let landed = match self.landed.get(&commit) {
             Some(known) => known.clone(),

@@ -205,9 +205,11 @@ impl Engine {
                 );
                 gate.done(st, detail, value.map(Some))
             }
-            Some(Ok(GateOutcome::TimedOut { waited, last })) => {
+            Some(Ok(GateOutcome::TimedOut { last, .. })) => {
                 gate.record.result = GateResult::TimedOut;
                 gate.record.last = last.as_ref().map(|l| world::app_status(&l.status));
+                // The whole gate's time, its first read included.
+                let waited = Duration::from_millis(gate.record.elapsed_ms);
                 self.timed_out(st, gate, waited)
             }
         }

@@ -92,13 +92,25 @@ pub fn doubts(rules: &OriginRules<'_>, stage: &str, arrival: &Arrival) -> Vec<St
         ));
     }
     if run_time.is_some() {
-        out.extend(record_doubt(rules, run, &carrier.commit));
+        out.extend(record_doubt(
+            rules,
+            run,
+            &carrier.commit,
+            arrival.merge_request,
+        ));
     }
     out
 }
 
-/// What the run's record (if any) says against `commit` being its.
-fn record_doubt(rules: &OriginRules<'_>, run: &str, commit: &str) -> Option<String> {
+/// What the run's record (if any) says against `commit` (landed by merge
+/// request `merge_request`, when known) being its: a rebase gives Baton's
+/// commit a new id, so the record may list the merge request instead.
+fn record_doubt(
+    rules: &OriginRules<'_>,
+    run: &str,
+    commit: &str,
+    merge_request: Option<u64>,
+) -> Option<String> {
     let (dir, required) = match rules.records {
         Records::Required(dir) => (dir, true),
         Records::IfPresent(dir) => (dir, false),
@@ -120,9 +132,12 @@ fn record_doubt(rules: &OriginRules<'_>, run: &str, commit: &str) -> Option<Stri
         .get("actions")
         .and_then(Value::as_array)
         .is_some_and(|actions| {
-            actions
-                .iter()
-                .any(|a| a.get("commit").and_then(Value::as_str) == Some(commit))
+            actions.iter().any(|a| {
+                a.get("commit").and_then(Value::as_str) == Some(commit)
+                    || merge_request.is_some_and(|n| {
+                        a.pointer("/merge_request/number").and_then(Value::as_u64) == Some(n)
+                    })
+            })
         });
     (!listed).then(|| {
         format!(
@@ -202,22 +217,24 @@ impl Engine {
     ) -> Result<Vec<Event>, Stop> {
         let tip = self.tip()?;
         let rules = self.origin_rules();
+        let mut attribution = self.attribution();
         for event in &mut events {
             let Event::StageChanged(changed) = event else {
                 continue;
             };
             let stage = self.stage(&changed.stage)?.clone();
-            let arrival = self.systems.repo.with(|repo| {
-                let entry = repo
-                    .history(&tip, &stage.location, Some(1))?
-                    .into_iter()
-                    .next();
-                entry
-                    .map(|e| super::arrival::from_git(repo, &stage.location, &e))
-                    .transpose()
-            });
-            let arrival = arrival.map_err(|e| Stop::caused(Status::ExternalError, &e))?;
-            let Some(arrival) = arrival else { continue };
+            let newest = attribution
+                .history(
+                    &self.systems.repo,
+                    &tip,
+                    &stage.name,
+                    &stage.location,
+                    Some(1),
+                )
+                .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
+            let Some(arrival) = newest.into_iter().next().map(|a| a.arrival) else {
+                continue;
+            };
             let mut reasons = doubts(&rules, &stage.name, &arrival);
             if reasons.is_empty() && arrival.origin == ChangeOrigin::OutOfBand {
                 reasons.push(match arrival.carrier.trailer(RUN) {

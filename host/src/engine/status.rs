@@ -194,35 +194,33 @@ fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<Stage
 }
 
 /// Marks each stage whose current version arrived out of band, judged as
-/// `advance` judges it ([`crate::engine::provenance`]).
+/// `advance` judges it ([`crate::engine::provenance`]), reading arrivals
+/// through `attribution` (with the forge, when configured).
 pub fn mark_out_of_band(
     report: &mut StatusReport,
     stages: &[StageConfig],
     repo: &SharedRepo,
+    attribution: &mut Attribution,
     rules: &crate::engine::provenance::OriginRules<'_>,
 ) -> Result<(), String> {
-    repo.with(|repo| {
-        for (row, stage) in report.stages.iter_mut().zip(stages) {
-            let newest = repo
-                .history(&report.tip, &stage.location, Some(1))
-                .map_err(|e| error_chain(&e))?;
-            // A stage's first value (its file or field created) is how the
-            // env repo was set up, not a change to promote or flag.
-            let Some(entry) = newest.first().filter(|e| e.old.is_some()) else {
-                continue;
-            };
-            let arrival = super::arrival::from_git(repo, &stage.location, entry)
-                .map_err(|e| error_chain(&e))?;
-            row.out_of_band = crate::engine::provenance::doubts(rules, &stage.name, &arrival);
-            if row.out_of_band.is_empty()
-                && arrival.origin == crate::runtime::ChangeOrigin::OutOfBand
-            {
-                row.out_of_band
-                    .push("its commit carries no Baton-Run trailer".to_owned());
-            }
+    let tip = report.tip.clone();
+    for (row, stage) in report.stages.iter_mut().zip(stages) {
+        let newest = attribution
+            .history(repo, &tip, &stage.name, &stage.location, Some(1))
+            .map_err(|e| error_chain(&e))?;
+        // A stage's first value (its file or field created) is how the env
+        // repo was set up, not a change to promote or flag.
+        let Some(attributed) = newest.into_iter().find(|a| a.entry.old.is_some()) else {
+            continue;
+        };
+        let arrival = attributed.arrival;
+        row.out_of_band = crate::engine::provenance::doubts(rules, &stage.name, &arrival);
+        if row.out_of_band.is_empty() && arrival.origin == crate::runtime::ChangeOrigin::OutOfBand {
+            row.out_of_band
+                .push("its commit carries no Baton-Run trailer".to_owned());
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// Adds the open merge requests of Baton's branches for `row`'s stage;

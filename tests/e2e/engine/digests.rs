@@ -10,7 +10,7 @@ use std::process::Output;
 use std::sync::Arc;
 
 use baton::capabilities::forge::{Forge, GitLab, GitLabConfig, MergeOptions};
-use baton::capabilities::git::{FieldSpec, mr_branch_name, read_value};
+use baton::capabilities::git::{FieldSpec, mr_branch_name, read_value, rollback_branch_name};
 use baton::secret::Secret;
 use baton::sim::argocd::{self as argocd_sim, SimApp, SimConfig, VersionReadError, VersionReader};
 use baton::sim::forge::{MergeStrategy, SimHandle, SimMergeRequest, gitlab};
@@ -361,7 +361,7 @@ fn kustomize_digests_promote_rerun_and_roll_back_to_the_previous_digest() {
     settings.bind(|| {
         insta::assert_snapshot!(text, @r"
         alpine on main @[sha]
-        STAGE    VERSION              ARGO CD                    LAST GOOD            OPEN MERGE REQUESTS
+        STAGE    VERSION              ARGO CD                    ROLLBACK TARGET      OPEN MERGE REQUESTS
         dev      sha256:222222222222  Healthy / Synced @[sha]  sha256:24a0c4b4a4c0  -
         staging  sha256:24a0c4b4a4c0  Healthy / Synced @[sha]  -                    #1 sha256:222222222222 http://[host]/acme/gitops-env/-/merge_requests/1
         prod     sha256:24a0c4b4a4c0  Healthy / Synced @[sha]  -                    -
@@ -462,7 +462,7 @@ fn image_references_keep_their_flux_marker_and_carry_the_digest_to_prod() {
     // A rollback goes back to the digest the good version was deployed with.
     let out = world.baton(&["rollback", "--app", "podinfo", "--stage", "staging"]);
     assert_code(&out, 0);
-    let back = mr_branch_name("podinfo", "staging", "6.1.1");
+    let back = rollback_branch_name("podinfo", "staging", "6.1.1");
     assert_eq!(
         world.file_at(&back, "podinfo", "staging"),
         pinned("staging", "6.1.1", D1)

@@ -160,13 +160,14 @@ fn gitlab_merge_commit_with_squash() {
 
 #[test]
 fn gitlab_fast_forward() {
-    // Baton's own commit lands: git cannot tell it from a direct commit.
+    // Baton's own commit lands: git cannot tell it from a direct commit,
+    // the forge's merged merge requests can.
     roll_back_staging_through_a_merge_request(&Method {
         forge: ForgeKind::GitLab(MergeStrategy::FastForward),
         body: json!({}),
         parents: 1,
         trailers_on_tip: true,
-        origin: "BatonCommit",
+        origin: "BatonMergeRequest",
     });
 }
 
@@ -225,6 +226,6 @@ fn github_rebase() {
         body: json!({ "merge_method": "rebase" }),
         parents: 1,
         trailers_on_tip: true,
-        origin: "BatonCommit",
+        origin: "BatonMergeRequest",
     });
 }

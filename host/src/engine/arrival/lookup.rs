@@ -42,21 +42,9 @@ impl Attribution {
             mr_branch_name(&self.app, stage, version),
             rollback_branch_name(&self.app, stage, version),
         ];
-        let recent = match &mut self.recent {
-            Some(recent) => recent,
-            None => {
-                let merged = block(&handle, forge.recent_merged_into(target))?;
-                self.recent.insert(
-                    merged
-                        .into_iter()
-                        .filter_map(|mr| Some((mr.merge_commit_sha.clone()?, mr)))
-                        .collect(),
-                )
-            }
-        };
         // A recent request that landed this commit is the answer, Baton's
         // or not.
-        if let Some(mr) = recent.get(commit) {
+        if let Some(mr) = self.recent(&forge, &handle, target)?.get(commit) {
             return Ok(baton_landed(mr, &branches, commit));
         }
         if self.lookups_left == 0 {
@@ -80,6 +68,53 @@ impl Attribution {
         Ok(candidates
             .iter()
             .find_map(|mr| baton_landed(mr, &branches, commit)))
+    }
+}
+
+impl Attribution {
+    /// The recent merged requests into `target` by the commit they landed,
+    /// read once per attribution.
+    fn recent(
+        &mut self,
+        forge: &std::sync::Arc<dyn crate::capabilities::forge::Forge>,
+        handle: &Handle,
+        target: &str,
+    ) -> Result<&std::collections::HashMap<String, MergeRequest>, ForgeError> {
+        if self.recent.is_none() {
+            let merged = block(handle, forge.recent_merged_into(target))?;
+            self.recent = Some(
+                merged
+                    .into_iter()
+                    .filter_map(|mr| Some((mr.merge_commit_sha.clone()?, mr)))
+                    .collect(),
+            );
+        }
+        Ok(self.recent.get_or_insert_default())
+    }
+
+    /// The Baton merge request among the recent merged ones that landed
+    /// `commit` as it is (a fast-forward, a rebase), when there is one:
+    /// such a commit carries Baton's trailers itself, and only the forge
+    /// can tell it from a direct commit.
+    pub(super) fn landed_as_is(
+        &mut self,
+        stage: &str,
+        target: &str,
+        version: &str,
+        commit: &str,
+    ) -> Result<Option<u64>, ForgeError> {
+        let Some((forge, handle)) = self.forge.clone() else {
+            return Ok(None);
+        };
+        let branches = [
+            mr_branch_name(&self.app, stage, version),
+            rollback_branch_name(&self.app, stage, version),
+        ];
+        Ok(self
+            .recent(&forge, &handle, target)?
+            .get(commit)
+            .filter(|mr| branches.iter().any(|b| landed_by(mr, b, commit)))
+            .map(|mr| mr.iid))
     }
 }
 
