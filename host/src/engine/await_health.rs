@@ -24,6 +24,9 @@ use crate::runtime::{
 /// A gate's answer for the run loop: the decision that ended it, if any.
 type Decided = Result<Option<(u32, Decision)>, Stop>;
 
+/// How a watch ended: `None` when the run was cancelled.
+type Watched = Option<Result<GateOutcome<Result<(u32, Decision), Stop>>, GateError>>;
+
 /// One gate in progress: what it waits for and its record.
 struct Gate<'a> {
     slot: Slot,
@@ -186,7 +189,7 @@ impl Engine {
         &self,
         st: &mut RunState,
         mut gate: Gate<'_>,
-        outcome: Option<Result<GateOutcome<Result<(u32, Decision), Stop>>, GateError>>,
+        outcome: Watched,
     ) -> Decided {
         match outcome {
             None => self.cancelled(st, gate),
@@ -223,7 +226,7 @@ impl Engine {
         gate: &mut Gate<'_>,
         spec: &GateSpec,
         source: &mut impl crate::capabilities::argocd::StatusSource,
-    ) -> Option<Result<GateOutcome<Result<(u32, Decision), Stop>>, GateError>> {
+    ) -> Watched {
         let repo = self.systems.repo.clone();
         let commit = gate.record.commit.clone();
         let observations = &mut gate.record.observations;
