@@ -17,8 +17,8 @@
 //!
 //! A component imports only the capabilities its code calls. [`Policy::decide`]
 //! takes the world as `&impl World`, so each capability call is a direct
-//! call into [`HostWorld`]: link-time optimization drops the ones a policy
-//! never makes, and the component does not import their interfaces. The
+//! call into [`HostWorld`]: the linker drops the ones a policy never makes,
+//! and the component does not import their interfaces. The
 //! default policy imports `git` and nothing else of Baton's; a policy that
 //! starts reading the clock or querying metrics imports `clock` or
 //! `metrics`, and `baton policy inspect` and `policy diff` show reviewers

@@ -4,9 +4,10 @@
 //! Policies take the world as a generic (`&impl World`), never as `&dyn
 //! World`: a call through a trait object keeps every method of
 //! [`HostWorld`], and with it every capability import, in the component.
-//! Called generically, each method is a direct call that link-time
-//! optimization drops when the policy never makes it, and wit-component
-//! then leaves the interface out of the component's imports. So a component
+//! Called generically, each method is a direct call, and one the policy
+//! never makes is not linked (the linker drops unreferenced functions, so
+//! its import goes too); wit-component then leaves the interface out of the
+//! component's imports. So a component
 //! imports exactly the capabilities its code calls, and `baton policy
 //! inspect` and `policy diff` show reviewers what a policy reads.
 
