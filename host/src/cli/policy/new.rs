@@ -92,16 +92,16 @@ const RUST_SDK: &[(&str, &str)] = embedded!(
     "policies/sdk/src/settings.rs",
     "policies/sdk/src/testing.rs",
     "policies/sdk/src/world.rs",
-    "policies/sdk/src/calendar/mod.rs",
-    "policies/sdk/src/calendar/civil.rs",
-    "policies/sdk/src/calendar/window.rs",
-    "policies/sdk/src/calendar/zone.rs",
     "policies/sdk/src/flow/mod.rs",
     "policies/sdk/src/flow/digest.rs",
     "policies/sdk/src/flow/gate.rs",
     "policies/sdk/src/flow/rollback.rs",
     "policies/sdk/src/flow/settings.rs",
     "policies/sdk/src/flow/tests.rs",
+    "policies/sdk/src/calendar/mod.rs",
+    "policies/sdk/src/calendar/civil.rs",
+    "policies/sdk/src/calendar/window.rs",
+    "policies/sdk/src/calendar/zone.rs",
 );
 
 /// The release profile of the repository's own policies
