@@ -23,23 +23,14 @@ fn imports(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Exactly Baton's interfaces plus the WASI subset a Rust guest needs.
-fn assert_only_offered(imports: &[String]) {
-    let baton: Vec<_> = imports
+/// Baton's interfaces `baton` exactly, and otherwise only the WASI subset
+/// a Rust guest carries.
+fn assert_imports(imports: &[String], baton: &[&str]) {
+    let ours: Vec<_> = imports
         .iter()
         .filter(|i| i.starts_with("baton:policy/"))
         .collect();
-    assert_eq!(
-        baton,
-        [
-            "baton:policy/types@0.2.0",
-            "baton:policy/git@0.2.0",
-            "baton:policy/argocd@0.2.0",
-            "baton:policy/forge@0.2.0",
-            "baton:policy/clock@0.2.0",
-            "baton:policy/log@0.2.0"
-        ]
-    );
+    assert_eq!(ours, baton);
     for i in imports.iter().filter(|i| !i.starts_with("baton:policy/")) {
         let allowed = [
             "wasi:cli/",
@@ -53,6 +44,14 @@ fn assert_only_offered(imports: &[String]) {
             "unexpected import {i}"
         );
     }
+}
+
+/// What the default policy imports of Baton's: the types, and `git`, the
+/// only capability the reference flow calls (health comes with the events).
+const DEFAULT_IMPORTS: [&str; 2] = ["baton:policy/types@0.2.0", "baton:policy/git@0.2.0"];
+
+fn assert_only_offered(imports: &[String]) {
+    assert_imports(imports, &DEFAULT_IMPORTS);
 }
 
 #[test]
@@ -264,4 +263,214 @@ fn eval_answers_host_calls_from_the_script_and_names_a_missing_one() {
         "{text}"
     );
     assert!(text.contains("host calls:\n  git.stage-history"), "{text}");
+}
+
+/// `policy eval CONTEXT EVENT [--host-responses FILE]` in `dir`: exit code,
+/// stdout, stderr.
+fn eval(
+    dir: &std::path::Path,
+    policy: &str,
+    event: &str,
+    answers: Option<&str>,
+) -> (Option<i32>, String, String) {
+    let ctx = write(dir, "ctx.yaml", CONTEXT);
+    let event = write(dir, "event.yaml", event);
+    let mut cmd = baton(dir);
+    cmd.args(["policy", "eval", policy, "--context"])
+        .arg(&ctx)
+        .arg("--event")
+        .arg(&event);
+    if let Some(answers) = answers {
+        cmd.arg("--host-responses")
+            .arg(write(dir, "answers.yaml", answers));
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn eval_reads_events_in_the_scenario_syntax_with_its_defaults() {
+    let home = tempfile::tempdir().unwrap();
+    let decision = "decision:\n  1. set dev to v1.2.3 by direct commit\n  \
+                    2. await health of dev at v1.2.3 (timeout 300s)\n";
+    // Scenario syntax (digest defaults to none), and the contract's own
+    // form with and without its optional fields, decide alike.
+    for event in [
+        "{ new-version: { version: v1.2.3 } }\n",
+        "new-version:\n  version: v1.2.3\n  digest: null\n",
+        r#"{"NewVersion": {"version": "v1.2.3"}}"#,
+        r#"{"NewVersion": {"version": "v1.2.3", "digest": null}}"#,
+    ] {
+        let (code, stdout, stderr) = eval(home.path(), "builtin:default", event, None);
+        assert_eq!(code, Some(0), "{event}: {stderr}");
+        assert!(stdout.contains(decision), "{event}: {stdout}");
+    }
+
+    // A gate timeout with `elapsed` as a duration and `last_status` written
+    // out; the history the rollback needs comes from the script.
+    let answers = r#"
+- call: git.stage-history
+  request: { stage: dev, limit: 200 }
+  result:
+    Ok:
+      - { commit: c2, time: 2, author: ci, from_version: v1, to_version: v2, subject: "dev(payments): v2", trailers: [], origin: BatonCommit }
+      - { commit: c1, time: 1, author: ci, to_version: v1, subject: "dev(payments): v1", trailers: [], origin: BatonCommit }
+"#;
+    let (code, stdout, stderr) = eval(
+        home.path(),
+        "builtin:default",
+        "gate-timeout: { stage: dev, version: v2, commit: c2, elapsed: 10m, \
+         last_status: { health: Progressing, revision: c2 } }\n",
+        Some(answers),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(
+            "  1. roll back dev from v2 to v1 by direct commit\n  2. fail: dev not healthy at \
+             v2 within 600s (last: Progressing / Synced @c2)"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn eval_names_what_a_scenario_default_cannot_supply() {
+    let home = tempfile::tempdir().unwrap();
+    for (event, message) in [
+        (
+            "{ health-observed: { stage: dev, version: v2, status: { health: Healthy } } }",
+            "error: invalid event file ./event.yaml: health-observed.commit: give the commit: \
+             policy eval has no deployment history to take it from\n",
+        ),
+        (
+            "{ health-observed: { stage: dev, version: v2, commit: c2, status: argocd } }",
+            "error: invalid event file ./event.yaml: health-observed.status: `argocd` reads a \
+             scenario's argocd section, which policy eval has none of; write the observation, \
+             e.g. { health: Healthy, revision: 9c41d07e2b66 }\n",
+        ),
+        (
+            "{ new-version: { version: v2 }, reconcile: { stage: dev } }",
+            "error: invalid event file ./event.yaml: give exactly one of new-version, \
+             stage-changed, health-observed, gate-timeout, rollback-requested, reconcile \
+             (found new-version, reconcile)\n",
+        ),
+    ] {
+        let (code, _, stderr) = eval(home.path(), "builtin:default", event, None);
+        assert_eq!(code, Some(2), "{event}: {stderr}");
+        assert_eq!(
+            stderr.replace(&home.path().display().to_string(), "."),
+            message,
+            "{event}"
+        );
+    }
+    let (code, _, stderr) = eval(
+        home.path(),
+        "builtin:default",
+        "{ new-version: { verison: v2 } }",
+        None,
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("unknown field `verison`, expected `version` or `digest`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn eval_host_responses_take_ok_or_a_bare_value_for_every_call() {
+    let home = tempfile::tempdir().unwrap();
+    // The conservative policy reads the clock before opening prod's
+    // merge request: Monday 2025-03-03 10:00 UTC is inside its window.
+    let conservative = policies::CONSERVATIVE_PATH;
+    let event = "health-observed: { stage: staging, version: v1.2.3, commit: c3, \
+                 status: { health: Healthy, revision: c3 } }\n";
+    let history = "[{ commit: c3, time: 1740960000000, author: ci, from_version: v1.2.2, \
+                   to_version: v1.2.3, subject: s, trailers: [], origin: BatonMergeRequest }]";
+    for (now, version) in [
+        ("{ Ok: 1740996000000 }", "{ Ok: v1.2.2 }"),
+        ("1740996000000", "v1.2.2"),
+    ] {
+        let answers = format!(
+            "- {{ call: git.stage-history, result: {{ Ok: {history} }} }}\n\
+             - {{ call: clock.now, result: {now} }}\n\
+             - {{ call: git.stage-history, result: {history} }}\n\
+             - {{ call: git.stage-version, request: {{ stage: prod, revision: null }}, result: {version} }}\n"
+        );
+        let (code, stdout, stderr) = eval(home.path(), conservative, event, Some(&answers));
+        assert_eq!(code, Some(0), "{answers}: {stderr}");
+        assert!(
+            stdout.contains("  1. set prod to v1.2.3 by merge request [baton]\n"),
+            "{answers}: {stdout}"
+        );
+        assert!(
+            stdout.contains("  clock.now {} -> 1740996000000\n"),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn each_policy_imports_only_the_capabilities_it_calls() {
+    let home = tempfile::tempdir().unwrap();
+    let inspect = |policy: &str| {
+        let out = baton(home.path())
+            .args(["policy", "inspect", policy, "--output", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{policy}: {out:?}");
+        imports(&json(&out))
+    };
+    let types = "baton:policy/types@0.2.0";
+    let git = "baton:policy/git@0.2.0";
+    let clock = "baton:policy/clock@0.2.0";
+    let metrics = "baton:policy/metrics@0.2.0";
+    // The canary policy judges the health the events carry: like the
+    // default, it never reads the clock, Argo CD, the forge or metrics.
+    assert_imports(&inspect("builtin:default"), &[types, git]);
+    assert_imports(&inspect(policies::CANARY_PATH), &[types, git]);
+    // The prod window reads the host clock.
+    assert_imports(&inspect(policies::CONSERVATIVE_PATH), &[types, git, clock]);
+    // The bake reads the clock and Prometheus.
+    assert_imports(&inspect("builtin:slo"), &[types, git, clock, metrics]);
+}
+
+#[test]
+fn diff_shows_a_policy_that_starts_reading_the_clock() {
+    let home = tempfile::tempdir().unwrap();
+    let out = baton(home.path())
+        .args([
+            "policy",
+            "diff",
+            "builtin:default",
+            policies::CONSERVATIVE_PATH,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let added: Vec<&str> = text.lines().filter(|l| l.starts_with("  + ")).collect();
+    assert_eq!(added.len(), 1, "{text}");
+    assert!(
+        added[0].starts_with("  + baton:policy/clock@0.2.0 ")
+            && added[0].ends_with("the host's time, recorded for replay"),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("  - ")), "{text}");
+
+    let out = baton(home.path())
+        .args(["policy", "diff", "--output", "json"])
+        .args(["builtin:default", policies::CONSERVATIVE_PATH])
+        .output()
+        .unwrap();
+    let imports = &json(&out)["changes"]["imports"];
+    assert_eq!(
+        imports["added"][0]["name"],
+        serde_json::json!("baton:policy/clock@0.2.0")
+    );
+    assert_eq!(imports["added"].as_array().unwrap().len(), 1);
+    assert_eq!(imports["removed"], serde_json::json!([]));
 }

@@ -437,24 +437,15 @@ fn diff_shows_a_foreign_capability_and_the_refusal() {
         .map(|i| (i["name"].as_str().unwrap(), i["provider"].as_str().unwrap()))
         .collect();
     assert_eq!(added, [("acme:exfil/http-client@1.0.0", "other")]);
-    // The component imports only what it calls: the Baton interfaces it
-    // never uses are gone, which the diff reports as removed.
+    // The component imports only what it calls: `git`, which the default
+    // policy reads and this one never does, is reported as removed.
     let removed: Vec<_> = changes["imports"]["removed"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        removed,
-        [
-            "baton:policy/git@0.2.0",
-            "baton:policy/argocd@0.2.0",
-            "baton:policy/forge@0.2.0",
-            "baton:policy/clock@0.2.0",
-            "baton:policy/log@0.2.0"
-        ]
-    );
+    assert_eq!(removed, ["baton:policy/git@0.2.0"]);
     assert_eq!(
         changes["exports"]["unchanged"],
         serde_json::json!(["baton:policy/policy@0.2.0"])
@@ -502,4 +493,144 @@ fn diff_of_the_same_component_is_identical() {
         );
     }
     assert_eq!(changes["metadata"]["version"]["changed"], false);
+}
+
+/// A scenario on the reference context: dev (direct commits), staging and
+/// prod, a five-minute gate; `rest` holds `env_repo`, `argocd` and `steps`.
+fn scenario(dir: &Path, name: &str, rest: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "context:\n  app: payments\n  stages:\n    \
+         - {{ name: dev, argocd_app: payments-dev, direct_commit_allowed: true }}\n    \
+         - {{ name: staging, argocd_app: payments-staging }}\n    \
+         - {{ name: prod, argocd_app: payments-prod }}\n  \
+         settings: {{ health_timeout: 5m }}\n\
+         clock: {{ start: 2025-03-03T10:00:00Z }}\n{rest}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn test_one(home: &Path, policy: &str, path: &Path) -> Output {
+    baton(home)
+        .args(["policy", "test", policy])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+/// Days in times, `excludes:` alone and with `contains:`: a dev history a
+/// day old rolls back to its last good version, and never by merge request.
+const ROLLBACK_STEPS: &str = r#"env_repo:
+  stages:
+    dev:
+      history:
+        - { commit: c3, time: -10m, to_version: v3 }
+        - { commit: c2, time: -1d, to_version: v2 }
+        - { commit: c1, time: -2d12h, to_version: v1 }
+argocd:
+  payments-dev:
+    - { at: -5m, health: Degraded, health_message: CrashLoopBackOff, revision: c3 }
+steps:
+  - name: a Degraded dev never rolls back by merge request
+    event: { health-observed: { stage: dev, version: v3, status: argocd } }
+    expect:
+      excludes: ["* by merge request*"]
+  - name: it rolls back to v2 and fails, and does not promote
+    event: { health-observed: { stage: dev, version: v3, status: argocd } }
+    expect:
+      contains: ["roll back dev from v3 to v2 by direct commit"]
+      excludes: ["set staging to *", "hold: *"]
+"#;
+
+#[test]
+fn scenarios_take_days_and_assert_absent_actions() {
+    let home = tempfile::tempdir().unwrap();
+    let ok = scenario(home.path(), "days.yaml", ROLLBACK_STEPS);
+    let out = test_one(home.path(), "builtin:default", &ok);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("ok: 2 passed, 0 failed; 2 cases in 1 scenario file"),
+        "{}",
+        stdout(&out)
+    );
+
+    // An excluded action the policy does decide fails the case and is
+    // marked `!`.
+    let present = scenario(
+        home.path(),
+        "present.yaml",
+        &ROLLBACK_STEPS.replace(
+            "excludes: [\"set staging to *\", \"hold: *\"]",
+            "excludes: [\"fail: *\"]",
+        ),
+    );
+    let out = test_one(home.path(), "builtin:default", &present);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let failure = [
+        "  FAIL  2. it rolls back to v2 and fails, and does not promote",
+        "          expected to contain, in order (- missing), and none of the excluded (! present):",
+        "            roll back dev from v3 to v2 by direct commit",
+        "          ! fail: dev is Degraded at v3 (CrashLoopBackOff); rolled back to v2",
+    ]
+    .join("\n");
+    assert!(text.contains(&failure), "{text}");
+
+    // An empty exclusion list could never fail: it is refused.
+    let empty = scenario(
+        home.path(),
+        "empty.yaml",
+        "steps:\n  - event: { new-version: { version: v1 } }\n    expect: { excludes: [] }\n",
+    );
+    let out = test_one(home.path(), "builtin:default", &empty);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: invalid scenario file {}: steps[0].expect.excludes: list at least one \
+             action that must not be decided\n",
+            empty.display()
+        )
+    );
+}
+
+#[test]
+fn steps_out_of_time_order_are_refused_naming_the_step() {
+    let home = tempfile::tempdir().unwrap();
+    let path = scenario(
+        home.path(),
+        "order.yaml",
+        "steps:\n  - at: 1d\n    event: { new-version: { version: v1 } }\n    expect: nothing\n  \
+         - at: 2h\n    event: { new-version: { version: v2 } }\n    expect: nothing\n",
+    );
+    let out = test_one(home.path(), "builtin:default", &path);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: invalid scenario file {}: steps[1].at: 7200s is earlier than the previous \
+             step (86400s); steps run in time order\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn an_auto_merge_request_reads_as_the_readme_says() {
+    // The hostile policy asks for prod by auto-merged merge request (the
+    // host's guardrails would refuse it; `policy test` shows the decision).
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("auto-merge.yaml");
+    std::fs::write(
+        &path,
+        "context:\n  app: payments\n  stages:\n    - { name: dev, argocd_app: payments-dev }\n    \
+         - { name: prod, argocd_app: payments-prod, auto_merge_allowed: true }\n  \
+         settings: { bad: auto-merge-prod }\n\
+         steps:\n  - event: { new-version: { version: v2 } }\n    \
+         expect:\n      actions: [\"set prod to v2 by merge request (auto-merge)\"]\n",
+    )
+    .unwrap();
+    let out = test_one(home.path(), policies::HOSTILE_BAD_DECISIONS_PATH, &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }

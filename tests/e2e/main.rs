@@ -29,6 +29,7 @@ mod forge_transport;
 mod git;
 mod history_report;
 mod metrics;
+mod policy_author;
 mod polyglot;
 mod runtime;
 mod templates;

@@ -328,10 +328,12 @@ fn diff_of_the_rust_and_python_defaults_shows_imports_and_metadata() {
         "  name:        baton-default-policy -> baton-default-policy-python\n",
         "  version:     0.1.0 (unchanged)\n",
         "  authors:     The Baton developers (unchanged)\n",
-        // The Python component carries no WASI at all.
+        // The Python component carries no WASI at all, and imports every
+        // capability of its world where the Rust one imports what it calls.
         "  - wasi:cli/environment@",
         "  - wasi:io/streams@",
-        "  (6 unchanged)\n",
+        "  + baton:policy/clock@0.2.0 ",
+        "  (2 unchanged)\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

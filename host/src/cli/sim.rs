@@ -2,13 +2,16 @@
 //! trying Baton and its policies without a real Argo CD, GitLab, GitHub or
 //! Prometheus.
 //! Each prints `listening on <url>` on stdout once it accepts connections,
-//! then serves until interrupted.
+//! then serves until interrupted. `baton sim merge` merges a merge request
+//! on a forge simulator as a reviewer would ([`merge`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use tokio::net::TcpListener;
+
+mod merge;
 
 use super::error::CommandError;
 use super::output;
@@ -29,6 +32,9 @@ pub enum SimCommand {
     /// A Prometheus query API (`/api/v1/query`, `/api/v1/query_range`)
     /// answering scripted series by PromQL text.
     Prometheus(PrometheusArgs),
+    /// Merge an open merge request on a running GitLab or GitHub simulator,
+    /// as a reviewer would.
+    Merge(merge::MergeArgs),
 }
 
 /// Arguments of `baton sim prometheus`.
@@ -56,8 +62,11 @@ pub struct PrometheusArgs {
 #[derive(Debug, Args)]
 pub struct ArgocdArgs {
     /// The git repository (bare or not) the applications track.
-    #[arg(long)]
-    repo: PathBuf,
+    #[arg(long, required_unless_present = "scenario_schema")]
+    repo: Option<PathBuf>,
+    /// Print the JSON Schema of the --scenario file and exit.
+    #[arg(long, conflicts_with_all = ["repo", "scenario", "apps"])]
+    scenario_schema: bool,
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks one).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -123,8 +132,16 @@ enum MergeMethod {
     Ff,
 }
 
-/// Runs a simulator until interrupted.
+/// Runs a simulator until interrupted (`merge`: one merge, then exits).
 pub fn run(cmd: SimCommand) -> Result<(), CommandError> {
+    if let SimCommand::Argocd(ArgocdArgs {
+        scenario_schema: true,
+        ..
+    }) = cmd
+    {
+        output::print_json(&scenario_schema());
+        return Ok(());
+    }
     let runtime = super::process::runtime()?;
     runtime.block_on(async move {
         match cmd {
@@ -132,8 +149,14 @@ pub fn run(cmd: SimCommand) -> Result<(), CommandError> {
             SimCommand::Gitlab(args) => forge_gitlab(args).await,
             SimCommand::Github(args) => forge_github(args).await,
             SimCommand::Prometheus(args) => prometheus(args).await,
+            SimCommand::Merge(args) => merge::run(args).await,
         }
     })
+}
+
+/// The JSON Schema of a `baton sim argocd --scenario` file.
+fn scenario_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(SimConfig)).unwrap_or_default()
 }
 
 fn token(name: Option<&str>) -> Result<Option<String>, CommandError> {
@@ -163,18 +186,20 @@ fn serve_error(e: &dyn std::error::Error) -> CommandError {
 }
 
 async fn argocd(args: ArgocdArgs) -> Result<(), CommandError> {
+    let repo = args
+        .repo
+        .ok_or_else(|| CommandError::usage("--repo is required"))?;
     let mut config: SimConfig = match &args.scenario {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 CommandError::usage(format!("cannot read scenario {}: {e}", path.display()))
             })?;
-            yaml_serde::from_str(&format!(
-                "repo: {:?}\n{text}",
-                args.repo.display().to_string()
-            ))
-            .map_err(|e| CommandError::usage(format!("invalid scenario {}: {e}", path.display())))?
+            yaml_serde::from_str(&format!("repo: {:?}\n{text}", repo.display().to_string()))
+                .map_err(|e| {
+                    CommandError::usage(format!("invalid scenario {}: {e}", path.display()))
+                })?
         }
-        None => yaml_serde::from_str(&format!("repo: {:?}\n", args.repo.display().to_string()))
+        None => yaml_serde::from_str(&format!("repo: {:?}\n", repo.display().to_string()))
             .map_err(|e| CommandError::usage(format!("invalid repository path: {e}")))?,
     };
     for spec in &args.apps {

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-/// Parses `500ms`, `90s`, `10m`, `1h30m`; a bare number is seconds.
+/// Parses `500ms`, `90s`, `10m`, `1h30m`, `1d`; a bare number is seconds.
+/// The units are those of the policy SDKs' settings durations.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<u64>() {
@@ -30,6 +31,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.checked_mul(60)?),
             "h" => Duration::from_secs(n.checked_mul(3600)?),
+            "d" => Duration::from_secs(n.checked_mul(86_400)?),
             _ => return None,
         };
         total = total.checked_add(step)?;
@@ -47,6 +49,7 @@ mod tests {
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1d12h"), Some(Duration::from_secs(129_600)));
         assert_eq!(parse_duration(""), None);
         assert_eq!(parse_duration("half an hour"), None);
         assert_eq!(parse_duration("10x"), None);

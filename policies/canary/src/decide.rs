@@ -14,7 +14,7 @@ use crate::config::CanarySettings;
 pub struct CanaryPolicy;
 
 impl Policy for CanaryPolicy {
-    fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(ctx: &Context, event: &Event, world: &impl World) -> Result<Decision, PolicyError> {
         let settings = CanarySettings::parse(&ctx.settings)?;
         let flow = Flow::new(ctx, world, &settings.flow);
         match event {
@@ -34,7 +34,7 @@ impl Policy for CanaryPolicy {
 /// `max_pause` of gate time; anything else is judged by the flow (Healthy
 /// and Synced promotes).
 fn health_observed(
-    flow: &Flow<'_>,
+    flow: &Flow<'_, impl World + ?Sized>,
     settings: &CanarySettings,
     observed: &HealthObserved,
 ) -> Result<Decision, PolicyError> {

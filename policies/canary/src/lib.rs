@@ -28,7 +28,7 @@
 //! |---|---|---|
 //! | `max_pause` | `30m` | how long a gate may see a paused Rollout before failing |
 //! | `health_timeout` | `1h` | how long a gate waits; must exceed `max_pause` |
-//! | `stages.<name>.health_timeout`, `progressing_is_waiting`, `mr_labels`, `rollback_labels` | | as in the default policy |
+//! | `progressing_is_waiting`, `mr_labels`, `rollback_labels`, `stages.<name>.health_timeout`, `stages.<name>.mr_labels`, `stages.<name>.rollback_labels` | | as in the default policy |
 
 mod config;
 mod decide;

@@ -2,31 +2,16 @@
 //! window, the soak time and the review label. Validated once per decision;
 //! unknown keys are refused, because a misspelt brake is no brake.
 
+use baton_policy::calendar::{HOUR_MS, Window, Zone};
 use baton_policy::flow::FlowSettings;
 use baton_policy::settings::{Settings, nest_error};
 use baton_policy::{Context, PolicyError, Stage};
-
-use crate::window::Window;
-use crate::zone::Zone;
 
 /// Default minimum time in the stage before prod: two hours.
 const DEFAULT_SOAK_MS: u64 = 2 * 60 * 60 * 1000;
 
 /// This policy's own top-level keys (the flow's are added).
 const OWN_KEYS: &[&str] = &["prod_stage", "prod_window", "staging_soak", "review_label"];
-
-/// Keys of `prod_window`.
-const WINDOW_KEYS: &[&str] = &["days", "start", "end", "utc_offset", "time_zone"];
-
-const DAY_NAMES: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 /// Settings of the conservative policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +43,8 @@ impl ConservativeSettings {
             ));
         }
         let window = match s.section("prod_window")? {
-            Some(section) => parse_window(&section).map_err(|e| nest_error(e, "prod_window"))?,
+            Some(section) => Window::from_settings(&section, &office_hours(Zone::utc()))
+                .map_err(|e| nest_error(e, "prod_window"))?,
             None => office_hours(Zone::utc()),
         };
         Ok(Self {
@@ -91,124 +77,10 @@ impl ConservativeSettings {
 fn office_hours(zone: Zone) -> Window {
     Window {
         days: [true, true, true, true, true, false, false],
-        start_ms: 9 * 3_600_000,
-        end_ms: 16 * 3_600_000,
+        start_ms: 9 * HOUR_MS,
+        end_ms: 16 * HOUR_MS,
         zone,
     }
-}
-
-/// Reads `prod_window`; errors name keys relative to it.
-fn parse_window(s: &Settings) -> Result<Window, PolicyError> {
-    s.reject_unknown(WINDOW_KEYS)?;
-    let default = office_hours(Zone::utc());
-    let zone = match (s.string("utc_offset")?, s.string("time_zone")?) {
-        (Some(_), Some(_)) => {
-            return Err(PolicyError::InvalidSettings(
-                "settings.utc_offset: set utc_offset or time_zone, not both".into(),
-            ));
-        }
-        (Some(offset), None) => Zone::fixed(&offset).ok_or_else(|| {
-            invalid("utc_offset", &offset, "an offset like +01:00 or -05:30")
-        })?,
-        (None, Some(name)) => Zone::named(&name).ok_or_else(|| {
-            PolicyError::InvalidSettings(format!(
-                "settings.time_zone: {name} is not a built-in zone (known: {}); set utc_offset instead",
-                Zone::known_names().join(", ")
-            ))
-        })?,
-        (None, None) => Zone::utc(),
-    };
-    let days = match s.strings("days")? {
-        Some(names) => parse_days(&names)?,
-        None => default.days,
-    };
-    let start_ms = match s.string("start")? {
-        Some(text) => {
-            parse_time(&text, false).ok_or_else(|| invalid("start", &text, "a time like 09:00"))?
-        }
-        None => default.start_ms,
-    };
-    let end_ms = match s.string("end")? {
-        Some(text) => {
-            parse_time(&text, true).ok_or_else(|| invalid("end", &text, "a time like 16:00"))?
-        }
-        None => default.end_ms,
-    };
-    if end_ms <= start_ms {
-        return Err(PolicyError::InvalidSettings(format!(
-            "settings.end: must be after start ({} is not after {}; a window cannot span midnight)",
-            hhmm(end_ms),
-            hhmm(start_ms)
-        )));
-    }
-    Ok(Window {
-        days,
-        start_ms,
-        end_ms,
-        zone,
-    })
-}
-
-/// Day names (`mon`, `Monday`) and ranges (`mon..fri`, wrapping `fri..mon`).
-fn parse_days(names: &[String]) -> Result<[bool; 7], PolicyError> {
-    let mut days = [false; 7];
-    for name in names {
-        let (first, last) = match name.split_once("..") {
-            Some((a, b)) => (day_index(a), day_index(b)),
-            None => (day_index(name), day_index(name)),
-        };
-        let (Some(first), Some(last)) = (first, last) else {
-            return Err(invalid(
-                "days",
-                name,
-                "a day (mon, tue, wed, thu, fri, sat, sun) or a range like mon..fri",
-            ));
-        };
-        let mut day = first;
-        loop {
-            days[day] = true;
-            if day == last {
-                break;
-            }
-            day = (day + 1) % 7;
-        }
-    }
-    if days.iter().any(|d| *d) {
-        Ok(days)
-    } else {
-        Err(PolicyError::InvalidSettings(
-            "settings.days: no day given, so prod could never change".into(),
-        ))
-    }
-}
-
-/// Index (Monday = 0) of `mon`, `Mon`, `monday`, ...
-fn day_index(name: &str) -> Option<usize> {
-    let name = name.trim().to_ascii_lowercase();
-    DAY_NAMES
-        .iter()
-        .position(|full| name.len() >= 3 && full.starts_with(name.as_str()))
-}
-
-/// `HH:MM` as milliseconds after midnight; `24:00` only as an end.
-fn parse_time(text: &str, is_end: bool) -> Option<i64> {
-    let (hours, minutes) = text.trim().split_once(':')?;
-    let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
-    if !two_digits(hours) || !two_digits(minutes) {
-        return None;
-    }
-    let (hours, minutes): (i64, i64) = (hours.parse().ok()?, minutes.parse().ok()?);
-    let valid = (hours < 24 && minutes < 60) || (is_end && hours == 24 && minutes == 0);
-    valid.then_some((hours * 60 + minutes) * 60_000)
-}
-
-fn hhmm(ms: i64) -> String {
-    let minutes = ms / 60_000;
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-fn invalid(key: &str, value: &str, expected: &str) -> PolicyError {
-    PolicyError::InvalidSettings(format!("settings.{key}: {value} is not {expected}"))
 }
 
 #[cfg(test)]
@@ -250,18 +122,20 @@ mod tests {
 
     #[test]
     fn days_by_name_range_or_wrapping_range() {
-        let days =
-            |list: &[&str]| parse_days(&list.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+        let days = |list: &str| {
+            ConservativeSettings::parse(&format!(r#"{{"prod_window": {{"days": {list}}}}}"#))
+                .map(|s| s.window.days)
+        };
         assert_eq!(
-            days(&["mon", "Wednesday", "FRI"]),
+            days(r#"["mon", "Wednesday", "FRI"]"#),
             Ok([true, false, true, false, true, false, false])
         );
         assert_eq!(
-            days(&["fri..mon"]),
+            days(r#"["fri..mon"]"#),
             Ok([true, false, false, false, true, true, true])
         );
         assert_eq!(
-            days(&["tue..tue"]),
+            days(r#"["tue..tue"]"#),
             Ok([false, true, false, false, false, false, false])
         );
     }
@@ -299,7 +173,7 @@ mod tests {
             ),
             (
                 r#"{"prod_window": {"days": []}}"#,
-                "settings.prod_window.days: no day given, so prod could never change",
+                "settings.prod_window.days: no day given, so the window would never open",
             ),
             (
                 r#"{"prod_window": {"utc_offset": "CET"}}"#,

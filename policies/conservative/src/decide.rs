@@ -16,7 +16,7 @@ use crate::version::{Major, compare};
 pub struct ConservativePolicy;
 
 impl Policy for ConservativePolicy {
-    fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(ctx: &Context, event: &Event, world: &impl World) -> Result<Decision, PolicyError> {
         let settings = ConservativeSettings::parse(&ctx.settings)?;
         let prod = settings.prod_stage(ctx)?;
         let flow = Flow::new(ctx, world, &settings.flow);
@@ -36,13 +36,13 @@ impl Policy for ConservativePolicy {
     }
 }
 
-struct Conservative<'a> {
-    flow: Flow<'a>,
+struct Conservative<'a, W: World + ?Sized> {
+    flow: Flow<'a, W>,
     settings: &'a ConservativeSettings,
     prod: Option<&'a Stage>,
 }
 
-impl Conservative<'_> {
+impl<W: World + ?Sized> Conservative<'_, W> {
     fn new_version(&self, version: &str) -> Result<Decision, PolicyError> {
         let first = self.flow.first_stage()?;
         let reason = format!("{version} is a new version of {}", self.flow.ctx().app);
@@ -89,7 +89,7 @@ impl Conservative<'_> {
                 return Ok(Decision::from(vec![actions::hold(waits.join("; "))]).because(reason));
             }
         }
-        let labels = &self.settings.flow.mr_labels;
+        let labels = self.settings.flow.mr_labels_for(&stage.name);
         match self.major_change(stage, version)? {
             None => {
                 let channel = self.flow.channel(stage, labels, reason.clone());
@@ -97,7 +97,7 @@ impl Conservative<'_> {
             }
             Some(why) => {
                 let reason = format!("{reason}; {why}");
-                let mut labels = labels.clone();
+                let mut labels = labels.to_vec();
                 if !labels.contains(&self.settings.review_label) {
                     labels.push(self.settings.review_label.clone());
                 }

@@ -25,7 +25,9 @@
 //! either a fixed `utc_offset` or a `time_zone` from a small built-in table
 //! (UTC; major European zones with the EU summer-time rule; US and Canadian
 //! zones with the US rule; a few zones without daylight saving), with
-//! today's rules only. Zones outside the table use `utc_offset`.
+//! today's rules only. Zones outside the table use `utc_offset`. The
+//! window, the zones and the calendar are the SDK's
+//! [`baton_policy::calendar`], which other policies use the same way.
 //!
 //! Settings (`policy.settings` in `baton.yaml`; unknown keys are refused):
 //!
@@ -38,14 +40,11 @@
 //! | `staging_soak` | `2h` | minimum time in the stage before prod; `0` turns it off |
 //! | `prod_stage` | the last stage | which stage is prod |
 //! | `review_label` | `needs-review` | label of major-bump merge requests |
-//! | `health_timeout`, `stages.<name>.health_timeout`, `progressing_is_waiting`, `mr_labels`, `rollback_labels` | | as in the default policy |
+//! | `health_timeout`, `progressing_is_waiting`, `mr_labels`, `rollback_labels`, `stages.<name>.health_timeout`, `stages.<name>.mr_labels`, `stages.<name>.rollback_labels` | | as in the default policy |
 
-mod calendar;
 mod config;
 mod decide;
 mod version;
-mod window;
-mod zone;
 
 pub use config::ConservativeSettings;
 pub use decide::ConservativePolicy;

@@ -6,9 +6,9 @@ use baton_policy::flow::FlowSettings;
 #[cfg(test)]
 use baton_policy::PolicyError;
 
-/// Settings of the default policy (`health_timeout`, per-stage
-/// `stages.<name>.health_timeout`, `progressing_is_waiting`, `mr_labels`,
-/// `rollback_labels`).
+/// Settings of the default policy (`health_timeout`, `progressing_is_waiting`,
+/// `mr_labels`, `rollback_labels`, and per stage `stages.<name>.health_timeout`,
+/// `stages.<name>.mr_labels`, `stages.<name>.rollback_labels`).
 pub type PolicySettings = FlowSettings;
 
 #[cfg(test)]

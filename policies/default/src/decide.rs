@@ -13,7 +13,7 @@ use crate::config::PolicySettings;
 pub struct DefaultPolicy;
 
 impl Policy for DefaultPolicy {
-    fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(ctx: &Context, event: &Event, world: &impl World) -> Result<Decision, PolicyError> {
         let settings = PolicySettings::parse(&ctx.settings)?;
         Flow::new(ctx, world, &settings).decide(event)
     }

@@ -24,6 +24,10 @@
 //! | `progressing_is_waiting` | `true` | `false` fails a gate on Progressing |
 //! | `mr_labels` | `["baton"]` | labels of promotion MRs |
 //! | `rollback_labels` | `["baton", "rollback"]` | labels of rollback MRs |
+//! | `stages.<name>.mr_labels`, `stages.<name>.rollback_labels` | | per-stage labels, replacing the general ones |
+//!
+//! It reads only the env repo (`baton:policy/git`): the health it gates on
+//! comes with the events, so the component imports no other capability.
 
 mod config;
 mod decide;

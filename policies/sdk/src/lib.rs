@@ -13,14 +13,18 @@
 //! directory (package `baton:policy`, world `promotion-policy`); see
 //! [`WIT_VERSION`].
 //!
-//! ## Metrics
+//! ## Least privilege
 //!
-//! A component imports only what its code calls. `export_policy!(P)`
-//! hands the policy a [`HostWorld`] whose metrics queries answer
-//! [`MetricsError::Denied`] without asking the host, so the policy does
-//! not import `baton:policy/metrics`; `export_policy!(P, metrics)` hands
-//! it a [`HostWorldWithMetrics`], which does. `baton policy inspect` and
-//! `policy diff` then show reviewers which policies read metrics.
+//! A component imports only the capabilities its code calls. [`Policy::decide`]
+//! takes the world as `&impl World`, so each capability call is a direct
+//! call into [`HostWorld`]: the linker drops the ones a policy never makes,
+//! and the component does not import their interfaces. The
+//! default policy imports `git` and nothing else of Baton's; a policy that
+//! starts reading the clock or querying metrics imports `clock` or
+//! `metrics`, and `baton policy inspect` and `policy diff` show reviewers
+//! the new capability. Keep it that way in helpers too: take
+//! `&impl World` (or a generic `W: World + ?Sized`), not `&dyn World`,
+//! whose vtable would link every capability.
 //!
 //! ## A complete minimal policy
 //!
@@ -38,6 +42,15 @@
 //!
 //! [dependencies]
 //! baton-policy = { path = "../sdk" }
+//!
+//! # Small components: the profile of the repository's own policies.
+//! [profile.release]
+//! opt-level = "s"
+//! lto = true
+//! codegen-units = 1
+//! panic = "abort"
+//! debug = false
+//! strip = "debuginfo"
 //! ```
 //!
 //! `src/lib.rs`:
@@ -48,7 +61,7 @@
 //! struct AlwaysDev;
 //!
 //! impl Policy for AlwaysDev {
-//!     fn decide(ctx: &Context, event: &Event, _world: &dyn World) -> Result<Decision, PolicyError> {
+//!     fn decide(ctx: &Context, event: &Event, _world: &impl World) -> Result<Decision, PolicyError> {
 //!         match event {
 //!             Event::NewVersion(new) => Ok(Decision::from(vec![
 //!                 actions::commit("dev", &new.version, "every version goes to dev"),
@@ -78,11 +91,19 @@
 //!
 //! Decision logic only sees the world through [`World`], so unit tests run
 //! on the host target with [`testing::FakeWorld`] (the generated imports are
-//! only callable inside a component).
+//! only callable inside a component) and the builders next to it.
+//!
+//! ## Time
+//!
+//! [`calendar`] reads the host clock (`world.now()`, never the guest's) as
+//! people do: weekday and time of day in a zone (a fixed offset, or a
+//! built-in table of zones with their daylight-saving rules), and weekly
+//! windows such as "Monday to Friday, 09:00 to 16:00 in Europe/Berlin".
 
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod calendar;
 pub mod flow;
 pub mod health;
 pub mod history;
@@ -114,7 +135,7 @@ pub use bindings::baton::policy::types::{
     PolicyMetadata, Reconcile, ResourceHealth, Rollback, RollbackRequested, SetVersion, Stage,
     StageChanged, SyncStatus, Target, TargetStatus, TargetVersion, Trailer,
 };
-pub use world::{HostWorld, HostWorldWithMetrics, World};
+pub use world::{HostWorld, World};
 
 /// Version of the WIT package these bindings were generated from
 /// (`baton:policy`, from `wit/world.wit`).
@@ -124,7 +145,10 @@ pub const WIT_VERSION: &str = "0.2.0";
 pub trait Policy {
     /// Decides what to do about `event`. Must be deterministic given the
     /// answers `world` gives: `baton policy replay` checks it.
-    fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError>;
+    ///
+    /// The world is generic so that the component imports only the
+    /// capabilities this code calls (see [least privilege](crate#least-privilege)).
+    fn decide(ctx: &Context, event: &Event, world: &impl World) -> Result<Decision, PolicyError>;
 }
 
 impl From<Vec<Action>> for Decision {
@@ -164,20 +188,11 @@ impl Context {
 }
 
 /// Exports a [`Policy`] implementation as the component's `baton:policy/policy`
-/// interface. Metadata (name, version, description, authors) comes from the
-/// policy crate's `Cargo.toml`.
-///
-/// `export_policy!(P)` gives the policy a [`HostWorld`] (no metrics import);
-/// `export_policy!(P, metrics)` a [`HostWorldWithMetrics`].
+/// interface, handing it the [`HostWorld`]. Metadata (name, version,
+/// description, authors) comes from the policy crate's `Cargo.toml`.
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
-        $crate::export_policy!(@with $policy, $crate::HostWorld);
-    };
-    ($policy:ty, metrics) => {
-        $crate::export_policy!(@with $policy, $crate::HostWorldWithMetrics);
-    };
-    (@with $policy:ty, $world:expr) => {
         // Exports exist only in the component; natively (unit tests) the
         // policy is a plain library.
         #[cfg(target_arch = "wasm32")]
@@ -189,7 +204,7 @@ macro_rules! export_policy {
                     context: $crate::Context,
                     event: $crate::Event,
                 ) -> ::core::result::Result<$crate::Decision, $crate::PolicyError> {
-                    <$policy as $crate::Policy>::decide(&context, &event, &$world)
+                    <$policy as $crate::Policy>::decide(&context, &event, &$crate::HostWorld)
                 }
 
                 fn metadata() -> $crate::PolicyMetadata {

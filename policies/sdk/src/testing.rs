@@ -4,15 +4,43 @@
 //! (Helm values at `overlays/<stage>/values.yaml`, Argo CD applications
 //! `payments-<stage>`); a test changes what matters to it with struct update
 //! syntax, e.g. `Context { max_health_wait: 60_000, ..context("{}") }`.
+//!
+//! - the call: [`context`], [`stage`], and the events [`new_version`],
+//!   [`stage_changed`], [`health_observed`], [`gate_timeout`],
+//!   [`rollback_requested`], [`reconcile`];
+//! - the world: [`FakeWorld`] with [`deployment`]s, [`app_status`] with
+//!   [`resource`]s, [`merge_request`]s.
+//!
+//! ```
+//! use baton_policy::testing::{FakeWorld, app_status, context, health_observed};
+//! use baton_policy::{Event, HealthStatus, Policy};
+//! # struct MyPolicy;
+//! # impl Policy for MyPolicy {
+//! #     fn decide(
+//! #         _: &baton_policy::Context,
+//! #         _: &Event,
+//! #         _: &impl baton_policy::World,
+//! #     ) -> Result<baton_policy::Decision, baton_policy::PolicyError> {
+//! #         Ok(baton_policy::actions::nothing("waiting"))
+//! #     }
+//! # }
+//!
+//! let status = app_status("payments-dev", HealthStatus::Progressing);
+//! let event = Event::HealthObserved(health_observed("dev", "v2", 30_000, status));
+//! let world = FakeWorld { now: 1_718_361_000_000, ..FakeWorld::with_history(&[("v1", None)]) };
+//! let decision = MyPolicy::decide(&context(r#"{"health_timeout": "5m"}"#), &event, &world);
+//! assert!(decision.expect("a decision").actions.is_empty());
+//! ```
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::history::ROLLBACK_TRAILER;
 use crate::{
-    AppStatus, CapabilityError, ChangeOrigin, Context, Deployment, HealthObserved, HealthStatus,
-    Level, MergeRequest, MergeRequestState, MetricsError, ResourceHealth, Sample, Series, Stage,
-    SyncStatus, TargetVersion, Trailer, World,
+    AppStatus, CapabilityError, ChangeOrigin, Context, Deployment, Event, GateTimeout,
+    HealthObserved, HealthStatus, Level, MergeRequest, MergeRequestState, MetricsError, NewVersion,
+    Reconcile, ResourceHealth, RollbackRequested, Sample, Series, Stage, StageChanged, SyncStatus,
+    TargetVersion, Trailer, World,
 };
 
 /// A world whose answers are set up by the test. Unknown lookups answer
@@ -263,6 +291,68 @@ pub fn health_observed(
         targets: Vec::new(),
         status,
     }
+}
+
+/// A new version `version` (no digest) was built.
+pub fn new_version(version: &str) -> Event {
+    Event::NewVersion(NewVersion {
+        version: version.into(),
+        digest: None,
+    })
+}
+
+/// `stage` changed from `from` to `to` at commit `c-<to>` (see
+/// [`deployment`]) through a Baton commit; not a rollback.
+pub fn stage_changed(stage: &str, from: Option<&str>, to: &str) -> Event {
+    Event::StageChanged(StageChanged {
+        stage: stage.into(),
+        from_version: from.map(Into::into),
+        to_version: to.into(),
+        commit: format!("c-{to}"),
+        is_rollback: false,
+        digest: None,
+        origin: ChangeOrigin::BatonCommit,
+    })
+}
+
+/// The gate of `stage` at `version` (commit `abc`) ran out of time after
+/// `elapsed` milliseconds, having last seen `last_status`.
+pub fn gate_timeout(
+    stage: &str,
+    version: &str,
+    elapsed: u64,
+    last_status: Option<AppStatus>,
+) -> Event {
+    Event::GateTimeout(GateTimeout {
+        stage: stage.into(),
+        version: version.into(),
+        commit: "abc".into(),
+        elapsed,
+        last_status,
+        targets: Vec::new(),
+    })
+}
+
+/// An operator asked to roll `stage` back (to `to`, or the last good
+/// version), for reason `operator request`.
+pub fn rollback_requested(stage: &str, to: Option<&str>) -> Event {
+    Event::RollbackRequested(RollbackRequested {
+        stage: stage.into(),
+        to_version: to.map(Into::into),
+        reason: "operator request".into(),
+    })
+}
+
+/// A scheduled run reconciles `stage`, which holds `version` since commit
+/// `c-<version>` (a Baton commit; see [`deployment`]).
+pub fn reconcile(stage: &str, version: Option<&str>) -> Event {
+    Event::Reconcile(Reconcile {
+        stage: stage.into(),
+        version: version.map(Into::into),
+        digest: None,
+        commit: version.map(|v| format!("c-{v}")),
+        origin: ChangeOrigin::BatonCommit,
+    })
 }
 
 /// Merge request `!number` from `source_branch` into `main`, in `state`,

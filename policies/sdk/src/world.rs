@@ -1,5 +1,15 @@
 //! The policy's read-only view of the world, as a trait so decision logic
 //! can be tested natively with a fake.
+//!
+//! Policies take the world as a generic (`&impl World`), never as `&dyn
+//! World`: a call through a trait object keeps every method of
+//! [`HostWorld`], and with it every capability import, in the component.
+//! Called generically, each method is a direct call, and one the policy
+//! never makes is not linked (the linker drops unreferenced functions, so
+//! its import goes too); wit-component then leaves the interface out of the
+//! component's imports. So a component
+//! imports exactly the capabilities its code calls, and `baton policy
+//! inspect` and `policy diff` show reviewers what a policy reads.
 
 use crate::bindings::baton::policy::{argocd, clock, forge, git, log, metrics};
 use crate::{
@@ -50,23 +60,10 @@ pub trait World {
     ) -> Result<Vec<Series>, MetricsError>;
 }
 
-/// The world as the host provides it (only meaningful inside a component),
-/// without metrics: [`World::metrics_query`] and
-/// [`World::metrics_query_range`] answer [`MetricsError::Denied`] without
-/// asking the host, so a policy exported with it does not import
-/// `baton:policy/metrics` at all (a component imports only what its code
-/// calls). Export a policy with `export_policy!(MyPolicy, metrics)` to get
-/// [`HostWorldWithMetrics`] instead.
+/// The world as the host provides it (only meaningful inside a component):
+/// each method calls the matching import. A method the policy never calls
+/// is not linked, so its interface is not imported (see the module docs).
 pub struct HostWorld;
-
-/// [`HostWorld`] plus the host's `metrics` interface: the component imports
-/// `baton:policy/metrics`, which `baton policy inspect` and `policy diff`
-/// show reviewers.
-pub struct HostWorldWithMetrics;
-
-/// Why [`HostWorld`] denies metrics queries.
-const NO_METRICS: &str = "this policy was exported without metrics \
-    (baton_policy::export_policy!(Policy, metrics) imports baton:policy/metrics)";
 
 impl World for HostWorld {
     fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError> {
@@ -114,69 +111,6 @@ impl World for HostWorld {
 
     fn log(&self, level: Level, message: &str) {
         log::log(level, message);
-    }
-
-    fn metrics_query(&self, _: &str, _: Option<i64>) -> Result<Vec<Sample>, MetricsError> {
-        Err(MetricsError::Denied(NO_METRICS.into()))
-    }
-
-    fn metrics_query_range(
-        &self,
-        _: &str,
-        _: i64,
-        _: i64,
-        _: u64,
-    ) -> Result<Vec<Series>, MetricsError> {
-        Err(MetricsError::Denied(NO_METRICS.into()))
-    }
-}
-
-impl World for HostWorldWithMetrics {
-    fn read_file(&self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, CapabilityError> {
-        HostWorld.read_file(path, revision)
-    }
-
-    fn stage_version(
-        &self,
-        stage: &str,
-        revision: Option<&str>,
-    ) -> Result<String, CapabilityError> {
-        HostWorld.stage_version(stage, revision)
-    }
-
-    fn target_versions(
-        &self,
-        stage: &str,
-        revision: Option<&str>,
-    ) -> Result<Vec<TargetVersion>, CapabilityError> {
-        HostWorld.target_versions(stage, revision)
-    }
-
-    fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
-        HostWorld.stage_history(stage, limit)
-    }
-
-    fn application_status(&self, app: &str) -> Result<AppStatus, CapabilityError> {
-        HostWorld.application_status(app)
-    }
-
-    fn find_open_merge_request(
-        &self,
-        source_branch: &str,
-    ) -> Result<Option<MergeRequest>, CapabilityError> {
-        HostWorld.find_open_merge_request(source_branch)
-    }
-
-    fn merge_request(&self, number: u64) -> Result<MergeRequest, CapabilityError> {
-        HostWorld.merge_request(number)
-    }
-
-    fn now(&self) -> i64 {
-        HostWorld.now()
-    }
-
-    fn log(&self, level: Level, message: &str) {
-        HostWorld.log(level, message);
     }
 
     fn metrics_query(&self, promql: &str, time: Option<i64>) -> Result<Vec<Sample>, MetricsError> {

@@ -85,7 +85,7 @@ pub enum Reading {
 }
 
 /// An instant reading at the host clock's now.
-pub fn instant(world: &dyn World, query: &Query<'_>) -> Result<Reading, PolicyError> {
+pub fn instant(world: &(impl World + ?Sized), query: &Query<'_>) -> Result<Reading, PolicyError> {
     match world.metrics_query(&query.promql, None) {
         Ok(samples) => Ok(judge(
             query.indicator.max,
@@ -97,7 +97,7 @@ pub fn instant(world: &dyn World, query: &Query<'_>) -> Result<Reading, PolicyEr
 
 /// A reading of the whole window `[start, end]`, every `step`.
 pub fn window(
-    world: &dyn World,
+    world: &(impl World + ?Sized),
     query: &Query<'_>,
     start: i64,
     end: i64,

@@ -20,7 +20,7 @@ const MAX_POINTS: u64 = 10_000;
 pub struct SloPolicy;
 
 impl Policy for SloPolicy {
-    fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(ctx: &Context, event: &Event, world: &impl World) -> Result<Decision, PolicyError> {
         let settings = SloSettings::parse(&ctx.settings)?;
         settings.check_against_host(ctx)?;
         let flow = Flow::new(ctx, world, &settings.flow);
@@ -45,7 +45,7 @@ impl Policy for SloPolicy {
 /// flow move the version on. A healthy rollback is not baked: the version
 /// it went back to is the last known good one.
 fn health_observed(
-    flow: &Flow<'_>,
+    flow: &Flow<'_, impl World + ?Sized>,
     settings: &SloSettings,
     observed: &HealthObserved,
 ) -> Result<Decision, PolicyError> {
@@ -76,7 +76,7 @@ fn health_observed(
 }
 
 /// Is the stage's newest deployment a rollback?
-fn is_rollback(flow: &Flow<'_>, stage: &Stage) -> Result<bool, PolicyError> {
+fn is_rollback(flow: &Flow<'_, impl World + ?Sized>, stage: &Stage) -> Result<bool, PolicyError> {
     let latest = flow
         .world()
         .stage_history(&stage.name, 1)
@@ -85,8 +85,8 @@ fn is_rollback(flow: &Flow<'_>, stage: &Stage) -> Result<bool, PolicyError> {
 }
 
 /// One stage's bake, as one observation sees it.
-struct Bake<'a> {
-    flow: &'a Flow<'a>,
+struct Bake<'a, W: World + ?Sized> {
+    flow: &'a Flow<'a, W>,
     settings: &'a SloSettings,
     stage: &'a Stage,
     observed: &'a HealthObserved,
@@ -94,7 +94,7 @@ struct Bake<'a> {
     bake_ms: u64,
 }
 
-impl Bake<'_> {
+impl<W: World + ?Sized> Bake<'_, W> {
     /// `dev at v1.2.3`.
     fn subject(&self) -> String {
         format!("{} at {}", self.stage.name, self.observed.version)
@@ -237,7 +237,7 @@ impl Bake<'_> {
 /// the message says; anything else is the flow's timeout. Either way the
 /// stage rolls back and the run fails.
 fn gate_timeout(
-    flow: &Flow<'_>,
+    flow: &Flow<'_, impl World + ?Sized>,
     settings: &SloSettings,
     timeout: &GateTimeout,
 ) -> Result<Decision, PolicyError> {

@@ -47,7 +47,7 @@
 //! | `interval` | `30s` | how often a baking stage is checked; the step of the final range query |
 //! | `no_data` | `fail` | `fail` or `pass`: what a bake without data means |
 //! | `health_timeout` | `30m` | how long a gate waits; must exceed every bake |
-//! | `stages.<name>.health_timeout`, `progressing_is_waiting`, `mr_labels`, `rollback_labels` | | as in the default policy |
+//! | `progressing_is_waiting`, `mr_labels`, `rollback_labels`, `stages.<name>.health_timeout`, `stages.<name>.mr_labels`, `stages.<name>.rollback_labels` | | as in the default policy |
 //!
 //! Every bake must also be shorter than the host's
 //! `guardrails.max_health_wait`, which caps every gate.
@@ -59,4 +59,4 @@ mod decide;
 pub use config::{Indicator, NoData, SloSettings};
 pub use decide::SloPolicy;
 
-baton_policy::export_policy!(SloPolicy, metrics);
+baton_policy::export_policy!(SloPolicy);

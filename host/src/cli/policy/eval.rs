@@ -1,4 +1,9 @@
 //! `baton policy eval`: one decide call with scripted host answers.
+//!
+//! The event is written as in scenario steps (`{new-version: {version:
+//! v1.2.3}}`, defaults included: see [`super::scenario::lone_event`]) or
+//! in the contract's own form (`{"NewVersion": {"version": "v1.2.3",
+//! "digest": null}}`, every field given; 0.1.0 records' shape too).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -7,6 +12,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::context::ContextFile;
+use super::scenario;
 use crate::cli::error::CommandError;
 use crate::cli::output::{self, OutputFormat};
 use crate::runtime::{Decision, Event, HostCall, LogEntry, RecordedWorld, ScriptedAnswer};
@@ -19,11 +25,15 @@ pub struct EvalArgs {
     /// Context file (YAML or JSON): app, stages, settings.
     #[arg(long)]
     context: PathBuf,
-    /// Event file (YAML or JSON), e.g. `{"NewVersion": {"version": "v1.2.3"}}`.
+    /// Event file (YAML or JSON), as in scenario steps, e.g. `{new-version:
+    /// {version: v1.2.3}}` (or the contract's form, `{"NewVersion": {...}}`).
+    /// Event times count from the `clock.now` answer, else
+    /// 2025-01-01T00:00:00Z.
     #[arg(long)]
     event: PathBuf,
-    /// Answers to the policy's host calls (YAML or JSON list of
-    /// `{call, request?, result}`); a call without an answer is an error.
+    /// Answers to the policy's host calls (YAML or JSON list of `{call:
+    /// git.stage-history, request?: {...}, result: {Ok: ...} or {Err:
+    /// ...}}`); a call without an answer is an error.
     #[arg(long)]
     host_responses: Option<PathBuf>,
     /// Output format.
@@ -49,18 +59,18 @@ enum Outcome {
     Trap { error: String, trap: String },
 }
 
-/// An event file: the current shape, or the 0.1.0 one.
+/// An event in the contract's form: the current shape, or the 0.1.0 one.
 #[derive(serde::Deserialize)]
-struct EventFile(#[serde(deserialize_with = "crate::runtime::legacy::event")] Event);
+struct ContractEvent(#[serde(deserialize_with = "crate::runtime::legacy::event")] Event);
 
 /// Runs `baton policy eval`.
 pub fn run(args: EvalArgs) -> Result<(), CommandError> {
     let context: ContextFile = super::read_data(&args.context, "context")?;
-    let EventFile(event) = super::read_data(&args.event, "event")?;
     let answers: Vec<ScriptedAnswer> = match &args.host_responses {
         Some(path) => super::read_data(path, "host responses")?,
         None => Vec::new(),
     };
+    let event = read_event(&args.event, &context, scripted_now(&answers))?;
     let policy = super::load(&args.policy, None)?;
     let context = context.into_context("eval");
     let world = Box::new(RecordedWorld::from_script(&answers));
@@ -100,6 +110,30 @@ pub fn run(args: EvalArgs) -> Result<(), CommandError> {
         None => Ok(()),
         Some(message) => Err(CommandError::policy(message)),
     }
+}
+
+/// The event file, in the scenario syntax or the contract's form.
+fn read_event(path: &PathBuf, context: &ContextFile, now: i64) -> Result<Event, CommandError> {
+    let value: serde_json::Value = super::read_data(path, "event")?;
+    let invalid = |e: &dyn std::fmt::Display| {
+        CommandError::usage(format!("invalid event file {}: {e}", path.display()))
+    };
+    if scenario::is_scenario_event(&value) {
+        return scenario::lone_event(context.clone(), value, now).map_err(|e| invalid(&e));
+    }
+    serde_json::from_value::<ContractEvent>(value)
+        .map(|ContractEvent(event)| event)
+        .map_err(|e| invalid(&e))
+}
+
+/// The time the script's first `clock.now` answer gives (`{Ok: ms}` or a
+/// bare number), else the scenarios' default start.
+fn scripted_now(answers: &[ScriptedAnswer]) -> i64 {
+    answers
+        .iter()
+        .find(|a| a.call == "clock.now")
+        .and_then(|a| a.result.get("Ok").unwrap_or(&a.result).as_i64())
+        .unwrap_or(scenario::DEFAULT_NOW)
 }
 
 fn render(report: &Report) -> String {

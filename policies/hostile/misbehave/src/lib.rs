@@ -23,7 +23,7 @@ fn recurse(depth: u64) -> u64 {
 }
 
 impl Policy for Misbehave {
-    fn decide(ctx: &Context, _event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(ctx: &Context, _event: &Event, world: &impl World) -> Result<Decision, PolicyError> {
         let settings = Settings::parse(&ctx.settings)?;
         let mode = settings.string("mode")?.unwrap_or_default();
         let said = match mode.as_str() {
@@ -128,4 +128,4 @@ impl Policy for Misbehave {
 }
 
 // With metrics: the `metrics` mode probes that capability.
-baton_policy::export_policy!(Misbehave, metrics);
+baton_policy::export_policy!(Misbehave);

@@ -9,7 +9,11 @@ use baton_policy::{Context, Decision, Event, Policy, PolicyError, World, actions
 struct Sockets;
 
 impl Policy for Sockets {
-    fn decide(_ctx: &Context, _event: &Event, _world: &dyn World) -> Result<Decision, PolicyError> {
+    fn decide(
+        _ctx: &Context,
+        _event: &Event,
+        _world: &impl World,
+    ) -> Result<Decision, PolicyError> {
         let result = std::net::TcpStream::connect("127.0.0.1:22").map(|_| ());
         Ok(Decision::from(vec![actions::hold(format!(
             "connect: {result:?}"

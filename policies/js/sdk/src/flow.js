@@ -14,19 +14,35 @@ import { Settings, nestError } from './settings.js';
 /** How many deployments to read when looking for the last good version. */
 export const HISTORY_DEPTH = 200;
 
-/** Settings of the standard flow (timeouts are bigint milliseconds). */
+/**
+ * Settings of the standard flow (timeouts are bigint milliseconds):
+ * `health_timeout`, `progressing_is_waiting`, `mr_labels`, `rollback_labels`,
+ * and per stage `stages.<name>.health_timeout`, `stages.<name>.mr_labels`
+ * and `stages.<name>.rollback_labels` (a stage's own labels replace the
+ * general ones).
+ */
 export class FlowSettings {
   /** Default gate timeout: ten minutes. */
   static DEFAULT_HEALTH_TIMEOUT_MS = 600000n;
   /** The top-level keys these settings read. */
   static KEYS = Object.freeze(['health_timeout', 'stages', 'progressing_is_waiting', 'mr_labels', 'rollback_labels']);
 
-  constructor({ healthTimeoutMs, stageTimeouts, progressingIsWaiting, mrLabels, rollbackLabels }) {
+  constructor({
+    healthTimeoutMs,
+    stageTimeouts,
+    progressingIsWaiting,
+    mrLabels,
+    rollbackLabels,
+    stageMrLabels = [],
+    stageRollbackLabels = [],
+  }) {
     this.healthTimeout = healthTimeoutMs;
     this.stageTimeouts = stageTimeouts;
     this.progressingIsWaiting = progressingIsWaiting;
     this.mrLabels = mrLabels;
     this.rollbackLabels = rollbackLabels;
+    this.stageMrLabels = stageMrLabels;
+    this.stageRollbackLabels = stageRollbackLabels;
   }
 
   /** Parses and validates the context's settings, with the default gate timeout. */
@@ -37,17 +53,23 @@ export class FlowSettings {
   /** Reads the flow's keys; other keys are left to the policy. */
   static fromSettings(s, defaultHealthTimeoutMs) {
     const stageTimeouts = [];
+    const stageMrLabels = [];
+    const stageRollbackLabels = [];
     const stages = s.section('stages');
     if (stages !== null) {
       for (const name of stages.keys()) {
         const stage = stages.section(name) ?? new Settings({});
-        let ms;
+        let ms, mr, rollback;
         try {
           ms = stage.durationMs('health_timeout');
+          mr = stage.strings('mr_labels');
+          rollback = stage.strings('rollback_labels');
         } catch (e) {
           throw e instanceof PolicyError ? nestError(e, `stages.${name}`) : e;
         }
         if (ms !== null) stageTimeouts.push([name, ms]);
+        if (mr !== null) stageMrLabels.push([name, mr]);
+        if (rollback !== null) stageRollbackLabels.push([name, rollback]);
       }
     }
     const healthTimeout = s.durationMs('health_timeout');
@@ -60,7 +82,21 @@ export class FlowSettings {
       progressingIsWaiting: progressing ?? true,
       mrLabels: mrLabels ?? ['baton'],
       rollbackLabels: rollbackLabels ?? ['baton', 'rollback'],
+      stageMrLabels,
+      stageRollbackLabels,
     });
+  }
+
+  /** Labels of a merge request promoting to `stage`: its own `stages.<name>.mr_labels`, else `mr_labels`. */
+  mrLabelsFor(stage) {
+    const found = this.stageMrLabels.find(([name]) => name === stage);
+    return found ? found[1] : this.mrLabels;
+  }
+
+  /** Labels of a merge request rolling `stage` back: its own `stages.<name>.rollback_labels`, else `rollback_labels`. */
+  rollbackLabelsFor(stage) {
+    const found = this.stageRollbackLabels.find(([name]) => name === stage);
+    return found ? found[1] : this.rollbackLabels;
   }
 
   /** Gate timeout for `stage`. */
@@ -166,7 +202,7 @@ export class Flow {
   newVersion(version) {
     const first = this.firstStage();
     const reason = `${version} is a new version of ${this.ctx.app}`;
-    return this.promote(first, version, this.channel(first, this.settings.mrLabels, reason), reason);
+    return this.promote(first, version, this.channel(first, this.settings.mrLabelsFor(first.name), reason), reason);
   }
 
   /** A changed stage is gated. */
@@ -267,7 +303,7 @@ export class Flow {
     if (verdict.kind === 'healthy') {
       const after = this.afterHealthy(stage, version, verdict.text);
       if (after.decision !== undefined) return after.decision;
-      const channel = this.channel(after.next, this.settings.mrLabels, after.reason);
+      const channel = this.channel(after.next, this.settings.mrLabelsFor(after.next.name), after.reason);
       const decision = this.promote(after.next, version, channel, after.reason);
       return withDigest(decision, version, this.digestHeld(stage, version));
     }
@@ -320,7 +356,7 @@ export class Flow {
     }
     if (target === current) return actions.decision([actions.hold(`${stage.name} is already at ${target}`)]);
     const why = `rollback of ${stage.name} from ${current} to ${target} requested: ${request.reason}`;
-    const channel = this.channel(stage, this.settings.rollbackLabels, why);
+    const channel = this.channel(stage, this.settings.rollbackLabelsFor(stage.name), why);
     const acts = [actions.rollback(stage.name, target, current, channel, why)];
     if (actions.isDirect(channel)) {
       acts.push(actions.awaitHealth(stage.name, target, this.settings.healthTimeoutMs(stage.name)));
@@ -337,7 +373,7 @@ export class Flow {
     if (good === undefined) {
       return actions.decision([actions.fail(`${why}; no earlier good version of ${stage.name} to roll back to`)]);
     }
-    const channel = this.channel(stage, this.settings.rollbackLabels, why);
+    const channel = this.channel(stage, this.settings.rollbackLabelsFor(stage.name), why);
     const decision = actions.decision(
       [actions.rollback(stage.name, good, bad, channel, why), actions.fail(`${why}; rolled back to ${good}`)],
       [why],

@@ -95,3 +95,16 @@ test('errors and unknown event kinds', () => {
   assert.equal(new CapabilityError('denied', 'a "b"').debug(), 'CapabilityError::Denied("a \\"b\\"")');
   assert.deepEqual(flow(world()).decide({ tag: 'a-later-event', val: {} }), actions.nothing('a-later-event is not an event this policy acts on; nothing to do'));
 });
+
+test("a stage's own labels go on its merge requests", () => {
+  const c = ctx('{"mr_labels": ["promo"], "stages": {"prod": {"mr_labels": ["promo", "prod"], "rollback_labels": ["prod-rollback"]}}}');
+  const f = flow(world(['v2'], ['v1']), c);
+  assert.equal(texts(f.healthObserved(observed('dev')))[0], 'set staging to v2 by merge request [promo]');
+  assert.equal(texts(f.healthObserved(observed('staging')))[0], 'set prod to v2 by merge request [promo, prod]');
+  assert.equal(texts(f.healthObserved(observed('prod', 'degraded')))[0], 'roll back prod from v2 to v1 by merge request [prod-rollback]');
+  const s = FlowSettings.parse(c.settings);
+  assert.deepEqual([s.mrLabelsFor('dev'), s.rollbackLabelsFor('dev')], [['promo'], ['baton', 'rollback']]);
+  assert.throws(() => FlowSettings.parse('{"stages": {"prod": {"mr_labels": "prod"}}}'), {
+    message: 'settings.stages.prod.mr_labels: "prod" is not a list of strings',
+  });
+});

@@ -32,9 +32,11 @@ HISTORY_DEPTH = 200
 
 
 class FlowSettings:
-    """Settings of the standard flow: `health_timeout`, per-stage
-    `stages.<name>.health_timeout`, `progressing_is_waiting`, `mr_labels`,
-    `rollback_labels`."""
+    """Settings of the standard flow: `health_timeout`,
+    `progressing_is_waiting`, `mr_labels`, `rollback_labels`, and per stage
+    `stages.<name>.health_timeout`, `stages.<name>.mr_labels` and
+    `stages.<name>.rollback_labels` (a stage's own labels replace the
+    general ones)."""
 
     #: Default gate timeout: ten minutes.
     DEFAULT_HEALTH_TIMEOUT_MS = 10 * 60 * 1000
@@ -42,12 +44,16 @@ class FlowSettings:
     KEYS = ("health_timeout", "stages", "progressing_is_waiting", "mr_labels", "rollback_labels")
 
     def __init__(self, health_timeout_ms: int, stage_timeouts: List[Tuple[str, int]],
-                 progressing_is_waiting: bool, mr_labels: List[str], rollback_labels: List[str]):
+                 progressing_is_waiting: bool, mr_labels: List[str], rollback_labels: List[str],
+                 stage_mr_labels: Optional[List[Tuple[str, List[str]]]] = None,
+                 stage_rollback_labels: Optional[List[Tuple[str, List[str]]]] = None):
         self.health_timeout = health_timeout_ms
         self.stage_timeouts = stage_timeouts
         self.progressing_is_waiting = progressing_is_waiting
         self.mr_labels = mr_labels
         self.rollback_labels = rollback_labels
+        self.stage_mr_labels = stage_mr_labels or []
+        self.stage_rollback_labels = stage_rollback_labels or []
 
     @classmethod
     def parse(cls, text: str) -> "FlowSettings":
@@ -58,16 +64,24 @@ class FlowSettings:
     def from_settings(cls, s: Settings, default_health_timeout_ms: int) -> "FlowSettings":
         """Reads the flow's keys; other keys are left to the policy."""
         stage_timeouts = []
+        stage_mr_labels = []
+        stage_rollback_labels = []
         stages = s.section("stages")
         if stages is not None:
             for name in stages.keys():
                 stage = stages.section(name) or Settings({})
                 try:
                     ms = stage.duration_ms("health_timeout")
+                    mr = stage.strings("mr_labels")
+                    rollback = stage.strings("rollback_labels")
                 except PolicyError as e:
                     raise nest_error(e, f"stages.{name}") from None
                 if ms is not None:
                     stage_timeouts.append((name, ms))
+                if mr is not None:
+                    stage_mr_labels.append((name, mr))
+                if rollback is not None:
+                    stage_rollback_labels.append((name, rollback))
         health_timeout = s.duration_ms("health_timeout")
         progressing = s.bool("progressing_is_waiting")
         mr_labels = s.strings("mr_labels")
@@ -78,7 +92,19 @@ class FlowSettings:
             True if progressing is None else progressing,
             ["baton"] if mr_labels is None else mr_labels,
             ["baton", "rollback"] if rollback_labels is None else rollback_labels,
+            stage_mr_labels,
+            stage_rollback_labels,
         )
+
+    def mr_labels_for(self, stage: str) -> List[str]:
+        """Labels of a merge request promoting to `stage`: its own
+        `stages.<name>.mr_labels`, else `mr_labels`."""
+        return _own(self.stage_mr_labels, stage, self.mr_labels)
+
+    def rollback_labels_for(self, stage: str) -> List[str]:
+        """Labels of a merge request rolling `stage` back: its own
+        `stages.<name>.rollback_labels`, else `rollback_labels`."""
+        return _own(self.stage_rollback_labels, stage, self.rollback_labels)
 
     def health_timeout_ms(self, stage: str) -> int:
         """Gate timeout for `stage`."""
@@ -92,6 +118,14 @@ class FlowSettings:
         return [("health_timeout", self.health_timeout)] + [
             (f"stages.{stage}.health_timeout", ms) for stage, ms in self.stage_timeouts
         ]
+
+
+def _own(per_stage: List[Tuple[str, List[str]]], stage: str, general: List[str]) -> List[str]:
+    """`stage`'s own entry of a per-stage list, else `general`."""
+    for name, labels in per_stage:
+        if name == stage:
+            return labels
+    return general
 
 
 @dataclass
@@ -214,7 +248,8 @@ class Flow:
         """A new version goes to the first stage."""
         first = self.first_stage()
         reason = f"{version} is a new version of {self.ctx.app}"
-        return self.promote(first, version, self.channel(first, self.settings.mr_labels, reason), reason)
+        labels = self.settings.mr_labels_for(first.name)
+        return self.promote(first, version, self.channel(first, labels, reason), reason)
 
     def stage_changed(self, changed):
         """A changed stage is gated; a change that arrived outside Baton
@@ -321,7 +356,7 @@ class Flow:
             after = self.after_healthy(stage, version, verdict.text)
             if after.decision is not None:
                 return after.decision
-            channel = self.channel(after.next, self.settings.mr_labels, after.reason)
+            channel = self.channel(after.next, self.settings.mr_labels_for(after.next.name), after.reason)
             decision = self.promote(after.next, version, channel, after.reason)
             return with_digest(decision, version, self.digest_held(stage, version))
         if verdict.kind == "waiting":
@@ -380,7 +415,7 @@ class Flow:
         if target == current:
             return actions.decision([actions.hold(f"{stage.name} is already at {target}")])
         why = f"rollback of {stage.name} from {current} to {target} requested: {request.reason}"
-        channel = self.channel(stage, self.settings.rollback_labels, why)
+        channel = self.channel(stage, self.settings.rollback_labels_for(stage.name), why)
         acts = [actions.rollback(stage.name, target, current, channel, why)]
         if actions.is_direct(channel):
             acts.append(actions.await_health(stage.name, target, self.settings.health_timeout_ms(stage.name)))
@@ -396,7 +431,7 @@ class Flow:
         if good is None:
             return actions.decision([actions.fail(
                 f"{why}; no earlier good version of {stage.name} to roll back to")])
-        channel = self.channel(stage, self.settings.rollback_labels, why)
+        channel = self.channel(stage, self.settings.rollback_labels_for(stage.name), why)
         decision = actions.decision(
             [actions.rollback(stage.name, good, bad, channel, why),
              actions.fail(f"{why}; rolled back to {good}")],

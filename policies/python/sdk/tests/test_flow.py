@@ -6,7 +6,7 @@ import pytest
 from baton_policy import CapabilityError, Flow, FlowSettings, InvalidEvent, actions, events
 from baton_policy import testing as t
 from baton_policy.display import texts
-from baton_policy.errors import capability
+from baton_policy.errors import PolicyError, capability
 
 
 def ctx(settings='{"health_timeout": "5m", "mr_labels": [], "rollback_labels": []}'):
@@ -130,3 +130,18 @@ def test_action_constructors():
     assert texts(actions.decision([actions.merge_request("prod", "v1", options, "r")])) == [
         "set prod to v1 by merge request [a, b] (auto-merge)"]
     assert texts(actions.nothing("why")) == []
+
+
+def test_a_stage_s_own_labels_go_on_its_merge_requests():
+    c = ctx('{"mr_labels": ["promo"], "stages": {"prod": {"mr_labels": ["promo", "prod"], '
+            '"rollback_labels": ["prod-rollback"]}}}')
+    f = flow(world(("v2", None), ("v1", None)), c)
+    assert texts(f.health_observed(observed("dev")))[0] == "set staging to v2 by merge request [promo]"
+    assert texts(f.health_observed(observed("staging")))[0] == "set prod to v2 by merge request [promo, prod]"
+    assert texts(f.health_observed(observed("prod", "degraded")))[0] == \
+        "roll back prod from v2 to v1 by merge request [prod-rollback]"
+    s = FlowSettings.parse(c.settings)
+    assert (s.mr_labels_for("dev"), s.rollback_labels_for("dev")) == (["promo"], ["baton", "rollback"])
+    with pytest.raises(PolicyError) as e:
+        FlowSettings.parse('{"stages": {"prod": {"mr_labels": "prod"}}}')
+    assert e.value.message == 'settings.stages.prod.mr_labels: "prod" is not a list of strings'

@@ -6,9 +6,9 @@
 //! needs from the stages' histories.
 
 use super::Flow;
-use crate::{Action, Decision, Deployment, Stage};
+use crate::{Action, Decision, Deployment, Stage, World};
 
-impl Flow<'_> {
+impl<W: World + ?Sized> Flow<'_, W> {
     /// The digest `stage` holds with `version` at the branch tip, when the
     /// host knows one.
     pub fn digest_held(&self, stage: &Stage, version: &str) -> Option<String> {

@@ -6,7 +6,7 @@ use crate::health::{degraded_resource, describe, is_healthy, paused_canary};
 use crate::history::rolled_back_version;
 use crate::{
     Decision, GateTimeout, HealthObserved, HealthStatus, OperationPhase, PolicyError, Stage,
-    SyncStatus, actions,
+    SyncStatus, World, actions,
 };
 
 /// What one health observation means for its gate.
@@ -38,7 +38,7 @@ pub enum AfterHealthy<'a> {
     },
 }
 
-impl<'a> Flow<'a> {
+impl<'a, W: World + ?Sized> Flow<'a, W> {
     /// Why an observation says nothing about the version being gated, if it
     /// does not: Argo CD is synced neither to the gated commit nor to a later
     /// one that still holds the version, so its health (a stale Healthy, or a
@@ -184,7 +184,11 @@ impl<'a> Flow<'a> {
             Verdict::Healthy { seen } => match self.after_healthy(stage, version, seen)? {
                 AfterHealthy::Done(decision) => Ok(decision),
                 AfterHealthy::Promote { next, reason } => {
-                    let channel = self.channel(next, &self.settings.mr_labels, reason.clone());
+                    let channel = self.channel(
+                        next,
+                        self.settings.mr_labels_for(&next.name),
+                        reason.clone(),
+                    );
                     let decision = self.promote(next, version, channel, reason);
                     let digest = self.digest_held(stage, version);
                     Ok(with_digest(decision, version, digest.as_deref()))

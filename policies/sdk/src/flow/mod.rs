@@ -36,7 +36,7 @@
 //! struct NoProd;
 //!
 //! impl Policy for NoProd {
-//!     fn decide(ctx: &Context, event: &Event, world: &dyn World) -> Result<Decision, PolicyError> {
+//!     fn decide(ctx: &Context, event: &Event, world: &impl World) -> Result<Decision, PolicyError> {
 //!         let settings = FlowSettings::parse(&ctx.settings)?;
 //!         let flow = Flow::new(ctx, world, &settings);
 //!         let Event::HealthObserved(observed) = event else {
@@ -49,7 +49,7 @@
 //!                     baton_policy::actions::hold("prod is promoted by hand"),
 //!                 ])),
 //!                 AfterHealthy::Promote { next, reason } => {
-//!                     let channel = flow.channel(next, &settings.mr_labels, reason.clone());
+//!                     let channel = flow.channel(next, settings.mr_labels_for(&next.name), reason.clone());
 //!                     Ok(flow.promote(next, &observed.version, channel, reason))
 //!                 }
 //!                 AfterHealthy::Done(decision) => Ok(decision),
@@ -80,15 +80,19 @@ pub const HISTORY_DEPTH: u32 = 200;
 
 /// The standard flow for one decision: the context, the world and the
 /// flow's settings.
-pub struct Flow<'a> {
+///
+/// Generic over the world so that a component links only the capabilities
+/// its decisions call (see [least privilege](crate#least-privilege));
+/// `Flow<'a>` is the flow over `dyn World`, for code that names the type.
+pub struct Flow<'a, W: World + ?Sized = dyn World> {
     ctx: &'a Context,
-    world: &'a dyn World,
+    world: &'a W,
     settings: &'a FlowSettings,
 }
 
-impl<'a> Flow<'a> {
+impl<'a, W: World + ?Sized> Flow<'a, W> {
     /// The flow for one `decide` call.
-    pub fn new(ctx: &'a Context, world: &'a dyn World, settings: &'a FlowSettings) -> Self {
+    pub fn new(ctx: &'a Context, world: &'a W, settings: &'a FlowSettings) -> Self {
         Self {
             ctx,
             world,
@@ -116,7 +120,7 @@ impl<'a> Flow<'a> {
     }
 
     /// The world of this call.
-    pub fn world(&self) -> &'a dyn World {
+    pub fn world(&self) -> &'a W {
         self.world
     }
 
@@ -185,7 +189,11 @@ impl<'a> Flow<'a> {
     pub fn new_version(&self, version: &str) -> Result<Decision, PolicyError> {
         let first = self.first_stage()?;
         let reason = format!("{version} is a new version of {}", self.ctx.app);
-        let channel = self.channel(first, &self.settings.mr_labels, reason.clone());
+        let channel = self.channel(
+            first,
+            self.settings.mr_labels_for(&first.name),
+            reason.clone(),
+        );
         Ok(self.promote(first, version, channel, reason))
     }
 

@@ -3,9 +3,9 @@
 
 use super::{Flow, HISTORY_DEPTH, capability, digest_deployed, with_digest};
 use crate::history::last_good;
-use crate::{Channel, Decision, PolicyError, RollbackRequested, Stage, actions};
+use crate::{Channel, Decision, PolicyError, RollbackRequested, Stage, World, actions};
 
-impl Flow<'_> {
+impl<W: World + ?Sized> Flow<'_, W> {
     /// A requested rollback goes to `--to` or the last good version; a
     /// stage already there holds.
     pub fn rollback_requested(&self, request: &RollbackRequested) -> Result<Decision, PolicyError> {
@@ -42,7 +42,11 @@ impl Flow<'_> {
             "rollback of {} from {current} to {target} requested: {}",
             stage.name, request.reason
         );
-        let channel = self.channel(stage, &self.settings.rollback_labels, why.clone());
+        let channel = self.channel(
+            stage,
+            self.settings.rollback_labels_for(&stage.name),
+            why.clone(),
+        );
         let direct = matches!(channel, Channel::DirectCommit);
         let mut acts = vec![actions::rollback(
             &stage.name,
@@ -88,7 +92,11 @@ impl Flow<'_> {
                 stage.name
             ))]));
         };
-        let channel = self.channel(stage, &self.settings.rollback_labels, why.clone());
+        let channel = self.channel(
+            stage,
+            self.settings.rollback_labels_for(&stage.name),
+            why.clone(),
+        );
         let decision = Decision::from(vec![
             actions::rollback(&stage.name, good, bad, channel, why.clone()),
             actions::fail(format!("{why}; rolled back to {good}")),

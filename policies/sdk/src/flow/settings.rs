@@ -1,5 +1,19 @@
 //! Settings of the standard promotion flow (gate timeouts, labels), shared
 //! by every policy built on [`Flow`](super::Flow).
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `health_timeout` | `10m` | how long a gate waits for Healthy and Synced |
+//! | `progressing_is_waiting` | `true` | whether `Progressing` keeps a gate waiting (else it fails) |
+//! | `mr_labels` | `[baton]` | labels of promotion merge requests |
+//! | `rollback_labels` | `[baton, rollback]` | labels of rollback merge requests |
+//! | `stages.<name>.health_timeout` | `health_timeout` | one stage's gate timeout |
+//! | `stages.<name>.mr_labels` | `mr_labels` | labels of the merge requests promoting to that stage |
+//! | `stages.<name>.rollback_labels` | `rollback_labels` | labels of that stage's rollback merge requests |
+//!
+//! A stage's own labels replace the general ones (list the general ones
+//! again to keep them). Other keys under `stages.<name>` are left to the
+//! policy (the SLO policy's `bake`, for example).
 
 use crate::PolicyError;
 use crate::settings::{Settings, nest_error};
@@ -11,10 +25,16 @@ pub struct FlowSettings {
     stage_timeouts: Vec<(String, u64)>,
     /// Whether `Progressing` keeps a gate waiting (`true`) or fails it.
     pub progressing_is_waiting: bool,
-    /// Labels of promotion merge requests.
+    /// Labels of promotion merge requests (stages without their own; see
+    /// [`FlowSettings::mr_labels_for`]).
     pub mr_labels: Vec<String>,
-    /// Labels of rollback merge requests.
+    /// Labels of rollback merge requests (stages without their own; see
+    /// [`FlowSettings::rollback_labels_for`]).
     pub rollback_labels: Vec<String>,
+    /// `stages.<name>.mr_labels`, by stage.
+    stage_mr_labels: Vec<(String, Vec<String>)>,
+    /// `stages.<name>.rollback_labels`, by stage.
+    stage_rollback_labels: Vec<(String, Vec<String>)>,
 }
 
 impl FlowSettings {
@@ -45,14 +65,20 @@ impl FlowSettings {
         default_health_timeout_ms: u64,
     ) -> Result<Self, PolicyError> {
         let mut stage_timeouts = Vec::new();
+        let mut stage_mr_labels = Vec::new();
+        let mut stage_rollback_labels = Vec::new();
         if let Some(stages) = s.section("stages")? {
             for name in stages.keys() {
                 let stage = stages.section(&name)?.unwrap_or(Settings::parse("{}")?);
-                if let Some(ms) = stage
-                    .duration_ms("health_timeout")
-                    .map_err(|e| nest_error(e, &format!("stages.{name}")))?
-                {
-                    stage_timeouts.push((name, ms));
+                let nest = |e| nest_error(e, &format!("stages.{name}"));
+                if let Some(ms) = stage.duration_ms("health_timeout").map_err(nest)? {
+                    stage_timeouts.push((name.clone(), ms));
+                }
+                if let Some(labels) = stage.strings("mr_labels").map_err(nest)? {
+                    stage_mr_labels.push((name.clone(), labels));
+                }
+                if let Some(labels) = stage.strings("rollback_labels").map_err(nest)? {
+                    stage_rollback_labels.push((name.clone(), labels));
                 }
             }
         }
@@ -68,7 +94,21 @@ impl FlowSettings {
             rollback_labels: s
                 .strings("rollback_labels")?
                 .unwrap_or_else(|| vec!["baton".into(), "rollback".into()]),
+            stage_mr_labels,
+            stage_rollback_labels,
         })
+    }
+
+    /// Labels of a merge request promoting to `stage`: the stage's
+    /// `stages.<name>.mr_labels`, else `mr_labels`.
+    pub fn mr_labels_for(&self, stage: &str) -> &[String] {
+        own(&self.stage_mr_labels, stage).unwrap_or(&self.mr_labels)
+    }
+
+    /// Labels of a merge request rolling `stage` back: the stage's
+    /// `stages.<name>.rollback_labels`, else `rollback_labels`.
+    pub fn rollback_labels_for(&self, stage: &str) -> &[String] {
+        own(&self.stage_rollback_labels, stage).unwrap_or(&self.rollback_labels)
     }
 
     /// Gate timeout for `stage`.
@@ -92,6 +132,14 @@ impl FlowSettings {
     }
 }
 
+/// `stage`'s own entry in a per-stage list.
+fn own<'s>(per_stage: &'s [(String, Vec<String>)], stage: &str) -> Option<&'s [String]> {
+    per_stage
+        .iter()
+        .find(|(name, _)| name == stage)
+        .map(|(_, labels)| labels.as_slice())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +151,35 @@ mod tests {
         assert!(s.progressing_is_waiting);
         assert_eq!(s.mr_labels, ["baton"]);
         assert_eq!(s.rollback_labels, ["baton", "rollback"]);
+    }
+
+    #[test]
+    fn a_stage_s_own_labels_replace_the_general_ones() {
+        let s = FlowSettings::parse(
+            r#"{"mr_labels": ["promo"], "stages": {
+                "prod": {"mr_labels": ["promo", "prod"], "rollback_labels": ["prod-rollback"]},
+                "staging": {"health_timeout": "5m"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.mr_labels_for("prod"), ["promo", "prod"]);
+        assert_eq!(s.mr_labels_for("staging"), ["promo"]);
+        assert_eq!(s.rollback_labels_for("prod"), ["prod-rollback"]);
+        assert_eq!(s.rollback_labels_for("staging"), ["baton", "rollback"]);
+        let empty = FlowSettings::parse(r#"{"stages": {"prod": {"mr_labels": []}}}"#).unwrap();
+        assert!(empty.mr_labels_for("prod").is_empty());
+        assert_eq!(empty.mr_labels_for("dev"), ["baton"]);
+    }
+
+    #[test]
+    fn a_stage_label_error_names_its_path() {
+        let err =
+            FlowSettings::parse(r#"{"stages": {"prod": {"mr_labels": "prod"}}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            PolicyError::InvalidSettings(
+                "settings.stages.prod.mr_labels: \"prod\" is not a list of strings".into()
+            )
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::*;
 use crate::testing::{FakeWorld, app_status, context, health_observed, stage};
 use crate::{
     Action, ChangeOrigin, GateTimeout, HealthObserved, HealthStatus, NewVersion, OperationPhase,
-    ResourceHealth, SyncStatus,
+    ResourceHealth, Rollback, SetVersion, SyncStatus,
 };
 
 fn ctx() -> Context {
@@ -179,6 +179,41 @@ fn healthy_staging_gets_a_prod_merge_request_even_where_commits_are_allowed() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+#[test]
+fn a_stage_s_own_labels_go_on_its_merge_requests() {
+    let ctx = ctx();
+    let w = world(&[("v2", None), ("v1", None)]);
+    let s = FlowSettings::parse(
+        r#"{"mr_labels": ["promo"], "stages": {"prod": {"mr_labels": ["promo", "prod"],
+            "rollback_labels": ["prod-rollback"]}}}"#,
+    )
+    .unwrap();
+    let flow = Flow::new(&ctx, &w, &s);
+    let labels = |acts: &[Action]| match acts.first() {
+        Some(Action::SetVersion(SetVersion {
+            channel: Channel::MergeRequest(mr),
+            ..
+        })) => mr.labels.clone(),
+        Some(Action::Rollback(Rollback {
+            channel: Channel::MergeRequest(mr),
+            ..
+        })) => mr.labels.clone(),
+        other => panic!("no merge request: {other:?}"),
+    };
+    let to_staging = flow
+        .health_observed(&observed("dev", HealthStatus::Healthy))
+        .unwrap();
+    assert_eq!(labels(&to_staging.actions), ["promo"]);
+    let to_prod = flow
+        .health_observed(&observed("staging", HealthStatus::Healthy))
+        .unwrap();
+    assert_eq!(labels(&to_prod.actions), ["promo", "prod"]);
+    let rollback = flow
+        .health_observed(&observed("prod", HealthStatus::Degraded))
+        .unwrap();
+    assert_eq!(labels(&rollback.actions), ["prod-rollback"]);
 }
 
 #[test]

@@ -40,7 +40,12 @@ impl Resolver {
             return self.gate_timeout(field, now, t);
         }
         if let Some(r) = e.rollback_requested {
-            return Ok(rollback_requested(r));
+            let by = if self.lone {
+                "policy eval"
+            } else {
+                "the scenario"
+            };
+            return Ok(rollback_requested(r, by));
         }
         if let Some(r) = e.reconcile {
             return self.reconcile(field, now, r);
@@ -118,7 +123,7 @@ impl Resolver {
             .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
         let last_status = match t.last_status {
             None => None,
-            Some(StatusRef::Argocd) => self
+            Some(StatusRef::Argocd) if !self.lone => self
                 .argocd_app(&t.stage)
                 .and_then(|app| self.world.observation(app, now))
                 .cloned(),
@@ -212,6 +217,12 @@ impl Resolver {
         if let Some(commit) = given {
             return Ok(commit);
         }
+        if self.lone {
+            return Err(problem(
+                format!("{field}.commit"),
+                "give the commit: policy eval has no deployment history to take it from",
+            ));
+        }
         self.world
             .deployment_of(stage, version, now)
             .map(|d| d.commit.clone())
@@ -246,6 +257,11 @@ impl Resolver {
         let app = self.argocd_app(stage).unwrap_or_default();
         match status {
             StatusRef::Inline(o) => Ok(self.observation(app, *o, now).1),
+            StatusRef::Argocd if self.lone => Err(problem(
+                field,
+                "`argocd` reads a scenario's argocd section, which policy eval has none of; \
+                 write the observation, e.g. { health: Healthy, revision: 9c41d07e2b66 }",
+            )),
             StatusRef::Argocd => {
                 if self.argocd_app(stage).is_none() {
                     return Err(problem(
@@ -310,7 +326,9 @@ fn exactly_one(field: &str, e: &EventFile) -> Result<(), Problem> {
     ))
 }
 
-fn rollback_requested(r: RollbackRequestedFile) -> (Event, String) {
+/// A `rollback-requested` event; the reason defaults to `requested by
+/// <by>`.
+fn rollback_requested(r: RollbackRequestedFile, by: &str) -> (Event, String) {
     let label = format!(
         "rollback-requested {}{}",
         r.stage,
@@ -322,9 +340,7 @@ fn rollback_requested(r: RollbackRequestedFile) -> (Event, String) {
     let event = RollbackRequested {
         stage: r.stage,
         to_version: r.to_version,
-        reason: r
-            .reason
-            .unwrap_or_else(|| "requested by the scenario".into()),
+        reason: r.reason.unwrap_or_else(|| format!("requested by {by}")),
     };
     (Event::RollbackRequested(event), label)
 }

@@ -406,7 +406,7 @@ impl<'de> Deserialize<'de> for StatusRef {
 pub(super) enum Expect {
     /// `nothing`: an empty decision (keep waiting).
     Nothing,
-    /// A mapping with exactly one of `actions`, `contains`, `error`.
+    /// A mapping with `actions`, `error`, or `contains` and/or `excludes`.
     Detailed(ExpectFile),
 }
 
@@ -420,6 +420,9 @@ pub(super) struct ExpectFile {
     /// At least these actions, in this order.
     #[serde(default)]
     pub(super) contains: Option<Vec<String>>,
+    /// None of these actions (alone, or with `contains`).
+    #[serde(default)]
+    pub(super) excludes: Option<Vec<String>>,
     /// A policy error or trap.
     #[serde(default)]
     pub(super) error: Option<ErrorFile>,
@@ -431,7 +434,9 @@ impl<'de> Deserialize<'de> for Expect {
         impl<'de> Visitor<'de> for ExpectVisitor {
             type Value = Expect;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`nothing` or a mapping with one of actions, contains, error")
+                f.write_str(
+                    "`nothing` or a mapping with actions, error, or contains and/or excludes",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Expect, E> {
                 if v == "nothing" {

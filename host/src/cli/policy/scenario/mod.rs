@@ -11,6 +11,8 @@
 //! [`world`] answers the policy's capability calls from the resolved data
 //! at each step's time, [`run`] calls the real component and
 //! compares, and [`junit`] writes the CI report.
+//!
+//! `policy eval --event` reads its event in the same syntax ([`lone_event`]).
 
 mod events;
 mod file;
@@ -73,10 +75,13 @@ pub enum Expectation {
         /// Expected actions, compact form.
         actions: Vec<String>,
     },
-    /// At least these actions, in this order.
+    /// At least `actions`, in this order, and none of `excludes`.
     Contains {
-        /// Expected actions, compact form.
+        /// Expected actions, compact form (may be empty).
         actions: Vec<String>,
+        /// Actions that must not be there, compact form.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        excludes: Vec<String>,
     },
     /// A policy error or a trap.
     Error {
@@ -123,6 +128,44 @@ pub enum ScenarioError {
         message: String,
     },
 }
+
+/// The events of the scenario syntax: the WIT variants, kebab case.
+const EVENT_NAMES: [&str; 6] = [
+    "new-version",
+    "stage-changed",
+    "health-observed",
+    "gate-timeout",
+    "rollback-requested",
+    "reconcile",
+];
+
+/// Is `value` an event in the scenario syntax (`{new-version: {...}}`)
+/// rather than the contract's own form (`{"NewVersion": {...}}`)?
+pub(super) fn is_scenario_event(value: &serde_json::Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|map| map.keys().any(|k| EVENT_NAMES.contains(&k.as_str())))
+}
+
+/// An event written as in scenario steps, with their defaults, outside a
+/// scenario (`policy eval --event`): there is no simulated history, so a
+/// default that comes from one (an event's `commit`, `status: argocd`)
+/// must be given; times count from `now`. The error names the field.
+pub(super) fn lone_event(
+    context: super::context::ContextFile,
+    value: serde_json::Value,
+    now: i64,
+) -> Result<Event, String> {
+    let event: file::EventFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    resolve::lone_event(context, event, now).map_err(|p| match p.field.trim_start_matches('.') {
+        "" => p.message,
+        field => format!("{field}: {}", p.message),
+    })
+}
+
+/// The clock of a lone event when the caller has none: the scenarios'
+/// default start, 2025-01-01T00:00:00Z.
+pub(super) const DEFAULT_NOW: i64 = resolve::DEFAULT_START;
 
 /// The scenario files named by `paths`: files as given, directories as
 /// their `*.yaml` files in name order.

@@ -7,22 +7,25 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::file::{Expect, ObservationFile, ScenarioFile, StageRepoFile, StepFile};
+use super::super::context::ContextFile;
+use super::file::{
+    ClockFile, EventFile, Expect, ObservationFile, ScenarioFile, StageRepoFile, StepFile,
+};
 use super::time::TimeSpec;
 use super::world::{MergeRequestData, StageData, WorldData};
 use super::{Expectation, Scenario, ScenarioError, Step};
 use crate::runtime::{
-    AppStatus, ChangeOrigin, Context, Deployment, MergeRequest, MergeRequestState, ResourceHealth,
-    Trailer,
+    AppStatus, ChangeOrigin, Context, Deployment, Event, MergeRequest, MergeRequestState,
+    ResourceHealth, Trailer,
 };
 
 /// The clock start when a scenario sets none: 2025-01-01T00:00:00Z.
-const DEFAULT_START: i64 = 1_735_689_600_000;
+pub(super) const DEFAULT_START: i64 = 1_735_689_600_000;
 
 /// Names a field of the file that does not fit.
 pub(super) struct Problem {
-    field: String,
-    message: String,
+    pub(super) field: String,
+    pub(super) message: String,
 }
 
 pub(super) fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
@@ -58,12 +61,43 @@ pub(super) fn resolve(path: &Path, raw: ScenarioFile) -> Result<Scenario, Scenar
         })
 }
 
+/// Resolves one event written in the scenario syntax outside a scenario
+/// (`policy eval --event`): the world is empty, so a default that comes
+/// from the history or the `argocd` section must be given instead, and
+/// times count from `now`. Field paths start at the event's variant.
+pub(super) fn lone_event(
+    context: ContextFile,
+    event: EventFile,
+    now: i64,
+) -> Result<Event, Problem> {
+    let raw = ScenarioFile {
+        name: None,
+        description: None,
+        context,
+        clock: ClockFile {
+            start: Some(TimeSpec::Absolute(now)),
+        },
+        env_repo: Default::default(),
+        argocd: BTreeMap::new(),
+        merge_requests: Vec::new(),
+        metrics: None,
+        steps: Vec::new(),
+    };
+    let mut resolver = Resolver::new(raw)?;
+    resolver.lone = true;
+    resolver.env_repo()?;
+    resolver.event("", now, event).map(|(event, _)| event)
+}
+
 /// The file being resolved and what has been resolved so far.
 pub(super) struct Resolver {
     raw: ScenarioFile,
     pub(super) context: Context,
     pub(super) start: i64,
     pub(super) world: WorldData,
+    /// A lone event (`policy eval`), not a scenario: there is no history
+    /// or `argocd` section to take defaults from.
+    pub(super) lone: bool,
 }
 
 impl Resolver {
@@ -85,6 +119,7 @@ impl Resolver {
             context,
             start,
             world: WorldData::default(),
+            lone: false,
         })
     }
 
@@ -371,10 +406,26 @@ fn expectation(field: &str, expect: Expect) -> Result<Expectation, Problem> {
         Expect::Nothing => return Ok(Expectation::Nothing),
         Expect::Detailed(d) => d,
     };
-    match (detailed.actions, detailed.contains, detailed.error) {
-        (Some(actions), None, None) => Ok(Expectation::Actions { actions }),
-        (None, Some(actions), None) => Ok(Expectation::Contains { actions }),
-        (None, None, Some(error)) => {
+    if detailed.excludes.as_ref().is_some_and(Vec::is_empty) {
+        return Err(problem(
+            format!("{field}.excludes"),
+            "list at least one action that must not be decided",
+        ));
+    }
+    match (
+        detailed.actions,
+        detailed.contains,
+        detailed.excludes,
+        detailed.error,
+    ) {
+        (Some(actions), None, None, None) => Ok(Expectation::Actions { actions }),
+        (None, contains, excludes, None) if contains.is_some() || excludes.is_some() => {
+            Ok(Expectation::Contains {
+                actions: contains.unwrap_or_default(),
+                excludes: excludes.unwrap_or_default(),
+            })
+        }
+        (None, None, None, Some(error)) => {
             if error.kind.is_none() && error.message.is_none() {
                 Err(problem(
                     format!("{field}.error"),
@@ -386,7 +437,7 @@ fn expectation(field: &str, expect: Expect) -> Result<Expectation, Problem> {
         }
         _ => Err(problem(
             field,
-            "give `nothing` or exactly one of actions, contains, error",
+            "give `nothing`, or exactly one of actions, error, or contains and/or excludes",
         )),
     }
 }

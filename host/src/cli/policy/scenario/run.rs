@@ -176,11 +176,25 @@ fn compare(expect: &Expectation, actual: &Actual) -> (bool, Vec<String>) {
             let passed = is_decision && matched == expected.len() && matched == lines.len();
             (passed, diff)
         }
-        Expectation::Contains { actions: expected } => {
-            // Extra actions are allowed: they show as context, not as errors.
-            let (matched, diff) = align(expected, &lines, "  ");
+        Expectation::Contains {
+            actions: expected,
+            excludes,
+        } => {
+            // Extra actions are allowed: they show as context, not as errors;
+            // an excluded one shows as `! `.
+            let (matched, mut diff) = align(expected, &lines, "  ");
+            let mut present = false;
+            for line in &mut diff {
+                let excluded = line
+                    .strip_prefix("  ")
+                    .is_some_and(|text| excludes.iter().any(|pattern| glob(pattern, text)));
+                if excluded {
+                    line.replace_range(..2, "! ");
+                    present = true;
+                }
+            }
             let is_decision = matches!(actual, Actual::Decision { .. });
-            (is_decision && matched == expected.len(), diff)
+            (is_decision && matched == expected.len() && !present, diff)
         }
         Expectation::Error { error: want } => {
             let (kind, message) = match actual {
@@ -292,12 +306,54 @@ mod tests {
         };
         let ok = Expectation::Contains {
             actions: strings(&["a", "c"]),
+            excludes: Vec::new(),
         };
         assert!(compare(&ok, &actual).0);
         let wrong_order = Expectation::Contains {
             actions: strings(&["c", "a"]),
+            excludes: Vec::new(),
         };
         assert!(!compare(&wrong_order, &actual).0);
+    }
+
+    #[test]
+    fn excludes_fail_on_a_present_action_and_mark_it() {
+        let actual = Actual::Decision {
+            actions: strings(&["set prod to v2 by merge request [baton]", "hold: waiting"]),
+            decision: Decision {
+                actions: Vec::new(),
+                reasons: Vec::new(),
+                recheck_after: None,
+            },
+        };
+        let absent = Expectation::Contains {
+            actions: Vec::new(),
+            excludes: strings(&["* (auto-merge)", "fail: *"]),
+        };
+        assert_eq!(
+            compare(&absent, &actual),
+            (
+                true,
+                strings(&[
+                    "  set prod to v2 by merge request [baton]",
+                    "  hold: waiting"
+                ])
+            )
+        );
+        let present = Expectation::Contains {
+            actions: strings(&["hold: *"]),
+            excludes: strings(&["set prod to *"]),
+        };
+        assert_eq!(
+            compare(&present, &actual),
+            (
+                false,
+                strings(&[
+                    "! set prod to v2 by merge request [baton]",
+                    "  hold: waiting"
+                ])
+            )
+        );
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Times and durations as scenario files write them: offsets from the
-//! clock start (`90s`, `-2h`), RFC 3339 timestamps, or plain seconds.
+//! clock start (`90s`, `-2h`, `-1d`), RFC 3339 timestamps, or plain
+//! seconds. The units are those of `baton.yaml` and the policy settings:
+//! `ms`, `s`, `m`, `h`, `d`.
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-/// A point in time: `90s` / `-2h` (offset from the clock start), a number
-/// of seconds (offset), or an RFC 3339 timestamp.
+/// A point in time: `90s` / `-2h` / `-1d` (offset from the clock start), a
+/// number of seconds (offset), or an RFC 3339 timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TimeSpec {
     /// Milliseconds after (or before) the clock start.
@@ -48,7 +50,7 @@ impl<'de> Deserialize<'de> for TimeSpec {
             type Value = TimeSpec;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "an offset from the clock start like 90s, 2m or -1h30m, \
+                    "an offset from the clock start like 90s, 2m, -1h30m or -1d, \
                      or an RFC 3339 time like 2025-03-03T10:00:00Z",
                 )
             }
@@ -67,7 +69,7 @@ impl<'de> Deserialize<'de> for TimeSpec {
     }
 }
 
-/// A non-negative duration: `90s`, `10m`, `1h30m`, `500ms`, or seconds.
+/// A non-negative duration: `90s`, `10m`, `1h30m`, `1d`, `500ms`, or seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct DurationSpec(pub(super) u64);
 
@@ -77,7 +79,7 @@ impl<'de> Deserialize<'de> for DurationSpec {
         impl Visitor<'_> for DurationVisitor {
             type Value = DurationSpec;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration like 90s, 10m or 1h30m, or a number of seconds")
+                f.write_str("a duration like 90s, 10m, 1h30m or 1d, or a number of seconds")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationSpec, E> {
                 crate::config::parse_duration(v)
@@ -90,5 +92,38 @@ impl<'de> Deserialize<'de> for DurationSpec {
             }
         }
         deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(yaml: &str) -> Result<TimeSpec, String> {
+        yaml_serde::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn offsets_take_every_duration_unit_and_a_sign() {
+        assert_eq!(time("-1d"), Ok(TimeSpec::Offset(-86_400_000)));
+        assert_eq!(time("+1d2h"), Ok(TimeSpec::Offset(93_600_000)));
+        assert_eq!(time("90s"), Ok(TimeSpec::Offset(90_000)));
+        assert_eq!(time("-500ms"), Ok(TimeSpec::Offset(-500)));
+        assert_eq!(time("120"), Ok(TimeSpec::Offset(120_000)));
+        assert_eq!(
+            time("2025-03-03T10:00:00Z"),
+            Ok(TimeSpec::Absolute(1_740_996_000_000))
+        );
+        let err = time("yesterday").expect_err("not a time");
+        assert!(
+            err.contains("expected an offset from the clock start like 90s, 2m, -1h30m or -1d"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durations_take_days() {
+        let d: DurationSpec = yaml_serde::from_str("1d").expect("a duration");
+        assert_eq!(d, DurationSpec(86_400_000));
     }
 }

@@ -4,9 +4,7 @@
 //! rule (EU or US). Historical rule changes are not modelled; a zone that is
 //! not in the table is configured by its offset.
 
-use crate::calendar::{DAY_MS, last_sunday, nth_sunday};
-
-const HOUR_MS: i64 = 3_600_000;
+use super::civil::{DAY_MS, HOUR_MS, LocalTime, civil_from_days, last_sunday, nth_sunday};
 
 /// A daylight-saving rule: one hour ahead in summer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,7 +124,7 @@ impl Zone {
 
     /// Offset from UTC in effect at `utc_ms`.
     pub fn offset_at(&self, utc_ms: i64) -> i64 {
-        let year = crate::calendar::civil_from_days(utc_ms.div_euclid(DAY_MS)).0;
+        let year = civil_from_days(utc_ms.div_euclid(DAY_MS)).0;
         let (start, end) = match self.dst {
             Dst::None => return self.standard_ms,
             Dst::Eu => (
@@ -148,6 +146,12 @@ impl Zone {
     /// Local wall-clock time (as epoch milliseconds) of a UTC instant.
     pub fn to_local(&self, utc_ms: i64) -> i64 {
         utc_ms + self.offset_at(utc_ms)
+    }
+
+    /// The date, weekday and time of day a wall clock in this zone shows
+    /// at `utc_ms` (e.g. the host's `world.now()`).
+    pub fn local_time(&self, utc_ms: i64) -> LocalTime {
+        LocalTime::from_local_ms(self.to_local(utc_ms))
     }
 
     /// The UTC instant of a local wall-clock time. Around a daylight-saving
@@ -234,8 +238,28 @@ mod tests {
         let june = 1_717_977_600 * S;
         assert_eq!(berlin.to_utc(june + 9 * HOUR_MS), june + 7 * HOUR_MS);
         assert_eq!(berlin.to_local(june + 7 * HOUR_MS), june + 9 * HOUR_MS);
-        let january = crate::calendar::days_from_civil(2024, 1, 15) * DAY_MS;
+        let january = super::super::civil::days_from_civil(2024, 1, 15) * DAY_MS;
         assert_eq!(berlin.to_utc(january + 9 * HOUR_MS), january + 8 * HOUR_MS);
+    }
+
+    #[test]
+    fn local_time_reads_the_wall_clock() {
+        use super::super::Weekday;
+        // Fri 2024-06-14 10:30 UTC: 12:30 in Berlin (summer time), 06:30 in New York.
+        let friday = 1_718_361_000 * S;
+        let berlin = Zone::named("Europe/Berlin").unwrap().local_time(friday);
+        assert_eq!(
+            (berlin.weekday, berlin.hour(), berlin.minute()),
+            (Weekday::Fri, 12, 30)
+        );
+        assert_eq!(berlin.to_string(), "Fri 2024-06-14 12:30");
+        let tokyo = Zone::named("Asia/Tokyo")
+            .unwrap()
+            .local_time(friday + 14 * HOUR_MS);
+        assert_eq!(
+            (tokyo.weekday, tokyo.day, tokyo.hour()),
+            (Weekday::Sat, 15, 9)
+        );
     }
 
     #[test]
