@@ -1,8 +1,13 @@
 //! GitLab v4 merge request simulator (`baton sim gitlab`): the endpoints
-//! Baton uses under `/api/v4/projects/:id/merge_requests`, with GitLab's
-//! status codes and bodies (see the fact sheet copied in
-//! `tests/fixtures/forge/`), MR objects with the field names and JSON types
+//! Baton and python-gitlab use under `/api/v4/projects/:id` (the project,
+//! branches and commits, merge requests with their list filters, notes,
+//! approvals and merge, commit statuses and their pipelines), with
+//! GitLab's status codes and bodies (see the fact sheet copied in
+//! `tests/fixtures/forge/`), objects with the field names and JSON types
 //! of GitLab's own payloads, and `X-*`/`Link` pagination headers.
+//!
+//! Files: `project` (project, branches, commits), `merge`, `pipelines`
+//! (statuses, pipelines, armed auto-merges), `approvals`, `payload` (JSON).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +34,8 @@ use crate::secret::Secret;
 mod approvals;
 mod merge;
 mod payload;
+mod pipelines;
+mod project;
 
 /// Settings of `baton sim gitlab`.
 #[derive(Debug, Clone)]
@@ -79,6 +86,27 @@ async fn router(config: GitLabSimConfig, base: String) -> Result<(Router, Arc<Sh
     });
     let mrs = "/api/v4/projects/{id}/merge_requests";
     let router = Router::new()
+        .route("/api/v4/projects/{id}", get(project::show))
+        .route(
+            "/api/v4/projects/{id}/repository/branches",
+            get(project::branches),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/branches/{branch}",
+            get(project::branch),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/commits/{sha}",
+            get(project::commit),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/commits/{sha}/statuses",
+            get(pipelines::statuses),
+        )
+        .route(
+            "/api/v4/projects/{id}/statuses/{sha}",
+            axum::routing::post(pipelines::create_status),
+        )
         .route(mrs, get(list).post(create))
         .route(&format!("{mrs}/{{iid}}"), get(show).put(update))
         .route(&format!("{mrs}/{{iid}}/merge"), put(merge::merge))
@@ -203,6 +231,8 @@ async fn create(
     let mr = SimMergeRequest {
         labels: p_labels(p.get("labels")),
         remove_source_branch: p_bool(&p, "remove_source_branch").unwrap_or(false),
+        squash: p_bool(&p, "squash").unwrap_or(false),
+        draft: is_draft_title(&title),
         ..SimMergeRequest::opened(
             store.len() as u64 + 1,
             source,
@@ -225,68 +255,183 @@ async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri: Uri) -> Re
         Ok(p) => p,
         Err(r) => return r,
     };
-    let state = p_str(&p, "state").unwrap_or_else(|| "all".into());
+    let filter = match ListFilter::read(&p, uri.query()) {
+        Ok(f) => f,
+        Err(text) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": text }))).into_response();
+        }
+    };
     let (page, per_page) = page_params(&p, 20);
-    let mut matching: Vec<SimMergeRequest> = gl
-        .shared
-        .store
-        .lock()
-        .await
-        .iter()
-        .filter(|m| state == "all" || serde_json::to_value(m.state).ok() == Some(json!(state)))
-        .filter(|m| p_str(&p, "source_branch").is_none_or(|b| b == m.source_branch))
-        .filter(|m| p_str(&p, "target_branch").is_none_or(|b| b == m.target_branch))
-        .cloned()
-        .collect();
-    // GitLab's default order: created_at, newest first.
-    matching.reverse();
+    let store = gl.shared.store.lock().await.clone();
+    let matching = filter.apply(store);
     let total = matching.len();
-    let pages = total.div_ceil(per_page).max(1);
     let mut items = Vec::new();
     for mr in matching.iter().skip((page - 1) * per_page).take(per_page) {
         items.push(gl.mr_json(mr, false).await);
     }
-    let mut headers = HeaderMap::new();
-    let path = uri.path();
-    let link = |n: usize, rel: &str| {
-        format!(
-            "<{}>; rel=\"{rel}\"",
-            with_page(&gl.shared.base_url, path, uri.query(), n)
-        )
-    };
-    let mut links = Vec::new();
-    if page > 1 {
-        links.push(link(page - 1, "prev"));
+    let headers = gl.page_headers(&uri, page, per_page, total);
+    (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
+}
+
+impl Gl {
+    /// GitLab's offset pagination headers for page `page` of a list of
+    /// `total` items at `uri`: `X-Total`, `X-Total-Pages`, `X-Per-Page`,
+    /// `X-Page`, `X-Next-Page`, `X-Prev-Page` (empty when none) and `Link`.
+    fn page_headers(&self, uri: &Uri, page: usize, per_page: usize, total: usize) -> HeaderMap {
+        let pages = total.div_ceil(per_page).max(1);
+        let link = |n: usize, rel: &str| {
+            format!(
+                "<{}>; rel=\"{rel}\"",
+                with_page(&self.shared.base_url, uri.path(), uri.query(), n)
+            )
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(link(page - 1, "prev"));
+        }
+        if page < pages {
+            links.push(link(page + 1, "next"));
+        }
+        links.push(link(1, "first"));
+        links.push(link(pages, "last"));
+        let some = |cond: bool, n: usize| if cond { n.to_string() } else { String::new() };
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-total", total.to_string()),
+            ("x-total-pages", pages.to_string()),
+            ("x-per-page", per_page.to_string()),
+            ("x-page", page.to_string()),
+            ("x-next-page", some(page < pages, page + 1)),
+            ("x-prev-page", some(page > 1, page.saturating_sub(1))),
+            ("link", links.join(", ")),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+        headers
     }
-    if page < pages {
-        links.push(link(page + 1, "next"));
+}
+
+/// The list filters GitLab applies (`state`, `source_branch`,
+/// `target_branch`, `labels`, `iids[]`) and its order (`order_by`,
+/// `sort`), validated as GitLab's API validates them.
+struct ListFilter {
+    state: String,
+    source_branch: Option<String>,
+    target_branch: Option<String>,
+    labels: Option<Vec<String>>,
+    iids: Option<Vec<u64>>,
+    order_by: String,
+    ascending: bool,
+}
+
+impl ListFilter {
+    const STATES: [&str; 5] = ["opened", "closed", "locked", "merged", "all"];
+    /// GitLab's `sort_options`; the simulator orders by `created_at`,
+    /// `updated_at`, `merged_at` and `title`, and by `created_at` for the
+    /// others (labels' priority, milestones, votes).
+    const ORDERS: [&str; 8] = [
+        "created_at",
+        "label_priority",
+        "milestone_due",
+        "popularity",
+        "priority",
+        "title",
+        "updated_at",
+        "merged_at",
+    ];
+
+    /// Reads the filters; `Err` is GitLab's 400 text naming every
+    /// parameter with a value it does not take.
+    fn read(p: &Params, query: Option<&str>) -> Result<Self, String> {
+        let mut bad = Vec::new();
+        let mut one_of = |key: &str, allowed: &[&str], default: &str| {
+            let value = p_str(p, key).unwrap_or_else(|| default.to_owned());
+            if !allowed.contains(&value.as_str()) {
+                bad.push(format!("{key} does not have a valid value"));
+            }
+            value
+        };
+        let state = one_of("state", &Self::STATES, "all");
+        let order_by = one_of("order_by", &Self::ORDERS, "created_at");
+        let sort = one_of("sort", &["asc", "desc"], "desc");
+        let mut iids = None;
+        let raw_iids = crate::sim::forge::query_all(query, "iids[]");
+        if !raw_iids.is_empty() {
+            let parsed: Result<Vec<u64>, _> = raw_iids.iter().map(|i| i.trim().parse()).collect();
+            match parsed {
+                Ok(list) => iids = Some(list),
+                Err(_) => bad.push("iids is invalid".to_owned()),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(bad.join(", "));
+        }
+        Ok(Self {
+            state,
+            source_branch: p_str(p, "source_branch"),
+            target_branch: p_str(p, "target_branch"),
+            labels: p.contains_key("labels").then(|| p_labels(p.get("labels"))),
+            iids,
+            order_by,
+            ascending: sort == "asc",
+        })
     }
-    links.push(link(1, "first"));
-    links.push(link(pages, "last"));
-    let next = if page < pages {
-        (page + 1).to_string()
-    } else {
-        String::new()
-    };
-    let prev = if page > 1 {
-        (page - 1).to_string()
-    } else {
-        String::new()
-    };
-    for (name, value) in [
-        ("x-total", total.to_string()),
-        ("x-total-pages", pages.to_string()),
-        ("x-per-page", per_page.to_string()),
-        ("x-page", page.to_string()),
-        ("x-next-page", next),
-        ("x-prev-page", prev),
-        ("link", links.join(", ")),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
+
+    /// Whether `mr` has the labels asked: all of them, or `None` (no
+    /// label) / `Any` (some label), as GitLab reads those words.
+    fn labels_match(&self, mr: &SimMergeRequest) -> bool {
+        let Some(wanted) = &self.labels else {
+            return true;
+        };
+        match wanted.as_slice() {
+            [one] if one.eq_ignore_ascii_case("none") => mr.labels.is_empty(),
+            [one] if one.eq_ignore_ascii_case("any") => !mr.labels.is_empty(),
+            all => all.iter().all(|l| mr.labels.contains(l)),
         }
     }
-    (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
+
+    fn apply(&self, store: Vec<SimMergeRequest>) -> Vec<SimMergeRequest> {
+        let mut out: Vec<SimMergeRequest> = store
+            .into_iter()
+            .filter(|m| {
+                self.state == "all" || serde_json::to_value(m.state).ok() == Some(json!(self.state))
+            })
+            .filter(|m| {
+                self.source_branch
+                    .as_ref()
+                    .is_none_or(|b| *b == m.source_branch)
+            })
+            .filter(|m| {
+                self.target_branch
+                    .as_ref()
+                    .is_none_or(|b| *b == m.target_branch)
+            })
+            .filter(|m| self.iids.as_ref().is_none_or(|ids| ids.contains(&m.iid)))
+            .filter(|m| self.labels_match(m))
+            .collect();
+        // The store is in creation order; a stable sort keeps it for ties.
+        match self.order_by.as_str() {
+            "updated_at" => out.sort_by(|a, b| a.updated_at.cmp(&b.updated_at)),
+            "merged_at" => out.sort_by(|a, b| a.merged_at.cmp(&b.merged_at)),
+            "title" => out.sort_by(|a, b| a.title.cmp(&b.title)),
+            _ => {}
+        }
+        if !self.ascending {
+            out.reverse();
+        }
+        out
+    }
+}
+
+/// Whether GitLab reads `title` as a draft's: it starts with `Draft:`,
+/// `[Draft]` or `(Draft)`, in any case.
+fn is_draft_title(title: &str) -> bool {
+    let t = title.trim_start().to_ascii_lowercase();
+    ["draft:", "[draft]", "(draft)"]
+        .iter()
+        .any(|prefix| t.starts_with(prefix))
 }
 
 /// The merge request a request names, with the request's parameters.
@@ -333,29 +478,53 @@ async fn update(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let change = |m: &mut SimMergeRequest| {
-        if let Some(t) = p_str(&p, "title") {
-            m.title = t;
-        }
-        if let Some(d) = p_str(&p, "description") {
-            m.description = d;
-        }
-        if p.contains_key("labels") {
-            m.labels = p_labels(p.get("labels"));
-        }
-        if let Some(r) = p_bool(&p, "remove_source_branch") {
-            m.remove_source_branch = r;
-        }
-        let to = match p_str(&p, "state_event").as_deref() {
-            Some("close") => Some(SimMrState::Closed),
-            Some("reopen") => Some(SimMrState::Opened),
-            _ => None,
-        };
-        m.updated(to, now_rfc3339(true))
+    let to = match p_str(&p, "state_event").as_deref() {
+        Some("close") => Some(SimMrState::Closed),
+        Some("reopen") => Some(SimMrState::Opened),
+        _ => None,
     };
-    let Some(updated) = gl.shared.modify(mr.iid, change).await else {
+    let mut store = gl.shared.store.lock().await;
+    if to == Some(SimMrState::Opened)
+        && let Some(open) = store
+            .iter()
+            .find(|m| m.iid == mr.iid)
+            .and_then(|m| m.reopen_blocked_by(&store))
+    {
+        return message(
+            StatusCode::CONFLICT,
+            json!([format!(
+                "Another open merge request already exists for this source branch: !{open}"
+            )]),
+        );
+    }
+    let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
         return mr_404();
     };
+    if let Some(t) = p_str(&p, "title") {
+        m.draft = is_draft_title(&t);
+        m.title = t;
+    }
+    if let Some(d) = p_str(&p, "description") {
+        m.description = d;
+    }
+    if p.contains_key("labels") {
+        m.labels = p_labels(p.get("labels"));
+    }
+    for label in p_labels(p.get("add_labels")) {
+        if !m.labels.contains(&label) {
+            m.labels.push(label);
+        }
+    }
+    let removed = p_labels(p.get("remove_labels"));
+    m.labels.retain(|l| !removed.contains(l));
+    if let Some(r) = p_bool(&p, "remove_source_branch") {
+        m.remove_source_branch = r;
+    }
+    if let Some(squash) = p_bool(&p, "squash") {
+        m.squash = squash;
+    }
+    let updated = m.updated(to, now_rfc3339(true));
+    drop(store);
     Json(gl.mr_json(&updated, true).await).into_response()
 }
 

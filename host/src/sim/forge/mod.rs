@@ -25,8 +25,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use self::repo::Strategy as MergeStrategy;
-pub(crate) use self::repo::{LandFailure, Landing, MergeFailure, Repo};
-pub(crate) use self::wire::{now_rfc3339, p_bool, p_labels, p_str, page_params, params, with_page};
+pub(crate) use self::repo::{CommitInfo, LandFailure, Landing, MergeFailure, Repo};
+pub(crate) use self::wire::{
+    now_rfc3339, p_bool, p_labels, p_str, page_params, params, query_all, with_page,
+};
 use crate::secret::Secret;
 
 /// A simulator could not start or run.
@@ -172,6 +174,62 @@ pub struct SimMergeRequest {
     pub merged_by: Option<String>,
     /// Reviews and approvals, oldest first.
     pub reviews: Vec<SimReview>,
+    /// A draft (GitHub `draft`; GitLab: a title starting `Draft:`,
+    /// `[Draft]` or `(Draft)`): cannot be merged.
+    pub draft: bool,
+    /// GitLab's `squash` attribute: squash when merged, unless the merge
+    /// call says otherwise.
+    pub squash: bool,
+    /// Auto-merge armed and waiting for the checks (GitHub's
+    /// `auto_merge`, GitLab's `merge_when_pipeline_succeeds`).
+    pub armed: Option<SimAutoMerge>,
+}
+
+/// An auto-merge waiting for its checks: what the merge will do once
+/// they pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimAutoMerge {
+    /// Who armed it (login).
+    pub enabled_by: String,
+    /// When (RFC 3339).
+    pub enabled_at: String,
+    /// How it lands.
+    pub strategy: MergeStrategy,
+    /// GitLab: squash first.
+    pub squash: bool,
+    /// Title (GitHub `commitHeadline`) or whole message (GitLab
+    /// `merge_commit_message`) of the commit it makes.
+    pub commit_title: Option<String>,
+    /// Body of the commit it makes (GitHub `commitBody`, GitLab
+    /// `squash_commit_message`).
+    pub commit_body: Option<String>,
+    /// GitLab `should_remove_source_branch`.
+    pub remove_source_branch: Option<bool>,
+}
+
+/// A commit status (GitHub's statuses API; on GitLab an external job of
+/// the commit's pipeline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimStatus {
+    /// Status id.
+    pub id: u64,
+    /// The commit.
+    pub sha: String,
+    /// GitHub `context`, GitLab `name`.
+    pub context: String,
+    /// The forge's own word: GitHub `pending|success|failure|error`,
+    /// GitLab `pending|running|success|failed|canceled|skipped`.
+    pub state: String,
+    /// Short description.
+    pub description: Option<String>,
+    /// Link to the details.
+    pub target_url: Option<String>,
+    /// GitLab: the ref the pipeline ran for.
+    pub git_ref: Option<String>,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// Who reported it (login).
+    pub creator: String,
 }
 
 /// One request the simulator received, as sent (path still percent-encoded).
@@ -192,6 +250,8 @@ pub(crate) struct Shared {
     pub store: tokio::sync::Mutex<Vec<SimMergeRequest>>,
     pub next_note_id: std::sync::atomic::AtomicU64,
     pub seen: StdMutex<Vec<SeenRequest>>,
+    /// Commit statuses, oldest first.
+    pub statuses: StdMutex<Vec<SimStatus>>,
 }
 
 impl Shared {
@@ -222,12 +282,41 @@ impl Shared {
             store: tokio::sync::Mutex::new(Vec::new()),
             next_note_id: std::sync::atomic::AtomicU64::new(1),
             seen: StdMutex::new(Vec::new()),
+            statuses: StdMutex::new(Vec::new()),
         }))
     }
 
     pub(crate) fn note_id(&self) -> u64 {
         self.next_note_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records a commit status and returns it as stored.
+    pub(crate) fn add_status(&self, mut status: SimStatus) -> SimStatus {
+        status.id = self.note_id();
+        if let Ok(mut all) = self.statuses.lock() {
+            all.push(status.clone());
+        }
+        status
+    }
+
+    /// The statuses of commit `sha`, newest first (every report).
+    pub(crate) fn statuses_of(&self, sha: &str) -> Vec<SimStatus> {
+        let all = self.statuses.lock().map(|s| s.clone()).unwrap_or_default();
+        all.into_iter().rev().filter(|s| s.sha == sha).collect()
+    }
+
+    /// The latest status of each context reported for commit `sha`, in
+    /// the order the contexts first reported.
+    pub(crate) fn latest_statuses(&self, sha: &str) -> Vec<SimStatus> {
+        let mut latest: Vec<SimStatus> = Vec::new();
+        for status in self.statuses_of(sha).into_iter().rev() {
+            match latest.iter_mut().find(|s| s.context == status.context) {
+                Some(slot) => *slot = status,
+                None => latest.push(status),
+            }
+        }
+        latest
     }
 
     /// Applies `change` to stored merge request `iid` under the store lock
@@ -310,6 +399,9 @@ impl SimMergeRequest {
             notes: Vec::new(),
             merged_by: None,
             reviews: Vec::new(),
+            draft: false,
+            squash: false,
+            armed: None,
         }
     }
 
@@ -331,6 +423,20 @@ impl SimMergeRequest {
         .contains(&Some(sha))
     }
 
+    /// Whether reopening this (closed) merge request would put it next to
+    /// another open one for the same branches: its number if so. Both
+    /// forges refuse that, as they refuse creating a duplicate.
+    pub(crate) fn reopen_blocked_by(&self, all: &[SimMergeRequest]) -> Option<u64> {
+        if self.state != SimMrState::Closed {
+            return None;
+        }
+        all.iter()
+            .find(|m| {
+                m.iid != self.iid && m.is_open_between(&self.source_branch, &self.target_branch)
+            })
+            .map(|m| m.iid)
+    }
+
     /// Whether this is an open merge request from `source` into `target`.
     pub(crate) fn is_open_between(&self, source: &str, target: &str) -> bool {
         self.state == SimMrState::Opened
@@ -346,6 +452,7 @@ impl SimMergeRequest {
             (Some(SimMrState::Closed), SimMrState::Opened) => {
                 self.state = SimMrState::Closed;
                 self.closed_at = Some(now.clone());
+                self.armed = None;
             }
             (Some(SimMrState::Opened), SimMrState::Closed) => {
                 self.state = SimMrState::Opened;
