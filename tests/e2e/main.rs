@@ -19,6 +19,7 @@ mod cli_config;
 mod cli_policy;
 mod cli_policy_tools;
 mod cli_sim;
+mod conformance;
 mod contract;
 mod engine;
 mod example_policies;
