@@ -23,6 +23,7 @@ mod conformance;
 mod contract;
 mod engine;
 mod example_policies;
+mod forge_auto_merge;
 mod forge_merges;
 mod forge_shapes;
 mod forge_sims;
