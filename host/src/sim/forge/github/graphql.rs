@@ -50,6 +50,9 @@ enum Tok {
     Num(String),
 }
 
+/// A token and its 1-based line and column.
+type Spanned = (Tok, (usize, usize));
+
 struct Lexer<'a> {
     text: &'a [u8],
     pos: usize,
@@ -58,7 +61,7 @@ struct Lexer<'a> {
 }
 
 impl Lexer<'_> {
-    fn tokens(text: &str) -> Result<Vec<(Tok, (usize, usize))>, ParseError> {
+    fn tokens(text: &str) -> Result<Vec<Spanned>, ParseError> {
         let mut lexer = Lexer {
             text: text.as_bytes(),
             pos: 0,
@@ -91,7 +94,7 @@ impl Lexer<'_> {
         }
     }
 
-    fn next(&mut self) -> Result<Option<(Tok, (usize, usize))>, ParseError> {
+    fn next(&mut self) -> Result<Option<Spanned>, ParseError> {
         // Whitespace, commas and comments are insignificant.
         while let Some(&c) = self.text.get(self.pos) {
             if c.is_ascii_whitespace() || c == b',' {
@@ -190,7 +193,7 @@ impl Lexer<'_> {
 }
 
 struct Parser<'v> {
-    toks: Vec<(Tok, (usize, usize))>,
+    toks: Vec<Spanned>,
     pos: usize,
     vars: &'v Map<String, Value>,
 }

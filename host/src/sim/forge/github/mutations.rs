@@ -146,7 +146,8 @@ pub(super) async fn graphql(
             &Value::Null,
             "baton",
         );
-        if let Err(e) = graphql::project(&shape, &field.selection, &[field.key.clone()]) {
+        if let Err(e) = graphql::project(&shape, &field.selection, std::slice::from_ref(&field.key))
+        {
             return errors(vec![undefined(&e, &root_path)]);
         }
     }
@@ -156,8 +157,9 @@ pub(super) async fn graphql(
     for field in &op.fields {
         match gh.run_mutation(field, &user).await {
             Ok(payload) => {
-                let value = graphql::project(&payload, &field.selection, &[field.key.clone()])
-                    .unwrap_or(Value::Null);
+                let value =
+                    graphql::project(&payload, &field.selection, std::slice::from_ref(&field.key))
+                        .unwrap_or(Value::Null);
                 data.insert(field.key.clone(), value);
             }
             Err(e) => {
