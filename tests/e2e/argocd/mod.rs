@@ -3,5 +3,6 @@
 mod client;
 mod common;
 mod gate;
+mod list_and_auth;
 mod sim_shapes;
 mod swagger;

@@ -89,6 +89,17 @@ pub enum ForgeError {
         /// The forge's message.
         message: String,
     },
+    /// A GraphQL call answered with errors (GitHub answers them with HTTP
+    /// 200), or without what it asked for.
+    #[error("POST {url}: GraphQL {operation} failed: {message}")]
+    GraphQl {
+        /// The GraphQL endpoint.
+        url: String,
+        /// The mutation or query.
+        operation: &'static str,
+        /// The errors' messages.
+        message: String,
+    },
     /// Any other 4xx: reported, not retried.
     #[error("{method} {url}: rejected with HTTP {status}: {message}")]
     Rejected {

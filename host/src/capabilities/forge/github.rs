@@ -1,5 +1,14 @@
 //! GitHub REST client for pull requests. Labels and comments go through the
 //! issues API (a pull request is an issue); `head` filters use `owner:branch`.
+//!
+//! Auto-merge exists only in GitHub's GraphQL API: [`Forge::merge`] with
+//! `auto_merge` arms it with the `enablePullRequestAutoMerge` mutation
+//! (`POST /graphql` at the API root, `https://HOST/api/graphql` for GitHub
+//! Enterprise Server), as `gh pr merge --auto` does, so the pull request
+//! merges once its required checks pass. GitHub refuses to arm a pull
+//! request that can merge now (`Pull request is in clean status`, also
+//! `unstable`): such a one is merged at once through REST, whether its
+//! state said so before asking or the mutation's answer did.
 
 use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName};
@@ -15,6 +24,10 @@ use super::model::{
     normalize_time,
 };
 use crate::secret::Secret;
+
+mod merge;
+
+use merge::graphql_url;
 
 /// GitHub's merge methods (`merge_method` of the merge call).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -72,6 +85,7 @@ impl GitHubConfig {
 #[derive(Debug, Clone)]
 pub struct GitHub {
     base: Url,
+    graphql: Url,
     owner: String,
     repo: String,
     merge_method: GitHubMergeMethod,
@@ -95,6 +109,9 @@ struct ApiLabel {
 #[derive(Debug, Deserialize)]
 struct ApiPull {
     number: u64,
+    /// The GraphQL id (what the auto-merge mutation names).
+    #[serde(default)]
+    node_id: Option<String>,
     html_url: String,
     title: String,
     body: Option<String>,
@@ -178,6 +195,7 @@ impl GitHub {
             url: config.api_url.clone(),
             source,
         })?;
+        let graphql = graphql_url(&base);
         let auth = (AUTHORIZATION, format!("Bearer {}", token.expose()));
         let extra = [
             (ACCEPT, "application/vnd.github+json"),
@@ -196,6 +214,7 @@ impl GitHub {
         )?;
         Ok(Self {
             base,
+            graphql,
             owner: config.owner,
             repo: config.repo,
             merge_method: config.merge_method,
@@ -388,40 +407,14 @@ impl Forge for GitHub {
         Self::pull(reply, StatusCode::OK)
     }
 
-    /// GitHub's REST API cannot arm auto-merge (that is GraphQL
-    /// `enablePullRequestAutoMerge`); `auto_merge` merges now.
+    /// Merges now through REST, or with `auto_merge` arms GitHub's
+    /// auto-merge (see the module docs): the pull request is returned
+    /// open and armed, or merged when it could merge at once.
     async fn merge(&self, iid: u64, options: &MergeOptions) -> Result<MergeRequest, ForgeError> {
-        let mut body = serde_json::Map::new();
-        body.insert("merge_method".into(), json!(self.merge_method));
-        if let Some(sha) = &options.sha {
-            body.insert("sha".into(), sha.clone().into());
-        }
-        if let Some(message) = &options.commit_message {
-            body.insert("commit_title".into(), message.clone().into());
-        }
-        let url = self.repo_url(&["pulls", &iid.to_string(), "merge"]);
-        let reply = self.send(Method::PUT, url, Some(body.into())).await?;
-        match reply.status {
-            StatusCode::OK => self.get(iid).await,
-            StatusCode::METHOD_NOT_ALLOWED => {
-                let detail = match self.get(iid).await {
-                    Ok(pr) => pr.detailed_merge_status.unwrap_or_else(|| "unknown".into()),
-                    Err(_) => "unknown".to_owned(),
-                };
-                Err(ForgeError::NotMergeable {
-                    forge: "github",
-                    iid,
-                    status: 405,
-                    detail,
-                    message: reply.message(),
-                })
-            }
-            StatusCode::CONFLICT => Err(ForgeError::ShaMismatch {
-                forge: "github",
-                iid,
-                message: reply.message(),
-            }),
-            _ => Err(reply.into_error()),
+        if options.auto_merge {
+            self.auto_merge(iid, options).await
+        } else {
+            self.merge_now(iid, options).await
         }
     }
 

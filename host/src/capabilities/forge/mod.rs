@@ -61,8 +61,10 @@ pub trait Forge: Send + Sync {
         description: &str,
     ) -> Result<MergeRequest, ForgeError>;
 
-    /// Merges the merge request (or, on GitLab with `auto_merge`, arms
-    /// auto-merge) and returns it as the forge reports it afterwards.
+    /// Merges the merge request, or with `auto_merge` arms the forge's
+    /// auto-merge (it stays open until its checks pass; one that can
+    /// merge now is merged), and returns it as the forge reports it
+    /// afterwards: merged, or open and armed.
     async fn merge(&self, iid: u64, options: &MergeOptions) -> Result<MergeRequest, ForgeError>;
 
     /// Who approved merge request `iid` and who merged it, with times

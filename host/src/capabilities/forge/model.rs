@@ -78,8 +78,9 @@ pub struct Opened {
 /// How to merge.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MergeOptions {
-    /// GitLab: `auto_merge=true` (merge when checks pass). GitHub's REST
-    /// API has no auto-merge switch: the PR is merged now.
+    /// Merge when the checks pass (GitLab `auto_merge=true`, GitHub's
+    /// GraphQL `enablePullRequestAutoMerge`); one that can merge now is
+    /// merged now.
     pub auto_merge: bool,
     /// Only merge if the source branch head is still this commit.
     pub sha: Option<String>,

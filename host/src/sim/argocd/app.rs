@@ -147,6 +147,12 @@ impl AppState {
         self.bump();
     }
 
+    /// A refresh: the controller compared the application again now.
+    pub(crate) fn reconciled_now(&mut self) {
+        self.reconciled_at = SystemTime::now();
+        self.bump();
+    }
+
     /// Whether a sync operation is running.
     pub(crate) fn operation_running(&self) -> bool {
         self.operation

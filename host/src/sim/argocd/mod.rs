@@ -10,9 +10,11 @@
 //! (`baton sim argocd`).
 
 mod app;
+mod auth;
 pub mod config;
 mod controller;
 pub mod faults;
+mod list;
 mod render;
 pub mod repo;
 mod routes;

@@ -1,5 +1,6 @@
 //! HTTP handlers: the Argo CD endpoints Baton uses, with the real server's
-//! status codes and error bodies (`{"error","code","message"}`).
+//! status codes and error bodies (`{"error","code","message"}`); the list
+//! and version endpoints are in `list`, the token's sources in `auth`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -17,14 +18,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::controller::check_repo;
 use super::state::Shared;
 use super::tree::resource_tree;
+use super::{auth, list};
 
 type AppState = State<Arc<Shared>>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/api/version", get(list::version))
+        .route("/api/v1/applications", get(list::list_apps))
         .route("/api/v1/applications/{name}", get(get_app))
         .route("/api/v1/applications/{name}/resource-tree", get(get_tree))
         .route("/api/v1/applications/{name}/sync", post(sync_app))
@@ -34,14 +37,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// A grpc-gateway unary error, rendered by [`grpc_error`].
-struct ApiError {
+pub(super) struct ApiError {
     status: StatusCode,
     code: i32,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: i32, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: i32, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -57,7 +60,7 @@ impl IntoResponse for ApiError {
 }
 
 /// grpc-gateway's unary error: `{"error":m,"code":c,"message":m}`.
-fn grpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+pub(super) fn grpc_error(status: StatusCode, code: i32, message: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -66,7 +69,7 @@ fn grpc_error(status: StatusCode, code: i32, message: &str) -> Response {
         .into_response()
 }
 
-fn json_ok(value: &Value) -> Response {
+pub(super) fn json_ok(value: &Value) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         value.to_string(),
@@ -75,7 +78,7 @@ fn json_ok(value: &Value) -> Response {
 }
 
 /// Delay, injected 5xx, then authentication, as the real server's layers do.
-async fn preflight(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) async fn preflight(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let delay = shared.faults.delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -97,13 +100,7 @@ async fn preflight(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError>
     let Some(expected) = &shared.config.token else {
         return Ok(());
     };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        // Only JWT-shaped tokens are considered at all.
-        .filter(|t| t.split('.').count() == 3);
-    match bearer {
+    match auth::presented_token(headers).as_deref() {
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             16,
@@ -119,7 +116,7 @@ async fn preflight(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError>
 }
 
 /// Decoded query pairs; repeated keys are kept.
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     raw.unwrap_or_default()
         .split('&')
         .filter(|p| !p.is_empty())
@@ -152,13 +149,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-struct Scope {
-    app_namespace: Option<String>,
-    projects: Vec<String>,
+pub(super) struct Scope {
+    pub(super) app_namespace: Option<String>,
+    pub(super) projects: Vec<String>,
 }
 
 impl Scope {
-    fn from_query(q: &[(String, String)]) -> Self {
+    pub(super) fn from_query(q: &[(String, String)]) -> Self {
         Scope {
             app_namespace: q
                 .iter()
@@ -233,7 +230,7 @@ async fn get_app(
     };
     if q.iter().any(|(k, v)| k == "refresh" && !v.is_empty()) {
         // The real server answers a refresh once the controller reconciled.
-        check_repo(&shared).await;
+        list::refresh(&shared, &[index]).await;
     }
     let value = shared.lock_apps()[index].to_json();
     json_ok(&value)

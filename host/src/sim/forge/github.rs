@@ -1,10 +1,17 @@
 //! GitHub pull request simulator (`baton sim github`): the REST endpoints
-//! Baton uses under `/repos/{owner}/{repo}` (pulls, merge, issue labels and
-//! comments), with GitHub's status codes and error bodies, pull request
-//! objects with go-github's field names and types, and `Link` pagination.
+//! Baton and PyGithub use under `/repos/{owner}/{repo}` (the repository,
+//! branches and commits, pulls, merge, issue labels and comments, commit
+//! statuses, branch protection) and the auto-merge mutations of
+//! `POST /graphql`, with GitHub's status codes and error bodies, objects
+//! with go-github's field names and types, and `Link` pagination.
+//!
+//! Files: `repository` (repository, branches, commits), `issues` (labels
+//! and comments), `merge` (the merge call and landing), `checks`
+//! (statuses, protection, mergeability, armed auto-merges), `mutations`
+//! over `graphql` (the GraphQL endpoint), `reviews`, `payload` (JSON).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 
 use axum::Json;
 use axum::Router;
@@ -13,19 +20,25 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
 use super::repo::Strategy;
 use super::{
-    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, bind_loopback,
-    listener_url, now_rfc3339, p_labels, p_str, page_params, params, record, start, with_page,
+    MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, acting_user,
+    bind_loopback, listener_url, now_rfc3339, p_bool, p_labels, p_str, page_params, params, record,
+    start, with_page,
 };
 use crate::secret::Secret;
 
+mod checks;
+mod graphql;
+mod issues;
 mod merge;
+mod mutations;
 mod payload;
+mod repository;
 mod reviews;
 
 const DOCS: &str = "https://docs.github.com/rest";
@@ -49,6 +62,8 @@ struct Gh {
     shared: Arc<Shared>,
     owner: String,
     name: String,
+    /// Required status checks per protected branch.
+    protection: checks::Protection,
 }
 
 /// Starts the simulator on `127.0.0.1:0`; its API root is the base URL.
@@ -73,8 +88,34 @@ async fn router(config: GitHubSimConfig, base: String) -> Result<(Router, Arc<Sh
         shared: shared.clone(),
         owner: config.owner,
         name: config.name,
+        protection: StdMutex::new(std::collections::BTreeMap::new()),
     });
     let router = Router::new()
+        .route("/graphql", post(mutations::graphql))
+        .route("/repos/{owner}/{repo}", get(repository::show))
+        .route("/repos/{owner}/{repo}/branches", get(repository::branches))
+        .route(
+            "/repos/{owner}/{repo}/branches/{branch}",
+            get(repository::branch),
+        )
+        .route(
+            "/repos/{owner}/{repo}/branches/{branch}/protection",
+            get(checks::protection)
+                .put(checks::protection)
+                .delete(checks::protection),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{sha}",
+            get(repository::commit),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{sha}/status",
+            get(checks::combined_status),
+        )
+        .route(
+            "/repos/{owner}/{repo}/statuses/{sha}",
+            post(checks::create_status),
+        )
         .route("/repos/{owner}/{repo}/pulls", get(list).post(create))
         .route(
             "/repos/{owner}/{repo}/pulls/{number}",
@@ -82,7 +123,7 @@ async fn router(config: GitHubSimConfig, base: String) -> Result<(Router, Arc<Sh
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
-            put(merge::merge),
+            get(merge::is_merged).put(merge::merge),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/reviews",
@@ -90,11 +131,15 @@ async fn router(config: GitHubSimConfig, base: String) -> Result<(Router, Arc<Sh
         )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels",
-            post(add_labels),
+            get(issues::labels).post(issues::add_labels),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels/{name}",
+            axum::routing::delete(issues::remove_label),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/comments",
-            post(comment),
+            get(issues::comments).post(issues::comment),
         )
         .route(
             "/repos/{owner}/{repo}/commits/{sha}/pulls",
@@ -259,14 +304,17 @@ async fn create(
             json!([{ "resource": "PullRequest", "code": "custom", "message": message }]),
         );
     }
-    let pr = SimMergeRequest::opened(
-        store.len() as u64 + 1,
-        head,
-        base,
-        p_str(&p, "title").unwrap_or_default(),
-        p_str(&p, "body").unwrap_or_default(),
-        now_rfc3339(false),
-    );
+    let pr = SimMergeRequest {
+        draft: p_bool(&p, "draft").unwrap_or(false),
+        ..SimMergeRequest::opened(
+            store.len() as u64 + 1,
+            head,
+            base,
+            p_str(&p, "title").unwrap_or_default(),
+            p_str(&p, "body").unwrap_or_default(),
+            now_rfc3339(false),
+        )
+    };
     store.push(pr.clone());
     drop(store);
     (StatusCode::CREATED, Json(gh.pr_json(&pr, true).await)).into_response()
@@ -313,37 +361,61 @@ async fn list(
         .filter(|m| p_str(&p, "base").is_none_or(|b| b == m.target_branch))
         .cloned()
         .collect();
-    // GitHub's default: sort=created, direction=desc.
-    matching.reverse();
+    // `sort` (default `created`), then `direction`: `desc` by default
+    // for `created`, `asc` for the others. The store is in creation order;
+    // popularity counts comments, long-running is age (creation order).
+    let sort = p_str(&p, "sort").unwrap_or_else(|| "created".into());
+    match sort.as_str() {
+        "updated" => matching.sort_by(|a, b| a.updated_at.cmp(&b.updated_at)),
+        "popularity" => matching.sort_by_key(|m| m.notes.len()),
+        _ => {}
+    }
+    let default_direction = if sort == "created" { "desc" } else { "asc" };
+    if p_str(&p, "direction")
+        .as_deref()
+        .unwrap_or(default_direction)
+        == "desc"
+    {
+        matching.reverse();
+    }
     let pages = matching.len().div_ceil(per_page).max(1);
     let mut items = Vec::new();
     for pr in matching.iter().skip((page - 1) * per_page).take(per_page) {
         items.push(gh.pr_json(pr, false).await);
     }
-    let mut headers = HeaderMap::new();
-    let link = |n: usize, rel: &str| {
-        format!(
-            "<{}>; rel=\"{rel}\"",
-            with_page(&gh.shared.base_url, uri.path(), uri.query(), n)
-        )
-    };
-    let mut links = Vec::new();
-    if page > 1 {
-        links.push(link(page - 1, "prev"));
-    }
-    if page < pages {
-        links.push(link(page + 1, "next"));
-        links.push(link(pages, "last"));
-    }
-    if page > 1 {
-        links.push(link(1, "first"));
-    }
-    if !links.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
-    {
-        headers.insert("link", v);
-    }
+    let headers = gh.page_links(&uri, page, pages);
     (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
+}
+
+impl Gh {
+    /// GitHub's `Link` header for page `page` of `pages` of the list at
+    /// `uri`: `prev`, `next`, `last`, `first` as they apply.
+    fn page_links(&self, uri: &Uri, page: usize, pages: usize) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let link = |n: usize, rel: &str| {
+            format!(
+                "<{}>; rel=\"{rel}\"",
+                with_page(&self.shared.base_url, uri.path(), uri.query(), n)
+            )
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(link(page - 1, "prev"));
+        }
+        if page < pages {
+            links.push(link(page + 1, "next"));
+            links.push(link(pages, "last"));
+        }
+        if page > 1 {
+            links.push(link(1, "first"));
+        }
+        if !links.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&links.join(", "))
+        {
+            headers.insert("link", v);
+        }
+        headers
+    }
 }
 
 async fn show(
@@ -366,79 +438,43 @@ async fn update(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let change = |m: &mut SimMergeRequest| {
-        if let Some(t) = p_str(&p, "title") {
-            m.title = t;
-        }
-        if p.contains_key("body") {
-            m.description = p_str(&p, "body").unwrap_or_default();
-        }
-        let to = match p_str(&p, "state").as_deref() {
-            Some("closed") => Some(SimMrState::Closed),
-            Some("open") => Some(SimMrState::Opened),
-            _ => None,
-        };
-        m.updated(to, now_rfc3339(false))
+    let to = match p_str(&p, "state").as_deref() {
+        Some("closed") => Some(SimMrState::Closed),
+        Some("open") => Some(SimMrState::Opened),
+        _ => None,
     };
-    let Some(updated) = gh.shared.modify(pr.iid, change).await else {
-        return not_found();
-    };
-    Json(gh.pr_json(&updated, true).await).into_response()
-}
-
-async fn add_labels(
-    State(gh): State<Arc<Gh>>,
-    Path((owner, repo, number)): Path<(String, String, String)>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let (pr, p) = match find_with_params(&gh, &owner, &repo, &number, &uri, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    let new = p_labels(p.get("labels").or_else(|| p.get("_body")));
-    let add = |m: &mut SimMergeRequest| {
-        for l in new {
-            if !m.labels.contains(&l) {
-                m.labels.push(l);
-            }
-        }
-        m.labels.clone()
-    };
-    let Some(labels) = gh.shared.modify(pr.iid, add).await else {
-        return not_found();
-    };
-    Json(labels.iter().map(|l| gh.label_json(l)).collect::<Vec<_>>()).into_response()
-}
-
-async fn comment(
-    State(gh): State<Arc<Gh>>,
-    Path((owner, repo, number)): Path<(String, String, String)>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let (pr, p) = match find_with_params(&gh, &owner, &repo, &number, &uri, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    let Some(text) = p_str(&p, "body").filter(|b| !b.is_empty()) else {
-        return validation(
-            json!([{ "resource": "IssueComment", "field": "body", "code": "missing_field" }]),
+    let mut store = gh.shared.store.lock().await;
+    if to == Some(SimMrState::Opened)
+        && let Some(open) = store
+            .iter()
+            .find(|m| m.iid == pr.iid)
+            .and_then(|m| m.reopen_blocked_by(&store))
+    {
+        tracing::debug!(
+            number = pr.iid,
+            open,
+            "reopen refused: another open pull request"
         );
-    };
-    let Some((note, _)) = gh.shared.add_note(pr.iid, text, now_rfc3339(false)).await else {
+        let message = format!(
+            "A pull request already exists for {}:{}.",
+            gh.owner, pr.source_branch
+        );
+        return validation(
+            json!([{ "resource": "PullRequest", "code": "custom", "message": message }]),
+        );
+    }
+    let Some(m) = store.iter_mut().find(|m| m.iid == pr.iid) else {
         return not_found();
     };
-    let api = gh.api();
-    let body = json!({
-        "id": note.id, "node_id": format!("IC_kwDOsim{}", note.id),
-        "url": format!("{api}/issues/comments/{}", note.id),
-        "html_url": format!("{}/pull/{}#issuecomment-{}", gh.html(), pr.iid, note.id),
-        "body": note.body, "user": gh.user(), "created_at": note.created_at, "updated_at": note.created_at,
-        "issue_url": format!("{api}/issues/{}", pr.iid), "author_association": "OWNER",
-        "performed_via_github_app": null,
-    });
-    (StatusCode::CREATED, Json(body)).into_response()
+    if let Some(t) = p_str(&p, "title") {
+        m.title = t;
+    }
+    if p.contains_key("body") {
+        m.description = p_str(&p, "body").unwrap_or_default();
+    }
+    let updated = m.updated(to, now_rfc3339(false));
+    drop(store);
+    Json(gh.pr_json(&updated, true).await).into_response()
 }
 
 /// `GET /repos/{owner}/{repo}/commits/{sha}/pulls`: the merged pull request

@@ -1,8 +1,13 @@
 //! GitLab v4 merge request simulator (`baton sim gitlab`): the endpoints
-//! Baton uses under `/api/v4/projects/:id/merge_requests`, with GitLab's
-//! status codes and bodies (see the fact sheet copied in
-//! `tests/fixtures/forge/`), MR objects with the field names and JSON types
+//! Baton and python-gitlab use under `/api/v4/projects/:id` (the project,
+//! branches and commits, merge requests with their list filters, notes,
+//! approvals and merge, commit statuses and their pipelines), with
+//! GitLab's status codes and bodies (see the fact sheet copied in
+//! `tests/fixtures/forge/`), objects with the field names and JSON types
 //! of GitLab's own payloads, and `X-*`/`Link` pagination headers.
+//!
+//! Files: `project` (project, branches, commits), `list`, `merge`, `pipelines`
+//! (statuses, pipelines, armed auto-merges), `approvals`, `payload` (JSON).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,8 +32,11 @@ use super::{
 use crate::secret::Secret;
 
 mod approvals;
+mod list;
 mod merge;
 mod payload;
+mod pipelines;
+mod project;
 
 /// Settings of `baton sim gitlab`.
 #[derive(Debug, Clone)]
@@ -79,7 +87,28 @@ async fn router(config: GitLabSimConfig, base: String) -> Result<(Router, Arc<Sh
     });
     let mrs = "/api/v4/projects/{id}/merge_requests";
     let router = Router::new()
-        .route(mrs, get(list).post(create))
+        .route("/api/v4/projects/{id}", get(project::show))
+        .route(
+            "/api/v4/projects/{id}/repository/branches",
+            get(project::branches),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/branches/{branch}",
+            get(project::branch),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/commits/{sha}",
+            get(project::commit),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/commits/{sha}/statuses",
+            get(pipelines::statuses),
+        )
+        .route(
+            "/api/v4/projects/{id}/statuses/{sha}",
+            axum::routing::post(pipelines::create_status),
+        )
+        .route(mrs, get(list::list).post(create))
         .route(&format!("{mrs}/{{iid}}"), get(show).put(update))
         .route(&format!("{mrs}/{{iid}}/merge"), put(merge::merge))
         .route(&format!("{mrs}/{{iid}}/notes"), get(notes).post(add_note))
@@ -203,6 +232,8 @@ async fn create(
     let mr = SimMergeRequest {
         labels: p_labels(p.get("labels")),
         remove_source_branch: p_bool(&p, "remove_source_branch").unwrap_or(false),
+        squash: p_bool(&p, "squash").unwrap_or(false),
+        draft: is_draft_title(&title),
         ..SimMergeRequest::opened(
             store.len() as u64 + 1,
             source,
@@ -217,76 +248,13 @@ async fn create(
     (StatusCode::CREATED, Json(gl.mr_json(&mr, true).await)).into_response()
 }
 
-async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri: Uri) -> Response {
-    if !gl.project_matches(&id) {
-        return project_404();
-    }
-    let p = match parse(&uri, &Bytes::new()) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let state = p_str(&p, "state").unwrap_or_else(|| "all".into());
-    let (page, per_page) = page_params(&p, 20);
-    let mut matching: Vec<SimMergeRequest> = gl
-        .shared
-        .store
-        .lock()
-        .await
+/// Whether GitLab reads `title` as a draft's: it starts with `Draft:`,
+/// `[Draft]` or `(Draft)`, in any case.
+fn is_draft_title(title: &str) -> bool {
+    let t = title.trim_start().to_ascii_lowercase();
+    ["draft:", "[draft]", "(draft)"]
         .iter()
-        .filter(|m| state == "all" || serde_json::to_value(m.state).ok() == Some(json!(state)))
-        .filter(|m| p_str(&p, "source_branch").is_none_or(|b| b == m.source_branch))
-        .filter(|m| p_str(&p, "target_branch").is_none_or(|b| b == m.target_branch))
-        .cloned()
-        .collect();
-    // GitLab's default order: created_at, newest first.
-    matching.reverse();
-    let total = matching.len();
-    let pages = total.div_ceil(per_page).max(1);
-    let mut items = Vec::new();
-    for mr in matching.iter().skip((page - 1) * per_page).take(per_page) {
-        items.push(gl.mr_json(mr, false).await);
-    }
-    let mut headers = HeaderMap::new();
-    let path = uri.path();
-    let link = |n: usize, rel: &str| {
-        format!(
-            "<{}>; rel=\"{rel}\"",
-            with_page(&gl.shared.base_url, path, uri.query(), n)
-        )
-    };
-    let mut links = Vec::new();
-    if page > 1 {
-        links.push(link(page - 1, "prev"));
-    }
-    if page < pages {
-        links.push(link(page + 1, "next"));
-    }
-    links.push(link(1, "first"));
-    links.push(link(pages, "last"));
-    let next = if page < pages {
-        (page + 1).to_string()
-    } else {
-        String::new()
-    };
-    let prev = if page > 1 {
-        (page - 1).to_string()
-    } else {
-        String::new()
-    };
-    for (name, value) in [
-        ("x-total", total.to_string()),
-        ("x-total-pages", pages.to_string()),
-        ("x-per-page", per_page.to_string()),
-        ("x-page", page.to_string()),
-        ("x-next-page", next),
-        ("x-prev-page", prev),
-        ("link", links.join(", ")),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    }
-    (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
+        .any(|prefix| t.starts_with(prefix))
 }
 
 /// The merge request a request names, with the request's parameters.
@@ -333,29 +301,53 @@ async fn update(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let change = |m: &mut SimMergeRequest| {
-        if let Some(t) = p_str(&p, "title") {
-            m.title = t;
-        }
-        if let Some(d) = p_str(&p, "description") {
-            m.description = d;
-        }
-        if p.contains_key("labels") {
-            m.labels = p_labels(p.get("labels"));
-        }
-        if let Some(r) = p_bool(&p, "remove_source_branch") {
-            m.remove_source_branch = r;
-        }
-        let to = match p_str(&p, "state_event").as_deref() {
-            Some("close") => Some(SimMrState::Closed),
-            Some("reopen") => Some(SimMrState::Opened),
-            _ => None,
-        };
-        m.updated(to, now_rfc3339(true))
+    let to = match p_str(&p, "state_event").as_deref() {
+        Some("close") => Some(SimMrState::Closed),
+        Some("reopen") => Some(SimMrState::Opened),
+        _ => None,
     };
-    let Some(updated) = gl.shared.modify(mr.iid, change).await else {
+    let mut store = gl.shared.store.lock().await;
+    if to == Some(SimMrState::Opened)
+        && let Some(open) = store
+            .iter()
+            .find(|m| m.iid == mr.iid)
+            .and_then(|m| m.reopen_blocked_by(&store))
+    {
+        return message(
+            StatusCode::CONFLICT,
+            json!([format!(
+                "Another open merge request already exists for this source branch: !{open}"
+            )]),
+        );
+    }
+    let Some(m) = store.iter_mut().find(|m| m.iid == mr.iid) else {
         return mr_404();
     };
+    if let Some(t) = p_str(&p, "title") {
+        m.draft = is_draft_title(&t);
+        m.title = t;
+    }
+    if let Some(d) = p_str(&p, "description") {
+        m.description = d;
+    }
+    if p.contains_key("labels") {
+        m.labels = p_labels(p.get("labels"));
+    }
+    for label in p_labels(p.get("add_labels")) {
+        if !m.labels.contains(&label) {
+            m.labels.push(label);
+        }
+    }
+    let removed = p_labels(p.get("remove_labels"));
+    m.labels.retain(|l| !removed.contains(l));
+    if let Some(r) = p_bool(&p, "remove_source_branch") {
+        m.remove_source_branch = r;
+    }
+    if let Some(squash) = p_bool(&p, "squash") {
+        m.squash = squash;
+    }
+    let updated = m.updated(to, now_rfc3339(true));
+    drop(store);
     Json(gl.mr_json(&updated, true).await).into_response()
 }
 

@@ -4,12 +4,15 @@
 //! merge writes a real commit on the target branch, so anything watching the
 //! repository (the Argo CD simulator, `git fetch`) sees it.
 //!
-//! This file holds what both share: the stored merge requests, the request
-//! log tests read, and the running-server handle; `repo` drives git and
-//! `wire` holds the HTTP conventions (parameters, pages, timestamps).
+//! This file holds what both share: the state behind the handlers, the
+//! request log tests read, and the running-server handle; `model` is what
+//! they store, `repo` drives git and `wire` holds the HTTP conventions
+//! (parameters, pages, timestamps).
 
 pub mod github;
 pub mod gitlab;
+mod model;
+mod refs;
 mod repo;
 mod wire;
 
@@ -24,9 +27,13 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use self::model::{SimAutoMerge, SimMergeRequest, SimMrState, SimNote, SimReview, SimStatus};
+pub(crate) use self::refs::CommitInfo;
 pub use self::repo::Strategy as MergeStrategy;
 pub(crate) use self::repo::{LandFailure, Landing, MergeFailure, Repo};
-pub(crate) use self::wire::{now_rfc3339, p_bool, p_labels, p_str, page_params, params, with_page};
+pub(crate) use self::wire::{
+    now_rfc3339, p_bool, p_labels, p_str, page_params, params, query_all, with_page,
+};
 use crate::secret::Secret;
 
 /// A simulator could not start or run.
@@ -75,48 +82,6 @@ pub enum SimError {
     },
 }
 
-/// A merge request's state as GitLab's API spells it (`opened`, `closed`,
-/// `merged`); the GitHub simulator maps it onto `open`/`closed` and
-/// `merged`. The simulators' own wire enum: they share no type with the
-/// clients they test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SimMrState {
-    /// Open for review.
-    Opened,
-    /// Closed without merging.
-    Closed,
-    /// Merged into the target branch.
-    Merged,
-}
-
-/// A note (GitLab) or issue comment (GitHub) stored by a simulator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimNote {
-    /// Note / comment id.
-    pub id: u64,
-    /// Markdown body.
-    pub body: String,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
-}
-
-/// A review (GitHub) or approval (GitLab, state `APPROVED`) stored by a
-/// simulator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimReview {
-    /// Review id.
-    pub id: u64,
-    /// The reviewer's login.
-    pub user: String,
-    /// `APPROVED`, `CHANGES_REQUESTED` or `COMMENTED`.
-    pub state: String,
-    /// The source head it reviewed.
-    pub commit: Option<String>,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
 /// The user a request acts as: the `header` the request carries (GitLab's
 /// `Sudo`, the GitHub simulator's `X-Baton-Sim-User`), else `baton`, the
 /// user the configured token belongs to.
@@ -128,50 +93,6 @@ pub(crate) fn acting_user(headers: &axum::http::HeaderMap, header: &str) -> Stri
         .filter(|v| !v.is_empty())
         .unwrap_or("baton")
         .to_owned()
-}
-
-/// A merge request as a simulator stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimMergeRequest {
-    /// iid / number, from 1.
-    pub iid: u64,
-    /// Title.
-    pub title: String,
-    /// Description / body.
-    pub description: String,
-    /// Labels.
-    pub labels: Vec<String>,
-    /// Source (head) branch.
-    pub source_branch: String,
-    /// Target (base) branch.
-    pub target_branch: String,
-    /// State.
-    pub state: SimMrState,
-    /// Creation time.
-    pub created_at: String,
-    /// Last change.
-    pub updated_at: String,
-    /// When merged.
-    pub merged_at: Option<String>,
-    /// When closed (or merged, on GitHub).
-    pub closed_at: Option<String>,
-    /// Source head at merge time (live head while open).
-    pub merged_sha: Option<String>,
-    /// The commit that landed: the target's new head (merge commit,
-    /// squash commit, fast-forwarded or rebased head).
-    pub merge_commit_sha: Option<String>,
-    /// GitLab: the squash commit made before landing, when squashed.
-    pub squash_commit_sha: Option<String>,
-    /// Delete the source branch after merge.
-    pub remove_source_branch: bool,
-    /// Auto-merge was requested.
-    pub auto_merge: bool,
-    /// Notes / comments.
-    pub notes: Vec<SimNote>,
-    /// Who merged it (login).
-    pub merged_by: Option<String>,
-    /// Reviews and approvals, oldest first.
-    pub reviews: Vec<SimReview>,
 }
 
 /// One request the simulator received, as sent (path still percent-encoded).
@@ -192,6 +113,8 @@ pub(crate) struct Shared {
     pub store: tokio::sync::Mutex<Vec<SimMergeRequest>>,
     pub next_note_id: std::sync::atomic::AtomicU64,
     pub seen: StdMutex<Vec<SeenRequest>>,
+    /// Commit statuses, oldest first.
+    pub statuses: StdMutex<Vec<SimStatus>>,
 }
 
 impl Shared {
@@ -222,12 +145,41 @@ impl Shared {
             store: tokio::sync::Mutex::new(Vec::new()),
             next_note_id: std::sync::atomic::AtomicU64::new(1),
             seen: StdMutex::new(Vec::new()),
+            statuses: StdMutex::new(Vec::new()),
         }))
     }
 
     pub(crate) fn note_id(&self) -> u64 {
         self.next_note_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records a commit status and returns it as stored.
+    pub(crate) fn add_status(&self, mut status: SimStatus) -> SimStatus {
+        status.id = self.note_id();
+        if let Ok(mut all) = self.statuses.lock() {
+            all.push(status.clone());
+        }
+        status
+    }
+
+    /// The statuses of commit `sha`, newest first (every report).
+    pub(crate) fn statuses_of(&self, sha: &str) -> Vec<SimStatus> {
+        let all = self.statuses.lock().map(|s| s.clone()).unwrap_or_default();
+        all.into_iter().rev().filter(|s| s.sha == sha).collect()
+    }
+
+    /// The latest status of each context reported for commit `sha`, in
+    /// the order the contexts first reported.
+    pub(crate) fn latest_statuses(&self, sha: &str) -> Vec<SimStatus> {
+        let mut latest: Vec<SimStatus> = Vec::new();
+        for status in self.statuses_of(sha).into_iter().rev() {
+            match latest.iter_mut().find(|s| s.context == status.context) {
+                Some(slot) => *slot = status,
+                None => latest.push(status),
+            }
+        }
+        latest
     }
 
     /// Applies `change` to stored merge request `iid` under the store lock
@@ -276,85 +228,6 @@ impl Shared {
             (note, m.clone())
         })
         .await
-    }
-}
-
-impl SimMergeRequest {
-    /// A new open merge request `!iid` from `source_branch` into
-    /// `target_branch`, created at `now`, without labels or notes.
-    pub(crate) fn opened(
-        iid: u64,
-        source_branch: String,
-        target_branch: String,
-        title: String,
-        description: String,
-        now: String,
-    ) -> Self {
-        Self {
-            iid,
-            title,
-            description,
-            labels: Vec::new(),
-            source_branch,
-            target_branch,
-            state: SimMrState::Opened,
-            created_at: now.clone(),
-            updated_at: now,
-            merged_at: None,
-            closed_at: None,
-            merged_sha: None,
-            merge_commit_sha: None,
-            squash_commit_sha: None,
-            remove_source_branch: false,
-            auto_merge: false,
-            notes: Vec::new(),
-            merged_by: None,
-            reviews: Vec::new(),
-        }
-    }
-
-    /// Whether commit `sha` belongs to this merge request as the forges
-    /// relate them: its source head (`live_head` while open, the merged
-    /// head afterwards), its merge commit, or its squash commit. (GitLab
-    /// also relates every other commit of the MR; Baton's MR branches carry
-    /// one.)
-    pub(crate) fn relates_to_commit(&self, sha: &str, live_head: Option<&str>) -> bool {
-        let head = match self.state {
-            SimMrState::Opened => live_head,
-            _ => self.merged_sha.as_deref(),
-        };
-        [
-            head,
-            self.merge_commit_sha.as_deref(),
-            self.squash_commit_sha.as_deref(),
-        ]
-        .contains(&Some(sha))
-    }
-
-    /// Whether this is an open merge request from `source` into `target`.
-    pub(crate) fn is_open_between(&self, source: &str, target: &str) -> bool {
-        self.state == SimMrState::Opened
-            && self.source_branch == source
-            && self.target_branch == target
-    }
-
-    /// Moves to state `to` if asked (closing an open merge request or
-    /// reopening a closed one; a merged one stays merged), stamps
-    /// `updated_at` with `now` and returns the merge request as it now is.
-    pub(crate) fn updated(&mut self, to: Option<SimMrState>, now: String) -> Self {
-        match (to, self.state) {
-            (Some(SimMrState::Closed), SimMrState::Opened) => {
-                self.state = SimMrState::Closed;
-                self.closed_at = Some(now.clone());
-            }
-            (Some(SimMrState::Opened), SimMrState::Closed) => {
-                self.state = SimMrState::Opened;
-                self.closed_at = None;
-            }
-            _ => {}
-        }
-        self.updated_at = now;
-        self.clone()
     }
 }
 

@@ -107,7 +107,7 @@ impl Repo {
         }
     }
 
-    async fn run(
+    pub(super) async fn run(
         &self,
         args: &[&str],
         stdin_empty: bool,
@@ -146,7 +146,7 @@ impl Repo {
         })
     }
 
-    async fn ok(&self, args: &[&str]) -> Result<String, SimError> {
+    pub(super) async fn ok(&self, args: &[&str]) -> Result<String, SimError> {
         self.ok_as(args, None).await
     }
 

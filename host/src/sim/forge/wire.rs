@@ -47,14 +47,32 @@ pub(crate) fn p_str(p: &serde_json::Map<String, serde_json::Value>, key: &str) -
     }
 }
 
-/// A boolean parameter (`true`, `"true"`, `"1"`).
+/// A boolean parameter: a JSON boolean or number, or a string spelled as
+/// GitLab's parameter coercion (dry-types `Params::Bool`) accepts it, in
+/// any case: `true`/`1`/`t`/`yes`/`y`/`on` and `false`/`0`/`f`/`no`/`n`/
+/// `off`. Python clients send `True` and `False` in query strings. Any
+/// other spelling reads as absent.
 pub(crate) fn p_bool(p: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<bool> {
     match p.get(key)? {
         serde_json::Value::Bool(b) => Some(*b),
-        serde_json::Value::String(s) => Some(matches!(s.as_str(), "true" | "1" | "yes")),
+        serde_json::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "t" | "yes" | "y" | "on" => Some(true),
+            "false" | "0" | "f" | "no" | "n" | "off" => Some(false),
+            _ => None,
+        },
         serde_json::Value::Number(n) => Some(n.as_u64() != Some(0)),
         _ => None,
     }
+}
+
+/// Every value of query parameter `key`, in order: GitLab's arrays come
+/// as a repeated `key[]=…` (python-gitlab's `iids[]=1&iids[]=2`), which
+/// [`params`] folds into one.
+pub(crate) fn query_all(query: Option<&str>, key: &str) -> Vec<String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .collect()
 }
 
 /// Labels as a comma-separated string or a JSON array.
@@ -145,5 +163,38 @@ mod tests {
         let f = params(None, b"title=x&labels=a,b,,a").expect("form");
         assert_eq!(p_labels(f.get("labels")), vec!["a", "b"]);
         assert!(params(None, b"{oops").is_err());
+    }
+
+    #[test]
+    fn booleans_read_as_gitlab_coerces_them() {
+        let p = params(
+            Some("a=True&b=FALSE&c=on&d=0&e=maybe&f=yes"),
+            br#"{"g":true}"#,
+        )
+        .expect("query");
+        let read: Vec<Option<bool>> = ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .map(|k| p_bool(&p, k))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(false),
+                None,
+                Some(true),
+                Some(true),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn repeated_array_parameters_keep_every_value() {
+        let q = Some("iids%5B%5D=1&state=all&iids[]=3");
+        assert_eq!(query_all(q, "iids[]"), ["1", "3"]);
+        assert!(query_all(q, "labels").is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! `head`/`base` refs, labels and users, with go-github's field names and
 //! JSON types.
 
+use super::checks::MergeState;
 use super::*;
 
 impl Gh {
@@ -26,10 +27,15 @@ impl Gh {
         })
     }
 
+    /// The repository's owner: the user or organisation of its path.
+    pub(super) fn owner_json(&self) -> Value {
+        self.user_named(&self.owner)
+    }
+
     pub(super) fn repo_json(&self) -> Value {
         json!({
             "id": 1296269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": self.name,
-            "full_name": format!("{}/{}", self.owner, self.name), "private": true, "owner": self.user(),
+            "full_name": format!("{}/{}", self.owner, self.name), "private": true, "owner": self.owner_json(),
             "html_url": self.html(), "description": null, "fork": false, "url": self.api(),
             "default_branch": "main", "visibility": "private",
         })
@@ -38,7 +44,7 @@ impl Gh {
     pub(super) fn branch_json(&self, branch: &str, sha: &str) -> Value {
         json!({
             "label": format!("{}:{branch}", self.owner), "ref": branch, "sha": sha,
-            "user": self.user(), "repo": self.repo_json(),
+            "user": self.owner_json(), "repo": self.repo_json(),
         })
     }
 
@@ -63,12 +69,25 @@ impl Gh {
         let base_sha = repo.head(&pr.target_branch).await.ok().flatten();
         let head_sha = head_sha.unwrap_or_default();
         let base_sha = base_sha.unwrap_or_default();
-        let (mergeable, mergeable_state) = if open && !head_sha.is_empty() && !base_sha.is_empty() {
-            let conflicts = repo.conflicts(&base_sha, &head_sha).await.unwrap_or(true);
-            (json!(!conflicts), if conflicts { "dirty" } else { "clean" })
-        } else {
-            (Value::Null, "unknown")
+        let state = self.merge_state(pr, &head_sha, &base_sha).await;
+        let mergeable = match state {
+            MergeState::Unknown => Value::Null,
+            MergeState::Dirty => json!(false),
+            _ => json!(true),
         };
+        let mergeable_state = state.word();
+        let auto_merge = pr.armed.as_ref().map_or(Value::Null, |a| {
+            json!({
+                "enabled_by": self.user_named(&a.enabled_by),
+                "merge_method": match a.strategy {
+                    Strategy::Squash => "squash",
+                    Strategy::Rebase => "rebase",
+                    _ => "merge",
+                },
+                "commit_title": a.commit_title,
+                "commit_message": a.commit_body,
+            })
+        });
         let n = pr.iid;
         let api = self.api();
         let url = format!("{api}/pulls/{n}");
@@ -118,8 +137,8 @@ impl Gh {
             "base": self.branch_json(&pr.target_branch, &base_sha),
             "_links": links,
             "author_association": "OWNER",
-            "auto_merge": null,
-            "draft": false,
+            "auto_merge": auto_merge,
+            "draft": pr.draft,
         });
         if single && let Some(obj) = v.as_object_mut() {
             let extra = json!({

@@ -45,7 +45,9 @@ impl Gl {
         if let (Some(s), Some(t)) = (source, target) {
             m.conflicts = repo.conflicts(&t, &s).await.unwrap_or(false);
             let ff_ok = repo.is_ancestor(&t, &s).await.unwrap_or(false);
-            m.detailed = if m.conflicts {
+            m.detailed = if mr.draft {
+                "draft_status"
+            } else if m.conflicts {
                 "conflict"
             } else if self.strategy == Strategy::FastForward && !ff_ok {
                 "need_rebase"
@@ -104,7 +106,12 @@ impl Gl {
             "created_at": mr.created_at,
             "updated_at": mr.updated_at,
             "merged_by": if merged { self.user_named(mr.merged_by.as_deref().unwrap_or("baton")) } else { Value::Null },
-            "merge_user": if merged { self.user_named(mr.merged_by.as_deref().unwrap_or("baton")) } else { Value::Null },
+            // Who merged it, or who set it to merge automatically.
+            "merge_user": match (&mr.armed, merged) {
+                (Some(armed), _) => self.user_named(&armed.enabled_by),
+                (None, true) => self.user_named(mr.merged_by.as_deref().unwrap_or("baton")),
+                (None, false) => Value::Null,
+            },
             "merged_at": mr.merged_at,
             "merge_after": null,
             "prepared_at": mr.created_at,
@@ -124,10 +131,10 @@ impl Gl {
             "source_project_id": self.project_id,
             "target_project_id": self.project_id,
             "labels": mr.labels,
-            "draft": false,
+            "draft": mr.draft,
             "imported": false,
             "imported_from": "none",
-            "work_in_progress": false,
+            "work_in_progress": mr.draft,
             "milestone": null,
             "merge_when_pipeline_succeeds": mr.auto_merge,
             "merge_status": merge_status,
@@ -152,8 +159,8 @@ impl Gl {
                 "time_estimate": 0, "total_time_spent": 0,
                 "human_time_estimate": null, "human_total_time_spent": null,
             },
-            "squash": false,
-            "squash_on_merge": false,
+            "squash": mr.squash,
+            "squash_on_merge": mr.squash,
             "task_completion_status": { "count": 0, "completed_count": 0 },
             "has_conflicts": conflicts,
             "blocking_discussions_resolved": true,
@@ -163,14 +170,18 @@ impl Gl {
             obj.extend(rest);
         }
         if single && let Some(obj) = v.as_object_mut() {
+            let head = obj.get("sha").and_then(Value::as_str).unwrap_or_default();
+            let pipeline = self
+                .pipeline_of(head)
+                .map_or(Value::Null, |p| self.pipeline_json(&p));
             let extra = json!({
                 "subscribed": false,
                 "changes_count": changes.to_string(),
                 "latest_build_started_at": null,
                 "latest_build_finished_at": null,
                 "first_deployed_to_production_at": null,
-                "pipeline": null,
-                "head_pipeline": null,
+                "pipeline": pipeline.clone(),
+                "head_pipeline": pipeline,
                 "diff_refs": {
                     "base_sha": base_sha, "head_sha": obj.get("sha").cloned().unwrap_or(Value::Null),
                     "start_sha": base_sha,

@@ -1,0 +1,105 @@
+//! Reading the repository for the forges' own objects: a ref resolved to
+//! its commit, the branches, the default branch, and a commit as the
+//! project/repository endpoints show it.
+
+use super::SimError;
+use super::repo::Repo;
+
+/// A commit as the forges' commit objects show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommitInfo {
+    /// Full id.
+    pub sha: String,
+    /// Its tree.
+    pub tree: String,
+    /// Parent ids.
+    pub parents: Vec<String>,
+    /// Author name.
+    pub author_name: String,
+    /// Author email.
+    pub author_email: String,
+    /// Author date (ISO 8601 with offset).
+    pub authored_at: String,
+    /// Committer name.
+    pub committer_name: String,
+    /// Committer email.
+    pub committer_email: String,
+    /// Commit date (ISO 8601 with offset).
+    pub committed_at: String,
+    /// Whole message.
+    pub message: String,
+}
+
+impl Repo {
+    /// The full id of the commit `rev` names (a branch, a full or short
+    /// id), `None` when it names none.
+    pub async fn resolve(&self, rev: &str) -> Result<Option<String>, SimError> {
+        if rev.starts_with('-') {
+            return Ok(None);
+        }
+        let spec = format!("{rev}^{{commit}}");
+        let out = self
+            .run(&["rev-parse", "--verify", "--quiet", &spec], true)
+            .await?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+    }
+
+    /// Every branch and its head, by name.
+    pub async fn branches(&self) -> Result<Vec<(String, String)>, SimError> {
+        let out = self
+            .ok(&[
+                "for-each-ref",
+                "--sort=refname",
+                "--format=%(refname:lstrip=2)%00%(objectname)",
+                "refs/heads",
+            ])
+            .await?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\0'))
+            .map(|(name, sha)| (name.to_owned(), sha.to_owned()))
+            .collect())
+    }
+
+    /// The branch `HEAD` names (the default branch), `main` when unborn
+    /// or detached.
+    pub async fn default_branch(&self) -> String {
+        match self
+            .ok(&["symbolic-ref", "--quiet", "--short", "HEAD"])
+            .await
+        {
+            Ok(name) if !name.is_empty() => name,
+            _ => "main".to_owned(),
+        }
+    }
+
+    /// What the forges show of commit `sha`.
+    pub async fn commit_info(&self, sha: &str) -> Result<CommitInfo, SimError> {
+        let out = self
+            .ok(&[
+                "log",
+                "-1",
+                "--format=%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B",
+                sha,
+                "--",
+            ])
+            .await?;
+        let mut f = out.splitn(10, '\0').map(str::to_owned);
+        let mut next = || f.next().unwrap_or_default();
+        Ok(CommitInfo {
+            sha: next(),
+            tree: next(),
+            parents: next().split_whitespace().map(str::to_owned).collect(),
+            author_name: next(),
+            author_email: next(),
+            authored_at: next(),
+            committer_name: next(),
+            committer_email: next(),
+            committed_at: next(),
+            message: next().trim_end().to_owned(),
+        })
+    }
+}
