@@ -294,6 +294,15 @@ fn auto_merging_world() -> Env {
     })
 }
 
+/// The `merge_request` of every action in the world's audit records.
+fn merge_request_records(env: &Env) -> Vec<Value> {
+    env.audit_records()
+        .iter()
+        .flat_map(|r| r["actions"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.get("merge_request").cloned())
+        .collect()
+}
+
 /// `method path` on the world's GitHub simulator with its token.
 fn call(env: &Env, method: Method, path: &str, body: Value) -> (u16, Value) {
     let url = format!("{}{path}", env.forge.api_url());
@@ -326,10 +335,14 @@ fn the_engine_arms_auto_merge_and_the_check_lands_it() {
     let out = env.baton(&["promote", "--app", APP, "--tag", "v1.0.1"]);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("auto-merge requested"),
+        stdout(&out).contains("auto-merge armed: the forge merges it when its checks pass"),
         "{}",
         stdout(&out)
     );
+    let armed = merge_request_records(&env);
+    assert_eq!(armed.len(), 1, "{armed:?}");
+    assert_eq!(armed[0]["merged"], json!(false), "{armed:?}");
+    assert_eq!(armed[0]["auto_merge_armed"], json!(true), "{armed:?}");
     let mrs = env.merge_requests();
     assert_eq!(mrs.len(), 1);
     assert_eq!(mrs[0].state, SimMrState::Opened);
@@ -361,6 +374,10 @@ fn the_engine_merges_at_once_what_can_merge_now() {
     let out = env.baton(&["promote", "--app", APP, "--tag", "v1.0.1"]);
     assert_code(&out, 0);
     assert_eq!(env.merge_requests()[0].state, SimMrState::Merged);
+    let merged = merge_request_records(&env);
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!(merged[0]["merged"], json!(true), "{merged:?}");
+    assert!(merged[0].get("auto_merge_armed").is_none(), "{merged:?}");
     assert!(
         env.file("prod").contains("tag: \"v1.0.1\""),
         "{}",

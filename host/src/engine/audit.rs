@@ -381,8 +381,12 @@ pub struct MergeRequestRef {
     pub source_branch: String,
     /// An open MR for the same change already existed.
     pub reused: bool,
-    /// Merged (or auto-merge armed) by Baton.
+    /// Merged by Baton (auto-merge that the forge carried out at once).
     pub merged: bool,
+    /// Auto-merge armed but not yet carried out: the forge merges the
+    /// request once its pipeline or required checks pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_merge_armed: bool,
     /// Older open Baton merge requests for the same app and stage that this
     /// one replaced: Baton closed them with a note linking this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -185,12 +185,7 @@ impl Engine {
     }
 
     /// Records how the watch ended and hands over what follows.
-    fn finish(
-        &self,
-        st: &mut RunState,
-        mut gate: Gate<'_>,
-        outcome: Watched,
-    ) -> Decided {
+    fn finish(&self, st: &mut RunState, mut gate: Gate<'_>, outcome: Watched) -> Decided {
         match outcome {
             None => self.cancelled(st, gate),
             Some(Err(e)) => {

@@ -11,7 +11,7 @@
 use super::Write;
 use super::plan::Plan;
 use crate::capabilities::forge::content::{self, MrFacts};
-use crate::capabilities::forge::{Forge, MergeOptions, MergeRequest, NewMergeRequest};
+use crate::capabilities::forge::{Forge, MergeOptions, MergeRequest, MrState, NewMergeRequest};
 use crate::engine::audit::{ActionRecord, ActionStatus, MergeRequestRef, Status, SupersededMr};
 use crate::engine::state::{Engine, Stop};
 use crate::report::error_chain;
@@ -53,6 +53,7 @@ impl Engine {
             source_branch: plan.mr_branch.clone(),
             reused: opened.reused,
             merged: false,
+            auto_merge_armed: false,
             superseded: Vec::new(),
         };
         let verb = if opened.reused { "reused" } else { "opened" };
@@ -81,16 +82,27 @@ impl Engine {
                 sha: Some(sha.to_owned()),
                 commit_message: None,
             };
-            if let Err(e) = forge.merge(mr.number, &merge).await {
-                let stop = Stop::caused(Status::ExternalError, &e);
-                rec.status = ActionStatus::Failed;
+            let merged = match forge.merge(mr.number, &merge).await {
+                Ok(m) => m,
+                Err(e) => {
+                    let stop = Stop::caused(Status::ExternalError, &e);
+                    rec.status = ActionStatus::Failed;
+                    rec.detail
+                        .push_str(&format!("; merging failed: {}", stop.message()));
+                    rec.merge_request = Some(mr);
+                    return Err(stop);
+                }
+            };
+            // The forge either merged at once or armed auto-merge for when
+            // the pipeline or required checks pass: the record says which.
+            if merged.state == MrState::Merged {
+                mr.merged = true;
+                rec.detail.push_str("; merged (auto-merge)");
+            } else {
+                mr.auto_merge_armed = true;
                 rec.detail
-                    .push_str(&format!("; merging failed: {}", stop.message()));
-                rec.merge_request = Some(mr);
-                return Err(stop);
+                    .push_str("; auto-merge armed: the forge merges it when its checks pass");
             }
-            mr.merged = true;
-            rec.detail.push_str("; auto-merge requested");
         }
         rec.status = if mr.reused && reused_branch && mr.superseded.is_empty() {
             ActionStatus::Unchanged
