@@ -84,7 +84,7 @@ fn the_default_policy_passes_its_scenario_suite() {
     assert!(!text.contains("FAIL"), "{text}");
     let summary = text.lines().last().unwrap();
     assert!(
-        summary.starts_with("ok: 38 passed, 0 failed; 38 cases in 15 scenario files ("),
+        summary.starts_with("ok: 44 passed, 0 failed; 44 cases in 16 scenario files ("),
         "{summary}"
     );
 
@@ -105,7 +105,7 @@ fn the_default_policy_passes_its_scenario_suite() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert_eq!(json(&out)["passed"], 38);
+        assert_eq!(json(&out)["passed"], 44);
     }
     let compiled: Vec<_> = std::fs::read_dir(cache.join("policies"))
         .unwrap()
@@ -123,10 +123,10 @@ fn the_default_policy_passes_its_scenario_suite() {
     let report = json(&out);
     assert_eq!(
         (report["passed"].as_u64(), report["failed"].as_u64()),
-        (Some(38), Some(0))
+        (Some(44), Some(0))
     );
     let scenarios = report["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), 15);
+    assert_eq!(scenarios.len(), 16);
     // Files run in name order; each case carries its decision.
     assert!(
         scenarios[0]["file"]
@@ -593,6 +593,78 @@ fn scenarios_take_days_and_assert_absent_actions() {
             empty.display()
         )
     );
+}
+
+/// A decision without actions told apart by its reason.
+const WAITING_STEP: &str = r#"argocd:
+  payments-dev:
+    - { at: -1m, health: Progressing, revision: c1 }
+env_repo:
+  stages:
+    dev:
+      history:
+        - { commit: c1, time: -5m, to_version: v1 }
+steps:
+  - name: dev is still progressing
+    event: { health-observed: { stage: dev, version: v1, status: argocd } }
+    expect:
+      actions: []
+      reasons: ["dev: Progressing*; waiting"]
+"#;
+
+#[test]
+fn reasons_tell_one_empty_decision_from_another() {
+    let home = tempfile::tempdir().unwrap();
+    let ok = scenario(home.path(), "waiting.yaml", WAITING_STEP);
+    let out = test_one(home.path(), "builtin:default", &ok);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // The same empty decision for another reason fails, naming the reason.
+    let other = scenario(
+        home.path(),
+        "other.yaml",
+        &WAITING_STEP.replace("dev: Progressing*; waiting", "dev: Degraded*"),
+    );
+    let out = test_one(home.path(), "builtin:default", &other);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("          - reason: dev: Degraded*\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Reasons go with actions, contains or excludes: never alone or with
+    // an error.
+    for (expect, message) in [
+        (
+            "{ reasons: [x] }",
+            "steps[0].expect.reasons: give reasons with actions (`actions: []` for a decision \
+             without actions), contains or excludes",
+        ),
+        (
+            "{ error: { kind: trap }, reasons: [x] }",
+            "steps[0].expect.reasons: an error has no reasons: give reasons with actions, \
+             contains or excludes",
+        ),
+    ] {
+        let file = scenario(
+            home.path(),
+            "refused.yaml",
+            &format!(
+                "steps:\n  - event: {{ new-version: {{ version: v1 }} }}\n    expect: {expect}\n"
+            ),
+        );
+        let out = test_one(home.path(), "builtin:default", &file);
+        assert_eq!(out.status.code(), Some(2), "{expect}");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "error: invalid scenario file {}: {message}\n",
+                file.display()
+            ),
+            "{expect}"
+        );
+    }
 }
 
 #[test]

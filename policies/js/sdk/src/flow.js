@@ -225,15 +225,59 @@ export class Flow {
     return actions.decision([actions.fail(why)], [why]);
   }
 
-  /** A reconciled stage is gated at the version it holds; a stage holding no version has nothing to gate. */
+  /**
+   * A reconciled stage resumes the promotion of the version it holds when
+   * there is one to resume (`nothingToResume`): it is gated again, and a
+   * healthy verdict promotes to the next stage as after any gate.
+   */
   reconcile(reconcile) {
     const stage = this.stage(reconcile.stage);
     if (reconcile.version == null) return actions.nothing(`${stage.name} holds no version; nothing to reconcile`);
+    const version = reconcile.version;
+    const why = this.nothingToResume(stage, version, reconcile.commit ?? undefined);
+    if (why !== undefined) return actions.nothing(why);
+    const next = events.nextStage(this.ctx, stage.name);
+    const nextName = next === undefined ? 'the next stage' : next.name;
     const timeout = this.settings.healthTimeoutMs(stage.name);
     return actions.decision(
-      [actions.awaitHealth(stage.name, reconcile.version, timeout)],
-      [`reconciling ${stage.name} at ${reconcile.version}; gating it`],
+      [actions.awaitHealth(stage.name, version, timeout)],
+      [`reconciling ${stage.name}: ${nextName} lacks ${version}; gating ${stage.name} at ${version} to resume the promotion`],
     );
+  }
+
+  /**
+   * Why `stage`, holding `version` since `commit` (its newest deployment),
+   * has no promotion to resume, if it has none: it is the last stage; its
+   * newest deployment was a rollback; the next stage already holds
+   * `version`; or the next stage changed since `commit`.
+   */
+  nothingToResume(stage, version, commit) {
+    const next = events.nextStage(this.ctx, stage.name);
+    if (next === undefined) return `${version} is in ${stage.name}, the last stage; nothing to resume`;
+    const latest = orCapability(() => this.world.stageHistory(stage.name, 1));
+    const bad = latest.length ? rolledBackVersion(latest[0]) : undefined;
+    if (bad !== undefined) return `${stage.name} is at ${version} after rolling back ${bad}; nothing to resume`;
+    const now = this.versionOf(next, undefined);
+    if (now === version) return `${next.name} already holds ${version}; nothing to resume`;
+    if (commit !== undefined) {
+      const then = this.versionOf(next, commit);
+      if (then !== now) {
+        const show = (v) => v ?? '(none)';
+        return `${next.name} changed since ${stage.name} got ${version} (${show(then)} -> ${show(now)}); nothing to resume`;
+      }
+    }
+    return undefined;
+  }
+
+  /** The version `stage` holds at `revision` (the tip when undefined); undefined when it holds none there. */
+  versionOf(stage, revision) {
+    try {
+      return this.world.stageVersion(stage.name, revision);
+    } catch (e) {
+      if (e instanceof CapabilityError && e.kind === 'not-found') return undefined;
+      if (e instanceof CapabilityError) throw capability(e);
+      throw e;
+    }
   }
 
   /** Why an observation says nothing about the gated version, if it does not. */

@@ -276,16 +276,62 @@ class Flow:
         return actions.decision([actions.fail(why)], [why])
 
     def reconcile(self, reconcile):
-        """A reconciled stage is gated at the version it holds; a stage
-        holding no version has nothing to gate."""
+        """A reconciled stage resumes the promotion of the version it holds
+        when there is one to resume (`nothing_to_resume`): it is gated
+        again, and a healthy verdict promotes to the next stage as after
+        any gate."""
         stage = self.stage(reconcile.stage)
         if reconcile.version is None:
             return actions.nothing(f"{stage.name} holds no version; nothing to reconcile")
+        version = reconcile.version
+        why = self.nothing_to_resume(stage, version, reconcile.commit)
+        if why is not None:
+            return actions.nothing(why)
+        nxt = events.next_stage(self.ctx, stage.name)
+        next_name = nxt.name if nxt is not None else "the next stage"
         timeout = self.settings.health_timeout_ms(stage.name)
         return actions.decision(
-            [actions.await_health(stage.name, reconcile.version, timeout)],
-            [f"reconciling {stage.name} at {reconcile.version}; gating it"],
+            [actions.await_health(stage.name, version, timeout)],
+            [f"reconciling {stage.name}: {next_name} lacks {version}; "
+             f"gating {stage.name} at {version} to resume the promotion"],
         )
+
+    def nothing_to_resume(self, stage, version: str, commit: Optional[str]) -> Optional[str]:
+        """Why `stage`, holding `version` since `commit` (its newest
+        deployment), has no promotion to resume, if it has none: it is the
+        last stage; its newest deployment was a rollback; the next stage
+        already holds `version`; or the next stage changed since `commit`."""
+        nxt = events.next_stage(self.ctx, stage.name)
+        if nxt is None:
+            return f"{version} is in {stage.name}, the last stage; nothing to resume"
+        try:
+            latest = self.world.stage_history(stage.name, 1)
+        except CapabilityError as e:
+            raise capability(e) from None
+        bad = rolled_back_version(latest[0]) if latest else None
+        if bad is not None:
+            return f"{stage.name} is at {version} after rolling back {bad}; nothing to resume"
+        now = self.version_of(nxt, None)
+        if now == version:
+            return f"{nxt.name} already holds {version}; nothing to resume"
+        if commit is not None:
+            then = self.version_of(nxt, commit)
+            if then != now:
+                def show(v):
+                    return v if v is not None else "(none)"
+                return (f"{nxt.name} changed since {stage.name} got {version} "
+                        f"({show(then)} -> {show(now)}); nothing to resume")
+        return None
+
+    def version_of(self, stage, revision: Optional[str]) -> Optional[str]:
+        """The version `stage` holds at `revision` (the tip when None);
+        None when it holds none there."""
+        try:
+            return self.world.stage_version(stage.name, revision)
+        except CapabilityError as e:
+            if e.kind == "not-found":
+                return None
+            raise capability(e) from None
 
     def off_version(self, stage, observed) -> Optional[str]:
         """Why an observation says nothing about the gated version, if it

@@ -426,6 +426,10 @@ pub(super) struct ExpectFile {
     /// A policy error or trap.
     #[serde(default)]
     pub(super) error: Option<ErrorFile>,
+    /// With actions, contains or excludes: each pattern matches one of the
+    /// decision's reasons (`*` any text).
+    #[serde(default)]
+    pub(super) reasons: Option<Vec<String>>,
 }
 
 impl<'de> Deserialize<'de> for Expect {
@@ -435,7 +439,8 @@ impl<'de> Deserialize<'de> for Expect {
             type Value = Expect;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "`nothing` or a mapping with actions, error, or contains and/or excludes",
+                    "`nothing` or a mapping with actions, error, or contains and/or excludes \
+                     (and reasons)",
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Expect, E> {

@@ -60,6 +60,9 @@ pub struct Step {
     pub event: Event,
     /// The expected outcome.
     pub expect: Expectation,
+    /// Reasons the decision must give (each pattern matches one of them,
+    /// `*` any text); empty when the step names none.
+    pub reasons: Vec<String>,
 }
 
 /// What a step must produce. Actions are compared in the compact form

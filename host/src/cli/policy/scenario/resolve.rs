@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use super::super::context::ContextFile;
 use super::file::{
-    ClockFile, EventFile, Expect, ObservationFile, ScenarioFile, StageRepoFile, StepFile,
+    ClockFile, EventFile, Expect, ExpectFile, ObservationFile, ScenarioFile, StageRepoFile,
+    StepFile,
 };
 use super::time::TimeSpec;
 use super::world::{MergeRequestData, StageData, WorldData};
@@ -391,21 +392,46 @@ impl Resolver {
 
     fn step(&self, field: &str, now: i64, step: StepFile) -> Result<Step, Problem> {
         let (event, label) = self.event(&format!("{field}.event"), now, step.event)?;
-        let expect = expectation(&format!("{field}.expect"), step.expect)?;
+        let (expect, reasons) = expectation(&format!("{field}.expect"), step.expect)?;
         Ok(Step {
             name: step.name.unwrap_or(label),
             now,
             event,
             expect,
+            reasons,
         })
     }
 }
 
-fn expectation(field: &str, expect: Expect) -> Result<Expectation, Problem> {
-    let detailed = match expect {
-        Expect::Nothing => return Ok(Expectation::Nothing),
+/// The step's expectation and the reasons it names.
+fn expectation(field: &str, expect: Expect) -> Result<(Expectation, Vec<String>), Problem> {
+    let mut detailed = match expect {
+        Expect::Nothing => return Ok((Expectation::Nothing, Vec::new())),
         Expect::Detailed(d) => d,
     };
+    let reasons = detailed.reasons.take().unwrap_or_default();
+    if detailed.error.is_some() && !reasons.is_empty() {
+        return Err(problem(
+            format!("{field}.reasons"),
+            "an error has no reasons: give reasons with actions, contains or excludes",
+        ));
+    }
+    if !reasons.is_empty()
+        && detailed.actions.is_none()
+        && detailed.contains.is_none()
+        && detailed.excludes.is_none()
+    {
+        return Err(problem(
+            format!("{field}.reasons"),
+            "give reasons with actions (`actions: []` for a decision without actions), \
+             contains or excludes",
+        ));
+    }
+    expected_outcome(field, detailed).map(|e| (e, reasons))
+}
+
+/// The outcome part of a detailed expectation (its reasons taken out).
+fn expected_outcome(field: &str, detailed: ExpectFile) -> Result<Expectation, Problem> {
     if detailed.excludes.as_ref().is_some_and(Vec::is_empty) {
         return Err(problem(
             format!("{field}.excludes"),

@@ -21,6 +21,9 @@ pub struct CaseResult {
     pub passed: bool,
     /// What was expected.
     pub expected: Expectation,
+    /// Reasons the decision had to give (patterns).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expected_reasons: Vec<String>,
     /// What the policy did.
     pub actual: Actual,
     /// Expected against actual, one line each: `  ` both, `- ` expected
@@ -151,11 +154,18 @@ fn run_step(policy: &LoadedPolicy, scenario: &Scenario, step: &Step) -> CaseResu
     let (decided, _) = policy.decide(world, &scenario.context, &step.event);
     let elapsed = started.elapsed();
     let actual = Actual::from_result(decided.result);
-    let (passed, diff) = compare(&step.expect, &actual);
+    let (mut passed, mut diff) = compare(&step.expect, &actual);
+    for pattern in &step.reasons {
+        if !actual.reasons().iter().any(|r| glob(pattern, r)) {
+            passed = false;
+            diff.push(format!("- reason: {pattern}"));
+        }
+    }
     CaseResult {
         name: step.name.clone(),
         passed,
         expected: step.expect.clone(),
+        expected_reasons: step.reasons.clone(),
         actual,
         diff,
         elapsed,
