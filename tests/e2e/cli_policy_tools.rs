@@ -84,7 +84,7 @@ fn the_default_policy_passes_its_scenario_suite() {
     assert!(!text.contains("FAIL"), "{text}");
     let summary = text.lines().last().unwrap();
     assert!(
-        summary.starts_with("ok: 38 passed, 0 failed; 38 cases in 15 scenario files ("),
+        summary.starts_with("ok: 42 passed, 0 failed; 42 cases in 16 scenario files ("),
         "{summary}"
     );
 
