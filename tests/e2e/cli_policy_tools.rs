@@ -105,7 +105,7 @@ fn the_default_policy_passes_its_scenario_suite() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert_eq!(json(&out)["passed"], 38);
+        assert_eq!(json(&out)["passed"], 42);
     }
     let compiled: Vec<_> = std::fs::read_dir(cache.join("policies"))
         .unwrap()
@@ -123,10 +123,10 @@ fn the_default_policy_passes_its_scenario_suite() {
     let report = json(&out);
     assert_eq!(
         (report["passed"].as_u64(), report["failed"].as_u64()),
-        (Some(38), Some(0))
+        (Some(42), Some(0))
     );
     let scenarios = report["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), 15);
+    assert_eq!(scenarios.len(), 16);
     // Files run in name order; each case carries its decision.
     assert!(
         scenarios[0]["file"]
