@@ -181,6 +181,7 @@ fn baton_write(
         app: app.to_owned(),
         stage: "dev".into(),
         location: stage_field("dev", app),
+        further: Vec::new(),
         version: version.to_owned(),
         target: Target::Branch,
         provenance: Provenance {

@@ -84,7 +84,7 @@ fn the_default_policy_passes_its_scenario_suite() {
     assert!(!text.contains("FAIL"), "{text}");
     let summary = text.lines().last().unwrap();
     assert!(
-        summary.starts_with("ok: 44 passed, 0 failed; 44 cases in 16 scenario files ("),
+        summary.starts_with("ok: 48 passed, 0 failed; 48 cases in 17 scenario files ("),
         "{summary}"
     );
 
@@ -105,7 +105,7 @@ fn the_default_policy_passes_its_scenario_suite() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert_eq!(json(&out)["passed"], 44);
+        assert_eq!(json(&out)["passed"], 48);
     }
     let compiled: Vec<_> = std::fs::read_dir(cache.join("policies"))
         .unwrap()
@@ -123,10 +123,10 @@ fn the_default_policy_passes_its_scenario_suite() {
     let report = json(&out);
     assert_eq!(
         (report["passed"].as_u64(), report["failed"].as_u64()),
-        (Some(44), Some(0))
+        (Some(48), Some(0))
     );
     let scenarios = report["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), 16);
+    assert_eq!(scenarios.len(), 17);
     // Files run in name order; each case carries its decision.
     assert!(
         scenarios[0]["file"]

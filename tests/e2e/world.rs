@@ -55,6 +55,7 @@ fn default_policy_rolls_back_past_an_already_rolled_back_version() {
         vec![LiveStage {
             name: "dev".into(),
             field,
+            targets: Vec::new(),
         }],
         Box::new(|| 1_800_000_000_000),
     );

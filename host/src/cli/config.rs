@@ -86,6 +86,18 @@ struct StageInfo {
     argocd_app: String,
     direct_commit: bool,
     auto_merge: bool,
+    /// A stage with several targets: each (the fields above are the
+    /// first's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<TargetInfo>,
+}
+
+#[derive(Serialize)]
+struct TargetInfo {
+    label: String,
+    file: String,
+    field: String,
+    argocd_app: String,
 }
 
 fn check(args: CheckArgs) -> Result<(), CommandError> {
@@ -117,14 +129,20 @@ fn read_stages(config: &Config, cache_root: &std::path::Path) -> Result<(), Comm
         let branch = repo.branch().to_owned();
         for app in config.apps() {
             for (i, stage) in app.stages.iter().enumerate() {
-                repo.read_version(&branch, &stage.location).map_err(|e| {
-                    CommandError::usage(format!(
-                        "{}: apps.{}.stages[{i}]: {}",
-                        config.path().display(),
-                        app.name,
-                        crate::report::error_chain(&e)
-                    ))
-                })?;
+                for (j, target) in stage.targets.iter().enumerate() {
+                    repo.read_version(&branch, &target.location).map_err(|e| {
+                        let key = if stage.is_multi_target() {
+                            format!("apps.{}.stages[{i}].targets[{j}]", app.name)
+                        } else {
+                            format!("apps.{}.stages[{i}]", app.name)
+                        };
+                        CommandError::usage(format!(
+                            "{}: {key}: {}",
+                            config.path().display(),
+                            crate::report::error_chain(&e)
+                        ))
+                    })?;
+                }
             }
         }
         Ok(())
@@ -160,6 +178,19 @@ impl Resolved {
                             argocd_app: s.argocd_app.clone(),
                             direct_commit: g.direct_commit_stages.contains(&s.name),
                             auto_merge: g.auto_merge_stages.contains(&s.name),
+                            targets: if s.is_multi_target() {
+                                s.targets
+                                    .iter()
+                                    .map(|t| TargetInfo {
+                                        label: t.label.clone(),
+                                        file: t.location.file.clone(),
+                                        field: t.location.field.to_string(),
+                                        argocd_app: t.argocd_app.clone(),
+                                    })
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            },
                         })
                         .collect(),
                 })
@@ -194,16 +225,34 @@ impl Resolved {
                 if s.auto_merge {
                     rules.push("auto-merge allowed");
                 }
+                if s.targets.is_empty() {
+                    let _ = writeln!(
+                        text,
+                        "  {}. {:<8} {} {} -> Argo CD {} [{}]",
+                        i + 1,
+                        s.name,
+                        s.file,
+                        s.field,
+                        s.argocd_app,
+                        rules.join(", ")
+                    );
+                    continue;
+                }
                 let _ = writeln!(
                     text,
-                    "  {}. {:<8} {} {} -> Argo CD {} [{}]",
+                    "  {}. {:<8} {} targets, changed together [{}]",
                     i + 1,
                     s.name,
-                    s.file,
-                    s.field,
-                    s.argocd_app,
+                    s.targets.len(),
                     rules.join(", ")
                 );
+                for t in &s.targets {
+                    let _ = writeln!(
+                        text,
+                        "     - {:<6} {} {} -> Argo CD {}",
+                        t.label, t.file, t.field, t.argocd_app
+                    );
+                }
             }
         }
         text

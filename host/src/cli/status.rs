@@ -1,8 +1,9 @@
 //! `baton status`: for each stage of an app, the version in the env repo
-//! (and its image digest, short in the table),
-//! what Argo CD reports, the open merge requests Baton opened and the
-//! rollback target (where `baton rollback` goes by default); as a table or
-//! one JSON document.
+//! (and its image digest, short in the table), what Argo CD reports, the
+//! open merge requests Baton opened and the rollback target (where `baton
+//! rollback` goes by default); a stage with several targets gets a row per
+//! target under it (label, application, version, Argo CD state). As a table
+//! or one JSON document (every stage with its `targets`).
 
 use std::fmt::Write as _;
 
@@ -14,7 +15,7 @@ use super::output::{self, OutputFormat};
 use super::process;
 use crate::config::AppConfig;
 use crate::engine::Systems;
-use crate::engine::status::{StatusReport, status};
+use crate::engine::status::{ArgoState, StatusReport, status};
 use crate::version::short_digest;
 
 /// Arguments of `baton status`.
@@ -89,18 +90,20 @@ pub(super) async fn report(
 pub(super) fn text(report: &StatusReport) -> String {
     let short = |s: &str| s[..s.len().min(7)].to_owned();
     let shown = |v: &str| short_digest(v).to_owned();
-    let with_digest = report
-        .stages
-        .iter()
-        .any(|s| s.digest.is_some() && s.digest != s.version);
+    let with_digest = report.stages.iter().any(|s| {
+        (s.digest.is_some() && s.digest != s.version)
+            || s.targets
+                .iter()
+                .any(|t| t.digest.is_some() && t.digest != t.version)
+    });
     let mut header = vec!["STAGE", "VERSION"];
     if with_digest {
         header.push("DIGEST");
     }
     header.extend(["ARGO CD", "ROLLBACK TARGET", "OPEN MERGE REQUESTS"]);
     let mut rows = vec![header.into_iter().map(str::to_owned).collect::<Vec<_>>()];
-    for s in &report.stages {
-        let argo = s.argocd.as_ref().map_or_else(
+    let argo_cell = |argocd: Option<&ArgoState>| {
+        argocd.map_or_else(
             || "-".to_owned(),
             |a| {
                 format!(
@@ -110,7 +113,15 @@ pub(super) fn text(report: &StatusReport) -> String {
                     a.revision.as_deref().map_or_else(|| "-".into(), short)
                 )
             },
-        );
+        )
+    };
+    for s in &report.stages {
+        let multi = s.targets.len() > 1;
+        let argo = if multi {
+            format!("{} targets", s.targets.len())
+        } else {
+            argo_cell(s.argocd.as_ref())
+        };
         let mrs = if s.open_merge_requests.is_empty() {
             "-".to_owned()
         } else {
@@ -125,6 +136,7 @@ pub(super) fn text(report: &StatusReport) -> String {
             match (&s.version, s.out_of_band.is_empty()) {
                 (Some(v), true) => shown(v),
                 (Some(v), false) => format!("{} (OUT OF BAND)", shown(v)),
+                (None, _) if multi => "(targets differ)".into(),
                 (None, _) => "(none)".into(),
             },
         ];
@@ -144,6 +156,25 @@ pub(super) fn text(report: &StatusReport) -> String {
             mrs,
         ]);
         rows.push(row);
+        if !multi {
+            continue;
+        }
+        for t in &s.targets {
+            let mut row = vec![
+                format!("  {} ({})", t.label, t.argocd_app),
+                t.version.as_deref().map_or_else(|| "(none)".into(), shown),
+            ];
+            if with_digest {
+                row.push(
+                    t.digest
+                        .as_deref()
+                        .filter(|d| Some(*d) != t.version.as_deref())
+                        .map_or_else(|| "-".into(), shown),
+                );
+            }
+            row.extend([argo_cell(t.argocd.as_ref()), String::new(), String::new()]);
+            rows.push(row);
+        }
     }
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))

@@ -169,10 +169,81 @@ pub struct AuditConfig {
 pub struct StageConfig {
     /// Stage name.
     pub name: String,
-    /// Where its version lives in the env repo.
+    /// Where its version lives in the env repo: the first target's
+    /// location, so single-target code reads a stage as before.
+    pub location: StageField,
+    /// The Argo CD application deploying it: the first target's.
+    pub argocd_app: String,
+    /// Every target in config order (at least one). A stage written
+    /// without `targets:` has one, labelled "".
+    pub targets: Vec<TargetConfig>,
+}
+
+/// One target of a stage: its own file, field and Argo CD application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetConfig {
+    /// Label unique within the stage (e.g. `eu`); "" for the one target of
+    /// a stage written without `targets:`.
+    pub label: String,
+    /// Where this target's version lives in the env repo.
     pub location: StageField,
     /// The Argo CD application deploying it.
     pub argocd_app: String,
+}
+
+impl StageConfig {
+    /// A stage with one target, labelled "".
+    pub fn single(
+        name: impl Into<String>,
+        location: StageField,
+        argocd_app: impl Into<String>,
+    ) -> Self {
+        let argocd_app = argocd_app.into();
+        Self {
+            name: name.into(),
+            targets: vec![TargetConfig {
+                label: String::new(),
+                location: location.clone(),
+                argocd_app: argocd_app.clone(),
+            }],
+            location,
+            argocd_app,
+        }
+    }
+
+    /// Whether the stage has several targets.
+    pub fn is_multi_target(&self) -> bool {
+        self.targets.len() > 1
+    }
+
+    /// The targets after the first, which a write changes in the same
+    /// commit as the first.
+    pub fn further_targets(&self) -> &[TargetConfig] {
+        self.targets.get(1..).unwrap_or_default()
+    }
+
+    /// Every Argo CD application of the stage, once each, in config order.
+    pub fn argocd_apps(&self) -> Vec<&str> {
+        let mut apps: Vec<&str> = Vec::new();
+        for t in &self.targets {
+            if !apps.contains(&t.argocd_app.as_str()) {
+                apps.push(&t.argocd_app);
+            }
+        }
+        apps
+    }
+}
+
+impl TargetConfig {
+    /// `eu (payments-prod-eu)`, or the application alone for an unlabelled
+    /// target: how messages name a target.
+    pub fn display(&self) -> String {
+        if self.label.is_empty() {
+            self.argocd_app.clone()
+        } else {
+            format!("{} ({})", self.label, self.argocd_app)
+        }
+    }
 }
 
 /// One app: its stages in promotion order.
@@ -484,9 +555,156 @@ fn apps(
     Ok(apps)
 }
 
-/// One stage at `key` (`apps.payments.stages[0]`).
+/// One stage at `key` (`apps.payments.stages[0]`): its name, and either
+/// its one target (`file`, `field`, `value`, `argocd_app`) or its
+/// `targets`, each validated the same way.
 fn stage(errors: &Errors<'_>, key: &str, raw: &raw::RawStage) -> Result<StageConfig, ConfigError> {
     branch_component(&raw.name).map_err(|m| errors.at_key(format!("{key}.name"), &raw.name, m))?;
+    let single = [
+        raw.file.as_ref().map(|_| "file"),
+        raw.field.as_ref().map(|_| "field"),
+        raw.value.as_ref().map(|_| "value"),
+        raw.argocd_app.as_ref().map(|_| "argocd_app"),
+    ];
+    let single: Vec<&str> = single.into_iter().flatten().collect();
+    let targets = match &raw.targets {
+        Some(targets) => {
+            if let Some(first) = single.first() {
+                return Err(errors.at_key(
+                    format!("{key}.{first}"),
+                    &format!("{first}:"),
+                    format!(
+                        "stage {} has targets:, so its {} belong{} in each target",
+                        raw.name,
+                        single.join(", "),
+                        if single.len() == 1 { "s" } else { "" }
+                    ),
+                ));
+            }
+            multi_targets(errors, key, &raw.name, targets)?
+        }
+        None => {
+            let missing: Vec<&str> = [
+                raw.file.is_none().then_some("file"),
+                raw.field.is_none().then_some("field"),
+                raw.argocd_app.is_none().then_some("argocd_app"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let (Some(file), Some(field), Some(argocd_app)) =
+                (&raw.file, &raw.field, &raw.argocd_app)
+            else {
+                return Err(errors.at_key(
+                    format!("{key}.name"),
+                    &format!("name: {}", raw.name),
+                    format!(
+                        "stage {} needs {} (or targets: with them for each target)",
+                        raw.name,
+                        missing.join(", ")
+                    ),
+                ));
+            };
+            let raw_target = raw::RawTarget {
+                label: String::new(),
+                file: file.clone(),
+                field: field.clone(),
+                value: raw.value.clone(),
+                argocd_app: argocd_app.clone(),
+            };
+            vec![target(errors, key, &raw_target)?]
+        }
+    };
+    let first = targets[0].clone();
+    Ok(StageConfig {
+        name: raw.name.clone(),
+        location: first.location,
+        argocd_app: first.argocd_app,
+        targets,
+    })
+}
+
+/// `targets:` of the stage at `key`: at least one; labels that are
+/// non-empty, plain and unique when there are several; no two targets on
+/// the same file and field.
+fn multi_targets(
+    errors: &Errors<'_>,
+    key: &str,
+    stage: &str,
+    raw: &[raw::RawTarget],
+) -> Result<Vec<TargetConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(errors.at(
+            "targets:",
+            format!("{key}.targets"),
+            format!("stage {stage} needs at least one target"),
+        ));
+    }
+    let mut targets: Vec<TargetConfig> = Vec::with_capacity(raw.len());
+    for (j, t) in raw.iter().enumerate() {
+        let at = format!("{key}.targets[{j}]");
+        let label_error = |message: String| {
+            errors.at_key(
+                format!("{at}.label"),
+                &format!("label: {}", t.label),
+                message,
+            )
+        };
+        if raw.len() > 1 && t.label.is_empty() {
+            return Err(errors.at_key(
+                format!("{at}.file"),
+                &t.file,
+                format!(
+                    "target {} of stage {stage} needs a label: a stage with several targets \
+                     names each (e.g. label: eu)",
+                    j + 1
+                ),
+            ));
+        }
+        if !t
+            .label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(label_error(format!(
+                "{:?} is not a target label: use letters, digits, `.`, `_` and `-`",
+                t.label
+            )));
+        }
+        if targets.iter().any(|o| o.label == t.label) {
+            return Err(label_error(format!(
+                "duplicate target label {:?} in stage {stage}",
+                t.label
+            )));
+        }
+        let target = target(errors, &at, t)?;
+        if let Some(same) = targets.iter().find(|o| {
+            o.location.file == target.location.file
+                && o.location.field.to_string() == target.location.field.to_string()
+        }) {
+            return Err(errors.at_key(
+                format!("{at}.field"),
+                &t.field,
+                format!(
+                    "target {} of stage {stage} writes {} {}, like target {}; each target needs \
+                     a field of its own",
+                    target.label, t.file, t.field, same.label
+                ),
+            ));
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+/// One target at `key` (a stage's own key for a stage without `targets:`):
+/// a file inside the repository, a field spec and value template that
+/// parse, an Argo CD application.
+fn target(
+    errors: &Errors<'_>,
+    key: &str,
+    raw: &raw::RawTarget,
+) -> Result<TargetConfig, ConfigError> {
     repo_path(&raw.file).map_err(|m| errors.at_key(format!("{key}.file"), &raw.file, m))?;
     if raw.argocd_app.trim().is_empty() {
         return Err(errors.at_key(
@@ -509,8 +727,8 @@ fn stage(errors: &Errors<'_>, key: &str, raw: &raw::RawStage) -> Result<StageCon
         })?;
         field = field.with_value(template);
     }
-    Ok(StageConfig {
-        name: raw.name.clone(),
+    Ok(TargetConfig {
+        label: raw.label.clone(),
         location: StageField {
             file: raw.file.clone(),
             field,
@@ -520,39 +738,63 @@ fn stage(errors: &Errors<'_>, key: &str, raw: &raw::RawStage) -> Result<StageCon
 }
 
 /// Versions are compared across an app's stages (promotion order, the
-/// version a gate waits for), so either every stage holds a version, or
-/// every stage holds only a digest, which is then its version.
+/// version a gate waits for) and across a stage's targets, so either every
+/// target of every stage holds a version, or every one holds only a
+/// digest, which is then its version.
 fn same_kind_of_version(
     errors: &Errors<'_>,
     app: &str,
     stages: &[StageConfig],
 ) -> Result<(), ConfigError> {
-    let digest_only = |s: &StageConfig| s.location.field.value.digest_only();
-    let Some(first) = stages.first() else {
-        return Ok(());
-    };
-    let Some((i, odd)) = stages
+    let all: Vec<(usize, Option<usize>, &StageConfig, &TargetConfig)> = stages
         .iter()
         .enumerate()
-        .find(|(_, s)| digest_only(s) != digest_only(first))
+        .flat_map(|(i, s)| {
+            s.targets.iter().enumerate().map(move |(j, t)| {
+                (
+                    i,
+                    (s.is_multi_target() || !t.label.is_empty()).then_some(j),
+                    s,
+                    t,
+                )
+            })
+        })
+        .collect();
+    let digest_only = |t: &TargetConfig| t.location.field.value.digest_only();
+    let Some(&(_, _, _, first)) = all.first() else {
+        return Ok(());
+    };
+    let Some(&(i, j, odd_stage, odd)) = all
+        .iter()
+        .find(|(_, _, _, t)| digest_only(t) != digest_only(first))
     else {
         return Ok(());
     };
-    let holds = |s: &StageConfig| {
-        if digest_only(s) {
-            format!("{} holds only a digest ({})", s.name, s.location.field)
+    let first_stage = all[0].2;
+    let holds = |s: &StageConfig, t: &TargetConfig| {
+        let who = if s.is_multi_target() {
+            format!("{} {}", s.name, t.label)
         } else {
-            format!("{} holds a version ({})", s.name, s.location.field)
+            s.name.clone()
+        };
+        if digest_only(t) {
+            format!("{who} holds only a digest ({})", t.location.field)
+        } else {
+            format!("{who} holds a version ({})", t.location.field)
         }
     };
+    let key = match j {
+        Some(j) => format!("apps.{app}.stages[{i}].targets[{j}].field"),
+        None => format!("apps.{app}.stages[{i}].field"),
+    };
     Err(errors.at_key(
-        format!("apps.{app}.stages[{i}].field"),
+        key,
         &odd.location.field.to_string(),
         format!(
             "{} but {}: the stages of an app are compared by version, so all must hold a \
              version or all only a digest (give `value: \"...{{version}}@{{digest}}\"` to hold both)",
-            holds(odd),
-            holds(first)
+            holds(odd_stage, odd),
+            holds(first_stage, first)
         ),
     ))
 }

@@ -202,16 +202,22 @@ pub(super) struct RawApp {
     pub(super) stages: Vec<RawStage>,
 }
 
-/// One stage.
+/// One stage: written with one target (`file`, `field`, `value`,
+/// `argocd_app`), or with several under `targets` (one promotion changes
+/// every target in one commit or merge request, and the gate waits for every
+/// target's Argo CD application).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStage {
     /// Stage name, e.g. `dev`.
     pub(super) name: String,
-    /// File in the env repo holding the version.
-    pub(super) file: String,
-    /// Field kind and path, e.g. `helm:image.tag`.
-    pub(super) field: String,
+    /// File in the env repo holding the version (a stage without `targets`).
+    #[serde(default)]
+    pub(super) file: Option<String>,
+    /// Field kind and path, e.g. `helm:image.tag` (a stage without
+    /// `targets`).
+    #[serde(default)]
+    pub(super) field: Option<String>,
     /// What the field holds, when it is more than the version: a template
     /// with `{version}` and/or `{digest}`, e.g. `ghcr.io/acme/app:{version}`
     /// or `ghcr.io/acme/app@{digest}`. Default: `{digest}` for
@@ -219,7 +225,32 @@ pub(super) struct RawStage {
     /// `{version}`.
     #[serde(default)]
     pub(super) value: Option<String>,
-    /// Argo CD application deploying this stage.
+    /// Argo CD application deploying this stage (a stage without `targets`).
+    #[serde(default)]
+    pub(super) argocd_app: Option<String>,
+    /// The stage's targets, e.g. one per region, instead of `file`, `field`,
+    /// `value` and `argocd_app`: each with its own file, field and Argo CD
+    /// application, and a label unique within the stage.
+    #[serde(default)]
+    pub(super) targets: Option<Vec<RawTarget>>,
+}
+
+/// One target of a stage (`targets:`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTarget {
+    /// Label unique within the stage, e.g. `eu`: letters, digits, `.`, `_`,
+    /// `-` (may be empty only when the stage has one target).
+    #[serde(default)]
+    pub(super) label: String,
+    /// File in the env repo holding this target's version.
+    pub(super) file: String,
+    /// Field kind and path, e.g. `helm:image.tag`.
+    pub(super) field: String,
+    /// What the field holds, as a stage's `value`.
+    #[serde(default)]
+    pub(super) value: Option<String>,
+    /// Argo CD application deploying this target.
     pub(super) argocd_app: String,
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::exit::ExitKind;
 use crate::runtime::{
     Action, AppStatus, Context, DecideError, Decided, Decision, Event, HostCall, LogEntry,
-    PolicyError,
+    PolicyError, TargetStatus,
 };
 
 /// The format identifier written into every record.
@@ -487,6 +487,11 @@ pub struct GateRecord {
     /// The last of those, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<AppStatus>,
+    /// Every target of the stage with its application's latest counted
+    /// observation (`None` when none counted); absent in records written
+    /// before stages had targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetStatus>,
 }
 
 /// How the run ended.

@@ -1,8 +1,10 @@
 //! `await-health`: the gate as the engine runs it. Which commit to wait
-//! for, the guardrail's cap on the wait, one read before watching, every
-//! counted observation handed to the policy as *health observed* (an empty
-//! answer keeps waiting), a timeout handed over as *gate timeout*, and a
-//! cancelled run recorded as such.
+//! for, the guardrail's cap on the wait, one read of every target's Argo CD
+//! application before watching them all (one merged source), every
+//! counted observation handed to the policy as *health observed* with each
+//! target's latest counted observation (an empty answer keeps waiting), a
+//! timeout handed over as *gate timeout*, and a cancelled run recorded as
+//! such. The policy decides when the targets together pass.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +15,7 @@ use super::gate::{self, GateError, GateOutcome, GateSpec, ProgressSink, Verdict}
 use super::repo::SharedRepo;
 use super::state::{Engine, Progress, RunState, Slot, Stop, human_ms, millis};
 use super::world;
-use crate::capabilities::argocd::AppRef;
+use crate::capabilities::argocd::{AppRef, ArgoCdClient};
 use crate::config::StageConfig;
 use crate::report::error_chain;
 use crate::retry::Deadline;
@@ -150,17 +152,23 @@ impl Engine {
                 elapsed_ms: 0,
                 observations: 0,
                 last: None,
+                targets: stage
+                    .targets
+                    .iter()
+                    .map(|t| TargetStatus {
+                        label: t.label.clone(),
+                        argocd_app: t.argocd_app.clone(),
+                        status: None,
+                    })
+                    .collect(),
             },
             stage,
             timeout,
         };
-        // One read first (with the client's retries): an Argo CD that never
-        // answers, or an app it does not know, fails the run now instead of
-        // waiting out the whole gate.
-        if let Err(e) = client
-            .get_application(&AppRef::named(&gate.stage.argocd_app), false)
-            .await
-        {
+        // One read of every application first (with the client's
+        // retries): an Argo CD that never answers, or an app it does not
+        // know, fails the run now instead of waiting out the whole gate.
+        if let Err(e) = first_read(&client, &gate.stage).await {
             if Instant::now() >= deadline && !crate::retry::cancelled() {
                 // Argo CD did not answer within the whole gate.
                 gate.record.result = GateResult::TimedOut;
@@ -172,13 +180,13 @@ impl Engine {
             return gate.fail(st, Stop::external(message));
         }
         let spec = GateSpec {
-            label: gate.stage.argocd_app.clone(),
+            label: gate.apps(),
             expected_commit: gate.record.commit.clone(),
             pushed_at,
             max_wait: deadline.saturating_duration_since(Instant::now()),
             progress_every: self.options.progress_every,
         };
-        let mut source = client.watch(AppRef::named(&gate.stage.argocd_app));
+        let mut source = client.watch_all(gate.stage.argocd_apps());
         let outcome = self.watch(st, &mut gate, &spec, &mut source).await;
         gate.record.elapsed_ms = millis(started.elapsed());
         self.finish(st, gate, outcome)
@@ -194,9 +202,13 @@ impl Engine {
             }
             Some(Ok(GateOutcome::Decided { value, last })) => {
                 gate.record.last = Some(world::app_status(&last.status));
+                let app = if gate.stage.is_multi_target() {
+                    last.status.name.clone()
+                } else {
+                    gate.apps()
+                };
                 let detail = format!(
-                    "{} observed after {}s: {} / {}",
-                    gate.stage.argocd_app,
+                    "{app} observed after {}s: {} / {}",
                     last.elapsed.as_secs(),
                     last.status.health.status,
                     last.status.sync.status
@@ -225,8 +237,8 @@ impl Engine {
         let repo = self.systems.repo.clone();
         let commit = gate.record.commit.clone();
         let observations = &mut gate.record.observations;
+        let targets = &mut gate.record.targets;
         let (stage, version) = (gate.stage.name.clone(), gate.wait.version.clone());
-        let argocd_app = gate.stage.argocd_app.clone();
         let mut sink = ProgressFn(self.options.progress.clone());
         let mut cancel = self.options.cancel.clone();
         let wait = gate::wait_for_health(
@@ -236,12 +248,13 @@ impl Engine {
             |obs| {
                 *observations += 1;
                 let status = world::app_status(&obs.status);
+                observed(targets, &obs.status.name, &status);
                 let event = Event::HealthObserved(HealthObserved {
                     stage: stage.clone(),
                     version: version.clone(),
                     commit: commit.clone(),
                     elapsed: millis(obs.elapsed),
-                    targets: vec![target_status(&argocd_app, Some(status.clone()))],
+                    targets: targets.clone(),
                     status,
                 });
                 match self.decide(st, event) {
@@ -268,13 +281,10 @@ impl Engine {
             commit: gate.record.commit.clone(),
             elapsed: millis(waited),
             last_status: gate.record.last.clone(),
-            targets: vec![target_status(
-                &gate.stage.argocd_app,
-                gate.record.last.clone(),
-            )],
+            targets: gate.record.targets.clone(),
         });
         let timeout = human_ms(gate.timeout.as_millis());
-        let detail = format!("{} not decided within {timeout}", gate.stage.argocd_app);
+        let detail = format!("{} not decided within {timeout}", gate.apps());
         let next = match self.decide(st, event) {
             Ok((_, d)) if d.actions.is_empty() => Err(Stop::Failed(format!(
                 "{} was not healthy at {} within {timeout} (the policy decided nothing on the \
@@ -289,7 +299,7 @@ impl Engine {
     /// The run was cancelled while the gate waited.
     fn cancelled(&self, st: &mut RunState, mut gate: Gate<'_>) -> Decided {
         gate.record.result = GateResult::Cancelled;
-        let app = gate.stage.argocd_app.clone();
+        let app = gate.apps();
         st.gates.push(gate.record);
         st.record(
             gate.slot,
@@ -325,13 +335,39 @@ impl Gate<'_> {
     }
 }
 
-/// The stage's one target (stages are single-target for now) with its
-/// latest observation.
-fn target_status(argocd_app: &str, status: Option<AppStatus>) -> TargetStatus {
-    TargetStatus {
-        label: String::new(),
-        argocd_app: argocd_app.to_owned(),
-        status,
+impl Gate<'_> {
+    /// The applications the gate watches: `payments-prod-eu,
+    /// payments-prod-us`.
+    fn apps(&self) -> String {
+        self.stage.argocd_apps().join(", ")
+    }
+}
+
+/// Reads every application of `stage` once.
+async fn first_read(
+    client: &ArgoCdClient,
+    stage: &StageConfig,
+) -> Result<(), crate::capabilities::argocd::RequestError> {
+    for app in stage.argocd_apps() {
+        client.get_application(&AppRef::named(app), false).await?;
+    }
+    Ok(())
+}
+
+/// Makes `status`, a counted observation of `app`, its targets' latest. A
+/// stage's only target takes every observation of its gate.
+fn observed(targets: &mut [TargetStatus], app: &str, status: &AppStatus) {
+    if let [only] = targets {
+        only.status = Some(status.clone());
+        return;
+    }
+    let mut matched = false;
+    for target in targets.iter_mut().filter(|t| t.argocd_app == app) {
+        target.status = Some(status.clone());
+        matched = true;
+    }
+    if !matched {
+        tracing::debug!(%app, "an observation of an application no target names");
     }
 }
 

@@ -7,7 +7,7 @@ use super::arrival::Attribution;
 use super::audit::{ActionStatus, DecisionRecord, Status};
 use super::guardrails::{self, Held, HistoryCheck, HistoryError, StageHistory};
 use super::state::{Engine, RunState, Slot, Stop};
-use super::world::{LiveStage, LiveWorld};
+use super::world::{LiveStage, LiveTarget, LiveWorld};
 use crate::capabilities::git::DeploymentState;
 use crate::report::error_chain;
 use crate::runtime::{Action, Channel, Decision, Event};
@@ -46,6 +46,17 @@ impl Engine {
             .map(|s| LiveStage {
                 name: s.name.clone(),
                 field: s.location.clone(),
+                targets: if s.is_multi_target() {
+                    s.targets
+                        .iter()
+                        .map(|t| LiveTarget {
+                            label: t.label.clone(),
+                            field: t.location.clone(),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
         let clock = self.options.clock.clone();

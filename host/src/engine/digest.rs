@@ -167,13 +167,12 @@ mod tests {
     fn stages(field: &str) -> Vec<StageConfig> {
         ["dev", "prod"]
             .into_iter()
-            .map(|name| StageConfig {
-                name: name.into(),
-                location: StageField {
+            .map(|name| {
+                let location = StageField {
                     file: format!("{name}.yaml"),
                     field: field.parse::<FieldSpec>().expect("valid"),
-                },
-                argocd_app: name.into(),
+                };
+                StageConfig::single(name, location, name)
             })
             .collect()
     }

@@ -1,10 +1,11 @@
 //! The health gate: after Baton pushes commit C for a stage, wait until the
-//! policy accepts an observation of the stage's Argo CD application that is
-//! trustworthy for C. An observation counts only when the app reports a sync
-//! revision that is C or contains it (a merge commit), and was reconciled
-//! after the push; anything older could be a stale `Healthy` from the previous
-//! version. The host enforces the hard maximum wait; progress goes to a sink
-//! at most every `progress_every`.
+//! policy accepts an observation of the stage's Argo CD application (of any
+//! of them, for a stage with several targets: the source merges their
+//! watches) that is trustworthy for C. An observation counts only when the
+//! app reports a sync revision that is C or contains it (a merge commit),
+//! and was reconciled after the push; anything older could be a stale
+//! `Healthy` from the previous version. The host enforces the hard maximum
+//! wait; progress goes to a sink at most every `progress_every`.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -127,7 +128,9 @@ struct Watch {
     deadline: Instant,
     not_before: SystemTime,
     ancestry: HashMap<String, bool>,
-    last_seen: Option<AppStatus>,
+    /// The latest status of each application seen (a multi-target gate
+    /// watches several), in the order they first reported.
+    last_seen: Vec<AppStatus>,
     last_counted: Option<Observation>,
     last_line: Option<Instant>,
     /// When the policy asked to be asked again without a new observation.
@@ -145,7 +148,7 @@ impl Watch {
             // pre-push states.
             not_before: truncate_to_second(spec.pushed_at),
             ancestry: HashMap::new(),
-            last_seen: None,
+            last_seen: Vec::new(),
             last_counted: None,
             last_line: None,
             recheck_at: None,
@@ -198,6 +201,31 @@ impl Watch {
         None
     }
 
+    /// Keeps `status` as its application's latest.
+    fn seen(&mut self, status: &AppStatus) {
+        match self.last_seen.iter_mut().find(|s| s.name == status.name) {
+            Some(seen) => *seen = status.clone(),
+            None => self.last_seen.push(status.clone()),
+        }
+    }
+
+    /// The progress line: the gate's label with the one application seen,
+    /// or one part per application when it watches several.
+    fn progress(&self, spec: &GateSpec, now: Instant) -> String {
+        let elapsed = now - self.start;
+        match self.last_seen.as_slice() {
+            [] => progress_line(&spec.label, None, elapsed),
+            [one] if one.name == spec.label || one.name.is_empty() => {
+                progress_line(&spec.label, Some(one), elapsed)
+            }
+            seen => seen
+                .iter()
+                .map(|s| progress_line(&s.name, Some(s), elapsed))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
     fn timed_out<T>(&mut self, now: Instant) -> GateOutcome<T> {
         GateOutcome::TimedOut {
             waited: now - self.start,
@@ -227,7 +255,7 @@ pub async fn wait_for_health<S: StatusSource, T>(
         match received {
             Some(Some(Ok(status))) => {
                 let counts = w.counts(&status, spec, &mut is_descendant_or_equal);
-                w.last_seen = Some(status.clone());
+                w.seen(&status);
                 if counts {
                     let obs = Observation {
                         status,
@@ -270,11 +298,7 @@ pub async fn wait_for_health<S: StatusSource, T>(
             return Ok(w.timed_out(now));
         }
         if w.last_line.is_none_or(|t| now >= t + spec.progress_every) {
-            sink.line(&progress_line(
-                &spec.label,
-                w.last_seen.as_ref(),
-                now - w.start,
-            ));
+            sink.line(&w.progress(spec, now));
             w.last_line = Some(now);
         }
     }
@@ -468,6 +492,38 @@ mod tests {
             }
             other => panic!("expected timeout, got {other:?}"),
         }
+    }
+
+    /// A gate over several applications says where each one is.
+    #[tokio::test(start_paused = true)]
+    async fn progress_names_each_application_of_a_merged_source() {
+        let named = |name: &str| AppStatus {
+            name: name.into(),
+            ..status(HealthStatus::Healthy, SyncStatus::Synced, "0ld0ld", 1005)
+        };
+        let mut source = Scripted(VecDeque::from([
+            named("payments-prod-eu"),
+            named("payments-prod-us"),
+        ]));
+        let spec = GateSpec {
+            label: "payments-prod-eu, payments-prod-us".into(),
+            max_wait: Duration::from_millis(1500),
+            progress_every: Duration::from_secs(1),
+            ..spec(Duration::ZERO)
+        };
+        let mut lines: Vec<String> = Vec::new();
+        let outcome = wait_for_health(&mut source, &spec, |_| false, healthy_synced, &mut lines)
+            .await
+            .expect("gate runs");
+        assert!(matches!(outcome, GateOutcome::TimedOut { last: None, .. }));
+        assert_eq!(
+            lines,
+            [
+                "payments-prod-eu: Healthy / Synced @0ld0ld (0s)",
+                "payments-prod-eu: Healthy / Synced @0ld0ld (1s); payments-prod-us: Healthy / \
+                 Synced @0ld0ld (1s)",
+            ]
+        );
     }
 
     #[test]

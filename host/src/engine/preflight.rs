@@ -1,12 +1,12 @@
 //! Check before writing: before the first write of a run, the systems the
 //! run will need are checked reachable and authorized, so a run never
 //! leaves a stage changed and ungated because Argo CD or the forge turned
-//! out to be unusable. The Argo CD application of every stage the decision
-//! gates or commits to directly must exist and be readable; when the app
-//! has stages that change by merge request, the forge token must be able to
-//! list the project's merge requests; when the policy reads metrics, the
-//! metrics server must answer a query. A failure is exit 4 with nothing
-//! written.
+//! out to be unusable. The Argo CD application of every target of every
+//! stage the decision gates or commits to directly must exist and be
+//! readable; when the app has stages that change by merge request, the
+//! forge token must be able to list the project's merge requests; when the
+//! policy reads metrics, the metrics server must answer a query. A failure
+//! is exit 4 with nothing written.
 
 use super::audit::{ActionStatus, Status};
 use super::state::{Engine, RunState, Slot, Stop};
@@ -46,17 +46,18 @@ impl Engine {
         if let Some(argocd) = &self.systems.argocd {
             for stage in self.gated_stages(decision) {
                 let stage = self.stage(stage).map_err(|s| s.message().to_owned())?;
-                argocd
-                    .get_application(&AppRef::named(&stage.argocd_app), false)
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "the Argo CD application {} of stage {} cannot be read: {}",
-                            stage.argocd_app,
-                            stage.name,
-                            error_chain(&e)
-                        )
-                    })?;
+                for app in stage.argocd_apps() {
+                    argocd
+                        .get_application(&AppRef::named(app), false)
+                        .await
+                        .map_err(|e| {
+                            format!(
+                                "the Argo CD application {app} of stage {} cannot be read: {}",
+                                stage.name,
+                                error_chain(&e)
+                            )
+                        })?;
+                }
             }
         }
         if let Some(metrics) = &self.systems.metrics

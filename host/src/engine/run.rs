@@ -220,7 +220,7 @@ impl Engine {
                 let detail = format!(
                     "would wait up to {} for {} to be healthy at {}; the plan ends here",
                     human_ms(self.gate_timeout(wait).as_millis()),
-                    self.stage(&wait.stage)?.argocd_app,
+                    self.stage(&wait.stage)?.argocd_apps().join(", "),
                     wait.version
                 );
                 st.record(slot, action, ActionStatus::Planned, detail);

@@ -82,13 +82,16 @@ fn context(config: &Config, app: &AppConfig, dry_run: bool) -> Context {
                 argocd_app: s.argocd_app.clone(),
                 direct_commit_allowed: g.direct_commit_stages.contains(&s.name),
                 auto_merge_allowed: g.auto_merge_stages.contains(&s.name),
-                // One target per stage until baton.yaml can name several.
-                targets: vec![Target {
-                    label: String::new(),
-                    file: s.location.file.clone(),
-                    field: s.location.field.to_string(),
-                    argocd_app: s.argocd_app.clone(),
-                }],
+                targets: s
+                    .targets
+                    .iter()
+                    .map(|t| Target {
+                        label: t.label.clone(),
+                        file: t.location.file.clone(),
+                        field: t.location.field.to_string(),
+                        argocd_app: t.argocd_app.clone(),
+                    })
+                    .collect(),
             })
             .collect(),
         settings: config.policy().settings.to_string(),

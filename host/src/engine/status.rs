@@ -1,10 +1,11 @@
 //! `baton status`: for each stage of an app, the version (and image
-//! digest) in the env repo,
-//! what Argo CD reports (health, sync, synced revision), the open merge
-//! requests Baton opened for it, and its rollback target: the version a
-//! rollback goes to by default, read from history the way the engine reads
-//! it ([`super::arrival`]). Read-only; a system that cannot be reached is
-//! reported per stage.
+//! digest) in the env repo, what Argo CD reports (health, sync, synced
+//! revision), the open merge requests Baton opened for it, and its rollback
+//! target: the version a rollback goes to by default, read from history
+//! the way the engine reads it ([`super::arrival`]). A stage with several
+//! targets reports each target's version and Argo CD state, and its own
+//! version only when the targets agree. Read-only; a system that cannot be
+//! reached is reported per stage.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use super::repo::SharedRepo;
 use crate::capabilities::argocd::{AppRef, ArgoCdClient};
 use crate::capabilities::forge::Forge;
 use crate::capabilities::git::EnvRepo;
-use crate::config::StageConfig;
+use crate::config::{StageConfig, TargetConfig};
 use crate::report::error_chain;
 use crate::version;
 
@@ -50,10 +51,14 @@ pub struct StageStatus {
     pub version_error: Option<String>,
     /// The commit that set it.
     pub commit: Option<String>,
-    /// The Argo CD application.
+    /// The Argo CD application (the first target's).
     pub argocd_app: String,
-    /// What Argo CD reports, when configured and reachable.
+    /// What Argo CD reports, when configured and reachable; for a stage
+    /// with several targets, see each target.
     pub argocd: Option<ArgoState>,
+    /// Every target in config order (one, labelled "", for a stage written
+    /// without `targets:`), each with its version and Argo CD state.
+    pub targets: Vec<TargetRow>,
     /// Open merge requests on `baton/<app>/<stage>/*` branches.
     pub open_merge_requests: Vec<OpenMr>,
     /// Where `baton rollback` goes by default: the newest version before the
@@ -66,6 +71,28 @@ pub struct StageStatus {
     /// request Baton opened); empty when it is Baton's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub out_of_band: Vec<String>,
+}
+
+/// One target of a stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetRow {
+    /// Its label ("" for the one target of a stage without `targets:`).
+    pub label: String,
+    /// Its file in the env repo.
+    pub file: String,
+    /// Its field.
+    pub field: String,
+    /// The version it holds (`None` when its file or field is missing).
+    pub version: Option<String>,
+    /// The image digest that goes with it.
+    pub digest: Option<String>,
+    /// Why the version could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_error: Option<String>,
+    /// Its Argo CD application.
+    pub argocd_app: String,
+    /// What Argo CD reports for it, when configured and reachable.
+    pub argocd: Option<ArgoState>,
 }
 
 /// Argo CD's view of one application.
@@ -141,16 +168,21 @@ pub async fn status(
     }
     for row in &mut report.stages {
         if let Some(client) = argocd {
-            match client
-                .get_application(&AppRef::named(&row.argocd_app), false)
-                .await
-            {
-                Ok(s) => row.argocd = Some(ArgoState::of(&s)),
-                Err(e) => {
-                    report
-                        .errors
-                        .push(format!("argocd {}: {}", row.argocd_app, error_chain(&e)))
+            for target in &mut row.targets {
+                match client
+                    .get_application(&AppRef::named(&target.argocd_app), false)
+                    .await
+                {
+                    Ok(s) => target.argocd = Some(ArgoState::of(&s)),
+                    Err(e) => report.errors.push(format!(
+                        "argocd {}: {}",
+                        target.argocd_app,
+                        error_chain(&e)
+                    )),
                 }
+            }
+            if let [only] = row.targets.as_slice() {
+                row.argocd = only.argocd.clone();
             }
         }
         if let Some(forge) = forge {
@@ -161,20 +193,34 @@ pub async fn status(
     Ok(report)
 }
 
-/// One stage's row from the env repo: version and the commit that set it
-/// (the rollback target is read afterwards, outside the repo lock).
+/// One stage's row from the env repo: each target's version, the stage's
+/// (when its targets agree) and the commit that set it (the rollback target
+/// is read afterwards, outside the repo lock).
 fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<StageStatus, String> {
-    let held = digest::value_at(repo, tip, &stage.location).and_then(|value| match value {
-        Some(value) => {
-            let digest = digest::held(repo, tip, &stage.location, &value)?;
-            Ok((value.version, digest))
-        }
-        // The version read says why there is none (missing, a symlink, ...).
-        None => repo.read_version(tip, &stage.location).map(|v| (v, None)),
-    });
-    let (version, digest, version_error) = match held {
-        Ok((v, d)) => (Some(v), d, None),
-        Err(e) => (None, None, Some(error_chain(&e))),
+    let targets: Vec<TargetRow> = stage
+        .targets
+        .iter()
+        .map(|t| target_row(repo, tip, t))
+        .collect();
+    let (version, digest, version_error) = match targets.split_first() {
+        Some((first, rest)) if rest.iter().all(|t| t.version == first.version) => (
+            first.version.clone(),
+            first.digest.clone(),
+            first.version_error.clone(),
+        ),
+        _ => (
+            None,
+            None,
+            Some(format!(
+                "targets of {} disagree: {}",
+                stage.name,
+                targets
+                    .iter()
+                    .map(|t| format!("{} {}", t.label, t.version.as_deref().unwrap_or("(none)")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ),
     };
     let history = repo
         .history(tip, &stage.location, Some(1))
@@ -187,10 +233,38 @@ fn stage_row(repo: &mut EnvRepo, tip: &str, stage: &StageConfig) -> Result<Stage
         commit: history.first().map(|h| h.commit.clone()),
         argocd_app: stage.argocd_app.clone(),
         argocd: None,
+        targets,
         open_merge_requests: Vec::new(),
         rollback_target: None,
         out_of_band: Vec::new(),
     })
+}
+
+/// One target's version and digest at `tip`, or why it cannot be read.
+fn target_row(repo: &mut EnvRepo, tip: &str, target: &TargetConfig) -> TargetRow {
+    let location = &target.location;
+    let held = digest::value_at(repo, tip, location).and_then(|value| match value {
+        Some(value) => {
+            let digest = digest::held(repo, tip, location, &value)?;
+            Ok((value.version, digest))
+        }
+        // The version read says why there is none (missing, a symlink, ...).
+        None => repo.read_version(tip, location).map(|v| (v, None)),
+    });
+    let (version, digest, version_error) = match held {
+        Ok((v, d)) => (Some(v), d, None),
+        Err(e) => (None, None, Some(error_chain(&e))),
+    };
+    TargetRow {
+        label: target.label.clone(),
+        file: location.file.clone(),
+        field: location.field.to_string(),
+        version,
+        digest,
+        version_error,
+        argocd_app: target.argocd_app.clone(),
+        argocd: None,
+    }
 }
 
 /// Marks each stage whose current version arrived out of band, judged as

@@ -7,9 +7,12 @@
 //! instant query without a time is evaluated at the host clock's now, so
 //! the record says exactly which instant was asked.
 //!
-//! Stages have one target each for now: `target-versions` answers that
-//! target, labelled "". `stage-history` reads each deployment's trailers
-//! from the commit that carried it ([`super::arrival`]).
+//! A stage may have several targets: `stage-version` answers the version
+//! when they all agree (else `invalid`, naming each target's version) and
+//! `target-versions` answers each; a stage with one target answers it
+//! labelled "". `stage-history` reads the first target's history (Baton
+//! changes every target of a stage in one commit), each deployment's
+//! trailers from the commit that carried it ([`super::arrival`]).
 //!
 //! Decide calls are synchronous (wasmtime runs them on the caller's
 //! thread), so async clients are driven with the runtime `Handle`: the
@@ -39,8 +42,35 @@ use crate::runtime::{
 pub struct LiveStage {
     /// Stage name.
     pub name: String,
+    /// Where its version lives (its first target's).
+    pub field: StageField,
+    /// Every target, in config order, when the stage has several; empty
+    /// for a stage with one target (at `field`, labelled "").
+    pub targets: Vec<LiveTarget>,
+}
+
+/// One target of a multi-target stage.
+#[derive(Debug, Clone)]
+pub struct LiveTarget {
+    /// Its label, e.g. `eu`.
+    pub label: String,
     /// Where its version lives.
     pub field: StageField,
+}
+
+impl LiveStage {
+    /// Every target with its label: the stage's own field, labelled "",
+    /// for a stage with one target.
+    fn targets(&self) -> Vec<LiveTarget> {
+        if self.targets.is_empty() {
+            vec![LiveTarget {
+                label: String::new(),
+                field: self.field.clone(),
+            }]
+        } else {
+            self.targets.clone()
+        }
+    }
 }
 
 /// A clock answering milliseconds since the Unix epoch.
@@ -112,18 +142,47 @@ impl LiveWorld {
         }
     }
 
-    fn stage(&self, name: &str) -> Result<&StageField, WorldError> {
+    fn live_stage(&self, name: &str) -> Result<&LiveStage, WorldError> {
         self.stages
             .iter()
             .find(|s| s.name == name)
-            .map(|s| &s.field)
             .ok_or_else(|| CapabilityError::Invalid(format!("unknown stage {name:?}")).into())
+    }
+
+    fn stage(&self, name: &str) -> Result<&StageField, WorldError> {
+        self.live_stage(name).map(|s| &s.field)
     }
 
     fn block_on<F: Future>(&self, what: &str, future: F) -> Result<F::Output, WorldError> {
         match &self.handle {
             Some(handle) => Ok(handle.block_on(future)),
             None => Err(CapabilityError::Unavailable(format!("{what} is not configured")).into()),
+        }
+    }
+}
+
+impl LiveWorld {
+    /// The version and digest the target at `field` holds at `rev`, `None`
+    /// where its file or field is missing.
+    fn target_version(
+        &self,
+        rev: &str,
+        field: &StageField,
+    ) -> Result<(Option<String>, Option<String>), WorldError> {
+        let held = self.repo.with(|repo| -> Result<_, ReadError> {
+            let Some(value) = super::digest::value_at(repo, rev, field)? else {
+                return Ok(None);
+            };
+            let digest = super::digest::held(repo, rev, field, &value)?;
+            Ok(Some((value.version, digest)))
+        });
+        match held {
+            Ok(Some((version, digest))) => Ok((Some(version), digest)),
+            Ok(None)
+            | Err(ReadError::Field(
+                FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
+            )) => Ok((None, None)),
+            Err(e) => Err(read_error(e)),
         }
     }
 }
@@ -183,11 +242,30 @@ impl World for LiveWorld {
     }
 
     fn stage_version(&mut self, stage: &str, revision: Option<&str>) -> Result<String, WorldError> {
-        let field = self.stage(stage)?.clone();
+        let targets = self.live_stage(stage)?.targets();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        self.repo
-            .with(|repo| repo.read_version(&rev, &field))
-            .map_err(read_error)
+        let versions = self
+            .repo
+            .with(|repo| {
+                targets
+                    .iter()
+                    .map(|t| repo.read_version(&rev, &t.field))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(read_error)?;
+        match versions.split_first() {
+            Some((first, rest)) if rest.iter().all(|v| v == first) => Ok(first.clone()),
+            _ => Err(CapabilityError::Invalid(format!(
+                "targets of {stage} disagree: {}",
+                targets
+                    .iter()
+                    .zip(&versions)
+                    .map(|(t, v)| format!("{} {v}", t.label))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into()),
+        }
     }
 
     fn target_versions(
@@ -195,28 +273,19 @@ impl World for LiveWorld {
         stage: &str,
         revision: Option<&str>,
     ) -> Result<Vec<TargetVersion>, WorldError> {
-        let field = self.stage(stage)?.clone();
+        let targets = self.live_stage(stage)?.targets();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        let held = self.repo.with(|repo| -> Result<_, ReadError> {
-            let Some(value) = super::digest::value_at(repo, &rev, &field)? else {
-                return Ok(None);
-            };
-            let digest = super::digest::held(repo, &rev, &field, &value)?;
-            Ok(Some((value.version, digest)))
-        });
-        let (version, digest) = match held {
-            Ok(Some((version, digest))) => (Some(version), digest),
-            Ok(None)
-            | Err(ReadError::Field(
-                FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
-            )) => (None, None),
-            Err(e) => return Err(read_error(e)),
-        };
-        Ok(vec![TargetVersion {
-            label: String::new(),
-            version,
-            digest,
-        }])
+        targets
+            .into_iter()
+            .map(|t| {
+                let (version, digest) = self.target_version(&rev, &t.field)?;
+                Ok(TargetVersion {
+                    label: t.label,
+                    version,
+                    digest,
+                })
+            })
+            .collect()
     }
 
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {

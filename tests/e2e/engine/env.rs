@@ -49,6 +49,11 @@ pub struct Setup {
     pub argocd_delay_ms: u64,
     /// The forge.
     pub forge: ForgeKind,
+    /// Labels of prod's targets: when given, prod is a stage with one
+    /// target per label (`overlays/prod-<label>/payments/values.yaml`,
+    /// Argo CD application `payments-prod-<label>`), each keyed
+    /// `prod-<label>` in `degrade` and `script`.
+    pub prod_targets: Vec<&'static str>,
 }
 
 impl Default for Setup {
@@ -63,6 +68,7 @@ impl Default for Setup {
             argocd_unreachable: false,
             argocd_delay_ms: 0,
             forge: ForgeKind::GitLab(MergeStrategy::MergeCommit),
+            prod_targets: Vec::new(),
         }
     }
 }
@@ -88,6 +94,20 @@ pub fn stage_file(stage: &str) -> String {
     format!("overlays/{stage}/payments/values.yaml")
 }
 
+/// Every deployment of the app by its key: a stage's name, or
+/// `prod-<label>` for each of prod's targets.
+fn deployments(setup: &Setup) -> Vec<String> {
+    let mut out = Vec::new();
+    for stage in STAGES {
+        if stage == "prod" && !setup.prod_targets.is_empty() {
+            out.extend(setup.prod_targets.iter().map(|l| format!("prod-{l}")));
+        } else {
+            out.push(stage.to_owned());
+        }
+    }
+    out
+}
+
 impl Env {
     pub fn new(setup: Setup) -> Self {
         let root = tempfile::tempdir().unwrap();
@@ -96,10 +116,10 @@ impl Env {
         git(&bare, &["init", "-q", "--bare", "-b", "main"]);
         git(&bare, &["config", "http.receivepack", "true"]);
         let work = root.path().join("seed");
-        for stage in STAGES {
-            let dir = work.join("overlays").join(stage).join(APP);
+        for key in deployments(&setup) {
+            let dir = work.join("overlays").join(&key).join(APP);
             std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("values.yaml"), values(stage, "v1.0.0")).unwrap();
+            std::fs::write(dir.join("values.yaml"), values(&key, "v1.0.0")).unwrap();
         }
         git(&work, &["init", "-q", "-b", "main"]);
         git(&work, &["add", "."]);
@@ -124,17 +144,17 @@ impl Env {
         argo.poll_interval_ms = 100;
         argo.token = Some(ARGO_TOKEN.into());
         argo.faults.delay_ms = setup.argocd_delay_ms;
-        for stage in STAGES {
-            let mut app = SimApp::new(format!("{APP}-{stage}"), stage_file(stage));
+        for key in deployments(&setup) {
+            let mut app = SimApp::new(format!("{APP}-{key}"), stage_file(&key));
             app.sync_delay_ms = 50;
             app.sync_duration_ms = 100;
             app.progress_ms = 300;
             app.degrade_versions = setup
                 .degrade
                 .iter()
-                .find(|(s, _)| *s == stage)
+                .find(|(s, _)| *s == key)
                 .map(|(_, re)| (*re).to_owned());
-            if let Some((_, script)) = setup.script.iter().find(|(s, _)| *s == stage) {
+            if let Some((_, script)) = setup.script.iter().find(|(s, _)| *s == key) {
                 app.script = script.clone();
             }
             argo.apps.push(app);
@@ -193,6 +213,16 @@ impl Env {
             setup.guardrails
         );
         for stage in STAGES {
+            if stage == "prod" && !setup.prod_targets.is_empty() {
+                yaml.push_str("      - name: prod\n        targets:\n");
+                for label in &setup.prod_targets {
+                    yaml.push_str(&format!(
+                        "          - {{ label: {label}, file: {}, field: \"helm:image.tag\", argocd_app: {APP}-prod-{label} }}\n",
+                        stage_file(&format!("prod-{label}"))
+                    ));
+                }
+                continue;
+            }
             yaml.push_str(&format!(
                 "      - {{ name: {stage}, file: {}, field: \"helm:image.tag\", argocd_app: {APP}-{stage} }}\n",
                 stage_file(stage)

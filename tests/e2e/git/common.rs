@@ -128,6 +128,7 @@ pub fn request(
         app: app.into(),
         stage: stage.into(),
         location,
+        further: Vec::new(),
         version: version.into(),
         target,
         provenance: Provenance {

@@ -2,8 +2,10 @@
 //! It reads the current state first (a plain GET, which also surfaces 401/403
 //! at once), then follows the watch stream, reconnecting with backoff when it
 //! breaks, and falls back to polling when streaming is unavailable. It runs in
-//! a background task so that receiving is cancel-safe.
+//! a background task so that receiving is cancel-safe. [`MergedWatch`]
+//! follows several applications as one source (the targets of a stage).
 
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -57,6 +59,63 @@ impl ArgoCdClient {
             rx,
             task: tokio::spawn(watcher.run()),
         }
+    }
+}
+
+/// Several watches as one [`StatusSource`]: the next observation of
+/// whichever application reports first (each status names its
+/// application). The source ends when any watch ends, as a gate cannot pass
+/// without every application.
+#[derive(Debug)]
+pub struct MergedWatch {
+    watches: Vec<AppWatch>,
+    /// Where the next poll starts, so a busy application cannot starve the
+    /// others.
+    next: usize,
+}
+
+impl MergedWatch {
+    /// Follows every watch of `watches`.
+    pub fn new(watches: Vec<AppWatch>) -> Self {
+        Self { watches, next: 0 }
+    }
+}
+
+impl StatusSource for MergedWatch {
+    async fn next_status(&mut self) -> Option<Result<AppStatus, RequestError>> {
+        // Receiving from an mpsc channel is cancel-safe, and so is polling
+        // several of them: nothing is taken from a channel that is not
+        // returned.
+        std::future::poll_fn(|cx| {
+            let count = self.watches.len();
+            if count == 0 {
+                return Poll::Ready(None);
+            }
+            for k in 0..count {
+                let i = (self.next + k) % count;
+                match self.watches[i].rx.poll_recv(cx) {
+                    Poll::Ready(Some(item)) => {
+                        self.next = (i + 1) % count;
+                        return Poll::Ready(Some(item));
+                    }
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => {}
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl ArgoCdClient {
+    /// Starts watching every application of `apps` as one source.
+    pub fn watch_all<'a>(&self, apps: impl IntoIterator<Item = &'a str>) -> MergedWatch {
+        MergedWatch::new(
+            apps.into_iter()
+                .map(|app| self.watch(AppRef::named(app)))
+                .collect(),
+        )
     }
 }
 
@@ -173,5 +232,66 @@ impl Watcher {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::argocd::{Health, HealthStatus, SyncState, SyncStatus};
+
+    fn status(name: &str) -> AppStatus {
+        AppStatus {
+            name: name.into(),
+            namespace: None,
+            project: None,
+            health: Health {
+                status: HealthStatus::Healthy,
+                message: None,
+            },
+            sync: SyncState {
+                status: SyncStatus::Synced,
+                revision: Some("c0ffee".into()),
+                revisions: Vec::new(),
+            },
+            operation: None,
+            reconciled_at: None,
+            resources: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    /// A watch fed by the returned sender.
+    fn scripted() -> (mpsc::Sender<Result<AppStatus, RequestError>>, AppWatch) {
+        let (tx, rx) = mpsc::channel(8);
+        let watch = AppWatch {
+            rx,
+            task: tokio::spawn(async {}),
+        };
+        (tx, watch)
+    }
+
+    #[tokio::test]
+    async fn a_merged_watch_takes_turns_and_ends_with_any_watch() {
+        let (eu, eu_watch) = scripted();
+        let (us, us_watch) = scripted();
+        let mut merged = MergedWatch::new(vec![eu_watch, us_watch]);
+        for name in ["eu-1", "eu-2"] {
+            eu.send(Ok(status(name))).await.expect("sent");
+        }
+        us.send(Ok(status("us-1"))).await.expect("sent");
+        let mut names = Vec::new();
+        for _ in 0..3 {
+            let next = merged
+                .next_status()
+                .await
+                .expect("an item")
+                .expect("a status");
+            names.push(next.name);
+        }
+        // eu reports twice in a row, yet us is not left waiting.
+        assert_eq!(names, ["eu-1", "us-1", "eu-2"]);
+        drop(us);
+        assert!(merged.next_status().await.is_none(), "us's watch ended");
     }
 }

@@ -1,6 +1,6 @@
-//! Writing a stage's new version: edit the file in memory, build blob, tree
-//! and commit with gix in the bare cache, push fast-forward to the branch (or
-//! a new merge-request branch). A rejected push is retried on the new tip
+//! Writing a stage's new version: edit the file of each of its targets in
+//! memory, build blobs, tree and one commit with gix in the bare cache,
+//! push fast-forward to the branch (or a new merge-request branch). A rejected push is retried on the new tip
 //! with jittered backoff ([`crate::retry`]), a bounded number of times and
 //! never past the deadline; never forced.
 
@@ -33,8 +33,11 @@ pub struct WriteRequest {
     pub app: String,
     /// The stage, e.g. `dev`.
     pub stage: String,
-    /// Where the stage's version lives.
+    /// Where the stage's version lives (its first target's location).
     pub location: StageField,
+    /// The stage's further targets (a stage with several), changed in the
+    /// same commit; empty for a stage with one target.
+    pub further: Vec<StageField>,
     /// The version to set.
     pub version: String,
     /// Direct commit or merge-request branch.
@@ -84,6 +87,13 @@ impl CommitSettings {
             jitter: Jitter::Spread,
         }
     }
+}
+
+/// The files a write changes at one base: each with its new bytes, and
+/// the first changed target's previous value.
+struct FileEdits {
+    old: String,
+    files: Vec<(String, Vec<u8>)>,
 }
 
 /// One round of a write: fetch, edit, commit, push.
@@ -161,8 +171,9 @@ impl WriteRequest {
 }
 
 impl EnvRepo {
-    /// Sets `req.location` to `req.version` and pushes the commit. Idempotent:
-    /// an unchanged stage or an existing identical MR branch writes nothing.
+    /// Sets `req.location` (and every further target) to `req.version` and
+    /// pushes one commit. Idempotent: a stage whose every target holds the
+    /// value, or an existing identical MR branch, writes nothing.
     /// A rejected push is re-applied on the new tip within
     /// [`CommitSettings::retry_policy`] and the repo's deadline.
     pub fn write_version(
@@ -247,7 +258,7 @@ impl EnvRepo {
                 branch: self.branch.clone(),
             })
         })?;
-        let Edited::Changed { old, bytes } = self.edit_at(base, req)? else {
+        let Some(FileEdits { old, files }) = self.edit_at(base, req)? else {
             return Ok(Round::Done(Ok(WriteOutcome::Unchanged {
                 sha: base.to_string(),
                 branch: self.branch.clone(),
@@ -258,7 +269,7 @@ impl EnvRepo {
         {
             return Ok(Round::Done(self.reuse_branch(existing, req, &mr)));
         }
-        let sha = self.commit_edit(base, req, settings, &bytes)?;
+        let sha = self.commit_edit(base, req, settings, &files)?;
         match self
             .remote
             .push(&self.git_dir, &sha.to_string(), &push_branch)
@@ -277,28 +288,48 @@ impl EnvRepo {
         }
     }
 
-    fn edit_at(&self, base: ObjectId, req: &WriteRequest) -> Result<Edited, WriteError> {
-        let fail = |source: ReadError| WriteError::Edit {
-            app: req.app.clone(),
-            stage: req.stage.clone(),
-            file: req.location.file.clone(),
-            value: req.version.clone(),
-            source: Box::new(source),
-        };
-        let bytes = self
-            .blob_at(base, &req.location.file)
-            .map_err(fail)?
-            .ok_or_else(|| {
-                fail(self.missing(base, &req.location, &format!("{} ({base})", self.branch)))
-            })?;
-        yaml::set_value(
-            &req.location.file,
-            &req.location.field,
-            &bytes,
-            &req.version,
-            req.provenance.digest.as_deref(),
-        )
-        .map_err(|e| fail(ReadError::Field(e)))
+    /// Every target's edit on top of `base`, file by file (targets sharing
+    /// a file are edited one after the other in it); `None` when every
+    /// target already holds the value.
+    fn edit_at(&self, base: ObjectId, req: &WriteRequest) -> Result<Option<FileEdits>, WriteError> {
+        let mut old: Option<String> = None;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for location in std::iter::once(&req.location).chain(&req.further) {
+            let fail = |source: ReadError| WriteError::Edit {
+                app: req.app.clone(),
+                stage: req.stage.clone(),
+                file: location.file.clone(),
+                value: req.version.clone(),
+                source: Box::new(source),
+            };
+            let edited = files.iter().position(|(file, _)| *file == location.file);
+            let bytes = match edited {
+                Some(i) => files[i].1.clone(),
+                None => self
+                    .blob_at(base, &location.file)
+                    .map_err(fail)?
+                    .ok_or_else(|| {
+                        fail(self.missing(base, location, &format!("{} ({base})", self.branch)))
+                    })?,
+            };
+            let Edited::Changed { old: was, bytes } = yaml::set_value(
+                &location.file,
+                &location.field,
+                &bytes,
+                &req.version,
+                req.provenance.digest.as_deref(),
+            )
+            .map_err(|e| fail(ReadError::Field(e)))?
+            else {
+                continue;
+            };
+            old.get_or_insert(was);
+            match edited {
+                Some(i) => files[i].1 = bytes,
+                None => files.push((location.file.clone(), bytes)),
+            }
+        }
+        Ok(old.map(|old| FileEdits { old, files }))
     }
 
     /// The existing MR branch is reused when its tip already holds exactly
@@ -310,11 +341,11 @@ impl EnvRepo {
         branch: &str,
     ) -> Result<WriteOutcome, WriteError> {
         match self.edit_at(tip, req)? {
-            Edited::Unchanged => Ok(WriteOutcome::ReusedBranch {
+            None => Ok(WriteOutcome::ReusedBranch {
                 sha: tip.to_string(),
                 branch: branch.to_owned(),
             }),
-            Edited::Changed { old, .. } => Err(WriteError::BranchDiverged {
+            Some(FileEdits { old, .. }) => Err(WriteError::BranchDiverged {
                 app: req.app.clone(),
                 stage: req.stage.clone(),
                 value: req.version.clone(),
@@ -324,13 +355,13 @@ impl EnvRepo {
         }
     }
 
-    /// Writes blob, trees and commit for the edited file on top of `base`.
+    /// Writes blobs, trees and commit for the edited files on top of `base`.
     fn commit_edit(
         &self,
         base: ObjectId,
         req: &WriteRequest,
         settings: &CommitSettings,
-        bytes: &[u8],
+        files: &[(String, Vec<u8>)],
     ) -> Result<ObjectId, WriteError> {
         let objects = |source| WriteError::Objects {
             app: req.app.clone(),
@@ -341,15 +372,15 @@ impl EnvRepo {
         let repo = &self.repo;
         let base_commit = repo.find_commit(base).map_err(objects)?;
         let base_tree = base_commit.tree().map_err(objects)?;
-        let kind = base_tree
-            .lookup_entry_by_path(&req.location.file)
-            .map_err(objects)?
-            .map_or(gix::object::tree::EntryKind::Blob, |e| e.mode().kind());
-        let blob = repo.write_blob(bytes).map_err(objects)?.detach();
         let mut editor = repo.edit_tree(base_tree.id).map_err(objects)?;
-        editor
-            .upsert(req.location.file.as_str(), kind, blob)
-            .map_err(objects)?;
+        for (file, bytes) in files {
+            let kind = base_tree
+                .lookup_entry_by_path(file)
+                .map_err(objects)?
+                .map_or(gix::object::tree::EntryKind::Blob, |e| e.mode().kind());
+            let blob = repo.write_blob(bytes).map_err(objects)?.detach();
+            editor.upsert(file.as_str(), kind, blob).map_err(objects)?;
+        }
         let tree = editor.write().map_err(objects)?.detach();
 
         let seconds = settings.time.unwrap_or_else(|| {
@@ -402,5 +433,155 @@ fn transport_error(req: &WriteRequest, branch: &str, source: TransportError) -> 
         value: req.version.clone(),
         branch: branch.to_owned(),
         source: Box::new(source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+    use crate::capabilities::git::{FieldSpec, OpenOptions, RepoSource};
+
+    const REGIONS: &str =
+        "# both regions\neu:\n  image:\n    tag: \"v1\" # eu\nus:\n  image:\n    tag: 'v1'\n";
+    const ASIA: &str = "image:\n  tag: v1\n";
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Seed")
+            .env("GIT_AUTHOR_EMAIL", "seed@example.com")
+            .env("GIT_COMMITTER_NAME", "Seed")
+            .env("GIT_COMMITTER_EMAIL", "seed@example.com")
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    /// A bare origin whose `main` holds `prod/regions.yaml` (two targets in
+    /// one file) and `prod/asia.yaml`, and the env repo opened on it.
+    fn origin(root: &Path) -> (std::path::PathBuf, EnvRepo) {
+        let bare = root.join("env.git");
+        git(root, &["init", "-q", "--bare", "-b", "main", "env.git"]);
+        let work = root.join("seed");
+        std::fs::create_dir_all(work.join("prod")).expect("mkdir");
+        std::fs::write(work.join("prod/regions.yaml"), REGIONS).expect("write");
+        std::fs::write(work.join("prod/asia.yaml"), ASIA).expect("write");
+        git(&work, &["init", "-q", "-b", "main"]);
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", "seed"]);
+        git(
+            &work,
+            &["push", "-q", bare.to_str().expect("utf-8"), "main"],
+        );
+        let repo = EnvRepo::open(
+            &RepoSource {
+                url: format!("file://{}", bare.display()),
+                token: None,
+            },
+            &OpenOptions::new(root.join("cache"), "main"),
+        )
+        .expect("opens");
+        (bare, repo)
+    }
+
+    fn field(file: &str, path: &str) -> StageField {
+        StageField {
+            file: file.into(),
+            field: path.parse::<FieldSpec>().expect("valid"),
+        }
+    }
+
+    fn request(version: &str) -> WriteRequest {
+        WriteRequest {
+            app: "payments".into(),
+            stage: "prod".into(),
+            location: field("prod/regions.yaml", "helm:eu.image.tag"),
+            further: vec![
+                field("prod/regions.yaml", "helm:us.image.tag"),
+                field("prod/asia.yaml", "helm:image.tag"),
+            ],
+            version: version.into(),
+            target: Target::Branch,
+            provenance: Provenance::default(),
+        }
+    }
+
+    fn settings() -> CommitSettings {
+        CommitSettings {
+            time: Some(1_780_000_000),
+            ..CommitSettings::default()
+        }
+    }
+
+    #[test]
+    fn every_target_changes_in_one_commit_even_two_in_one_file() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, mut repo) = origin(root.path());
+        let outcome = repo
+            .write_version(&request("v2"), &settings())
+            .expect("writes");
+        let WriteOutcome::Committed { previous, .. } = outcome else {
+            panic!("expected a commit, got {outcome:?}");
+        };
+        assert_eq!(previous, "v1");
+        assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "2");
+        assert_eq!(
+            git(&bare, &["show", "--name-only", "--format=", "main"]),
+            "prod/asia.yaml\nprod/regions.yaml"
+        );
+        assert_eq!(
+            git(&bare, &["show", "main:prod/regions.yaml"]),
+            REGIONS
+                .replace("tag: \"v1\"", "tag: \"v2\"")
+                .replace("tag: 'v1'", "tag: 'v2'")
+                .trim_end()
+        );
+        assert_eq!(
+            git(&bare, &["show", "main:prod/asia.yaml"]),
+            "image:\n  tag: v2"
+        );
+
+        // Every target at the version: nothing to write.
+        let again = repo
+            .write_version(&request("v2"), &settings())
+            .expect("runs");
+        assert!(matches!(again, WriteOutcome::Unchanged { .. }), "{again:?}");
+    }
+
+    #[test]
+    fn a_stage_is_unchanged_only_when_every_target_holds_the_value() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, mut repo) = origin(root.path());
+        // Only the first target is behind v1 -> its further targets at v2.
+        let mut first_only = request("v2");
+        first_only.further.clear();
+        first_only.location = field("prod/asia.yaml", "helm:image.tag");
+        repo.write_version(&first_only, &settings())
+            .expect("writes");
+        let mut rest = request("v2");
+        rest.location = field("prod/asia.yaml", "helm:image.tag");
+        rest.further = vec![
+            field("prod/regions.yaml", "helm:eu.image.tag"),
+            field("prod/regions.yaml", "helm:us.image.tag"),
+        ];
+        let outcome = repo.write_version(&rest, &settings()).expect("writes");
+        assert!(
+            matches!(&outcome, WriteOutcome::Committed { previous, .. } if previous == "v1"),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            git(&bare, &["show", "--name-only", "--format=", "main"]),
+            "prod/regions.yaml"
+        );
     }
 }

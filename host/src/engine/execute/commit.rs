@@ -17,6 +17,12 @@ impl Engine {
             app: self.app.clone(),
             stage: w.stage.to_owned(),
             location: plan.stage.location.clone(),
+            further: plan
+                .stage
+                .further_targets()
+                .iter()
+                .map(|t| t.location.clone())
+                .collect(),
             version: w.version.to_owned(),
             target: match w.channel {
                 Channel::DirectCommit => Target::Branch,

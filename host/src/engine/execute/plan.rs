@@ -1,7 +1,8 @@
 //! What a write starts from: the stage, the branch tip fetched for this
-//! run, the version (and digest) the stage holds there, the digest the
-//! write carries, and the branch names involved; and the sentences that
-//! describe a write for people.
+//! run, the version (and digest) the stage holds there (its first
+//! target's, and whether every further target holds the write's value
+//! already), the digest the write carries, and the branch names involved;
+//! and the sentences that describe a write for people.
 
 use super::Write;
 use crate::capabilities::git::{FieldError, ReadError, mr_branch_name, rollback_branch_name};
@@ -23,6 +24,9 @@ pub(super) struct Plan {
     pub previous_digest: Option<String>,
     /// The digest this write carries ([`Engine::write_digest`]).
     pub digest: Option<String>,
+    /// The further targets of a multi-target stage that do not hold the
+    /// write's version (and digest) yet, by label.
+    pub further_behind: Vec<String>,
     /// The tracked branch.
     pub branch: String,
     /// The merge-request branch for this change.
@@ -52,6 +56,26 @@ impl Engine {
             })
             .map_err(|e| Stop::caused(Status::UsageError, &e))?;
         let digest = self.write_digest(st, &stage, w.version, given)?;
+        let mut further_behind = Vec::new();
+        for target in stage.further_targets() {
+            let held = self
+                .systems
+                .repo
+                .with(
+                    |repo| match digest::value_at(repo, &tip, &target.location) {
+                        Err(ReadError::Field(FieldError::Value { .. })) => Ok(None),
+                        other => other,
+                    },
+                )
+                .map_err(|e| Stop::caused(Status::UsageError, &e))?;
+            let holds = held.is_some_and(|v| {
+                v.version == w.version
+                    && (!target.location.field.value.holds_digest() || v.digest == digest)
+            });
+            if !holds {
+                further_behind.push(target.label.clone());
+            }
+        }
         let (previous, previous_digest) = match previous {
             Some(value) => (Some(value.version), value.digest),
             None => (None, None),
@@ -67,6 +91,7 @@ impl Engine {
             previous,
             previous_digest,
             digest,
+            further_behind,
         })
     }
 }
@@ -76,12 +101,24 @@ impl Plan {
         self.previous.as_deref().unwrap_or("(none)")
     }
 
-    /// The stage holds the version already, and the digest too where its
-    /// field holds one.
+    /// Every target of the stage holds the version already, and the
+    /// digest too where its field holds one.
     pub(super) fn unchanged(&self, w: &Write<'_>) -> bool {
         self.previous.as_deref() == Some(w.version)
             && (!self.stage.location.field.value.holds_digest()
                 || self.previous_digest == self.digest)
+            && self.further_behind.is_empty()
+    }
+
+    /// `prod/eu.yaml helm:image.tag, prod/us.yaml helm:image.tag`: every
+    /// target's file and field.
+    fn fields(&self) -> String {
+        self.stage
+            .targets
+            .iter()
+            .map(|t| format!("{} {}", t.location.file, t.location.field))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// ` (digest sha256:…)` when the write carries a digest that is not
@@ -108,13 +145,12 @@ impl Plan {
     pub(super) fn would(&self, w: &Write<'_>) -> String {
         match w.channel {
             Channel::DirectCommit => format!(
-                "would commit {} {} -> {}{} ({} {}) to {}",
+                "would commit {} {} -> {}{} ({}) to {}",
                 w.stage,
                 self.from(),
                 w.version,
                 self.digest_note(w),
-                self.stage.location.file,
-                self.stage.location.field,
+                self.fields(),
                 self.branch
             ),
             Channel::MergeRequest(o) => format!(

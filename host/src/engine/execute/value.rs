@@ -4,9 +4,10 @@
 //! holds only a digest; the one `baton promote --digest` gave with this
 //! version; or, where the field needs one, the digest the stage (or the
 //! stage before it) was deployed with at this version. Every write of a
-//! decision is checked to fit its field before any of it runs, so a digest
-//! missing for `ghcr.io/acme/app:{version}@{digest}` or a tag that is not
-//! one is an invalid decision, not a half-written run.
+//! decision is checked to fit its stage's fields (every target's) before
+//! any of it runs, so a digest missing for
+//! `ghcr.io/acme/app:{version}@{digest}` or a tag that is not one is an
+//! invalid decision, not a half-written run.
 
 use crate::config::StageConfig;
 use crate::engine::digest;
@@ -37,6 +38,9 @@ impl Engine {
         if let Some(d) = given {
             return Ok(Some(d.to_owned()));
         }
+        // The targets of a stage all hold a version or all only a digest
+        // (the configuration checks it); one may need a digest where the
+        // others do not.
         let template = &stage.location.field.value;
         if template.digest_only() {
             return Ok(version::is_digest(version).then(|| version.to_owned()));
@@ -44,7 +48,11 @@ impl Engine {
         if let Some(d) = promoted_digest(st, version) {
             return Ok(Some(d));
         }
-        if !template.holds_digest() {
+        if !stage
+            .targets
+            .iter()
+            .any(|t| t.location.field.value.holds_digest())
+        {
             return Ok(None);
         }
         let tip = self.tip()?;
@@ -78,14 +86,22 @@ impl Engine {
             };
             let stage = self.stage(stage)?;
             let digest = self.write_digest(st, stage, version, given_digest(action))?;
-            if let Err(reason) = stage.location.field.render(version, digest.as_deref()) {
+            for target in &stage.targets {
+                let Err(reason) = target.location.field.render(version, digest.as_deref()) else {
+                    continue;
+                };
+                let which = if stage.is_multi_target() {
+                    format!(" target {}", target.label)
+                } else {
+                    String::new()
+                };
                 return Ok(Some(
                     Refusal::Invalid {
                         index: i + 1,
                         action: brief(action),
                         detail: format!(
-                            "stage {} cannot hold it ({} {}): {reason}",
-                            stage.name, stage.location.file, stage.location.field
+                            "stage {}{which} cannot hold it ({} {}): {reason}",
+                            stage.name, target.location.file, target.location.field
                         ),
                     }
                     .to_string(),

@@ -126,6 +126,42 @@ export function short(commit) {
   return commit.slice(0, 7);
 }
 
+/** A status described, or what a timeout says without one. */
+function describeOrNone(status) {
+  return status != null ? describe(status) : 'no observation at the expected revision';
+}
+
+/** The sync rule for one application's observation, naming `who`. */
+function syncVerdictOf(who, observed) {
+  const status = observed.status;
+  if (status.sync === 'synced' && !isSyncing(status)) return undefined;
+  if (status.sync !== 'synced' && syncFailed(status)) {
+    const message = status.operationMessage ?? 'no message from Argo CD';
+    return Verdict.failed(`the sync of ${who} to ${observed.version} failed: ${message}`);
+  }
+  return Verdict.waiting(`${who}: ${describe(status)}; waiting for the sync`);
+}
+
+/** The latest observation of `target` among `targets` (by label, else by application), if one arrived. */
+function latest(targets, target) {
+  const found =
+    targets.find((t) => target.label !== '' && t.label === target.label) ??
+    targets.find((t) => t.argocdApp === target.argocdApp);
+  return found?.status ?? undefined;
+}
+
+/** How reasons name a target: `prod/us (payments-prod-us)`. */
+function targetName(stage, target) {
+  return target.label === ''
+    ? `${stage.name} (${target.argocdApp})`
+    : `${stage.name}/${target.label} (${target.argocdApp})`;
+}
+
+/** A target's label, or its application when it has none. */
+function shortName(target) {
+  return target.label === '' ? target.argocdApp : target.label;
+}
+
 function orCapability(call) {
   try {
     return call();
@@ -280,11 +316,11 @@ export class Flow {
     }
   }
 
-  /** Why an observation says nothing about the gated version, if it does not. */
-  offVersion(stage, observed) {
+  /** Why an observation says nothing about the gated version, if it does not; the reason names `who` (default: the stage). */
+  offVersion(stage, observed, who = stage.name) {
     const revision = observed.status.revision;
     if (revision == null) {
-      return `${stage.name}: Argo CD reports no synced revision yet; waiting for ${short(observed.commit)}`;
+      return `${who}: Argo CD reports no synced revision yet; waiting for ${short(observed.commit)}`;
     }
     if (revision === observed.commit) return undefined;
     let version;
@@ -292,29 +328,32 @@ export class Flow {
       version = this.world.stageVersion(stage.name, revision);
     } catch (e) {
       if (!(e instanceof CapabilityError)) throw e;
-      return `${stage.name}: cannot tell which version revision ${short(revision)} holds (${e.debug()}); waiting`;
+      return `${who}: cannot tell which version revision ${short(revision)} holds (${e.debug()}); waiting`;
     }
     if (version === observed.version) return undefined;
     return (
-      `${stage.name}: Argo CD is at ${short(revision)} which holds ${version}, ` +
+      `${who}: Argo CD is at ${short(revision)} which holds ${version}, ` +
       `not ${observed.version} at ${short(observed.commit)}; waiting`
     );
   }
 
   /** A failed sync fails; not Synced or still syncing waits; `undefined` once synced. */
   syncVerdict(stage, observed) {
-    const status = observed.status;
-    if (status.sync === 'synced' && !isSyncing(status)) return undefined;
-    if (status.sync !== 'synced' && syncFailed(status)) {
-      const message = status.operationMessage ?? 'no message from Argo CD';
-      return Verdict.failed(`the sync of ${stage.name} to ${observed.version} failed: ${message}`);
-    }
-    return Verdict.waiting(`${stage.name}: ${describe(status)}; waiting for the sync`);
+    return syncVerdictOf(stage.name, observed);
   }
 
-  /** Degraded fails; Healthy passes; Progressing waits unless configured otherwise. */
+  /**
+   * Degraded fails; Healthy passes; Progressing waits unless configured otherwise. A stage with
+   * several targets is judged target by target (`targetsVerdict`).
+   */
   verdict(stage, observed) {
-    const synced = this.syncVerdict(stage, observed);
+    if ((stage.targets ?? []).length > 1) return this.targetsVerdict(stage, observed);
+    return this.verdictOf(stage.name, observed);
+  }
+
+  /** `verdict` of one application's observation, naming `who`. */
+  verdictOf(who, observed) {
+    const synced = syncVerdictOf(who, observed);
     if (synced !== undefined) return synced;
     const status = observed.status;
     const seen = describe(status);
@@ -323,22 +362,50 @@ export class Flow {
       let detail = '';
       if (degraded !== undefined) detail = ` (${degraded.kind} ${degraded.name}: ${degraded.message ?? 'degraded'})`;
       else if (status.healthMessage != null) detail = ` (${status.healthMessage})`;
-      return Verdict.failed(`${stage.name} is Degraded at ${observed.version}${detail}`);
+      return Verdict.failed(`${who} is Degraded at ${observed.version}${detail}`);
     }
     if (isHealthy(status)) return Verdict.healthy(seen);
     if (status.health !== 'progressing' || this.settings.progressingIsWaiting) {
       const paused = pausedCanary(status);
-      if (paused !== undefined) return Verdict.waiting(`${stage.name}: canary ${paused.name} paused (${seen}); waiting`);
-      return Verdict.waiting(`${stage.name}: ${seen}; waiting`);
+      if (paused !== undefined) return Verdict.waiting(`${who}: canary ${paused.name} paused (${seen}); waiting`);
+      return Verdict.waiting(`${who}: ${seen}; waiting`);
     }
-    return Verdict.failed(`${stage.name} is still Progressing and progressing_is_waiting is false`);
+    return Verdict.failed(`${who} is still Progressing and progressing_is_waiting is false`);
   }
 
-  /** Keep waiting when off version, else act on the verdict. */
+  /**
+   * A stage with several targets, from each target's latest observation: the first target that
+   * fails fails the stage (naming it); else the first not there yet keeps it waiting; else every
+   * target is Healthy and Synced and the stage passes.
+   */
+  targetsVerdict(stage, observed) {
+    let waiting;
+    const seen = [];
+    for (const target of stage.targets) {
+      const who = targetName(stage, target);
+      const status = latest(observed.targets ?? [], target);
+      let verdict;
+      if (status == null) {
+        verdict = Verdict.waiting(`${who}: no observation at ${short(observed.commit)} yet; waiting`);
+      } else {
+        const one = { ...observed, status };
+        const why = this.offVersion(stage, one, who);
+        verdict = why !== undefined ? Verdict.waiting(why) : this.verdictOf(who, one);
+      }
+      if (verdict.kind === 'failed') return verdict;
+      if (verdict.kind === 'waiting') waiting ??= verdict.text;
+      else seen.push(`${shortName(target)}: ${verdict.text}`);
+    }
+    return waiting !== undefined ? Verdict.waiting(waiting) : Verdict.healthy(seen.join('; '));
+  }
+
+  /** Keep waiting when off version, else act on the verdict (a stage with several targets checks each in its verdict). */
   healthObserved(observed) {
     const stage = this.stage(observed.stage);
-    const why = this.offVersion(stage, observed);
-    if (why !== undefined) return actions.nothing(why);
+    if ((stage.targets ?? []).length <= 1) {
+      const why = this.offVersion(stage, observed);
+      if (why !== undefined) return actions.nothing(why);
+    }
     return this.actOn(stage, observed.version, this.verdict(stage, observed));
   }
 
@@ -379,7 +446,10 @@ export class Flow {
   /** A gate that ran out of time rolls its stage back and fails. */
   gateTimeout(timeout) {
     const stage = this.stage(timeout.stage);
-    const last = timeout.lastStatus != null ? describe(timeout.lastStatus) : 'no observation at the expected revision';
+    const last =
+      (stage.targets ?? []).length > 1
+        ? stage.targets.map((t) => `${shortName(t)}: ${describeOrNone(latest(timeout.targets ?? [], t))}`).join('; ')
+        : describeOrNone(timeout.lastStatus);
     const why = `${stage.name} not healthy at ${timeout.version} within ${BigInt(timeout.elapsed) / 1000n}s (last: ${last})`;
     return this.rollBackAndFail(stage, timeout.version, why);
   }

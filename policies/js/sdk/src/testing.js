@@ -5,17 +5,28 @@
 
 import { CapabilityError } from './errors.js';
 
-/** A stage as `baton.yaml` would configure it. */
-export function stage(name, { directCommitAllowed = false, autoMergeAllowed = false, file, field = 'helm:image.tag', argocdApp, app = 'payments' } = {}) {
+/** A stage as `baton.yaml` would configure it; with `targets`, its file, field and application are the first target's. */
+export function stage(name, { directCommitAllowed = false, autoMergeAllowed = false, file, field = 'helm:image.tag', argocdApp, app = 'payments', targets = [] } = {}) {
+  const [first] = targets;
   return {
     name,
-    file: file ?? `overlays/${name}/values.yaml`,
-    field,
-    argocdApp: argocdApp ?? `${app}-${name}`,
+    file: first?.file ?? file ?? `overlays/${name}/values.yaml`,
+    field: first?.field ?? field,
+    argocdApp: first?.argocdApp ?? argocdApp ?? `${app}-${name}`,
     directCommitAllowed,
     autoMergeAllowed,
-    targets: [],
+    targets: [...targets],
   };
+}
+
+/** Target `label` of `stage`: `overlays/<stage>-<label>/values.yaml`, deployed by `<app>-<stage>-<label>`. */
+export function target(stage, label, { app = 'payments', field = 'helm:image.tag' } = {}) {
+  return { label, file: `overlays/${stage}-${label}/values.yaml`, field, argocdApp: `${app}-${stage}-${label}` };
+}
+
+/** `target`'s latest observation during a gate (`undefined`: none yet). */
+export function targetStatus(target, status) {
+  return { label: target.label, argocdApp: target.argocdApp, status };
 }
 
 /** The context of a decide call. */
@@ -64,14 +75,14 @@ export function stageChanged(stage, toVersion, { fromVersion, commit = 'abc', is
   return { tag: 'stage-changed', val: { stage, fromVersion, toVersion, commit, isRollback, digest, origin } };
 }
 
-/** A `health-observed` event. */
-export function healthObserved(stage, version, status, { commit = 'abc', elapsed = 1000n } = {}) {
-  return { tag: 'health-observed', val: { stage, version, commit, elapsed: BigInt(elapsed), status, targets: [] } };
+/** A `health-observed` event (`targets`: each target's latest observation, see `targetStatus`). */
+export function healthObserved(stage, version, status, { commit = 'abc', elapsed = 1000n, targets = [] } = {}) {
+  return { tag: 'health-observed', val: { stage, version, commit, elapsed: BigInt(elapsed), status, targets: [...targets] } };
 }
 
 /** A `gate-timeout` event. */
-export function gateTimeout(stage, version, { lastStatus, commit = 'abc', elapsed = 300000n } = {}) {
-  return { tag: 'gate-timeout', val: { stage, version, commit, elapsed: BigInt(elapsed), lastStatus, targets: [] } };
+export function gateTimeout(stage, version, { lastStatus, commit = 'abc', elapsed = 300000n, targets = [] } = {}) {
+  return { tag: 'gate-timeout', val: { stage, version, commit, elapsed: BigInt(elapsed), lastStatus, targets: [...targets] } };
 }
 
 /** A `reconcile` event. */

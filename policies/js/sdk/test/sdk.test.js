@@ -108,3 +108,47 @@ test("a stage's own labels go on its merge requests", () => {
     message: 'settings.stages.prod.mr_labels: "prod" is not a list of strings',
   });
 });
+
+/** prod deployed in `eu` and `us`. */
+const twoRegions = () =>
+  t.context(
+    [t.stage('dev', { directCommitAllowed: true }), t.stage('staging'), t.stage('prod', { targets: [t.target('prod', 'eu'), t.target('prod', 'us')] })],
+    { settings: '{"health_timeout": "5m", "mr_labels": [], "rollback_labels": []}' },
+  );
+
+/** prod at v2 with each region's latest observation (`undefined`: none). */
+function prodObserved({ eu, us } = {}) {
+  const [euTarget, usTarget] = [t.target('prod', 'eu'), t.target('prod', 'us')];
+  const euStatus = eu && t.appStatus({ health: eu, app: euTarget.argocdApp });
+  const usStatus = us && t.appStatus({ health: us, app: usTarget.argocdApp });
+  return t.healthObserved('prod', 'v2', usStatus ?? euStatus, {
+    targets: [t.targetStatus(euTarget, euStatus), t.targetStatus(usTarget, usStatus)],
+  });
+}
+
+test('a stage with several targets passes only when every target is healthy', () => {
+  const f = flow(world(['v2'], ['v1']), twoRegions());
+  const onlyEu = f.decide(prodObserved({ eu: 'healthy' }));
+  assert.deepEqual(texts(onlyEu), []);
+  assert.deepEqual(onlyEu.reasons, ['prod/us (payments-prod-us): no observation at abc yet; waiting']);
+  assert.deepEqual(f.decide(prodObserved({ eu: 'healthy', us: 'progressing' })).reasons, [
+    'prod/us (payments-prod-us): Progressing / Synced @abc; waiting',
+  ]);
+  assert.deepEqual(texts(f.decide(prodObserved({ eu: 'healthy', us: 'healthy' }))), [
+    'hold: v2 is healthy in prod; promotion of payments complete',
+  ]);
+  const why = 'prod/us (payments-prod-us) is Degraded at v2';
+  for (const event of [prodObserved({ eu: 'healthy', us: 'degraded' }), prodObserved({ us: 'degraded' })]) {
+    assert.deepEqual(texts(f.decide(event)), ['roll back prod from v2 to v1 by merge request', `fail: ${why}; rolled back to v1`]);
+  }
+});
+
+test('a timeout of a stage with several targets says what each showed', () => {
+  const f = flow(world(['v2'], ['v1']), twoRegions());
+  const observedEvent = events.payload(prodObserved({ eu: 'healthy' }));
+  const timeout = t.gateTimeout('prod', 'v2', { lastStatus: observedEvent.status, targets: observedEvent.targets });
+  assert.equal(
+    texts(f.decide(timeout))[1],
+    'fail: prod not healthy at v2 within 300s (last: eu: Healthy / Synced @abc; us: no observation at the expected revision); rolled back to v1',
+  );
+});

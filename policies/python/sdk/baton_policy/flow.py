@@ -10,6 +10,9 @@ word.
 - A stage changed in the env repo is gated the same way.
 - A failed gate (Degraded, still Progressing when that is not allowed, or a
   timeout) rolls the stage back to its last good version and fails.
+- A stage with several targets passes only when every target is Healthy and
+  Synced at the gated commit; it waits while any has no observation or is
+  not there yet, and any failing target fails it, named in the reason.
 - A requested rollback goes to the given version or the last good one.
 - An event of a kind this SDK does not know is "nothing to do".
 
@@ -17,6 +20,7 @@ word.
 handles the events it cares about and composes the steps for the rest.
 """
 
+import copy
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -188,6 +192,43 @@ def short(commit: str) -> str:
     return commit[:7]
 
 
+def _describe_or_none(status) -> str:
+    """A status described, or what a timeout says without one."""
+    return describe(status) if status is not None else "no observation at the expected revision"
+
+
+def _sync_verdict(who: str, observed) -> Optional[Verdict]:
+    """The sync rule for one application's observation, naming `who`."""
+    status = observed.status
+    if status.sync == SYNCED and not is_syncing(status):
+        return None
+    if status.sync != SYNCED and sync_failed(status):
+        message = status.operation_message if status.operation_message is not None else "no message from Argo CD"
+        return Verdict.failed(f"the sync of {who} to {observed.version} failed: {message}")
+    return Verdict.waiting(f"{who}: {describe(status)}; waiting for the sync")
+
+
+def _latest(targets, target):
+    """The latest observation of `target` among `targets` (by label, else
+    by application), if one arrived."""
+    found = next((t for t in targets if target.label and t.label == target.label), None)
+    if found is None:
+        found = next((t for t in targets if t.argocd_app == target.argocd_app), None)
+    return found.status if found is not None else None
+
+
+def _target_name(stage, target) -> str:
+    """How reasons name a target: `prod/us (payments-prod-us)`."""
+    if not target.label:
+        return f"{stage.name} ({target.argocd_app})"
+    return f"{stage.name}/{target.label} ({target.argocd_app})"
+
+
+def _short_name(target) -> str:
+    """A target's label, or its application when it has none."""
+    return target.label or target.argocd_app
+
+
 class Flow:
     """The standard flow for one decision: context, world and settings."""
 
@@ -333,37 +374,40 @@ class Flow:
                 return None
             raise capability(e) from None
 
-    def off_version(self, stage, observed) -> Optional[str]:
+    def off_version(self, stage, observed, who: Optional[str] = None) -> Optional[str]:
         """Why an observation says nothing about the gated version, if it
-        does not (Argo CD at another commit that does not hold it)."""
+        does not (Argo CD at another commit that does not hold it); the
+        reason names `who` (default: the stage)."""
+        who = stage.name if who is None else who
         revision = observed.status.revision
         if revision is None:
-            return f"{stage.name}: Argo CD reports no synced revision yet; waiting for {short(observed.commit)}"
+            return f"{who}: Argo CD reports no synced revision yet; waiting for {short(observed.commit)}"
         if revision == observed.commit:
             return None
         try:
             version = self.world.stage_version(stage.name, revision)
         except CapabilityError as e:
-            return f"{stage.name}: cannot tell which version revision {short(revision)} holds ({e.debug()}); waiting"
+            return f"{who}: cannot tell which version revision {short(revision)} holds ({e.debug()}); waiting"
         if version == observed.version:
             return None
-        return (f"{stage.name}: Argo CD is at {short(revision)} which holds {version}, "
+        return (f"{who}: Argo CD is at {short(revision)} which holds {version}, "
                 f"not {observed.version} at {short(observed.commit)}; waiting")
 
     def sync_verdict(self, stage, observed) -> Optional[Verdict]:
         """A failed sync fails; not Synced or still syncing waits."""
-        status = observed.status
-        if status.sync == SYNCED and not is_syncing(status):
-            return None
-        if status.sync != SYNCED and sync_failed(status):
-            message = status.operation_message if status.operation_message is not None else "no message from Argo CD"
-            return Verdict.failed(f"the sync of {stage.name} to {observed.version} failed: {message}")
-        return Verdict.waiting(f"{stage.name}: {describe(status)}; waiting for the sync")
+        return _sync_verdict(stage.name, observed)
 
     def verdict(self, stage, observed) -> Verdict:
         """The sync rule, then: Degraded fails; Healthy passes; Progressing
-        waits unless `progressing_is_waiting` is false; the rest waits."""
-        synced = self.sync_verdict(stage, observed)
+        waits unless `progressing_is_waiting` is false; the rest waits. A
+        stage with several targets is judged target by target
+        (`targets_verdict`)."""
+        if len(stage.targets) > 1:
+            return self.targets_verdict(stage, observed)
+        return self._verdict_of(stage.name, observed)
+
+    def _verdict_of(self, who: str, observed) -> Verdict:
+        synced = _sync_verdict(who, observed)
         if synced is not None:
             return synced
         status = observed.status
@@ -377,23 +421,53 @@ class Flow:
                 detail = f" ({status.health_message})"
             else:
                 detail = ""
-            return Verdict.failed(f"{stage.name} is Degraded at {observed.version}{detail}")
+            return Verdict.failed(f"{who} is Degraded at {observed.version}{detail}")
         if is_healthy(status):
             return Verdict.healthy(seen)
         if status.health != PROGRESSING or self.settings.progressing_is_waiting:
             paused = paused_canary(status)
             if paused is not None:
-                return Verdict.waiting(f"{stage.name}: canary {paused.name} paused ({seen}); waiting")
-            return Verdict.waiting(f"{stage.name}: {seen}; waiting")
-        return Verdict.failed(f"{stage.name} is still Progressing and progressing_is_waiting is false")
+                return Verdict.waiting(f"{who}: canary {paused.name} paused ({seen}); waiting")
+            return Verdict.waiting(f"{who}: {seen}; waiting")
+        return Verdict.failed(f"{who} is still Progressing and progressing_is_waiting is false")
+
+    def targets_verdict(self, stage, observed) -> Verdict:
+        """A stage with several targets, from each target's latest
+        observation: the first target that fails fails the stage (naming
+        it); else the first not there yet keeps it waiting; else every
+        target is Healthy and Synced and the stage passes."""
+        waiting = None
+        seen = []
+        for target in stage.targets:
+            who = _target_name(stage, target)
+            status = _latest(observed.targets, target)
+            if status is None:
+                verdict = Verdict.waiting(f"{who}: no observation at {short(observed.commit)} yet; waiting")
+            else:
+                one = copy.copy(observed)
+                one.status = status
+                why = self.off_version(stage, one, who)
+                verdict = Verdict.waiting(why) if why is not None else self._verdict_of(who, one)
+            if verdict.kind == "failed":
+                return verdict
+            if verdict.kind == "waiting":
+                if waiting is None:
+                    waiting = verdict.text
+            else:
+                seen.append(f"{_short_name(target)}: {verdict.text}")
+        if waiting is not None:
+            return Verdict.waiting(waiting)
+        return Verdict.healthy("; ".join(seen))
 
     def health_observed(self, observed):
         """Keep waiting when the observation is not about the gated version,
-        else act on the verdict."""
+        else act on the verdict (a stage with several targets checks each
+        target's observation in its verdict)."""
         stage = self.stage(observed.stage)
-        why = self.off_version(stage, observed)
-        if why is not None:
-            return actions.nothing(why)
+        if len(stage.targets) <= 1:
+            why = self.off_version(stage, observed)
+            if why is not None:
+                return actions.nothing(why)
         return self.act_on(stage, observed.version, self.verdict(stage, observed))
 
     def act_on(self, stage, version: str, verdict: Verdict):
@@ -430,8 +504,12 @@ class Flow:
     def gate_timeout(self, timeout):
         """A gate that ran out of time rolls its stage back and fails."""
         stage = self.stage(timeout.stage)
-        last = describe(timeout.last_status) if timeout.last_status is not None else \
-            "no observation at the expected revision"
+        if len(stage.targets) > 1:
+            last = "; ".join(
+                f"{_short_name(t)}: {_describe_or_none(_latest(timeout.targets, t))}"
+                for t in stage.targets)
+        else:
+            last = _describe_or_none(timeout.last_status)
         why = (f"{stage.name} not healthy at {timeout.version} within "
                f"{timeout.elapsed // 1000}s (last: {last})")
         return self.roll_back_and_fail(stage, timeout.version, why)

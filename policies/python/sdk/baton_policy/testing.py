@@ -25,17 +25,31 @@ def _health(name):
 
 def stage(name: str, direct_commit_allowed: bool = False, auto_merge_allowed: bool = False,
           file: Optional[str] = None, field: str = "helm:image.tag", argocd_app: Optional[str] = None,
-          app: str = "payments"):
-    """A stage as `baton.yaml` would configure it."""
+          app: str = "payments", targets: Sequence = ()):
+    """A stage as `baton.yaml` would configure it; with `targets`, its
+    file, field and application are the first target's."""
+    targets = list(targets)
+    first = targets[0] if targets else None
     return _t.Stage(
         name,
-        file if file is not None else f"overlays/{name}/values.yaml",
-        field,
-        argocd_app if argocd_app is not None else f"{app}-{name}",
+        first.file if first else file if file is not None else f"overlays/{name}/values.yaml",
+        first.field if first else field,
+        first.argocd_app if first else argocd_app if argocd_app is not None else f"{app}-{name}",
         direct_commit_allowed,
         auto_merge_allowed,
-        [],
+        targets,
     )
+
+
+def target(stage: str, label: str, app: str = "payments", field: str = "helm:image.tag"):
+    """Target `label` of `stage`: `overlays/<stage>-<label>/values.yaml`,
+    deployed by `<app>-<stage>-<label>`."""
+    return _t.Target(label, f"overlays/{stage}-{label}/values.yaml", field, f"{app}-{stage}-{label}")
+
+
+def target_status(target, status=None):
+    """`target`'s latest observation during a gate (`None`: none yet)."""
+    return _t.TargetStatus(target.label, target.argocd_app, status)
 
 
 def context(stages: Sequence, settings: str = "{}", app: str = "payments", run_id: str = "run-1",
@@ -101,14 +115,19 @@ def stage_changed(stage: str, to_version: str, from_version: Optional[str] = Non
                                                  is_rollback, digest, _ORIGIN[origin]))
 
 
-def health_observed(stage: str, version: str, status, commit: str = "abc", elapsed: int = 1000):
-    """A `health-observed` event."""
-    return _t.Event_HealthObserved(_t.HealthObserved(stage, version, commit, elapsed, status, []))
+def health_observed(stage: str, version: str, status, commit: str = "abc", elapsed: int = 1000,
+                    targets: Sequence = ()):
+    """A `health-observed` event (`targets`: each target's latest
+    observation, see `target_status`)."""
+    return _t.Event_HealthObserved(_t.HealthObserved(stage, version, commit, elapsed, status,
+                                                     list(targets)))
 
 
-def gate_timeout(stage: str, version: str, last_status=None, commit: str = "abc", elapsed: int = 300_000):
+def gate_timeout(stage: str, version: str, last_status=None, commit: str = "abc", elapsed: int = 300_000,
+                 targets: Sequence = ()):
     """A `gate-timeout` event."""
-    return _t.Event_GateTimeout(_t.GateTimeout(stage, version, commit, elapsed, last_status, []))
+    return _t.Event_GateTimeout(_t.GateTimeout(stage, version, commit, elapsed, last_status,
+                                               list(targets)))
 
 
 def reconcile(stage: str, version: Optional[str], commit: Optional[str] = "abc",

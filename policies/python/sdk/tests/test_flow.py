@@ -145,3 +145,44 @@ def test_a_stage_s_own_labels_go_on_its_merge_requests():
     with pytest.raises(PolicyError) as e:
         FlowSettings.parse('{"stages": {"prod": {"mr_labels": "prod"}}}')
     assert e.value.message == 'settings.stages.prod.mr_labels: "prod" is not a list of strings'
+
+
+def two_regions():
+    """prod deployed in `eu` and `us`."""
+    prod = t.stage("prod", targets=[t.target("prod", "eu"), t.target("prod", "us")])
+    return t.context([t.stage("dev", True), t.stage("staging"), prod],
+                     '{"health_timeout": "5m", "mr_labels": [], "rollback_labels": []}')
+
+
+def prod_observed(eu=None, us=None):
+    """prod at v2 with each region's latest observation (`None`: none)."""
+    eu_target, us_target = t.target("prod", "eu"), t.target("prod", "us")
+    statuses = {"eu": None if eu is None else t.app_status(eu, app=eu_target.argocd_app),
+                "us": None if us is None else t.app_status(us, app=us_target.argocd_app)}
+    last = statuses["us"] or statuses["eu"]
+    targets = [t.target_status(eu_target, statuses["eu"]), t.target_status(us_target, statuses["us"])]
+    return t.health_observed("prod", "v2", last, targets=targets)
+
+
+def test_a_stage_with_several_targets_passes_only_when_every_target_is_healthy():
+    f = flow(world(("v2", None), ("v1", None)), two_regions())
+    only_eu = f.decide(prod_observed(eu="healthy"))
+    assert texts(only_eu) == []
+    assert only_eu.reasons == ["prod/us (payments-prod-us): no observation at abc yet; waiting"]
+    waiting = f.decide(prod_observed(eu="healthy", us="progressing"))
+    assert waiting.reasons == ["prod/us (payments-prod-us): Progressing / Synced @abc; waiting"]
+    assert texts(f.decide(prod_observed(eu="healthy", us="healthy"))) == [
+        "hold: v2 is healthy in prod; promotion of payments complete"]
+    why = "prod/us (payments-prod-us) is Degraded at v2"
+    for observed_event in (prod_observed(eu="healthy", us="degraded"), prod_observed(us="degraded")):
+        assert texts(f.decide(observed_event)) == [
+            "roll back prod from v2 to v1 by merge request", f"fail: {why}; rolled back to v1"]
+
+
+def test_a_timeout_of_a_stage_with_several_targets_says_what_each_showed():
+    f = flow(world(("v2", None), ("v1", None)), two_regions())
+    observed_event = events.payload(prod_observed(eu="healthy"))
+    timeout = t.gate_timeout("prod", "v2", observed_event.status, targets=observed_event.targets)
+    assert texts(f.decide(timeout))[1] == (
+        "fail: prod not healthy at v2 within 300s (last: eu: Healthy / Synced @abc; "
+        "us: no observation at the expected revision); rolled back to v1")

@@ -1,12 +1,17 @@
 //! Health gates: what an observation means, what follows a healthy stage,
 //! and what a timeout does.
+//!
+//! A stage with several targets (one Argo CD application each) passes only
+//! when every target is Healthy and Synced at the gated commit; it waits
+//! while any target has no observation yet or is not there yet, and fails
+//! (rolling the whole stage back) as soon as any target fails, naming it.
 
 use super::{Flow, capability, with_digest};
 use crate::health::{degraded_resource, describe, is_healthy, paused_canary};
 use crate::history::rolled_back_version;
 use crate::{
-    Decision, GateTimeout, HealthObserved, HealthStatus, OperationPhase, PolicyError, Stage,
-    SyncStatus, World, actions,
+    AppStatus, Decision, GateTimeout, HealthObserved, HealthStatus, OperationPhase, PolicyError,
+    Stage, SyncStatus, Target, TargetStatus, World, actions,
 };
 
 /// What one health observation means for its gate.
@@ -46,10 +51,20 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
     /// observations at the gated commit or a descendant of it; this guard
     /// holds even when an observation slips through.
     pub fn off_version(&self, stage: &Stage, observed: &HealthObserved) -> Option<String> {
+        self.off_version_of(stage, &stage.name, observed)
+    }
+
+    /// [`Flow::off_version`], naming `who` (the stage, or one of its
+    /// targets) in the reason.
+    fn off_version_of(
+        &self,
+        stage: &Stage,
+        who: &str,
+        observed: &HealthObserved,
+    ) -> Option<String> {
         let Some(revision) = observed.status.revision.as_deref() else {
             return Some(format!(
-                "{}: Argo CD reports no synced revision yet; waiting for {}",
-                stage.name,
+                "{who}: Argo CD reports no synced revision yet; waiting for {}",
                 short(&observed.commit)
             ));
         };
@@ -59,15 +74,13 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
         match self.world.stage_version(&stage.name, Some(revision)) {
             Ok(version) if version == observed.version => None,
             Ok(version) => Some(format!(
-                "{}: Argo CD is at {} which holds {version}, not {} at {}; waiting",
-                stage.name,
+                "{who}: Argo CD is at {} which holds {version}, not {} at {}; waiting",
                 short(revision),
                 observed.version,
                 short(&observed.commit)
             )),
             Err(e) => Some(format!(
-                "{}: cannot tell which version revision {} holds ({e:?}); waiting",
-                stage.name,
+                "{who}: cannot tell which version revision {} holds ({e:?}); waiting",
                 short(revision)
             )),
         }
@@ -77,44 +90,25 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
     /// while the app is not Synced, or a sync is still running, its health
     /// describes the previous deployment, so it waits. `None` once synced.
     pub fn sync_verdict(&self, stage: &Stage, observed: &HealthObserved) -> Option<Verdict> {
-        let status = &observed.status;
-        let syncing = matches!(
-            status.operation_phase,
-            Some(OperationPhase::Running | OperationPhase::Terminating)
-        );
-        if status.sync == SyncStatus::Synced && !syncing {
-            return None;
-        }
-        if status.sync != SyncStatus::Synced
-            && matches!(
-                status.operation_phase,
-                Some(OperationPhase::Failed | OperationPhase::Error)
-            )
-        {
-            return Some(Verdict::Failed(format!(
-                "the sync of {} to {} failed: {}",
-                stage.name,
-                observed.version,
-                status
-                    .operation_message
-                    .as_deref()
-                    .unwrap_or("no message from Argo CD")
-            )));
-        }
-        Some(Verdict::Waiting(format!(
-            "{}: {}; waiting for the sync",
-            stage.name,
-            describe(status)
-        )))
+        sync_verdict_of(&stage.name, observed)
     }
 
     /// The reference verdict: first the sync rule ([`Flow::sync_verdict`]);
     /// then Degraded (the app or any resource) fails; Healthy passes;
     /// Progressing waits unless `progressing_is_waiting` is false; anything
     /// else (Suspended canary steps, Missing, Unknown) waits until the
-    /// gate's timeout.
+    /// gate's timeout. A stage with several targets is judged target by
+    /// target ([`Flow::targets_verdict`]).
     pub fn verdict(&self, stage: &Stage, observed: &HealthObserved) -> Verdict {
-        if let Some(verdict) = self.sync_verdict(stage, observed) {
+        if stage.targets.len() > 1 {
+            return self.targets_verdict(stage, observed);
+        }
+        self.verdict_of(&stage.name, observed)
+    }
+
+    /// [`Flow::verdict`] of one application's observation, naming `who`.
+    fn verdict_of(&self, who: &str, observed: &HealthObserved) -> Verdict {
+        if let Some(verdict) = sync_verdict_of(who, observed) {
             return verdict;
         }
         let status = &observed.status;
@@ -132,10 +126,7 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
                 })
                 .or_else(|| status.health_message.as_ref().map(|m| format!(" ({m})")))
                 .unwrap_or_default();
-            return Verdict::Failed(format!(
-                "{} is Degraded at {}{detail}",
-                stage.name, observed.version
-            ));
+            return Verdict::Failed(format!("{who} is Degraded at {}{detail}", observed.version));
         }
 
         if is_healthy(status) {
@@ -149,14 +140,57 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
             status.health != HealthStatus::Progressing || self.settings.progressing_is_waiting;
         if waiting {
             Verdict::Waiting(match paused_canary(status) {
-                Some(r) => format!("{}: canary {} paused ({seen}); waiting", stage.name, r.name),
-                None => format!("{}: {seen}; waiting", stage.name),
+                Some(r) => format!("{who}: canary {} paused ({seen}); waiting", r.name),
+                None => format!("{who}: {seen}; waiting"),
             })
         } else {
             Verdict::Failed(format!(
-                "{} is still Progressing and progressing_is_waiting is false",
-                stage.name
+                "{who} is still Progressing and progressing_is_waiting is false"
             ))
+        }
+    }
+
+    /// The verdict on a stage with several targets, from each target's
+    /// latest observation in `observed.targets`: the first target that
+    /// fails fails the stage (its reason names the target: `prod/us
+    /// (payments-prod-us) is Degraded at v2`); else the first that is not
+    /// there yet (no observation, another version, not synced, not healthy)
+    /// keeps it waiting; else every target is Healthy and Synced and the
+    /// stage passes, `seen` listing each.
+    pub fn targets_verdict(&self, stage: &Stage, observed: &HealthObserved) -> Verdict {
+        let mut waiting: Option<String> = None;
+        let mut seen: Vec<String> = Vec::new();
+        for target in &stage.targets {
+            let who = target_name(stage, target);
+            let verdict = match latest(&observed.targets, target) {
+                None => Verdict::Waiting(format!(
+                    "{who}: no observation at {} yet; waiting",
+                    short(&observed.commit)
+                )),
+                Some(status) => {
+                    let one = HealthObserved {
+                        status: status.clone(),
+                        ..observed.clone()
+                    };
+                    match self.off_version_of(stage, &who, &one) {
+                        Some(why) => Verdict::Waiting(why),
+                        None => self.verdict_of(&who, &one),
+                    }
+                }
+            };
+            match verdict {
+                Verdict::Failed(why) => return Verdict::Failed(why),
+                Verdict::Waiting(why) => {
+                    waiting.get_or_insert(why);
+                }
+                Verdict::Healthy { seen: s } => seen.push(format!("{}: {s}", short_name(target))),
+            }
+        }
+        match waiting {
+            Some(why) => Verdict::Waiting(why),
+            None => Verdict::Healthy {
+                seen: seen.join("; "),
+            },
         }
     }
 
@@ -165,7 +199,11 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
     /// the verdict.
     pub fn health_observed(&self, observed: &HealthObserved) -> Result<Decision, PolicyError> {
         let stage = self.stage(&observed.stage)?;
-        if let Some(why) = self.off_version(stage, observed) {
+        // A stage with several targets checks each target's observation in
+        // its verdict.
+        if stage.targets.len() <= 1
+            && let Some(why) = self.off_version(stage, observed)
+        {
             return Ok(actions::nothing(why));
         }
         let verdict = self.verdict(stage, observed);
@@ -238,10 +276,25 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
     /// A gate that ran out of time rolls its stage back and fails.
     pub fn gate_timeout(&self, timeout: &GateTimeout) -> Result<Decision, PolicyError> {
         let stage = self.stage(&timeout.stage)?;
-        let last = timeout.last_status.as_ref().map_or(
-            "no observation at the expected revision".to_string(),
-            describe,
-        );
+        let last = if stage.targets.len() > 1 {
+            stage
+                .targets
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}: {}",
+                        short_name(t),
+                        latest(&timeout.targets, t).map_or(NO_OBSERVATION.to_string(), describe)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            timeout
+                .last_status
+                .as_ref()
+                .map_or(NO_OBSERVATION.to_string(), describe)
+        };
         let why = format!(
             "{} not healthy at {} within {}s (last: {last})",
             stage.name,
@@ -249,6 +302,69 @@ impl<'a, W: World + ?Sized> Flow<'a, W> {
             timeout.elapsed / 1000
         );
         self.roll_back_and_fail(stage, &timeout.version, why)
+    }
+}
+
+/// What a timeout says of a target that never reported at the gated commit.
+const NO_OBSERVATION: &str = "no observation at the expected revision";
+
+/// The sync rule ([`Flow::sync_verdict`]) for one application's
+/// observation, naming `who`.
+fn sync_verdict_of(who: &str, observed: &HealthObserved) -> Option<Verdict> {
+    let status = &observed.status;
+    let syncing = matches!(
+        status.operation_phase,
+        Some(OperationPhase::Running | OperationPhase::Terminating)
+    );
+    if status.sync == SyncStatus::Synced && !syncing {
+        return None;
+    }
+    if status.sync != SyncStatus::Synced
+        && matches!(
+            status.operation_phase,
+            Some(OperationPhase::Failed | OperationPhase::Error)
+        )
+    {
+        return Some(Verdict::Failed(format!(
+            "the sync of {who} to {} failed: {}",
+            observed.version,
+            status
+                .operation_message
+                .as_deref()
+                .unwrap_or("no message from Argo CD")
+        )));
+    }
+    Some(Verdict::Waiting(format!(
+        "{who}: {}; waiting for the sync",
+        describe(status)
+    )))
+}
+
+/// The latest observation of `target` among `targets` (matched by label,
+/// else by application), if one arrived.
+fn latest<'t>(targets: &'t [TargetStatus], target: &Target) -> Option<&'t AppStatus> {
+    targets
+        .iter()
+        .find(|t| !target.label.is_empty() && t.label == target.label)
+        .or_else(|| targets.iter().find(|t| t.argocd_app == target.argocd_app))
+        .and_then(|t| t.status.as_ref())
+}
+
+/// How reasons name a target of `stage`: `prod/us (payments-prod-us)`.
+fn target_name(stage: &Stage, target: &Target) -> String {
+    if target.label.is_empty() {
+        format!("{} ({})", stage.name, target.argocd_app)
+    } else {
+        format!("{}/{} ({})", stage.name, target.label, target.argocd_app)
+    }
+}
+
+/// A target's label, or its application when it has none.
+fn short_name(target: &Target) -> &str {
+    if target.label.is_empty() {
+        &target.argocd_app
+    } else {
+        &target.label
     }
 }
 

@@ -510,3 +510,134 @@ fn a_rollback_goes_back_to_the_digest_deployed_with_the_good_version() {
         requested.actions
     );
 }
+
+/// The context with prod deployed in two regions, `eu` and `us`.
+fn two_regions() -> Context {
+    let mut ctx = ctx();
+    let prod = &mut ctx.stages[2];
+    prod.targets = ["eu", "us"]
+        .into_iter()
+        .map(|label| crate::Target {
+            label: label.into(),
+            file: format!("overlays/prod-{label}/values.yaml"),
+            field: "helm:image.tag".into(),
+            argocd_app: format!("payments-prod-{label}"),
+        })
+        .collect();
+    prod.argocd_app = "payments-prod-eu".into();
+    ctx
+}
+
+/// Prod at v2 observed: `eu` and `us` with their latest observation, if
+/// any; the event's own status is the last one given.
+fn prod_observed(eu: Option<HealthStatus>, us: Option<HealthStatus>) -> HealthObserved {
+    let target = |label: &str, health: Option<HealthStatus>| crate::TargetStatus {
+        label: label.into(),
+        argocd_app: format!("payments-prod-{label}"),
+        status: health.map(|h| app_status(&format!("payments-prod-{label}"), h)),
+    };
+    let targets = vec![target("eu", eu), target("us", us)];
+    let status = targets
+        .iter()
+        .rev()
+        .find_map(|t| t.status.clone())
+        .expect("one observation");
+    HealthObserved {
+        targets,
+        ..health_observed("prod", "v2", 1000, status)
+    }
+}
+
+#[test]
+fn a_stage_with_several_targets_passes_only_when_every_target_is_healthy() {
+    use HealthStatus::{Degraded, Healthy, Progressing};
+    let ctx = two_regions();
+    let w = world(&[("v2", None), ("v1", None)]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let prod = &ctx.stages[2];
+    let decide = |o: HealthObserved| flow.health_observed(&o).unwrap();
+
+    let only_eu = decide(prod_observed(Some(Healthy), None));
+    assert_eq!(only_eu.actions, []);
+    assert_eq!(
+        only_eu.reasons,
+        ["prod/us (payments-prod-us): no observation at abc yet; waiting"]
+    );
+    assert_eq!(
+        flow.verdict(prod, &prod_observed(Some(Healthy), Some(Progressing))),
+        Verdict::Waiting("prod/us (payments-prod-us): Progressing / Synced @abc; waiting".into())
+    );
+    assert_eq!(
+        flow.verdict(prod, &prod_observed(Some(Healthy), Some(Healthy))),
+        Verdict::Healthy {
+            seen: "eu: Healthy / Synced @abc; us: Healthy / Synced @abc".into()
+        }
+    );
+    assert_eq!(
+        decide(prod_observed(Some(Healthy), Some(Healthy))).actions,
+        [actions::hold(
+            "v2 is healthy in prod; promotion of payments complete"
+        )]
+    );
+
+    // One region degrading rolls the whole stage back, naming the region,
+    // even while the other has not reported yet.
+    let why = "prod/us (payments-prod-us) is Degraded at v2";
+    for observed in [
+        prod_observed(Some(Healthy), Some(Degraded)),
+        prod_observed(None, Some(Degraded)),
+    ] {
+        assert_eq!(
+            decide(observed).actions,
+            vec![
+                actions::rollback(
+                    "prod",
+                    "v1",
+                    "v2",
+                    Channel::MergeRequest(actions::mr_options(why, &[])),
+                    why
+                ),
+                actions::fail(format!("{why}; rolled back to v1")),
+            ]
+        );
+    }
+
+    // A target at another version's commit is not there yet.
+    let mut stale = prod_observed(Some(Healthy), Some(Degraded));
+    stale.targets[1].status.as_mut().expect("observed").revision = Some("older1234".into());
+    let mut w = world(&[("v2", None), ("v1", None)]);
+    w.versions.insert("prod".into(), "v1".into());
+    let flow = Flow::new(&ctx, &w, &s);
+    assert_eq!(
+        flow.verdict(prod, &stale),
+        Verdict::Waiting(
+            "prod/us (payments-prod-us): Argo CD is at older12 which holds v1, not v2 at abc; \
+             waiting"
+                .into()
+        )
+    );
+}
+
+#[test]
+fn a_timeout_of_a_stage_with_several_targets_says_what_each_showed() {
+    let ctx = two_regions();
+    let w = world(&[("v2", None), ("v1", None)]);
+    let s = settings();
+    let flow = Flow::new(&ctx, &w, &s);
+    let observed = prod_observed(Some(HealthStatus::Healthy), None);
+    let timeout = GateTimeout {
+        stage: "prod".into(),
+        version: "v2".into(),
+        commit: "abc".into(),
+        targets: observed.targets,
+        elapsed: 300_000,
+        last_status: Some(observed.status),
+    };
+    let why = "prod not healthy at v2 within 300s (last: eu: Healthy / Synced @abc; us: no \
+               observation at the expected revision)";
+    assert_eq!(
+        flow.gate_timeout(&timeout).unwrap().actions[1],
+        actions::fail(format!("{why}; rolled back to v1"))
+    );
+}

@@ -97,10 +97,18 @@ impl Resolver {
         let elapsed = h
             .elapsed
             .map_or_else(|| self.elapsed(&commit, now), |d| d.0);
-        let status = self.status(&format!("{field}.status"), &h.stage, h.status, now)?;
-        let label = format!("health-observed {} {}", h.stage, health_name(status.health));
+        let app = self.target_app(&field, &h.stage, h.target.as_deref())?;
+        let status = self.status(&format!("{field}.status"), &h.stage, &app, h.status, now)?;
+        let label = match &h.target {
+            Some(target) => format!(
+                "health-observed {} {target} {}",
+                h.stage,
+                health_name(status.health)
+            ),
+            None => format!("health-observed {} {}", h.stage, health_name(status.health)),
+        };
         let event = HealthObserved {
-            targets: self.targets(&h.stage, Some(&status), now),
+            targets: self.targets(&h.stage, Some((&app, &status)), now),
             stage: h.stage,
             version: h.version,
             commit,
@@ -128,12 +136,19 @@ impl Resolver {
                 .and_then(|app| self.world.observation(app, now))
                 .cloned(),
             Some(inline) => {
-                Some(self.status(&format!("{field}.last_status"), &t.stage, inline, now)?)
+                let app = self.argocd_app(&t.stage).unwrap_or_default().to_owned();
+                let field = format!("{field}.last_status");
+                Some(self.status(&field, &t.stage, &app, inline, now)?)
             }
         };
         let label = format!("gate-timeout {} {}", t.stage, t.version);
+        let first = self.argocd_app(&t.stage).unwrap_or_default().to_owned();
         let event = GateTimeout {
-            targets: self.targets(&t.stage, last_status.as_ref(), now),
+            targets: self.targets(
+                &t.stage,
+                last_status.as_ref().map(|s| (first.as_str(), s)),
+                now,
+            ),
             stage: t.stage,
             version: t.version,
             commit,
@@ -181,27 +196,70 @@ impl Resolver {
         Ok((Event::Reconcile(event), label))
     }
 
-    /// Every target of `stage` with its observation at `now`: the first
-    /// target (whose application is the stage's) has `first`, the others
-    /// the latest observation of their application in the `argocd` section.
-    fn targets(&self, stage: &str, first: Option<&AppStatus>, now: i64) -> Vec<TargetStatus> {
+    /// Every target of `stage` with its observation at `now`: the target
+    /// of application `given.0` has `given.1` (the event's own
+    /// observation), the others the latest observation of their
+    /// application in the `argocd` section.
+    fn targets(
+        &self,
+        stage: &str,
+        given: Option<(&str, &AppStatus)>,
+        now: i64,
+    ) -> Vec<TargetStatus> {
         let Some(stage) = self.context.stages.iter().find(|s| s.name == stage) else {
             return Vec::new();
         };
         stage
             .targets
             .iter()
-            .enumerate()
-            .map(|(i, t)| TargetStatus {
+            .map(|t| TargetStatus {
                 label: t.label.clone(),
                 argocd_app: t.argocd_app.clone(),
-                status: if i == 0 {
-                    first.cloned()
-                } else {
-                    self.world.observation(&t.argocd_app, now).cloned()
+                status: match given {
+                    Some((app, status)) if app == t.argocd_app || stage.targets.len() == 1 => {
+                        Some(status.clone())
+                    }
+                    _ => self.world.observation(&t.argocd_app, now).cloned(),
                 },
             })
             .collect()
+    }
+
+    /// The Argo CD application of `stage`'s target labelled `target`, or
+    /// of the stage (its first target) when none is named.
+    fn target_app(
+        &self,
+        field: &str,
+        stage: &str,
+        target: Option<&str>,
+    ) -> Result<String, Problem> {
+        let Some(label) = target else {
+            return Ok(self.argocd_app(stage).unwrap_or_default().to_owned());
+        };
+        let targets = self
+            .context
+            .stages
+            .iter()
+            .find(|s| s.name == stage)
+            .map(|s| s.targets.as_slice())
+            .unwrap_or_default();
+        targets
+            .iter()
+            .find(|t| t.label == label)
+            .map(|t| t.argocd_app.clone())
+            .ok_or_else(|| {
+                problem(
+                    format!("{field}.target"),
+                    format!(
+                        "stage {stage} has no target {label:?} (targets: {})",
+                        targets
+                            .iter()
+                            .map(|t| t.label.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
     }
 
     /// The commit of an event: as given, or the newest visible deployment
@@ -245,16 +303,16 @@ impl Resolver {
             .map_or(0, |d| u64::try_from(now - d.time).unwrap_or(0))
     }
 
-    /// A status reference resolved at `now`; `argocd` must have an
-    /// observation by then.
+    /// A status reference of application `app` of `stage` resolved at
+    /// `now`; `argocd` must have an observation by then.
     fn status(
         &self,
         field: &str,
         stage: &str,
+        app: &str,
         status: StatusRef,
         now: i64,
     ) -> Result<AppStatus, Problem> {
-        let app = self.argocd_app(stage).unwrap_or_default();
         match status {
             StatusRef::Inline(o) => Ok(self.observation(app, *o, now).1),
             StatusRef::Argocd if self.lone => Err(problem(

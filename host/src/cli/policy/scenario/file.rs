@@ -322,6 +322,10 @@ pub(super) struct HealthObservedFile {
     /// Defaults to the time since that commit.
     #[serde(default)]
     pub(super) elapsed: Option<DurationSpec>,
+    /// The label of the target whose observation this is (a stage with
+    /// several targets); defaults to the first target.
+    #[serde(default)]
+    pub(super) target: Option<String>,
     pub(super) status: StatusRef,
 }
 
