@@ -26,6 +26,7 @@ pub mod argocd;
 pub mod forge;
 pub mod git_http;
 pub mod prometheus;
+mod server;
 
 #[cfg(test)]
 mod tests {
