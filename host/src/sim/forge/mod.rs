@@ -31,7 +31,7 @@ pub(crate) use self::refs::CommitInfo;
 pub use self::repo::Strategy as MergeStrategy;
 pub(crate) use self::repo::{LandFailure, Landing, MergeFailure, Repo};
 pub(crate) use self::wire::{
-    now_rfc3339, p_bool, p_labels, p_str, page_params, params, query_all, with_page,
+    now_rfc3339, p_bool, p_labels, p_str, page_link, page_params, params, query_all,
 };
 use super::server::{self, Server};
 use crate::secret::Secret;

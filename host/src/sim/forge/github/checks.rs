@@ -186,10 +186,7 @@ pub(super) async fn create_status(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let p = match parse(&uri, &body) {
+    let p = match repo_params(&gh, &owner, &repo, &uri, &body) {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -38,10 +38,7 @@ pub(super) async fn branches(
     Path((owner, repo)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let p = match parse(&uri, &Bytes::new()) {
+    let p = match repo_params(&gh, &owner, &repo, &uri, &Bytes::new()) {
         Ok(p) => p,
         Err(r) => return r,
     };
