@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use baton::runtime::{Context, Limits, LoadedPolicy, PolicyRuntime, PolicySource, Stage};
@@ -76,6 +76,18 @@ pub fn git_with(dir: &Path, args: &[&str], input: GitInput<'_>) -> String {
 /// Runs `git args` hermetically in `dir` and returns its trimmed stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     git_with(dir, args, GitInput::default()).trim().to_owned()
+}
+
+/// A command's stdout as JSON; a test failure showing both streams when it
+/// is not JSON.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 /// Limits small enough that hostile policies fail fast.
