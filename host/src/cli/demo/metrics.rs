@@ -67,16 +67,7 @@ pub(super) async fn spawn_prometheus() -> Result<PromSimHandle, CommandError> {
 /// for a minute (as a controller's periodic reconciles do, only faster),
 /// so the gate keeps hearing from a baking stage.
 pub(super) fn argocd_script() -> Vec<HealthStep> {
-    let step = |health: &str, hold_ms| HealthStep {
-        health: health.into(),
-        message: None,
-        workload_health: None,
-        workload_message: None,
-        hold_ms,
-    };
-    std::iter::once(step("Progressing", 600))
-        .chain((0..60).map(|_| step("Healthy", 1000)))
-        .collect()
+    HealthStep::healthy_reports(600, 60)
 }
 
 /// The story: v1.0.1 to prod through three bakes, v1.0.2 rolled back by
