@@ -620,11 +620,7 @@ fn a_force_pushed_history_with_a_rewritten_trailer_is_found() {
         .args(["--", "main"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let yaml = std::fs::read_to_string(w.env.dir().join("baton.yaml")).unwrap();
     let yaml = yaml
         .lines()

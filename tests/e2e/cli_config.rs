@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::engine::env::assert_code;
 use crate::support::baton;
 
 /// The configuration contract from the engine issue, verbatim.
@@ -58,11 +59,7 @@ fn error(out: &std::process::Output) -> String {
 fn the_contract_example_checks_and_prints_resolved_stages() {
     let dir = tempfile::tempdir().unwrap();
     let out = check(dir.path(), EXAMPLE);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let text = String::from_utf8(out.stdout).unwrap();
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");

@@ -2,17 +2,8 @@
 
 use crate::policies;
 
-use crate::support::baton;
-
-fn json(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
+use crate::engine::env::assert_code;
+use crate::support::{baton, json};
 
 fn imports(report: &serde_json::Value) -> Vec<String> {
     report["imports"]
@@ -61,11 +52,7 @@ fn inspect_builtin_default_as_json() {
         .args(["policy", "inspect", "builtin:default", "--output", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let report = json(&out);
     assert_eq!(report["policy"], "builtin:default");
     assert_eq!(report["wit"]["version"], "0.2.0");
@@ -186,11 +173,7 @@ fn eval_new_version_commits_to_dev_and_awaits_health() {
         .args(["--output", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let report = json(&out);
     let actions = &report["outcome"]["decision"]["actions"];
     assert_eq!(
@@ -248,11 +231,7 @@ fn eval_answers_host_calls_from_the_script_and_names_a_missing_one() {
         .arg(&answers)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("1. roll back dev from v2 to v1 by direct commit\n"),

@@ -8,7 +8,8 @@ use std::process::Output;
 
 use crate::policies;
 
-use crate::support::baton;
+use crate::engine::env::{stderr, stdout};
+use crate::support::{baton, json};
 
 /// The default policy's scenario suite in the repository.
 fn default_suite() -> PathBuf {
@@ -21,24 +22,6 @@ fn suite_of(name: &str) -> PathBuf {
         .join("../policies")
         .join(name)
         .join("scenarios")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            stdout(out),
-            stderr(out)
-        )
-    })
 }
 
 /// Snapshot filters: temp dirs, digests, sizes, timings, WASI patch versions.

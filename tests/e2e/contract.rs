@@ -5,12 +5,12 @@
 //! included) reach a 0.2 policy from scenarios and scripts.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use baton::runtime::{ContractVersion, WIT_VERSION, WIT_VERSIONS};
 
+use crate::engine::env::{assert_code, stderr, stdout};
 use crate::policies;
-use crate::support::{baton, load, test_limits};
+use crate::support::{baton, json, load, test_limits};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -30,19 +30,6 @@ fn package_version(world: &Path) -> String {
     line.trim_start_matches("package baton:policy@")
         .trim_end_matches(';')
         .to_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -308,13 +295,7 @@ fn scenarios_script_metric_answers_by_promql_and_time() {
         .arg(&scenario)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_code(&out, 0);
     assert!(
         stdout(&out).contains("ok: 2 passed, 0 failed"),
         "{}",
@@ -544,13 +525,7 @@ fn a_record_with_nan_metric_answers_replays_identically() {
         .arg(&path)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_code(&out, 0);
     assert!(
         stdout(&out).ends_with("run r-nan: 1 decision identical\n"),
         "{}",

@@ -4,41 +4,22 @@
 use crate::policies;
 use baton::runtime::{
     Action, AppStatus, Channel, Context, Decision, Event, HealthObserved, HealthStatus,
-    LoadedPolicy, NewVersion, RecordedWorld, ResourceHealth, ScriptedAnswer, Stage, SyncStatus,
+    LoadedPolicy, NewVersion, RecordedWorld, ResourceHealth, ScriptedAnswer, SyncStatus,
 };
 use serde_json::json;
 
-use crate::support::{load, test_limits};
+use crate::support::{load, test_limits, three_stages};
 
 /// Sat 2024-06-15 12:00 at +01:00.
 const SATURDAY_NOON: i64 = 1_718_449_200_000;
 /// Tue 2024-06-11 10:00 at +01:00.
 const TUESDAY_TEN: i64 = 1_718_096_400_000;
 
-fn stage(name: &str, direct: bool) -> Stage {
-    Stage {
-        name: name.into(),
-        file: format!("overlays/{name}/payments/values.yaml"),
-        field: "helm:image.tag".into(),
-        argocd_app: format!("payments-{name}"),
-        direct_commit_allowed: direct,
-        auto_merge_allowed: false,
-        targets: Vec::new(),
-    }
-}
-
+/// The three stages with an hour's health wait.
 fn context(settings: serde_json::Value) -> Context {
     Context {
-        app: "payments".into(),
-        stages: vec![
-            stage("dev", true),
-            stage("staging", false),
-            stage("prod", false),
-        ],
-        settings: settings.to_string(),
-        run_id: "run-1".into(),
         max_health_wait: 3_600_000,
-        dry_run: false,
+        ..three_stages(settings.to_string())
     }
 }
 

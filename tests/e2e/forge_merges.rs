@@ -6,7 +6,7 @@
 //! GitHub's squash keeping a single commit's message, and its rebase
 //! replaying every commit with a new committer).
 
-use baton::capabilities::forge::{MrState, NewMergeRequest};
+use baton::capabilities::forge::{MergeRequest, MrState, NewMergeRequest};
 use baton::sim::forge::{MergeStrategy, SimMrState};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -44,15 +44,21 @@ fn branch(e: &forge_support::Env, branch: &str, tag: &str) -> String {
     sha
 }
 
-fn request(source: &str) -> NewMergeRequest {
-    NewMergeRequest {
+/// Opens the merge request from `source` into `main`, titled after it.
+async fn open(e: &forge_support::Env, source: &str) -> MergeRequest {
+    let request = NewMergeRequest {
         source_branch: source.into(),
         target_branch: "main".into(),
         title: format!("title of {source}"),
         description: "Baton-Run: r1".into(),
         labels: vec!["baton".into()],
         remove_source_branch: false,
-    }
+    };
+    e.forge
+        .create_or_reuse(&request)
+        .await
+        .unwrap_or_else(|err| panic!("open {source}: {err}"))
+        .merge_request
 }
 
 /// The merge endpoint of `number`, as a reviewer calls it.
@@ -67,18 +73,8 @@ async fn close_with_a_comment(kind: Kind) {
     let e = env(kind, Options::default()).await;
     branch(&e, "baton/payments/prod/v2", "2");
     branch(&e, "baton/payments/prod/v3", "3");
-    let old = e
-        .forge
-        .create_or_reuse(&request("baton/payments/prod/v2"))
-        .await
-        .expect("create v2")
-        .merge_request;
-    let new = e
-        .forge
-        .create_or_reuse(&request("baton/payments/prod/v3"))
-        .await
-        .expect("create v3")
-        .merge_request;
+    let old = open(&e, "baton/payments/prod/v2").await;
+    let new = open(&e, "baton/payments/prod/v3").await;
     let open = e.forge.list_open_into("main").await.expect("list");
     let mut numbers: Vec<u64> = open.iter().map(|m| m.iid).collect();
     numbers.sort_unstable();
@@ -150,12 +146,7 @@ async fn merged_by(
     )
     .await;
     let source = branch(&e, "baton/payments/staging/v2", "2");
-    let mr = e
-        .forge
-        .create_or_reuse(&request("baton/payments/staging/v2"))
-        .await
-        .expect("create")
-        .merge_request;
+    let mr = open(&e, "baton/payments/staging/v2").await;
     // An open request is found by its head.
     let open = e
         .forge
@@ -194,6 +185,14 @@ fn parents(e: &forge_support::Env, rev: &str) -> Vec<String> {
         .collect()
 }
 
+/// GitLab's own JSON of merge request !1.
+async fn gitlab_mr_1(e: &forge_support::Env) -> Value {
+    let path = "/projects/group%2Fenv-repo/merge_requests/1";
+    let (status, _, mr) = e.raw(Method::GET, path, None).await;
+    assert_eq!(status, 200, "{mr}");
+    mr
+}
+
 #[tokio::test]
 async fn gitlab_squash_is_titled_like_the_merge_request() {
     // Fast-forward method: the squash commit alone lands.
@@ -205,13 +204,7 @@ async fn gitlab_squash_is_titled_like_the_merge_request() {
     .await;
     assert_eq!(message(&e, &tip), "title of baton/payments/staging/v2");
     assert_eq!(parents(&e, &tip).len(), 1);
-    let (_, _, mr) = e
-        .raw(
-            Method::GET,
-            "/projects/group%2Fenv-repo/merge_requests/1",
-            None,
-        )
-        .await;
+    let mr = gitlab_mr_1(&e).await;
     assert_eq!(mr["squash_commit_sha"], json!(tip));
     assert_eq!(mr["merge_commit_sha"], Value::Null);
 
@@ -226,13 +219,7 @@ async fn gitlab_squash_is_titled_like_the_merge_request() {
     assert_eq!(two.len(), 2);
     assert_eq!(message(&e, &two[1]), "title of baton/payments/staging/v2");
     assert!(message(&e, &tip).ends_with("See merge request group/env-repo!1"));
-    let (_, _, mr) = e
-        .raw(
-            Method::GET,
-            "/projects/group%2Fenv-repo/merge_requests/1",
-            None,
-        )
-        .await;
+    let mr = gitlab_mr_1(&e).await;
     assert_eq!(mr["merge_commit_sha"], json!(tip));
     assert_eq!(mr["squash_commit_sha"], json!(two[1]));
 }

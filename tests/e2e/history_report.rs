@@ -151,11 +151,7 @@ fn the_html_report_shows_the_timeline_and_table_in_chromium() {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("<h1>Baton history of payments</h1>"), "{dom}");
     assert!(dom.contains("<svg id=\"timeline\""), "{dom}");
@@ -193,11 +189,7 @@ fn the_html_report_shows_the_timeline_and_table_in_chromium() {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // A rendered page, not a blank one: far more bytes than an empty PNG.

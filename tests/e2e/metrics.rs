@@ -242,16 +242,7 @@ fn expand(template: &str, stage: &str) -> String {
 /// After each sync Argo CD reports Healthy again every second (a real
 /// controller's reconciles, faster), so a baking gate hears from it.
 fn re_reports() -> Vec<HealthStep> {
-    let step = |health: &str, hold_ms| HealthStep {
-        health: health.into(),
-        message: None,
-        workload_health: None,
-        workload_message: None,
-        hold_ms,
-    };
-    std::iter::once(step("Progressing", 300))
-        .chain((0..50).map(|_| step("Healthy", 1000)))
-        .collect()
+    HealthStep::healthy_reports(300, 50)
 }
 
 /// An env running the SLO policy (8 s bake, checked every 2 s) against

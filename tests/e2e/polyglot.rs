@@ -14,11 +14,10 @@ use std::sync::{Mutex, OnceLock};
 
 use baton::runtime::{
     Action, Context, DecideError, Decided, Event, NewVersion, NoWorld, PolicyRuntime, PolicySource,
-    Stage,
 };
 use serde_json::Value;
 
-use crate::support::{baton, test_limits};
+use crate::support::{baton, context, stage, test_limits};
 
 use crate::engine::env::{APP, Env, Setup, assert_code, stdout};
 
@@ -167,24 +166,9 @@ fn ports_import_only_the_contract_and_name_their_language() {
     }
 }
 
-fn context(settings: &str) -> Context {
-    let stage = |name: &str, direct| Stage {
-        name: name.into(),
-        file: format!("overlays/{name}/payments/values.yaml"),
-        field: "helm:image.tag".into(),
-        argocd_app: format!("payments-{name}"),
-        direct_commit_allowed: direct,
-        auto_merge_allowed: false,
-        targets: Vec::new(),
-    };
-    Context {
-        app: "payments".into(),
-        stages: vec![stage("dev", true), stage("staging", false)],
-        settings: settings.into(),
-        run_id: "run-1".into(),
-        max_health_wait: 1_800_000,
-        dry_run: false,
-    }
+/// `payments` with dev and staging only.
+fn two_stages(settings: &str) -> Context {
+    context(vec![stage("dev", true), stage("staging", false)], settings)
 }
 
 fn misbehave(policy: &baton::runtime::LoadedPolicy, mode: &str) -> DecideError {
@@ -192,7 +176,7 @@ fn misbehave(policy: &baton::runtime::LoadedPolicy, mode: &str) -> DecideError {
         version: "v1.2.3".into(),
         digest: None,
     });
-    let ctx = context(&format!(r#"{{"mode":"{mode}"}}"#));
+    let ctx = two_stages(&format!(r#"{{"mode":"{mode}"}}"#));
     let (decided, _): (Decided, _) = policy.decide(Box::new(NoWorld), &ctx, &event);
     match decided.result {
         Err(e) => e,
@@ -209,23 +193,29 @@ fn hostile(lang: &str) -> Option<baton::runtime::LoadedPolicy> {
     )
 }
 
-#[test]
-fn hostile_python_is_contained_with_typed_errors() {
-    let Some(policy) = hostile("python") else {
-        return;
-    };
-    let err = misbehave(&policy, "loop");
+/// A loop runs out of fuel and an allocation past the memory limit is
+/// refused, with the limits of [`runtime`] named.
+fn assert_limits_hold(policy: &baton::runtime::LoadedPolicy) {
+    let err = misbehave(policy, "loop");
     assert!(
         matches!(err, DecideError::OutOfFuel { limit: 200_000_000 }),
         "{err}"
     );
-    match misbehave(&policy, "alloc") {
+    match misbehave(policy, "alloc") {
         DecideError::Memory { desired, limit } => {
             assert_eq!(limit, 64 << 20);
             assert!(desired > limit);
         }
         other => panic!("alloc: {other}"),
     }
+}
+
+#[test]
+fn hostile_python_is_contained_with_typed_errors() {
+    let Some(policy) = hostile("python") else {
+        return;
+    };
+    assert_limits_hold(&policy);
     // WASI is stubbed out at build time: the first socket or file call
     // traps inside the stub, before anything reaches the host.
     match misbehave(&policy, "socket") {
@@ -254,18 +244,7 @@ fn hostile_js_is_contained_with_typed_errors() {
     let Some(policy) = hostile("js") else {
         return;
     };
-    let err = misbehave(&policy, "loop");
-    assert!(
-        matches!(err, DecideError::OutOfFuel { limit: 200_000_000 }),
-        "{err}"
-    );
-    match misbehave(&policy, "alloc") {
-        DecideError::Memory { desired, limit } => {
-            assert_eq!(limit, 64 << 20);
-            assert!(desired > limit);
-        }
-        other => panic!("alloc: {other}"),
-    }
+    assert_limits_hold(&policy);
     // http is disabled at build time: a request traps in the component.
     assert!(
         matches!(misbehave(&policy, "fetch"), DecideError::Trap { .. }),
@@ -421,7 +400,7 @@ fn a_new_version_decides_the_same_in_every_language() {
     let rust = runtime()
         .load(&PolicySource::Builtin("default".into()), None)
         .unwrap();
-    let (expected, _) = rust.decide(Box::new(NoWorld), &context("{}"), &event);
+    let (expected, _) = rust.decide(Box::new(NoWorld), &two_stages("{}"), &event);
     let expected = expected.result.unwrap().unwrap();
     assert!(matches!(
         expected.actions.as_slice(),
@@ -429,7 +408,7 @@ fn a_new_version_decides_the_same_in_every_language() {
     ));
     for policy in [python, js] {
         let loaded = runtime().load(&PolicySource::File(policy), None).unwrap();
-        let (decided, _) = loaded.decide(Box::new(NoWorld), &context("{}"), &event);
+        let (decided, _) = loaded.decide(Box::new(NoWorld), &two_stages("{}"), &event);
         assert_eq!(decided.result.unwrap().unwrap(), expected);
     }
 }

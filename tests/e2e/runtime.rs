@@ -7,38 +7,11 @@ use crate::policies;
 use baton::config::{Guardrails, PromotionOrder};
 use baton::engine::guardrails;
 use baton::runtime::{
-    Action, Channel, Context, DecideError, Decided, Event, LoadError, NewVersion, NoWorld,
-    PolicyRuntime, PolicySource, Stage,
+    Action, Channel, DecideError, Decided, Event, LoadError, NewVersion, NoWorld, PolicyRuntime,
+    PolicySource,
 };
 
-use crate::support::{load, test_limits};
-
-fn stage(name: &str, direct: bool) -> Stage {
-    Stage {
-        name: name.into(),
-        file: format!("overlays/{name}/payments/values.yaml"),
-        field: "helm:image.tag".into(),
-        argocd_app: format!("payments-{name}"),
-        direct_commit_allowed: direct,
-        auto_merge_allowed: false,
-        targets: Vec::new(),
-    }
-}
-
-fn context(settings: &str) -> Context {
-    Context {
-        app: "payments".into(),
-        stages: vec![
-            stage("dev", true),
-            stage("staging", false),
-            stage("prod", false),
-        ],
-        settings: settings.into(),
-        run_id: "run-1".into(),
-        max_health_wait: 1_800_000,
-        dry_run: false,
-    }
-}
+use crate::support::{load, test_limits, three_stages};
 
 fn new_version() -> Event {
     Event::NewVersion(NewVersion {
@@ -53,7 +26,7 @@ fn misbehave(mode: &str) -> Decided {
 
 fn misbehave_with(mode: &str, limits: baton::runtime::Limits) -> Decided {
     let policy = load(policies::HOSTILE_MISBEHAVE_PATH, limits);
-    let ctx = context(&format!(r#"{{"mode":"{mode}"}}"#));
+    let ctx = three_stages(format!(r#"{{"mode":"{mode}"}}"#));
     policy.decide(Box::new(NoWorld), &ctx, &new_version()).0
 }
 
@@ -77,7 +50,7 @@ fn trap(decided: Decided) -> DecideError {
 #[test]
 fn default_policy_commits_a_new_version_to_dev_and_awaits_health() {
     let policy = load(policies::DEFAULT_PATH, test_limits());
-    let (decided, _) = policy.decide(Box::new(NoWorld), &context("{}"), &new_version());
+    let (decided, _) = policy.decide(Box::new(NoWorld), &three_stages("{}"), &new_version());
     let decision = decided.result.expect("no trap").expect("no policy error");
     match decision.actions.as_slice() {
         [Action::SetVersion(set), Action::AwaitHealth(wait)] => {
@@ -194,7 +167,7 @@ fn an_action_for_an_unknown_stage_is_refused() {
         max_health_wait: Duration::from_secs(1800),
         promotion_order: PromotionOrder::Strict,
     };
-    let refusal = guardrails::check(&decision, &context("{}"), &g).unwrap_err();
+    let refusal = guardrails::check(&decision, &three_stages("{}"), &g).unwrap_err();
     assert!(!refusal.is_guardrail());
     assert_eq!(
         refusal.to_string(),
@@ -299,6 +272,6 @@ fn compiled_policies_are_cached_by_digest() {
     assert!(second.from_cache);
     let cached: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(cached.len(), 1);
-    let (decided, _) = second.decide(Box::new(NoWorld), &context("{}"), &new_version());
+    let (decided, _) = second.decide(Box::new(NoWorld), &three_stages("{}"), &new_version());
     assert!(decided.result.unwrap().is_ok());
 }

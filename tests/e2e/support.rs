@@ -1,11 +1,12 @@
-//! Shared helpers: hermetic commands, runtimes with small limits.
+//! Shared helpers: hermetic commands, runtimes with small limits, the
+//! `payments` context the runtime-level tests hand to policies.
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use baton::runtime::{Limits, LoadedPolicy, PolicyRuntime, PolicySource};
+use baton::runtime::{Context, Limits, LoadedPolicy, PolicyRuntime, PolicySource, Stage};
 
 /// A `baton` command with a cleared environment and a temporary HOME, so
 /// nothing from the developer's machine leaks into a test.
@@ -77,6 +78,18 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     git_with(dir, args, GitInput::default()).trim().to_owned()
 }
 
+/// A command's stdout as JSON; a test failure showing both streams when it
+/// is not JSON.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 /// Limits small enough that hostile policies fail fast.
 pub fn test_limits() -> Limits {
     Limits {
@@ -92,4 +105,43 @@ pub fn load(path: &str, limits: Limits) -> LoadedPolicy {
     runtime
         .load(&PolicySource::File(path.into()), None)
         .expect("policy loads")
+}
+
+/// Stage `name` of `payments`: a Helm tag in its overlay, Argo CD app
+/// `payments-<name>`, direct commits when `direct`.
+pub fn stage(name: &str, direct: bool) -> Stage {
+    Stage {
+        name: name.into(),
+        file: format!("overlays/{name}/payments/values.yaml"),
+        field: "helm:image.tag".into(),
+        argocd_app: format!("payments-{name}"),
+        direct_commit_allowed: direct,
+        auto_merge_allowed: false,
+        targets: Vec::new(),
+    }
+}
+
+/// The context of run `run-1` of `payments` over `stages`, with the
+/// policy settings `settings` (JSON) and a 30-minute health wait.
+pub fn context(stages: Vec<Stage>, settings: impl Into<String>) -> Context {
+    Context {
+        app: "payments".into(),
+        stages,
+        settings: settings.into(),
+        run_id: "run-1".into(),
+        max_health_wait: 1_800_000,
+        dry_run: false,
+    }
+}
+
+/// [`context`] over dev (direct commits), staging and prod.
+pub fn three_stages(settings: impl Into<String>) -> Context {
+    context(
+        vec![
+            stage("dev", true),
+            stage("staging", false),
+            stage("prod", false),
+        ],
+        settings,
+    )
 }

@@ -6,4 +6,5 @@
 pub mod argocd;
 pub mod forge;
 pub mod git;
+mod http;
 pub mod metrics;

@@ -438,7 +438,7 @@ async fn demo(
         stack.gitlab.api_url()
     ));
     good_release(&d).await?;
-    bad_release(&d).await?;
+    bad_release(&d, "crash-loops", || ()).await?;
     d.status(8).await?;
     d.say(&format!(
         "\nDemo finished in {:.1}s: v1.0.1 is in prod; v1.0.2 was rolled back in dev.\n\
@@ -479,13 +479,16 @@ async fn good_release(d: &Demo) -> Result<(), CommandError> {
     expect(&r, Status::Held, "advance prod")
 }
 
-/// Steps 6 and 7: v1.0.2 crash-loops in dev, is rolled back, and the
-/// rollback commit is gated.
-async fn bad_release(d: &Demo) -> Result<(), CommandError> {
+/// Steps 6 and 7: v1.0.2, a build that `flaw` (`crash-loops`), fails in
+/// dev and is rolled back; `repaired` runs before the rollback commit is
+/// gated.
+async fn bad_release(d: &Demo, flaw: &str, repaired: impl FnOnce()) -> Result<(), CommandError> {
     let r = d
         .baton(
-            "6. App repo CI, tag v1.0.2 pushed: baton promote --app payments --tag v1.0.2 \
-             (this build crash-loops)",
+            &format!(
+                "6. App repo CI, tag v1.0.2 pushed: baton promote --app payments --tag v1.0.2 \
+                 (this build {flaw})"
+            ),
             Trigger::Promote {
                 tag: Some("v1.0.2".into()),
                 digest: None,
@@ -496,6 +499,7 @@ async fn bad_release(d: &Demo) -> Result<(), CommandError> {
     if !r.outcome.rolled_back {
         return Err(failed("demo: v1.0.2 failed but was not rolled back"));
     }
+    repaired();
     let r = d
         .baton(
             "7. Env repo CI, main changed (the rollback commit): baton advance --app payments",

@@ -9,10 +9,31 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
+    let mut total = Duration::ZERO;
+    for (n, unit) in units(text)? {
+        let step = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.checked_mul(60)?),
+            "h" => Duration::from_secs(n.checked_mul(3600)?),
+            "d" => Duration::from_secs(n.checked_mul(86_400)?),
+            _ => return None,
+        };
+        total = total.checked_add(step)?;
+    }
+    Some(total)
+}
+
+/// Splits `1h30m` into `[(1, "h"), (30, "m")]`: each run of digits with
+/// the letters after it. `None` for an empty text, one that does not start
+/// with a digit, or a number too large for `u64`. Which units exist, and
+/// what they are worth, is the caller's grammar (Prometheus also has `w`
+/// and `y`).
+pub(crate) fn units(text: &str) -> Option<Vec<(u64, &str)>> {
     if text.is_empty() {
         return None;
     }
-    let mut total = Duration::ZERO;
+    let mut out = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest
@@ -26,18 +47,10 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         let unit = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let step = match &rest[..unit] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60)?),
-            "h" => Duration::from_secs(n.checked_mul(3600)?),
-            "d" => Duration::from_secs(n.checked_mul(86_400)?),
-            _ => return None,
-        };
-        total = total.checked_add(step)?;
+        out.push((n, &rest[..unit]));
         rest = &rest[unit..];
     }
-    Some(total)
+    Some(out)
 }
 
 #[cfg(test)]
@@ -53,5 +66,15 @@ mod tests {
         assert_eq!(parse_duration(""), None);
         assert_eq!(parse_duration("half an hour"), None);
         assert_eq!(parse_duration("10x"), None);
+    }
+
+    #[test]
+    fn units_split_numbers_from_their_unit() {
+        assert_eq!(units("1h30m"), Some(vec![(1, "h"), (30, "m")]));
+        assert_eq!(units("250ms"), Some(vec![(250, "ms")]));
+        assert_eq!(units("10"), Some(vec![(10, "")]));
+        assert_eq!(units(""), None);
+        assert_eq!(units("m5"), None);
+        assert_eq!(units("99999999999999999999s"), None);
     }
 }

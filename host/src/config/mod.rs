@@ -21,6 +21,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use duration::parse_duration;
+pub(crate) use duration::units as duration_units;
 use raw::{RawApp, RawConfig};
 
 use crate::capabilities::git::{FieldSpec, Identity, StageField, ValueTemplate};

@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
+use super::server::{self, Server};
 use crate::secret::Secret;
 
 /// Largest request body accepted (a push pack).
@@ -35,57 +35,31 @@ pub struct GitHttpConfig {
 /// A running server; stops when dropped or on [`GitHttpHandle::shutdown`].
 #[derive(Debug)]
 pub struct GitHttpHandle {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    server: Server,
 }
 
 impl GitHttpHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:<port>`, without trailing slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Stops accepting connections.
     pub fn shutdown(mut self) {
-        self.stop_now();
-    }
-
-    fn stop_now(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-impl Drop for GitHttpHandle {
-    fn drop(&mut self) {
-        self.stop_now();
+        self.server.stop();
     }
 }
 
 /// Binds `127.0.0.1:0` and serves `config` on the current tokio runtime.
 pub async fn spawn(config: GitHttpConfig) -> std::io::Result<GitHttpHandle> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(config);
-    tokio::spawn(async move {
-        let server = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
-        if let Err(err) = server.await {
-            tracing::warn!(%err, "git http server stopped");
-        }
-    });
-    Ok(GitHttpHandle {
-        addr,
-        stop: Some(stop),
-    })
+    let (listener, _) = server::bind_loopback().await?;
+    let server = Server::start(listener, router(config), "git smart-HTTP")?;
+    Ok(GitHttpHandle { server })
 }
 
 /// Serves `config` on `listener` until the future is dropped (for a CLI).

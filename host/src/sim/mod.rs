@@ -19,13 +19,14 @@
 //! simulator speaks the upstream wire format with its own types, so a
 //! client bug cannot hide behind a simulator sharing it. Building without
 //! the feature (`cargo check -p baton --no-default-features`) proves the
-//! first half; the simulators' `use` lines (only `crate::secret` and
-//! `crate::time`) the second.
+//! first half; the simulators' `use` lines (only `crate::secret`,
+//! `crate::time` and the duration lexer of `crate::config`) the second.
 
 pub mod argocd;
 pub mod forge;
 pub mod git_http;
 pub mod prometheus;
+mod server;
 
 #[cfg(test)]
 mod tests {

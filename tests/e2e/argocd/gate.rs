@@ -224,11 +224,8 @@ async fn paused_canary_keeps_waiting_until_timeout() {
     let mut app: SimApp = fast_app("payments-dev");
     app.workload = WorkloadKind::Rollout;
     app.script = vec![HealthStep {
-        health: "Suspended".into(),
-        message: None,
-        workload_health: None,
         workload_message: Some("CanaryPauseStep".into()),
-        hold_ms: 0,
+        ..HealthStep::new("Suspended", 0)
     }];
     let sim = start(sim_config(&repo, vec![app])).await;
     let pushed_at = SystemTime::now();

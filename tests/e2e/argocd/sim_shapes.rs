@@ -114,11 +114,8 @@ async fn every_simulator_response_matches_swagger() {
     let mut canary = fast_app("payments-canary");
     canary.workload = WorkloadKind::Rollout;
     canary.script = vec![HealthStep {
-        health: "Suspended".into(),
-        message: None,
-        workload_health: None,
         workload_message: Some("CanaryPauseStep".into()),
-        hold_ms: 60_000,
+        ..HealthStep::new("Suspended", 60_000)
     }];
     let sim = start(sim_config(&repo, vec![dev, canary])).await;
     let base = sim.base_url();

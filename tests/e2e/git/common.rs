@@ -140,6 +140,18 @@ pub fn request(
     }
 }
 
+/// The write most tests make: `payments`' Helm tag of `stage` set to
+/// `version` by a commit on the branch.
+pub fn helm_write(stage: &str, version: &str) -> WriteRequest {
+    request(
+        "payments",
+        stage,
+        helm_stage(stage),
+        version,
+        Target::Branch,
+    )
+}
+
 /// A runtime plus a running smart-HTTP server over `root`.
 pub struct HttpServer {
     pub handle: GitHttpHandle,

@@ -20,10 +20,7 @@ fn file_url_write_commits_exact_bytes_with_trailers() {
     assert_eq!(repo.read_version("main", &dev).expect("reads"), "v1.2.2");
 
     let outcome = repo
-        .write_version(
-            &request("payments", "dev", dev.clone(), "v1.2.3", Target::Branch),
-            &settings(),
-        )
+        .write_version(&helm_write("dev", "v1.2.3"), &settings())
         .expect("writes");
     let WriteOutcome::Committed {
         sha,
@@ -68,16 +65,7 @@ fn same_version_is_a_no_op() {
     let before = git(&origin, &["rev-parse", "main"]);
     let mut repo = open(&file_url(&origin), None, &tmp.path().join("cache"));
     let outcome = repo
-        .write_version(
-            &request(
-                "payments",
-                "dev",
-                helm_stage("dev"),
-                "v1.2.2",
-                Target::Branch,
-            ),
-            &settings(),
-        )
+        .write_version(&helm_write("dev", "v1.2.2"), &settings())
         .expect("writes");
     assert_eq!(
         outcome,
@@ -96,7 +84,7 @@ fn history_and_last_good_skip_rolled_back_versions() {
     let mut repo = open(&file_url(&origin), None, &tmp.path().join("cache"));
     let dev = helm_stage("dev");
     let mut write = |version: &str, rollback_of: Option<&str>| {
-        let mut req = request("payments", "dev", dev.clone(), version, Target::Branch);
+        let mut req = helm_write("dev", version);
         req.provenance.rollback_of = rollback_of.map(str::to_owned);
         repo.write_version(&req, &settings()).expect("writes");
     };
@@ -105,17 +93,8 @@ fn history_and_last_good_skip_rolled_back_versions() {
     write("v1.3.0", Some("v1.4.0")); // v1.4.0 failed: rolled back
     // An unrelated stage's commit does not show up in dev's history.
     write("v1.5.0", None);
-    repo.write_version(
-        &request(
-            "payments",
-            "staging",
-            helm_stage("staging"),
-            "v1.3.0",
-            Target::Branch,
-        ),
-        &settings(),
-    )
-    .expect("writes");
+    repo.write_version(&helm_write("staging", "v1.3.0"), &settings())
+        .expect("writes");
 
     let history = repo.history("main", &dev, None).expect("history");
     let changes: Vec<(Option<&str>, Option<&str>)> = history
@@ -155,7 +134,7 @@ fn history_and_last_good_skip_rolled_back_versions() {
 
     // Roll v1.5.0 back too: now the current is v1.3.0; v1.4.0 and v1.5.0
     // were rolled back, so the last good is the seed's v1.2.2.
-    let mut req = request("payments", "dev", dev.clone(), "v1.3.0", Target::Branch);
+    let mut req = helm_write("dev", "v1.3.0");
     req.provenance.rollback_of = Some("v1.5.0".into());
     repo.write_version(&req, &settings()).expect("writes");
     let good = repo
@@ -276,13 +255,7 @@ fn diverged_merge_request_branch_is_refused() {
     let origin = standard_origin(tmp.path());
     let mut repo = open(&file_url(&origin), None, &tmp.path().join("cache"));
     // Someone pushed the branch name with a different value.
-    let mut req = request(
-        "payments",
-        "staging",
-        helm_stage("staging"),
-        "v9.9.9",
-        Target::Branch,
-    );
+    let mut req = helm_write("staging", "v9.9.9");
     req.target = Target::Branch;
     let WriteOutcome::Committed { sha, .. } =
         repo.write_version(&req, &settings()).expect("writes")
@@ -325,30 +298,12 @@ fn rejected_push_is_reapplied_on_the_new_tip() {
     let url = file_url(&origin);
     let mut a = open(&url, None, &tmp.path().join("a"));
     let mut b = open(&url, None, &tmp.path().join("b"));
-    a.write_version(
-        &request(
-            "payments",
-            "dev",
-            helm_stage("dev"),
-            "v2.0.0",
-            Target::Branch,
-        ),
-        &settings(),
-    )
-    .expect("a writes");
+    a.write_version(&helm_write("dev", "v2.0.0"), &settings())
+        .expect("a writes");
     // b's cache is stale: its first push is rejected, then it fetches and
     // re-applies on a's commit.
     let outcome = b
-        .write_version(
-            &request(
-                "payments",
-                "prod",
-                helm_stage("prod"),
-                "v1.9.0",
-                Target::Branch,
-            ),
-            &settings(),
-        )
+        .write_version(&helm_write("prod", "v1.9.0"), &settings())
         .expect("b writes");
     assert!(
         matches!(outcome, WriteOutcome::Committed { retries: 1, .. }),
@@ -379,16 +334,7 @@ fn later_open_fetches_into_the_same_cache() {
     drop(first);
     let mut writer = open(&url, None, &tmp.path().join("other"));
     writer
-        .write_version(
-            &request(
-                "payments",
-                "dev",
-                helm_stage("dev"),
-                "v3.0.0",
-                Target::Branch,
-            ),
-            &settings(),
-        )
+        .write_version(&helm_write("dev", "v3.0.0"), &settings())
         .expect("writes");
     let second = open(&url, None, &cache);
     assert_eq!(second.cache_dir(), dir);
@@ -407,17 +353,8 @@ fn shallow_cache_writes_and_deepens_for_history() {
     let origin = standard_origin(tmp.path());
     let url = file_url(&origin);
     let mut w = open(&url, None, &tmp.path().join("w"));
-    w.write_version(
-        &request(
-            "payments",
-            "dev",
-            helm_stage("dev"),
-            "v1.3.0",
-            Target::Branch,
-        ),
-        &settings(),
-    )
-    .expect("writes");
+    w.write_version(&helm_write("dev", "v1.3.0"), &settings())
+        .expect("writes");
     let source = RepoSource {
         url: url.clone(),
         token: None,
@@ -426,17 +363,8 @@ fn shallow_cache_writes_and_deepens_for_history() {
     options.shallow = true;
     let mut repo = EnvRepo::open(&source, &options).expect("opens");
     assert!(repo.cache_dir().join("shallow").exists());
-    repo.write_version(
-        &request(
-            "payments",
-            "dev",
-            helm_stage("dev"),
-            "v1.4.0",
-            Target::Branch,
-        ),
-        &settings(),
-    )
-    .expect("writes from a shallow cache");
+    repo.write_version(&helm_write("dev", "v1.4.0"), &settings())
+        .expect("writes from a shallow cache");
     let history = repo
         .history("main", &helm_stage("dev"), None)
         .expect("history");
@@ -453,16 +381,7 @@ fn smart_http_with_required_token() {
 
     let mut repo = open(&url, Some("s3cret-token"), &tmp.path().join("cache"));
     let outcome = repo
-        .write_version(
-            &request(
-                "payments",
-                "dev",
-                helm_stage("dev"),
-                "v1.2.3",
-                Target::Branch,
-            ),
-            &settings(),
-        )
+        .write_version(&helm_write("dev", "v1.2.3"), &settings())
         .expect("writes over http");
     assert!(matches!(outcome, WriteOutcome::Committed { .. }));
     assert!(
@@ -574,16 +493,7 @@ fn nothing_is_fetched_or_pushed_after_the_deadline() {
     let mut repo = open(&file_url(&origin), None, &tmp.path().join("cache"));
     repo.set_deadline(Deadline::at(std::time::Instant::now()));
     let err = repo
-        .write_version(
-            &request(
-                "payments",
-                "dev",
-                helm_stage("dev"),
-                "v1.2.3",
-                Target::Branch,
-            ),
-            &settings(),
-        )
+        .write_version(&helm_write("dev", "v1.2.3"), &settings())
         .expect_err("deadline passed");
     assert!(
         matches!(&err, WriteError::Transport { source, .. } if matches!(**source, TransportError::Deadline { .. })),
@@ -678,13 +588,7 @@ fn commit_message_template_is_configurable() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let origin = standard_origin(tmp.path());
     let mut repo = open(&file_url(&origin), None, &tmp.path().join("cache"));
-    let mut req = request(
-        "payments",
-        "dev",
-        helm_stage("dev"),
-        "v1.2.1",
-        Target::Branch,
-    );
+    let mut req = helm_write("dev", "v1.2.1");
     req.provenance.rollback_of = Some("v1.2.2".into());
     let settings = baton::capabilities::git::CommitSettings {
         template: "rollback {stage}({app}): {rollback_of} -> {version}".into(),

@@ -14,7 +14,8 @@ use super::error::{ClientBuildError, RequestError};
 use super::model::AppStatus;
 use super::stream::WatchStream;
 use super::tree::ResourceTree;
-use crate::retry::{self, Attempt, Deadline, Jitter, RetryPolicy};
+use crate::capabilities::http;
+use crate::retry::{self, Attempt, Deadline, RetryPolicy};
 use crate::secret::Secret;
 
 /// Connection settings for one Argo CD server.
@@ -72,12 +73,7 @@ impl ArgoCdConfig {
     /// The retry policy of every request: `max_retries` after the first
     /// attempt, delays doubling from `initial_backoff` up to `max_backoff`.
     pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            attempts: self.max_retries.saturating_add(1),
-            base: self.initial_backoff,
-            cap: self.max_backoff,
-            jitter: Jitter::None,
-        }
+        http::backoff(self.max_retries, self.initial_backoff, self.max_backoff)
     }
 }
 
@@ -124,25 +120,21 @@ pub struct ArgoCdClient {
 impl ArgoCdClient {
     /// Builds the client; fails on a malformed base URL or TLS setup error.
     pub fn new(mut config: ArgoCdConfig) -> Result<Self, ClientBuildError> {
-        let trimmed = config.base_url.trim_end_matches('/').to_owned();
-        if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) {
+        let Some(base_url) = http::base_url(&config.base_url) else {
             return Err(ClientBuildError::BaseUrl {
                 base_url: config.base_url,
             });
-        }
-        config.base_url = trimmed;
+        };
+        config.base_url = base_url;
         if config.insecure_skip_verify {
             tracing::warn!(base_url = %config.base_url, "TLS certificate verification is disabled for Argo CD");
         }
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(config.connect_timeout)
-            .danger_accept_invalid_certs(config.insecure_skip_verify)
-            .build()
-            .map_err(|source| ClientBuildError::Http {
+        let http = http::client(config.connect_timeout, config.insecure_skip_verify).map_err(
+            |source| ClientBuildError::Http {
                 base_url: config.base_url.clone(),
                 source,
-            })?;
+            },
+        )?;
         Ok(Self { http, config })
     }
 

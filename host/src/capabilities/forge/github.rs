@@ -16,13 +16,13 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Forge;
 use super::error::ForgeError;
-use super::http::{HttpConfig, Reply, Transport};
+use super::http::{HttpConfig, Reply, Transport, token_from_env};
 use super::model::{
     MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened, Review, ReviewApproval,
     normalize_time,
 };
+use super::{Forge, reuse};
 use crate::secret::Secret;
 
 mod merge;
@@ -225,10 +225,7 @@ impl GitHub {
 
     /// A client reading the token from the variable the config names.
     pub fn from_env(config: GitHubConfig) -> Result<Self, ForgeError> {
-        let token =
-            Secret::from_env(&config.token_env).ok_or_else(|| ForgeError::MissingToken {
-                token_env: config.token_env.clone(),
-            })?;
+        let token = token_from_env(&config.token_env)?;
         Self::new(config, token)
     }
 
@@ -256,10 +253,7 @@ impl GitHub {
     }
 
     fn pull(reply: Reply, ok: StatusCode) -> Result<MergeRequest, ForgeError> {
-        if reply.status != ok {
-            return Err(reply.into_error());
-        }
-        Ok(reply.json::<ApiPull>()?.into())
+        Ok(reply.expect_json::<ApiPull>(ok)?.into())
     }
 
     async fn add_labels(&self, number: u64, labels: &[String]) -> Result<Vec<String>, ForgeError> {
@@ -267,11 +261,8 @@ impl GitHub {
         let reply = self
             .send(Method::POST, url, Some(json!({ "labels": labels })))
             .await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
         Ok(reply
-            .json::<Vec<ApiLabel>>()?
+            .expect_json::<Vec<ApiLabel>>(StatusCode::OK)?
             .into_iter()
             .map(|l| l.name)
             .collect())
@@ -279,27 +270,13 @@ impl GitHub {
 
     /// Every pull request of a list call, following the pages.
     async fn all_pages(&self, url: Url) -> Result<Vec<MergeRequest>, ForgeError> {
-        let mut all = Vec::new();
-        let mut next = Some(url);
-        // Bounded: a server that keeps sending `next` cannot loop us forever.
-        for _ in 0..1000 {
-            let Some(url) = next.take() else { break };
-            let reply = self.send(Method::GET, url, None).await?;
-            if reply.status != StatusCode::OK {
-                return Err(reply.into_error());
-            }
-            all.extend(
-                reply
-                    .json::<Vec<ApiPull>>()?
-                    .into_iter()
-                    .map(MergeRequest::from),
-            );
-            next = reply.next_page();
-        }
-        Ok(all)
+        let pulls = self.http.all_pages::<ApiPull>(url).await?;
+        Ok(pulls.into_iter().map(MergeRequest::from).collect())
     }
 
-    async fn reuse(
+    /// The open pull request GitHub's 422 says exists for the request's
+    /// head, reused.
+    async fn reuse_existing(
         &self,
         request: &NewMergeRequest,
         message: String,
@@ -317,19 +294,7 @@ impl GitHub {
             });
         };
         tracing::info!(number = existing.iid, source_branch = %request.source_branch, "reusing the open pull request");
-        if existing.description == request.description {
-            return Ok(Opened {
-                merge_request: existing,
-                reused: true,
-            });
-        }
-        let updated = self
-            .update_description(existing.iid, &request.description)
-            .await?;
-        Ok(Opened {
-            merge_request: updated,
-            reused: true,
-        })
+        reuse(self, existing, request).await
     }
 }
 
@@ -348,7 +313,7 @@ impl Forge for GitHub {
         if reply.status == StatusCode::UNPROCESSABLE_ENTITY {
             let message = reply.message();
             if message.contains("A pull request already exists for") {
-                return self.reuse(request, message).await;
+                return self.reuse_existing(request, message).await;
             }
             return Err(reply.into_error());
         }
@@ -431,12 +396,9 @@ impl Forge for GitHub {
     /// conversation is its issue's.
     async fn comment(&self, iid: u64, body: &str) -> Result<(), ForgeError> {
         let url = self.repo_url(&["issues", &iid.to_string(), "comments"]);
-        let reply = self
-            .send(Method::POST, url, Some(json!({ "body": body })))
-            .await?;
-        if reply.status != StatusCode::CREATED {
-            return Err(reply.into_error());
-        }
+        self.send(Method::POST, url, Some(json!({ "body": body })))
+            .await?
+            .expect(StatusCode::CREATED)?;
         Ok(())
     }
 
@@ -463,11 +425,8 @@ impl Forge for GitHub {
             .append_pair("direction", "desc")
             .append_pair("per_page", "100");
         let reply = self.send(Method::GET, url, None).await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
         Ok(reply
-            .json::<Vec<ApiPull>>()?
+            .expect_json::<Vec<ApiPull>>(StatusCode::OK)?
             .into_iter()
             .map(MergeRequest::from)
             .filter(|mr| mr.state == MrState::Merged)
@@ -486,25 +445,14 @@ impl Forge for GitHub {
 
     async fn review(&self, iid: u64) -> Result<Review, ForgeError> {
         let url = self.repo_url(&["pulls", &iid.to_string()]);
-        let reply = self.send(Method::GET, url, None).await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
-        let pr: ApiMerged = reply.json()?;
+        let pr: ApiMerged = self
+            .send(Method::GET, url, None)
+            .await?
+            .expect_json(StatusCode::OK)?;
         let mut url = self.repo_url(&["pulls", &iid.to_string(), "reviews"]);
         url.query_pairs_mut()
             .append_pair("per_page", &self.page_size.to_string());
-        let mut reviews = Vec::new();
-        let mut next = Some(url);
-        for _ in 0..1000 {
-            let Some(url) = next.take() else { break };
-            let reply = self.send(Method::GET, url, None).await?;
-            if reply.status != StatusCode::OK {
-                return Err(reply.into_error());
-            }
-            reviews.extend(reply.json::<Vec<ApiReview>>()?);
-            next = reply.next_page();
-        }
+        let reviews = self.http.all_pages::<ApiReview>(url).await?;
         Ok(Review {
             web_url: pr.html_url,
             merged_by: pr.merged_by.map(|u| u.login),

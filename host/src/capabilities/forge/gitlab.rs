@@ -7,13 +7,13 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Forge;
 use super::error::ForgeError;
-use super::http::{HttpConfig, Reply, Transport};
+use super::http::{HttpConfig, Reply, Transport, token_from_env};
 use super::model::{
     MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened, Review, ReviewApproval,
     normalize_time,
 };
+use super::{Forge, reuse};
 use crate::secret::Secret;
 
 /// Which header carries the GitLab token.
@@ -148,19 +148,15 @@ impl From<ApiMr> for MergeRequest {
 impl GitLab {
     /// Who merged `iid` and who approved it.
     async fn merged_and_approvals(&self, iid: u64) -> Result<Review, ForgeError> {
-        let reply = self
+        let mr: ApiMerged = self
             .send(Method::GET, self.mr_url(&[&iid.to_string()]), None)
-            .await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
-        let mr: ApiMerged = reply.json()?;
+            .await?
+            .expect_json(StatusCode::OK)?;
         let url = self.mr_url(&[&iid.to_string(), "approvals"]);
-        let reply = self.send(Method::GET, url, None).await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
-        let approvals: ApiApprovals = reply.json()?;
+        let approvals: ApiApprovals = self
+            .send(Method::GET, url, None)
+            .await?
+            .expect_json(StatusCode::OK)?;
         Ok(Review {
             web_url: mr.web_url,
             merged_by: mr.merge_user.or(mr.merged_by).map(|u| u.username),
@@ -213,10 +209,7 @@ impl GitLab {
 
     /// A client reading the token from the variable the config names.
     pub fn from_env(config: GitLabConfig) -> Result<Self, ForgeError> {
-        let token =
-            Secret::from_env(&config.token_env).ok_or_else(|| ForgeError::MissingToken {
-                token_env: config.token_env.clone(),
-            })?;
+        let token = token_from_env(&config.token_env)?;
         Self::new(config, token)
     }
 
@@ -243,24 +236,8 @@ impl GitLab {
 
     /// Every merge request of a list call, following the pages.
     async fn all_pages(&self, url: Url) -> Result<Vec<MergeRequest>, ForgeError> {
-        let mut all = Vec::new();
-        let mut next = Some(url);
-        // Bounded: a server that keeps sending `next` cannot loop us forever.
-        for _ in 0..1000 {
-            let Some(url) = next.take() else { break };
-            let reply = self.send(Method::GET, url, None).await?;
-            if reply.status != StatusCode::OK {
-                return Err(reply.into_error());
-            }
-            all.extend(
-                reply
-                    .json::<Vec<ApiMr>>()?
-                    .into_iter()
-                    .map(MergeRequest::from),
-            );
-            next = reply.next_page();
-        }
-        Ok(all)
+        let mrs = self.http.all_pages::<ApiMr>(url).await?;
+        Ok(mrs.into_iter().map(MergeRequest::from).collect())
     }
 
     async fn send(
@@ -273,26 +250,7 @@ impl GitLab {
     }
 
     fn expect_mr(reply: Reply, ok: StatusCode) -> Result<MergeRequest, ForgeError> {
-        if reply.status != ok {
-            return Err(reply.into_error());
-        }
-        Ok(reply.json::<ApiMr>()?.into())
-    }
-
-    /// Reuses MR `iid` named by a 409, updating its description if needed.
-    async fn reuse(&self, iid: u64, request: &NewMergeRequest) -> Result<Opened, ForgeError> {
-        let existing = self.get(iid).await?;
-        if existing.description == request.description {
-            return Ok(Opened {
-                merge_request: existing,
-                reused: true,
-            });
-        }
-        let updated = self.update_description(iid, &request.description).await?;
-        Ok(Opened {
-            merge_request: updated,
-            reused: true,
-        })
+        Ok(reply.expect_json::<ApiMr>(ok)?.into())
     }
 }
 
@@ -324,7 +282,9 @@ impl Forge for GitLab {
                 return Err(reply.into_error());
             };
             tracing::info!(iid, source_branch = %request.source_branch, "reusing the open merge request");
-            return self.reuse(iid, request).await;
+            // The MR `iid` named by the 409.
+            let existing = self.get(iid).await?;
+            return reuse(self, existing, request).await;
         }
         let merge_request = Self::expect_mr(reply, StatusCode::CREATED)?;
         Ok(Opened {
@@ -412,12 +372,9 @@ impl Forge for GitLab {
     /// `POST …/merge_requests/:iid/notes`.
     async fn comment(&self, iid: u64, body: &str) -> Result<(), ForgeError> {
         let url = self.mr_url(&[&iid.to_string(), "notes"]);
-        let reply = self
-            .send(Method::POST, url, Some(json!({ "body": body })))
-            .await?;
-        if reply.status != StatusCode::CREATED {
-            return Err(reply.into_error());
-        }
+        self.send(Method::POST, url, Some(json!({ "body": body })))
+            .await?
+            .expect(StatusCode::CREATED)?;
         Ok(())
     }
 
@@ -441,11 +398,8 @@ impl Forge for GitLab {
             .append_pair("target_branch", target_branch)
             .append_pair("per_page", "100");
         let reply = self.send(Method::GET, url, None).await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
         Ok(reply
-            .json::<Vec<ApiMr>>()?
+            .expect_json::<Vec<ApiMr>>(StatusCode::OK)?
             .into_iter()
             .map(MergeRequest::from)
             .collect())

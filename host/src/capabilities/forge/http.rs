@@ -17,6 +17,9 @@ use crate::secret::Secret;
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// The most pages one list call follows.
+const MAX_PAGES: usize = 1000;
+
 /// Timeouts and retry bounds for forge calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
@@ -75,6 +78,21 @@ impl Reply {
             url: self.url.to_string(),
             source,
         })
+    }
+
+    /// The reply itself when its status is `ok`, else the generic error.
+    pub fn expect(self, ok: StatusCode) -> Result<Self, ForgeError> {
+        if self.status == ok {
+            Ok(self)
+        } else {
+            Err(self.into_error())
+        }
+    }
+
+    /// The body parsed as `T` when the status is `ok`, else the generic
+    /// error.
+    pub fn expect_json<T: DeserializeOwned>(self, ok: StatusCode) -> Result<T, ForgeError> {
+        self.expect(ok)?.json()
     }
 
     /// The forge's error text: GitLab `message` (string, list or field map)
@@ -180,6 +198,13 @@ fn flatten(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// The token in the variable `token_env`, or the error naming it.
+pub(crate) fn token_from_env(token_env: &str) -> Result<Secret, ForgeError> {
+    Secret::from_env(token_env).ok_or_else(|| ForgeError::MissingToken {
+        token_env: token_env.to_owned(),
+    })
+}
+
 /// One authenticated client for one forge API.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
@@ -226,6 +251,22 @@ impl Transport {
             token,
             token_env,
         })
+    }
+
+    /// Every item of a list call starting at `url`, following the pages
+    /// (`Link: rel="next"` or `X-Next-Page`).
+    pub async fn all_pages<T: DeserializeOwned>(&self, url: Url) -> Result<Vec<T>, ForgeError> {
+        let mut all = Vec::new();
+        let mut next = Some(url);
+        // Bounded: a server that keeps sending `next` cannot loop us forever.
+        for _ in 0..MAX_PAGES {
+            let Some(url) = next.take() else { break };
+            let reply = self.send(Method::GET, url, None).await?;
+            let reply = reply.expect(StatusCode::OK)?;
+            all.extend(reply.json::<Vec<T>>()?);
+            next = reply.next_page();
+        }
+        Ok(all)
     }
 
     /// Sends one request, retrying 5xx and connection errors; maps 401.

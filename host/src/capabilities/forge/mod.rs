@@ -102,3 +102,24 @@ pub trait Forge: Send + Sync {
     /// it to the default branch (or open ones whose head it is).
     async fn merge_requests_of_commit(&self, sha: &str) -> Result<Vec<MergeRequest>, ForgeError>;
 }
+
+/// An open merge request reused for `request` (the forge said one exists
+/// for its source branch): as it stands when its description already
+/// matches, else with the description updated.
+pub(crate) async fn reuse<F: Forge + ?Sized>(
+    forge: &F,
+    existing: MergeRequest,
+    request: &NewMergeRequest,
+) -> Result<Opened, ForgeError> {
+    let merge_request = if existing.description == request.description {
+        existing
+    } else {
+        forge
+            .update_description(existing.iid, &request.description)
+            .await?
+    };
+    Ok(Opened {
+        merge_request,
+        reused: true,
+    })
+}

@@ -17,7 +17,8 @@ use reqwest::{RequestBuilder, StatusCode};
 use super::error::{ClientBuildError, QueryError};
 use super::wire::{self, Envelope, Unusable};
 use super::{Sample, Series};
-use crate::retry::{self, Attempt, Deadline, Jitter, RetryPolicy};
+use crate::capabilities::http;
+use crate::retry::{self, Attempt, Deadline, RetryPolicy};
 use crate::secret::Secret;
 
 /// Parameters longer than this go in a POST body instead of the URL.
@@ -73,12 +74,7 @@ impl PrometheusConfig {
 
     /// The retry policy of every query.
     pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            attempts: self.max_retries.saturating_add(1),
-            base: self.initial_backoff,
-            cap: self.max_backoff,
-            jitter: Jitter::None,
-        }
+        http::backoff(self.max_retries, self.initial_backoff, self.max_backoff)
     }
 }
 
@@ -106,21 +102,18 @@ type Answer = Result<(StatusCode, Vec<u8>), reqwest::Error>;
 impl PrometheusClient {
     /// Builds the client; fails on a malformed base URL or TLS setup error.
     pub fn new(mut config: PrometheusConfig) -> Result<Self, ClientBuildError> {
-        let trimmed = config.base_url.trim_end_matches('/').to_owned();
-        if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) {
+        let Some(base_url) = http::base_url(&config.base_url) else {
             return Err(ClientBuildError::BaseUrl {
                 base_url: config.base_url,
             });
-        }
-        config.base_url = trimmed;
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|source| ClientBuildError::Http {
+        };
+        config.base_url = base_url;
+        let http = http::client(config.connect_timeout, false).map_err(|source| {
+            ClientBuildError::Http {
                 base_url: config.base_url.clone(),
                 source,
-            })?;
+            }
+        })?;
         Ok(Self { http, config })
     }
 

@@ -7,11 +7,9 @@
 
 use std::time::Instant;
 
-use super::{APP, Demo, STAGES, Stack, expect, failed, good_release};
+use super::{APP, Demo, STAGES, Stack, bad_release, failed, good_release};
 use crate::cli::error::CommandError;
 use crate::cli::output::OutputFormat;
-use crate::engine::Trigger;
-use crate::engine::audit::Status;
 use crate::sim::argocd::HealthStep;
 use crate::sim::prometheus::{self as prometheus_sim, PromSimConfig, PromSimHandle, SimAnswer};
 
@@ -67,16 +65,7 @@ pub(super) async fn spawn_prometheus() -> Result<PromSimHandle, CommandError> {
 /// for a minute (as a controller's periodic reconciles do, only faster),
 /// so the gate keeps hearing from a baking stage.
 pub(super) fn argocd_script() -> Vec<HealthStep> {
-    let step = |health: &str, hold_ms| HealthStep {
-        health: health.into(),
-        message: None,
-        workload_health: None,
-        workload_message: None,
-        hold_ms,
-    };
-    std::iter::once(step("Progressing", 600))
-        .chain((0..60).map(|_| step("Healthy", 1000)))
-        .collect()
+    HealthStep::healthy_reports(600, 60)
 }
 
 /// The story: v1.0.1 to prod through three bakes, v1.0.2 rolled back by
@@ -123,28 +112,8 @@ pub(super) async fn demo(
 async fn slo_release(d: &Demo, prometheus: &PromSimHandle) -> Result<(), CommandError> {
     let dev_errors = query(ERROR_RATIO, "dev");
     prometheus.set(&dev_errors, SimAnswer::value(BAD_ERROR_RATIO));
-    let r = d
-        .baton(
-            "6. App repo CI, tag v1.0.2 pushed: baton promote --app payments --tag v1.0.2 \
-             (this build fails a quarter of its requests)",
-            Trigger::Promote {
-                tag: Some("v1.0.2".into()),
-                digest: None,
-            },
-        )
-        .await?;
-    expect(&r, Status::Failed, "promote v1.0.2")?;
-    if !r.outcome.rolled_back {
-        return Err(failed(
-            "demo: v1.0.2 failed its bake but was not rolled back",
-        ));
-    }
-    prometheus.set(&dev_errors, SimAnswer::value(HEALTHY_ERROR_RATIO));
-    let r = d
-        .baton(
-            "7. Env repo CI, main changed (the rollback commit): baton advance --app payments",
-            Trigger::Advance { since: None },
-        )
-        .await?;
-    expect(&r, Status::Held, "advance after the rollback")
+    bad_release(d, "fails a quarter of its requests", || {
+        prometheus.set(&dev_errors, SimAnswer::value(HEALTHY_ERROR_RATIO));
+    })
+    .await
 }

@@ -6,15 +6,6 @@
 use crate::runtime::bindings::v0_1::baton::policy::types as old;
 use crate::runtime::bindings::v0_2::baton::policy::types as new;
 
-impl From<new::Trailer> for old::Trailer {
-    fn from(t: new::Trailer) -> Self {
-        Self {
-            key: t.key,
-            value: t.value,
-        }
-    }
-}
-
 impl From<new::Deployment> for old::Deployment {
     fn from(d: new::Deployment) -> Self {
         Self {
@@ -25,71 +16,6 @@ impl From<new::Deployment> for old::Deployment {
             to_version: d.to_version,
             subject: d.subject,
             trailers: d.trailers.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-impl From<new::HealthStatus> for old::HealthStatus {
-    fn from(h: new::HealthStatus) -> Self {
-        match h {
-            new::HealthStatus::Healthy => Self::Healthy,
-            new::HealthStatus::Progressing => Self::Progressing,
-            new::HealthStatus::Degraded => Self::Degraded,
-            new::HealthStatus::Suspended => Self::Suspended,
-            new::HealthStatus::Missing => Self::Missing,
-            new::HealthStatus::Unknown => Self::Unknown,
-        }
-    }
-}
-
-impl From<new::SyncStatus> for old::SyncStatus {
-    fn from(s: new::SyncStatus) -> Self {
-        match s {
-            new::SyncStatus::Synced => Self::Synced,
-            new::SyncStatus::OutOfSync => Self::OutOfSync,
-            new::SyncStatus::Unknown => Self::Unknown,
-        }
-    }
-}
-
-impl From<new::OperationPhase> for old::OperationPhase {
-    fn from(p: new::OperationPhase) -> Self {
-        match p {
-            new::OperationPhase::Running => Self::Running,
-            new::OperationPhase::Terminating => Self::Terminating,
-            new::OperationPhase::Failed => Self::Failed,
-            new::OperationPhase::Error => Self::Error,
-            new::OperationPhase::Succeeded => Self::Succeeded,
-        }
-    }
-}
-
-impl From<new::ResourceHealth> for old::ResourceHealth {
-    fn from(r: new::ResourceHealth) -> Self {
-        Self {
-            group: r.group,
-            kind: r.kind,
-            namespace: r.namespace,
-            name: r.name,
-            health: r.health.map(Into::into),
-            message: r.message,
-            sync: r.sync.into(),
-        }
-    }
-}
-
-impl From<new::AppStatus> for old::AppStatus {
-    fn from(s: new::AppStatus) -> Self {
-        Self {
-            app: s.app,
-            health: s.health.into(),
-            health_message: s.health_message,
-            sync: s.sync.into(),
-            revision: s.revision,
-            operation_phase: s.operation_phase.map(Into::into),
-            operation_message: s.operation_message,
-            reconciled_at: s.reconciled_at,
-            resources: s.resources.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -11,13 +11,15 @@
 //!   and projected down for the policy ([`host`]), so a record of a call
 //!   does not depend on the policy's version;
 //! - decisions, errors and metadata are lifted with the new fields empty
-//!   ([`up`]);
+//!   ([`up`]); the types both contracts share unchanged convert both ways
+//!   from one list each ([`mirror`]);
 //! - what was written for 0.1.0 (old audit records, scripts) still reads
 //!   ([`legacy`]).
 
 mod down;
 mod host;
 pub mod legacy;
+mod mirror;
 mod up;
 
 use super::bindings::v0_1::baton::policy::types as old;

@@ -135,15 +135,6 @@ impl From<old::Context> for new::Context {
     }
 }
 
-impl From<old::Trailer> for new::Trailer {
-    fn from(t: old::Trailer) -> Self {
-        Self {
-            key: t.key,
-            value: t.value,
-        }
-    }
-}
-
 /// A deployment recorded without its origin: a commit naming a Baton run
 /// is taken as Baton's, anything else as out of band (merges cannot be
 /// told apart any more).
@@ -168,71 +159,6 @@ impl From<old::Deployment> for new::Deployment {
                 new::ChangeOrigin::OutOfBand
             },
             merge_request: None,
-        }
-    }
-}
-
-impl From<old::HealthStatus> for new::HealthStatus {
-    fn from(h: old::HealthStatus) -> Self {
-        match h {
-            old::HealthStatus::Healthy => Self::Healthy,
-            old::HealthStatus::Progressing => Self::Progressing,
-            old::HealthStatus::Degraded => Self::Degraded,
-            old::HealthStatus::Suspended => Self::Suspended,
-            old::HealthStatus::Missing => Self::Missing,
-            old::HealthStatus::Unknown => Self::Unknown,
-        }
-    }
-}
-
-impl From<old::SyncStatus> for new::SyncStatus {
-    fn from(s: old::SyncStatus) -> Self {
-        match s {
-            old::SyncStatus::Synced => Self::Synced,
-            old::SyncStatus::OutOfSync => Self::OutOfSync,
-            old::SyncStatus::Unknown => Self::Unknown,
-        }
-    }
-}
-
-impl From<old::OperationPhase> for new::OperationPhase {
-    fn from(p: old::OperationPhase) -> Self {
-        match p {
-            old::OperationPhase::Running => Self::Running,
-            old::OperationPhase::Terminating => Self::Terminating,
-            old::OperationPhase::Failed => Self::Failed,
-            old::OperationPhase::Error => Self::Error,
-            old::OperationPhase::Succeeded => Self::Succeeded,
-        }
-    }
-}
-
-impl From<old::ResourceHealth> for new::ResourceHealth {
-    fn from(r: old::ResourceHealth) -> Self {
-        Self {
-            group: r.group,
-            kind: r.kind,
-            namespace: r.namespace,
-            name: r.name,
-            health: r.health.map(Into::into),
-            message: r.message,
-            sync: r.sync.into(),
-        }
-    }
-}
-
-impl From<old::AppStatus> for new::AppStatus {
-    fn from(s: old::AppStatus) -> Self {
-        Self {
-            app: s.app,
-            health: s.health.into(),
-            health_message: s.health_message,
-            sync: s.sync.into(),
-            revision: s.revision,
-            operation_phase: s.operation_phase.map(Into::into),
-            operation_message: s.operation_message,
-            reconciled_at: s.reconciled_at,
-            resources: s.resources.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -255,20 +255,11 @@ impl AppState {
                     }
                 };
                 HealthStep {
-                    health: "Degraded".into(),
-                    message: None,
-                    workload_health: None,
                     workload_message: Some(message),
-                    hold_ms: 0,
+                    ..HealthStep::new("Degraded", 0)
                 }
             } else {
-                HealthStep {
-                    health: "Healthy".into(),
-                    message: None,
-                    workload_health: None,
-                    workload_message: None,
-                    hold_ms: 0,
-                }
+                HealthStep::new("Healthy", 0)
             };
             self.timeline.push_back((when, Phase::Health(step)));
         } else {

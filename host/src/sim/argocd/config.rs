@@ -116,6 +116,28 @@ pub struct HealthStep {
     pub hold_ms: u64,
 }
 
+impl HealthStep {
+    /// Application health `health` without messages, held `hold_ms`.
+    pub fn new(health: &str, hold_ms: u64) -> Self {
+        Self {
+            health: health.into(),
+            message: None,
+            workload_health: None,
+            workload_message: None,
+            hold_ms,
+        }
+    }
+
+    /// `Progressing` for `progressing_ms`, then `Healthy` reported again
+    /// every second, `reports` times: a controller's periodic reconciles,
+    /// only faster, so a gate that bakes a stage keeps hearing from it.
+    pub fn healthy_reports(progressing_ms: u64, reports: usize) -> Vec<Self> {
+        std::iter::once(Self::new("Progressing", progressing_ms))
+            .chain(std::iter::repeat_n(Self::new("Healthy", 1000), reports))
+            .collect()
+    }
+}
+
 /// Faults to inject.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

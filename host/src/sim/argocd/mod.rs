@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use regex::Regex;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -36,6 +36,7 @@ pub use config::{FaultConfig, HealthStep, SimApp, SimConfig, WorkloadKind};
 pub use faults::Faults;
 pub use repo::{VersionReadError, VersionReader, YamlPathReader};
 
+use super::server::{self, Server};
 use app::AppState;
 use state::Shared;
 
@@ -72,17 +73,15 @@ pub enum SimError {
 
 /// A running in-process simulator; shuts down on drop.
 pub struct SimHandle {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
+    server: Server,
     controller: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimHandle")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -90,12 +89,12 @@ impl std::fmt::Debug for SimHandle {
 impl SimHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Live fault switches.
@@ -138,12 +137,11 @@ impl SimHandle {
 
     /// Stops the server and the controller.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.stop();
         self.drop_streams();
         self.controller.abort();
-        let _ = (&mut self.server).await;
+        // A failed server was logged by its task.
+        let _ = self.server.shutdown().await;
     }
 }
 
@@ -164,33 +162,17 @@ pub async fn spawn_with_reader(
     config: SimConfig,
     reader: Arc<dyn VersionReader>,
 ) -> Result<SimHandle, SimError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|source| SimError::Io {
-            addr: "127.0.0.1:0".into(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| SimError::Io {
-        addr: "127.0.0.1:0".into(),
+    let io = |source| SimError::Io {
+        addr: server::LOOPBACK.into(),
         source,
-    })?;
+    };
+    let (listener, _) = server::bind_loopback().await.map_err(io)?;
     let shared = build(config, reader)?;
     controller::check_repo(&shared).await;
     let controller = tokio::spawn(controller::run(shared.clone()));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = routes::router(shared.clone());
-    let server = tokio::spawn(async move {
-        let graceful = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
-        if let Err(e) = graceful.await {
-            tracing::warn!(error = %e, "Argo CD simulator stopped");
-        }
-    });
+    let server = Server::start(listener, routes::router(shared.clone()), "Argo CD").map_err(io)?;
     Ok(SimHandle {
-        addr,
         shared,
-        stop: Some(stop),
         server,
         controller,
     })

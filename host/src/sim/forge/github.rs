@@ -27,8 +27,8 @@ use tokio::net::TcpListener;
 use super::repo::Strategy;
 use super::{
     MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, acting_user,
-    bind_loopback, listener_url, now_rfc3339, p_bool, p_labels, p_str, page_params, params, record,
-    start, with_page,
+    bind_loopback, listener_url, now_rfc3339, p_bool, p_labels, p_str, page_link, page_params,
+    params, record, start,
 };
 use crate::secret::Secret;
 
@@ -215,6 +215,25 @@ fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "Not Found", DOCS)
 }
 
+/// The parameters of a request on the simulated repository; 404 for
+/// another repository.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the early HTTP answer, built at most once per request"
+)]
+fn repo_params(
+    gh: &Gh,
+    owner: &str,
+    repo: &str,
+    uri: &Uri,
+    body: &Bytes,
+) -> Result<Params, Response> {
+    if !gh.repo_matches(owner, repo) {
+        return Err(not_found());
+    }
+    parse(uri, body)
+}
+
 /// The pull request a request names, with the request's parameters.
 async fn find_with_params(
     gh: &Gh,
@@ -249,10 +268,7 @@ async fn create(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let p = match parse(&uri, &body) {
+    let p = match repo_params(&gh, &owner, &repo, &uri, &body) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -325,10 +341,7 @@ async fn list(
     Path((owner, repo)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let p = match parse(&uri, &Bytes::new()) {
+    let p = match repo_params(&gh, &owner, &repo, &uri, &Bytes::new()) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -392,12 +405,8 @@ impl Gh {
     /// `uri`: `prev`, `next`, `last`, `first` as they apply.
     fn page_links(&self, uri: &Uri, page: usize, pages: usize) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        let link = |n: usize, rel: &str| {
-            format!(
-                "<{}>; rel=\"{rel}\"",
-                with_page(&self.shared.base_url, uri.path(), uri.query(), n)
-            )
-        };
+        let link =
+            |n: usize, rel: &str| page_link(&self.shared.base_url, uri.path(), uri.query(), n, rel);
         let mut links = Vec::new();
         if page > 1 {
             links.push(link(page - 1, "prev"));

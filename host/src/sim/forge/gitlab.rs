@@ -26,8 +26,8 @@ use tokio::net::TcpListener;
 use super::repo::Strategy;
 use super::{
     MergeFailure, Shared, SimError, SimHandle, SimMergeRequest, SimMrState, SimNote, bind_loopback,
-    listener_url, now_rfc3339, p_bool, p_labels, p_str, page_params, params, record, start,
-    with_page,
+    listener_url, now_rfc3339, p_bool, p_labels, p_str, page_link, page_params, params, record,
+    start,
 };
 use crate::secret::Secret;
 
@@ -166,6 +166,34 @@ fn parse(uri: &Uri, body: &Bytes) -> Result<Params, Response> {
         .map_err(|e| (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response())
 }
 
+/// The parameters of a request on the simulated project; 404 for another
+/// project.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the early HTTP answer, built at most once per request"
+)]
+fn project_params(gl: &Gl, id: &str, uri: &Uri, body: &Bytes) -> Result<Params, Response> {
+    if !gl.project_matches(id) {
+        return Err(project_404());
+    }
+    parse(uri, body)
+}
+
+/// The full id of the commit `rev` names in the simulated project; 404
+/// for another project or a name of no commit.
+async fn project_commit(gl: &Gl, id: &str, rev: &str) -> Result<String, Response> {
+    if !gl.project_matches(id) {
+        return Err(project_404());
+    }
+    match gl.shared.repo.resolve(rev).await {
+        Ok(Some(sha)) => Ok(sha),
+        _ => Err(message(
+            StatusCode::NOT_FOUND,
+            json!("404 Commit Not Found"),
+        )),
+    }
+}
+
 fn project_404() -> Response {
     message(StatusCode::NOT_FOUND, json!("404 Project Not Found"))
 }
@@ -180,10 +208,7 @@ async fn create(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if !gl.project_matches(&id) {
-        return project_404();
-    }
-    let p = match parse(&uri, &body) {
+    let p = match project_params(&gl, &id, &uri, &body) {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -25,15 +25,15 @@ use axum::middleware::Next;
 use axum::response::Response;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 pub use self::model::{SimAutoMerge, SimMergeRequest, SimMrState, SimNote, SimReview, SimStatus};
 pub(crate) use self::refs::CommitInfo;
 pub use self::repo::Strategy as MergeStrategy;
 pub(crate) use self::repo::{LandFailure, Landing, MergeFailure, Repo};
 pub(crate) use self::wire::{
-    now_rfc3339, p_bool, p_labels, p_str, page_params, params, query_all, with_page,
+    now_rfc3339, p_bool, p_labels, p_str, page_link, page_params, params, query_all,
 };
+use super::server::{self, Server};
 use crate::secret::Secret;
 
 /// A simulator could not start or run.
@@ -254,22 +254,20 @@ pub(crate) async fn record(
 /// A running simulator. Dropping it (or [`SimHandle::shutdown`]) stops it.
 #[derive(Debug)]
 pub struct SimHandle {
-    addr: SocketAddr,
     api_url: String,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), SimError>>>,
+    server: Server,
 }
 
 impl SimHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// The API root a client is configured with (`…/api/v4` for GitLab).
@@ -293,36 +291,21 @@ impl SimHandle {
 
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) -> Result<(), SimError> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.unwrap_or(Ok(())),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server
+            .shutdown()
+            .await
+            .map_err(|source| SimError::Serve { source })
     }
 }
 
 /// Binds `127.0.0.1:0` and returns the listener and its base URL.
 pub(crate) async fn bind_loopback() -> Result<(TcpListener, String), SimError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
+    let (listener, addr) = server::bind_loopback()
         .await
         .map_err(|source| SimError::Bind {
-            addr: "127.0.0.1:0".into(),
+            addr: server::LOOPBACK.into(),
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| SimError::Bind {
-        addr: "127.0.0.1:0".into(),
-        source,
-    })?;
     Ok((listener, format!("http://{addr}")))
 }
 
@@ -333,25 +316,14 @@ pub(crate) fn start(
     shared: Arc<Shared>,
     api_url: String,
 ) -> Result<SimHandle, SimError> {
-    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+    let server = Server::start(listener, router, "forge").map_err(|source| SimError::Bind {
         addr: api_url.clone(),
         source,
     })?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-            .map_err(|source| SimError::Serve { source })
-    });
     Ok(SimHandle {
-        addr,
         api_url,
         shared,
-        stop: Some(stop),
-        task: Some(task),
+        server,
     })
 }
 

@@ -37,14 +37,7 @@ impl Repo {
         if rev.starts_with('-') {
             return Ok(None);
         }
-        let spec = format!("{rev}^{{commit}}");
-        let out = self
-            .run(&["rev-parse", "--verify", "--quiet", &spec], true)
-            .await?;
-        Ok(out
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+        self.commit_id(rev).await
     }
 
     /// Every branch and its head, by name.

@@ -199,7 +199,18 @@ impl Repo {
 
     /// Head commit of `branch`, `None` if the branch does not exist.
     pub async fn head(&self, branch: &str) -> Result<Option<String>, SimError> {
-        let spec = format!("refs/heads/{branch}^{{commit}}");
+        self.commit_id(&format!("refs/heads/{branch}")).await
+    }
+
+    /// Whether `sha` names a commit of the repository.
+    pub async fn has_commit(&self, sha: &str) -> Result<bool, SimError> {
+        Ok(self.commit_id(sha).await?.is_some())
+    }
+
+    /// The full id of the commit `rev` names (`git rev-parse --verify
+    /// rev^{commit}`), `None` when it names none.
+    pub(super) async fn commit_id(&self, rev: &str) -> Result<Option<String>, SimError> {
+        let spec = format!("{rev}^{{commit}}");
         let out = self
             .run(&["rev-parse", "--verify", "--quiet", &spec], true)
             .await?;
@@ -207,15 +218,6 @@ impl Repo {
             .status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
-    }
-
-    /// Whether `sha` names a commit of the repository.
-    pub async fn has_commit(&self, sha: &str) -> Result<bool, SimError> {
-        let spec = format!("{sha}^{{commit}}");
-        let out = self
-            .run(&["rev-parse", "--verify", "--quiet", &spec], true)
-            .await?;
-        Ok(out.status.success())
     }
 
     /// Whether `ancestor` is reachable from `descendant`.

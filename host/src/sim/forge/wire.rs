@@ -135,6 +135,18 @@ pub(crate) fn with_page(base: &str, path: &str, query: Option<&str>, page: usize
     format!("{base}{path}?{q}")
 }
 
+/// One `Link` header entry, `<url>; rel="rel"`, for page `page` of the
+/// list at `path?query`.
+pub(crate) fn page_link(
+    base: &str,
+    path: &str,
+    query: Option<&str>,
+    page: usize,
+    rel: &str,
+) -> String {
+    format!("<{}>; rel=\"{rel}\"", with_page(base, path, query, page))
+}
+
 /// The current UTC time as RFC 3339, with milliseconds if `millis` (GitLab
 /// writes them, GitHub does not).
 pub(crate) fn now_rfc3339(millis: bool) -> String {

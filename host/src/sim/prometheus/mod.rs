@@ -14,17 +14,16 @@ mod routes;
 pub mod script;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use script::{ErrorType, ScriptedAnswer, SimAnswer, SimLabels};
+
+use super::server::{self, Server};
 
 /// What the simulator serves, as `baton sim prometheus --script FILE`
 /// reads it.
@@ -122,16 +121,14 @@ fn build(config: PromSimConfig) -> Result<Arc<Shared>, PromSimError> {
 
 /// A running in-process simulator; shuts down on drop.
 pub struct PromSimHandle {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
+    server: Server,
 }
 
 impl std::fmt::Debug for PromSimHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PromSimHandle")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -139,7 +136,7 @@ impl std::fmt::Debug for PromSimHandle {
 impl PromSimHandle {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// From now on, `query` answers `answer`.
@@ -163,18 +160,8 @@ impl PromSimHandle {
 
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.server).await;
-    }
-}
-
-impl Drop for PromSimHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        // A failed server was logged by its task.
+        let _ = self.server.shutdown().await;
     }
 }
 
@@ -182,27 +169,13 @@ impl Drop for PromSimHandle {
 pub async fn spawn(config: PromSimConfig) -> Result<PromSimHandle, PromSimError> {
     let shared = build(config)?;
     let io = |source| PromSimError::Io {
-        addr: "127.0.0.1:0".into(),
+        addr: server::LOOPBACK.into(),
         source,
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
-    let addr = listener.local_addr().map_err(io)?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = routes::router(shared.clone());
-    let server = tokio::spawn(async move {
-        let graceful = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
-        if let Err(e) = graceful.await {
-            tracing::warn!(error = %e, "Prometheus simulator stopped");
-        }
-    });
-    Ok(PromSimHandle {
-        addr,
-        shared,
-        stop: Some(stop),
-        server,
-    })
+    let (listener, _) = server::bind_loopback().await.map_err(io)?;
+    let server =
+        Server::start(listener, routes::router(shared.clone()), "Prometheus").map_err(io)?;
+    Ok(PromSimHandle { shared, server })
 }
 
 /// Serves `listener` until the process ends (`baton sim prometheus`).

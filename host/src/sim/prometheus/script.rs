@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
+use crate::config::duration_units;
+
 /// The labels of one sample.
 pub type SimLabels = BTreeMap<String, String>;
 
@@ -165,23 +167,8 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
         return secs.is_finite().then(|| (secs * 1000.0).round() as i64);
     }
     let mut total: i64 = 0;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit] {
+    for (n, unit) in duration_units(text)? {
+        let factor = match unit {
             "ms" => 1,
             "s" => 1000,
             "m" => 60_000,
@@ -191,8 +178,8 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
             "y" => 31_536_000_000,
             _ => return None,
         };
+        let n = i64::try_from(n).ok()?;
         total = total.checked_add(n.checked_mul(factor)?)?;
-        rest = &rest[unit..];
     }
     Some(total)
 }

@@ -60,17 +60,11 @@ impl GitHub {
         iid: u64,
         options: &MergeOptions,
     ) -> Result<MergeRequest, ForgeError> {
-        let reply = self
-            .send(
-                Method::GET,
-                self.repo_url(&["pulls", &iid.to_string()]),
-                None,
-            )
-            .await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
-        let pr: ApiPull = reply.json()?;
+        let url = self.repo_url(&["pulls", &iid.to_string()]);
+        let pr: ApiPull = self
+            .send(Method::GET, url, None)
+            .await?
+            .expect_json(StatusCode::OK)?;
         // What `gh pr merge --auto` reads as "immediately mergeable".
         if matches!(
             pr.mergeable_state.as_deref(),
@@ -132,13 +126,10 @@ impl GitHub {
             "query": "mutation EnableAutoMerge($input: EnablePullRequestAutoMergeInput!) { enablePullRequestAutoMerge(input: $input) { pullRequest { number autoMergeRequest { enabledAt mergeMethod } } } }",
             "variables": { "input": input },
         });
-        let reply = self
+        let answer: GraphQlReply = self
             .send(Method::POST, self.graphql.clone(), Some(body))
-            .await?;
-        if reply.status != StatusCode::OK {
-            return Err(reply.into_error());
-        }
-        let answer: GraphQlReply = reply.json()?;
+            .await?
+            .expect_json(StatusCode::OK)?;
         if let Some(errors) = answer.errors.filter(|e| !e.is_empty()) {
             return Err(ForgeError::GraphQl {
                 url: self.graphql.to_string(),

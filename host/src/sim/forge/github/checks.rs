@@ -186,10 +186,7 @@ pub(super) async fn create_status(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let p = match parse(&uri, &body) {
+    let p = match repo_params(&gh, &owner, &repo, &uri, &body) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -223,15 +220,9 @@ pub(super) async fn combined_status(
     State(gh): State<Arc<Gh>>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let Some(sha) = gh.resolve(&reference).await else {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("No commit found for SHA: {reference}"),
-            DOCS,
-        );
+    let sha = match gh.repo_commit(&owner, &repo, &reference, DOCS).await {
+        Ok(sha) => sha,
+        Err(r) => return r,
     };
     let latest = gh.shared.latest_statuses(&sha);
     let state = if latest

@@ -38,10 +38,7 @@ pub(super) async fn branches(
     Path((owner, repo)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let p = match parse(&uri, &Bytes::new()) {
+    let p = match repo_params(&gh, &owner, &repo, &uri, &Bytes::new()) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -109,15 +106,10 @@ pub(super) async fn commit(
     State(gh): State<Arc<Gh>>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if !gh.repo_matches(&owner, &repo) {
-        return not_found();
-    }
-    let Some(sha) = gh.resolve(&reference).await else {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("No commit found for SHA: {reference}"),
-            "https://docs.github.com/rest/commits/commits#get-a-commit",
-        );
+    let doc = "https://docs.github.com/rest/commits/commits#get-a-commit";
+    let sha = match gh.repo_commit(&owner, &repo, &reference, doc).await {
+        Ok(sha) => sha,
+        Err(r) => return r,
     };
     match gh.shared.repo.commit_info(&sha).await {
         Ok(c) => Json(gh.commit_json(&c)).into_response(),
@@ -131,9 +123,28 @@ impl Gh {
         self.protection.lock().is_ok_and(|p| p.contains_key(branch))
     }
 
-    /// The commit a branch name or commit id names.
-    pub(super) async fn resolve(&self, reference: &str) -> Option<String> {
-        self.shared.repo.resolve(reference).await.ok().flatten()
+    /// The full id of the commit `reference` names in the simulated
+    /// repository: 404 for another repository, 422 `No commit found for
+    /// SHA` (pointing at `doc`) for a name of no commit. The name is a
+    /// branch name or a full or short commit id.
+    pub(super) async fn repo_commit(
+        &self,
+        owner: &str,
+        repo: &str,
+        reference: &str,
+        doc: &str,
+    ) -> Result<String, Response> {
+        if !self.repo_matches(owner, repo) {
+            return Err(not_found());
+        }
+        match self.shared.repo.resolve(reference).await {
+            Ok(Some(sha)) => Ok(sha),
+            _ => Err(error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("No commit found for SHA: {reference}"),
+                doc,
+            )),
+        }
     }
 
     fn commit_json(&self, c: &CommitInfo) -> Value {

@@ -6,10 +6,7 @@
 use super::*;
 
 pub(super) async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri: Uri) -> Response {
-    if !gl.project_matches(&id) {
-        return project_404();
-    }
-    let p = match parse(&uri, &Bytes::new()) {
+    let p = match project_params(&gl, &id, &uri, &Bytes::new()) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -43,12 +40,8 @@ impl Gl {
         total: usize,
     ) -> HeaderMap {
         let pages = total.div_ceil(per_page).max(1);
-        let link = |n: usize, rel: &str| {
-            format!(
-                "<{}>; rel=\"{rel}\"",
-                with_page(&self.shared.base_url, uri.path(), uri.query(), n)
-            )
-        };
+        let link =
+            |n: usize, rel: &str| page_link(&self.shared.base_url, uri.path(), uri.query(), n, rel);
         let mut links = Vec::new();
         if page > 1 {
             links.push(link(page - 1, "prev"));

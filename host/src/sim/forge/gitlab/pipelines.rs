@@ -132,10 +132,7 @@ pub(super) async fn create_status(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if !gl.project_matches(&id) {
-        return project_404();
-    }
-    let p = match parse(&uri, &body) {
+    let p = match project_params(&gl, &id, &uri, &body) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -179,11 +176,9 @@ pub(super) async fn statuses(
     State(gl): State<Arc<Gl>>,
     Path((id, sha)): Path<(String, String)>,
 ) -> Response {
-    if !gl.project_matches(&id) {
-        return project_404();
-    }
-    let Ok(Some(sha)) = gl.shared.repo.resolve(&sha).await else {
-        return message(StatusCode::NOT_FOUND, json!("404 Commit Not Found"));
+    let sha = match project_commit(&gl, &id, &sha).await {
+        Ok(sha) => sha,
+        Err(r) => return r,
     };
     let pipeline = gl.pipeline_of(&sha).map_or(0, |p| p.id);
     let items: Vec<Value> = gl

@@ -63,10 +63,7 @@ pub(super) async fn branches(
     Path(id): Path<String>,
     uri: Uri,
 ) -> Response {
-    if !gl.project_matches(&id) {
-        return project_404();
-    }
-    let p = match parse(&uri, &Bytes::new()) {
+    let p = match project_params(&gl, &id, &uri, &Bytes::new()) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -103,11 +100,9 @@ pub(super) async fn commit(
     State(gl): State<Arc<Gl>>,
     Path((id, sha)): Path<(String, String)>,
 ) -> Response {
-    if !gl.project_matches(&id) {
-        return project_404();
-    }
-    let Ok(Some(sha)) = gl.shared.repo.resolve(&sha).await else {
-        return message(StatusCode::NOT_FOUND, json!("404 Commit Not Found"));
+    let sha = match project_commit(&gl, &id, &sha).await {
+        Ok(sha) => sha,
+        Err(r) => return r,
     };
     match gl.shared.repo.commit_info(&sha).await {
         Ok(c) => {
