@@ -43,8 +43,10 @@ mod error;
 mod field;
 mod history;
 mod locate;
+mod lock;
 mod repo;
 mod scalar;
+mod shallow;
 mod trailers;
 mod transport;
 mod write;
@@ -53,6 +55,7 @@ mod yaml;
 pub use error::{FieldError, OpenError, ReadError, TransportError, WriteError};
 pub use field::{FieldKind, FieldSpec, FieldSpecError, Segment};
 pub use history::{DeploymentState, HistoryEntry, LastGood, StageChange, last_good_in};
+pub use lock::{DEFAULT_LOCK_WAIT, LockError, LockProgress, lock_path};
 pub use repo::{EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for, default_cache_root};
 pub use scalar::Style;
 pub use trailers::{

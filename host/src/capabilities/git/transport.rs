@@ -145,6 +145,18 @@ impl Remote {
         self.fetch_with(git_dir, "fetch", mode, refspecs, branch)
     }
 
+    /// Deepens a shallow cache by `by` commits below its shallow boundary.
+    pub fn deepen(
+        &self,
+        git_dir: &Path,
+        refspecs: &[String],
+        branch: &str,
+        by: u32,
+    ) -> Result<(), TransportError> {
+        let arg = format!("--deepen={by}");
+        self.fetch_with(git_dir, "fetch --deepen", &[&arg], refspecs, branch)
+    }
+
     /// Deepens a shallow cache to full history.
     pub fn unshallow(
         &self,

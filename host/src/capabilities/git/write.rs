@@ -3,11 +3,14 @@
 //! a new merge-request branch). A rejected push is retried on the new tip
 //! with jittered backoff ([`crate::retry`]), a bounded number of times and
 //! never past the deadline; never forced.
+//!
+//! Only the fetch of a round holds the cache lock: new objects go into the
+//! shared object store (git and gix write objects atomically, and a commit
+//! nobody references yet harms no one), and the push writes no local ref.
 
 use std::time::Duration;
 
 use gix::ObjectId;
-use gix::refs::transaction::PreviousValue;
 
 use super::error::{ReadError, TransportError, WriteError};
 use super::repo::{EnvRepo, StageField};
@@ -197,18 +200,13 @@ impl EnvRepo {
             Target::MergeRequest => mr.clone(),
         };
         let transport = |source| transport_error(req, &push_branch, source);
-        let extra = match req.target {
+        let prefixes = match req.target {
             Target::Branch => Vec::new(),
-            Target::MergeRequest => vec![format!(
-                "+refs/heads/baton/{app}/{stage}/*:refs/remotes/origin/baton/{app}/{stage}/*",
-                app = req.app,
-                stage = req.stage
-            )],
+            Target::MergeRequest => vec![format!("baton/{}/{}/", req.app, req.stage)],
         };
         let fresh = std::mem::take(&mut self.fresh);
-        if !(attempt == 1 && fresh && extra.is_empty()) {
-            let shallow = self.repo.is_shallow().unwrap_or(false);
-            self.fetch(&extra, shallow).map_err(transport)?;
+        if !(attempt == 1 && fresh && prefixes.is_empty()) {
+            self.fetch(&prefixes).map_err(transport)?;
             self.fresh = false;
         }
         let base = self.tip_of(&self.branch).ok_or_else(|| {
@@ -358,16 +356,12 @@ impl EnvRepo {
         Ok(repo.write_object(&commit).map_err(objects)?.detach())
     }
 
-    /// Points the local tracking ref at what we pushed, so reads right after
-    /// a write see it without another fetch.
-    fn record_push(&self, branch: &str, sha: ObjectId) {
-        let name = format!("refs/remotes/origin/{branch}");
-        if let Err(err) = self
-            .repo
-            .reference(name.as_str(), sha, PreviousValue::Any, "baton: push")
-        {
-            tracing::debug!(%err, %name, "could not update tracking ref after push");
-        }
+    /// Takes what we pushed as this process's view of `branch`, so reads
+    /// right after a write see it without another fetch. The cache's shared
+    /// refs are left to fetches (under the cache lock): a ref written here
+    /// could race another process's fetch.
+    fn record_push(&mut self, branch: &str, sha: ObjectId) {
+        self.tips.insert(branch.to_owned(), sha);
     }
 }
 
