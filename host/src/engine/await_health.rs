@@ -16,6 +16,7 @@ use super::world;
 use crate::capabilities::argocd::AppRef;
 use crate::config::StageConfig;
 use crate::report::error_chain;
+use crate::retry::Deadline;
 use crate::runtime::{
     Action, AppStatus, AwaitHealth, Decision, Event, GateTimeout, HealthObserved, TargetStatus,
 };
@@ -171,6 +172,8 @@ impl Engine {
         let argocd_app = gate.stage.argocd_app.clone();
         let mut sink = ProgressFn(self.options.progress.clone());
         let mut cancel = self.options.cancel.clone();
+        // The policy's capability calls during the gate share its deadline.
+        let calls = Deadline::after(spec.max_wait);
         let wait = gate::wait_for_health(
             source,
             spec,
@@ -186,7 +189,7 @@ impl Engine {
                     targets: vec![target_status(&argocd_app, Some(status.clone()))],
                     status,
                 });
-                match self.decide(st, event) {
+                match self.decide_within(st, event, calls) {
                     Ok((_, d)) if d.actions.is_empty() => Verdict::KeepWaiting,
                     other => Verdict::Done(other),
                 }

@@ -13,10 +13,17 @@
 //! thread), so async clients are driven with the runtime `Handle`: the
 //! engine calls `decide` inside `block_in_place`, never directly on an
 //! async worker.
+//!
+//! Time in these calls does not count against the policy's wall-clock
+//! deadline (the runtime gives it back); each call is bounded by the
+//! world's own [`Deadline`] instead, which the engine sets per decide call
+//! ([`HOST_CALL_BOUND`] from the call's start, or the gate's deadline
+//! during a gate). A call that runs out answers `unavailable("... timed
+//! out after ...")`, an error the policy handles like any other.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
@@ -24,6 +31,7 @@ use super::repo::SharedRepo;
 use crate::capabilities::argocd::{self, AppRef, ArgoCdClient};
 use crate::capabilities::forge::{self, Forge};
 use crate::capabilities::git::{EnvRepo, FieldError, HistoryEntry, RUN, ReadError, StageField};
+use crate::retry::Deadline;
 use crate::runtime::{
     AppStatus, CapabilityError, ChangeOrigin, Deployment, HealthStatus, MergeRequest,
     MergeRequestState, MetricsError, OperationPhase, ResourceHealth, Sample, Series, SyncStatus,
@@ -42,6 +50,11 @@ pub struct LiveStage {
 /// A clock answering milliseconds since the Unix epoch.
 pub type Clock = Box<dyn Fn() -> i64 + Send>;
 
+/// How long the capability calls of one decide call may take in all, from
+/// its start, outside a gate: enough for a cold history read of a large
+/// env repo, short of hanging a CI job on a server that stopped answering.
+pub const HOST_CALL_BOUND: Duration = Duration::from_secs(120);
+
 /// The world backed by real systems.
 pub struct LiveWorld {
     repo: SharedRepo,
@@ -51,11 +64,13 @@ pub struct LiveWorld {
     forge: Option<Arc<dyn Forge>>,
     handle: Option<Handle>,
     clock: Clock,
+    deadline: Deadline,
 }
 
 impl LiveWorld {
     /// A world reading the env repo at `tip` (the branch tip fetched at the
-    /// start of the run, so every call of a run sees the same state).
+    /// start of the run, so every call of a run sees the same state). Its
+    /// calls must end within [`HOST_CALL_BOUND`] from now.
     pub fn new(repo: SharedRepo, tip: String, stages: Vec<LiveStage>, clock: Clock) -> Self {
         Self {
             repo,
@@ -65,7 +80,16 @@ impl LiveWorld {
             forge: None,
             handle: None,
             clock,
+            deadline: Deadline::after(HOST_CALL_BOUND),
         }
+    }
+
+    /// Bounds every call by `deadline` instead (git fetches, history walks
+    /// and lock waits, Argo CD and forge requests); a call still running
+    /// then answers `unavailable`.
+    pub fn with_deadline(mut self, deadline: Deadline) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// Adds Argo CD, driven on `handle`.
@@ -90,12 +114,55 @@ impl LiveWorld {
             .ok_or_else(|| CapabilityError::Invalid(format!("unknown stage {name:?}")).into())
     }
 
-    fn block_on<F: Future>(&self, what: &str, future: F) -> Result<F::Output, WorldError> {
-        match &self.handle {
-            Some(handle) => Ok(handle.block_on(future)),
-            None => Err(CapabilityError::Unavailable(format!("{what} is not configured")).into()),
-        }
+    /// Drives `future` (a request of `system`, described by `call`) to its
+    /// end or to the world's deadline.
+    fn block_on<F: Future>(
+        &self,
+        system: &str,
+        call: &str,
+        future: F,
+    ) -> Result<F::Output, WorldError> {
+        let Some(handle) = &self.handle else {
+            return Err(CapabilityError::Unavailable(format!("{system} is not configured")).into());
+        };
+        let Some(left) = self.deadline.left() else {
+            return Ok(handle.block_on(future));
+        };
+        let started = Instant::now();
+        handle
+            .block_on(tokio::time::timeout(left, future))
+            .map_err(|_| timed_out(call, started.elapsed(), None))
     }
+
+    /// Runs `read` on the env repo within the world's deadline; a read that
+    /// runs out of time answers `unavailable`, naming `call`.
+    fn git<T>(
+        &self,
+        call: &str,
+        read: impl FnOnce(&mut EnvRepo) -> Result<T, ReadError>,
+    ) -> Result<T, WorldError> {
+        let started = Instant::now();
+        let deadline = self.deadline;
+        self.repo
+            .with(|repo| repo.within(deadline, read))
+            .map_err(|e| {
+                if e.is_timeout() {
+                    timed_out(call, started.elapsed(), Some(&e))
+                } else {
+                    read_error(e)
+                }
+            })
+    }
+}
+
+/// The answer to a capability call that ran out of time.
+fn timed_out(call: &str, after: Duration, cause: Option<&ReadError>) -> WorldError {
+    let mut text = format!("{call} timed out after {:.1}s", after.as_secs_f64());
+    if let Some(cause) = cause {
+        text.push_str(": ");
+        text.push_str(&crate::report::error_chain(cause));
+    }
+    CapabilityError::Unavailable(text).into()
 }
 
 fn read_error(e: ReadError) -> WorldError {
@@ -212,9 +279,7 @@ fn deployment(entry: HistoryEntry, arrival: Arrival) -> Option<Deployment> {
 impl World for LiveWorld {
     fn read_file(&mut self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, WorldError> {
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        self.repo
-            .with(|repo| repo.read_file(&rev, path))
-            .map_err(read_error)?
+        self.git("git.read-file", |repo| repo.read_file(&rev, path))?
             .ok_or_else(|| {
                 CapabilityError::NotFound(format!("{path} does not exist at {rev}")).into()
             })
@@ -223,9 +288,7 @@ impl World for LiveWorld {
     fn stage_version(&mut self, stage: &str, revision: Option<&str>) -> Result<String, WorldError> {
         let field = self.stage(stage)?.clone();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        self.repo
-            .with(|repo| repo.read_version(&rev, &field))
-            .map_err(read_error)
+        self.git("git.stage-version", |repo| repo.read_version(&rev, &field))
     }
 
     fn target_versions(
@@ -235,16 +298,18 @@ impl World for LiveWorld {
     ) -> Result<Vec<TargetVersion>, WorldError> {
         let field = self.stage(stage)?.clone();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        let version = match self.repo.with(|repo| repo.read_version(&rev, &field)) {
-            Ok(version) => Some(version),
-            Err(
-                ReadError::FileMissing { .. }
-                | ReadError::Field(
-                    FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
-                ),
-            ) => None,
-            Err(e) => return Err(read_error(e)),
-        };
+        let version = self.git("git.target-versions", |repo| {
+            match repo.read_version(&rev, &field) {
+                Ok(version) => Ok(Some(version)),
+                Err(
+                    ReadError::FileMissing { .. }
+                    | ReadError::Field(
+                        FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
+                    ),
+                ) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
         Ok(vec![TargetVersion {
             label: String::new(),
             version,
@@ -255,18 +320,15 @@ impl World for LiveWorld {
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
         let field = self.stage(stage)?.clone();
         let tip = self.tip.clone();
-        let out = self
-            .repo
-            .with(|repo| -> Result<Vec<Deployment>, ReadError> {
-                let entries = repo.history(&tip, &field, Some(limit as usize))?;
-                let mut out = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    let arrival = arrival(repo, &field, &entry)?;
-                    out.extend(deployment(entry, arrival));
-                }
-                Ok(out)
-            });
-        out.map_err(read_error)
+        self.git("git.stage-history", |repo| {
+            let entries = repo.history(&tip, &field, Some(limit as usize))?;
+            let mut out = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let arrival = arrival(repo, &field, &entry)?;
+                out.extend(deployment(entry, arrival));
+            }
+            Ok(out)
+        })
     }
 
     fn application_status(&mut self, app: &str) -> Result<AppStatus, WorldError> {
@@ -275,8 +337,9 @@ impl World for LiveWorld {
             .clone()
             .ok_or_else(|| CapabilityError::Unavailable("argocd is not configured".into()))?;
         let target = AppRef::named(app);
+        let call = format!("argocd.application-status of {app}");
         let status = self
-            .block_on("argocd", client.get_application(&target, false))?
+            .block_on("argocd", &call, client.get_application(&target, false))?
             .map_err(|e| {
                 let text = e.to_string();
                 WorldError::from(match e {
@@ -298,7 +361,8 @@ impl World for LiveWorld {
             .forge
             .clone()
             .ok_or_else(|| CapabilityError::Unavailable("forge is not configured".into()))?;
-        self.block_on("forge", forge.find_open(source_branch))?
+        let call = format!("forge.find-open for {source_branch}");
+        self.block_on("forge", &call, forge.find_open(source_branch))?
             .map(|mr| mr.map(|m| merge_request(&m)))
             .map_err(forge_error)
     }
@@ -308,7 +372,8 @@ impl World for LiveWorld {
             .forge
             .clone()
             .ok_or_else(|| CapabilityError::Unavailable("forge is not configured".into()))?;
-        self.block_on("forge", forge.get(number))?
+        let call = format!("forge.get of merge request {number}");
+        self.block_on("forge", &call, forge.get(number))?
             .map(|m| merge_request(&m))
             .map_err(forge_error)
     }
