@@ -14,11 +14,13 @@ mod policies {
 }
 
 mod argocd;
+mod cache;
 mod cli_config;
 mod cli_policy;
 mod cli_policy_tools;
 mod cli_sim;
 mod contract;
+mod deadline;
 mod engine;
 mod example_policies;
 mod forge_shapes;
