@@ -165,20 +165,22 @@ impl EnvRepo {
             Some(_) => Deepening::stepwise(),
             None => Deepening::whole(),
         };
-        self.history_until(rev, stage, plan, |found| {
+        self.history_until(rev, stage, plan, limit, |found| {
             limit.is_some_and(|l| found.len() >= l)
         })
     }
 
     /// The history walk, stopping as soon as `done(entries so far)` holds;
     /// the cache is deepened as `plan` says when the walk reaches its
-    /// boundary. Gives up with [`ReadError::Deadline`] once the repo's
+    /// boundary, by at least what the entries found so far say `want`
+    /// entries need. Gives up with [`ReadError::Deadline`] once the repo's
     /// deadline passes.
     fn history_until(
         &mut self,
         rev: &str,
         stage: &StageField,
         mut plan: Deepening,
+        want: Option<usize>,
         mut done: impl FnMut(&[HistoryEntry]) -> bool,
     ) -> Result<Vec<HistoryEntry>, ReadError> {
         let started = Instant::now();
@@ -215,6 +217,13 @@ impl EnvRepo {
             }
             let parent = match links.parent {
                 Some(parent) => {
+                    if let (Some(want), found) = (want, out.len())
+                        && found > 0
+                        && !self.repo.has_object(parent)
+                    {
+                        let rate = u64::from(walked) / found as u64;
+                        plan.at_least(rate.saturating_mul(want.saturating_sub(found) as u64));
+                    }
                     self.ensure_parent(current, parent, &mut plan)?;
                     let parent_links = self
                         .links(parent)
@@ -300,7 +309,7 @@ impl EnvRepo {
     ) -> Result<Option<LastGood>, ReadError> {
         // Stops at the answer: every commit newer than the candidate (the
         // only ones whose rollback trailers matter) has been seen by then.
-        let history = self.history_until(rev, stage, Deepening::stepwise(), |found| {
+        let history = self.history_until(rev, stage, Deepening::stepwise(), None, |found| {
             last_good_in(found).is_some()
         })?;
         Ok(last_good_in(&history))
@@ -316,7 +325,7 @@ impl EnvRepo {
         stage: &StageField,
         version: &str,
     ) -> Result<DeploymentState, ReadError> {
-        let history = self.history_until(rev, stage, Deepening::stepwise(), |found| {
+        let history = self.history_until(rev, stage, Deepening::stepwise(), None, |found| {
             found.iter().any(|e| e.new.as_deref() == Some(version))
         })?;
         let Some(at) = history

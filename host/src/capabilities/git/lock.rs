@@ -1,6 +1,6 @@
 //! The cache lock: many Baton processes (CI jobs side by side on one
-//! runner) share one cache root, so every fetch and deepen of a cached repo
-//! runs under one advisory lock per repo.
+//! runner) share one cache root, so every fetch, deepen and write (fetch to
+//! push) of a cached repo runs under one advisory lock per repo.
 //!
 //! - It is an OS file lock on `<cache dir>/baton.lock` (`flock` on Unix,
 //!   through [`std::fs::File::try_lock`]):

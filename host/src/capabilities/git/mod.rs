@@ -13,7 +13,13 @@
 //! - [`EnvRepo::open`]`(&RepoSource, &OpenOptions)`: clone into
 //!   `<cache_root>/<slug>-<hash>` on first use, fetch afterwards.
 //!   [`OpenOptions::shallow`] fetches only the tip (enough for writes);
-//!   history calls deepen on demand. [`EnvRepo::refresh`] fetches again.
+//!   history calls deepen on demand ([`EnvRepo::resolve_deepening`] for a
+//!   revision older than the cache). [`EnvRepo::refresh`] fetches again.
+//!   Many processes may share a cache: fetches and deepens take the
+//!   cache lock ([`lock_path`], waiting [`OpenOptions::lock_wait`]), and
+//!   each process reads the tips it fetched itself.
+//! - [`EnvRepo::within`]`(deadline, ..)`: bounds fetches, history walks and
+//!   lock waits of a call by a deadline (a policy's capability call).
 //! - [`EnvRepo::read_file`]`(rev, path)`: a file's bytes at any revision
 //!   (branch name, SHA, or any rev-parse expression).
 //! - [`EnvRepo::read_version`]`(rev, &StageField)`: a stage's version.

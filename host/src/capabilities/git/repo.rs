@@ -38,8 +38,10 @@ pub struct OpenOptions {
     pub cache_root: PathBuf,
     /// The branch Argo CD tracks (usually `main`).
     pub branch: String,
-    /// Fetch only the branch tip (`--depth=1`). Enough for writes; history
-    /// calls deepen the cache on demand.
+    /// The first fetch into an empty cache takes only the branch tip
+    /// (`--depth=1`): enough for writes. Later fetches take what is new and
+    /// keep the history already cached; history reads deepen the cache on
+    /// demand.
     pub shallow: bool,
     /// No fetch or push starts after it, and a running one is stopped then
     /// ([`Deadline::NONE`] by default; see [`EnvRepo::set_deadline`]).
@@ -162,7 +164,7 @@ impl EnvRepo {
             lock_wait: options.lock_wait,
             progress: options.progress.clone(),
         };
-        this.fetch(&[]).map_err(|source| OpenError::Fetch {
+        this.fetch(None).map_err(|source| OpenError::Fetch {
             url: this.remote.url.clone(),
             source,
         })?;
@@ -221,77 +223,78 @@ impl EnvRepo {
         )
     }
 
-    /// Fetches the tracked branch plus the branches under each of
-    /// `prefixes` (`baton/<app>/`), under the cache lock, and takes their
-    /// tips as this process's view. Only the first fetch into a cache
-    /// without the branch is shallow (`--depth=1`, when opened shallow);
-    /// later ones fetch what is new and keep the history already cached.
-    pub(crate) fn fetch(&mut self, prefixes: &[String]) -> Result<(), TransportError> {
+    /// Fetches the tracked branch, and `mr_branch` (a merge-request
+    /// branch) when given, under the cache lock, and takes their tips as
+    /// this process's view. Only the first fetch into a cache without the
+    /// branch is shallow (`--depth=1`, when opened shallow); later ones
+    /// fetch what is new and keep the history already cached.
+    pub(crate) fn fetch(&mut self, mr_branch: Option<&str>) -> Result<(), TransportError> {
         let _lock = self.lock()?;
+        self.fetch_locked(mr_branch)
+    }
+
+    /// [`Self::fetch`] for a caller that holds the cache lock. A
+    /// merge-request branch is fetched tip only, in a fetch of its own: one
+    /// based on a commit below the cache's shallow boundary would otherwise
+    /// bring the whole history along.
+    pub(crate) fn fetch_locked(&mut self, mr_branch: Option<&str>) -> Result<(), TransportError> {
         let shallow = self.shallow && self.shared_tip(&self.branch).is_none();
-        let mut refspecs = vec![tracking_refspec(&self.branch)];
-        refspecs.extend(
-            prefixes
-                .iter()
-                .map(|p| format!("+refs/heads/{p}*:refs/remotes/origin/{p}*")),
-        );
-        self.remote
-            .fetch(&self.git_dir, &refspecs, &self.branch, shallow)?;
+        self.remote.fetch(
+            &self.git_dir,
+            &[tracking_refspec(&self.branch)],
+            &self.branch,
+            shallow,
+        )?;
         self.reload();
-        self.take_tips(prefixes);
+        if let Some(id) = self.shared_tip(&self.branch) {
+            self.tips.insert(self.branch.clone(), id);
+        }
+        if let Some(branch) = mr_branch {
+            let fetched =
+                self.remote
+                    .fetch(&self.git_dir, &[tracking_refspec(branch)], branch, true);
+            match fetched {
+                Ok(()) => {
+                    self.reload();
+                    match self.shared_tip(branch) {
+                        Some(id) => self.tips.insert(branch.to_owned(), id),
+                        None => self.tips.remove(branch),
+                    };
+                }
+                Err(TransportError::BranchMissing { .. }) => {
+                    self.tips.remove(branch);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.fresh = true;
         Ok(())
     }
 
-    /// Takes the shared refs just fetched (the caller holds the lock) as
-    /// this process's view.
-    fn take_tips(&mut self, prefixes: &[String]) {
-        if let Some(id) = self.shared_tip(&self.branch) {
-            self.tips.insert(self.branch.clone(), id);
-        }
-        for prefix in prefixes {
-            self.tips
-                .retain(|name, _| !name.starts_with(prefix.as_str()));
-            let full = format!("refs/remotes/origin/{prefix}");
-            let Ok(platform) = self.repo.references() else {
-                continue;
-            };
-            let Ok(refs) = platform.prefixed(full.as_str()) else {
-                continue;
-            };
-            for mut r in refs.flatten() {
-                let name = r.name().as_bstr().to_string();
-                if let (Some(branch), Ok(id)) =
-                    (name.strip_prefix("refs/remotes/origin/"), r.peel_to_id())
-                {
-                    self.tips.insert(branch.to_owned(), id.detach());
-                }
-            }
-        }
-    }
-
     /// Fetches the latest state of the tracked branch.
     pub fn refresh(&mut self) -> Result<(), OpenError> {
-        self.fetch(&[]).map_err(|source| OpenError::Fetch {
+        self.fetch(None).map_err(|source| OpenError::Fetch {
             url: self.remote.url.clone(),
             source,
         })
     }
 
     /// The merge-request branches Baton pushed for `app`
-    /// (`baton/<app>/<stage>/<version>`) that exist on the remote now.
+    /// (`baton/<app>/<stage>/<version>`) that exist on the remote now (asked
+    /// with `git ls-remote`; nothing is fetched).
     pub fn mr_branches(&mut self, app: &str) -> Result<Vec<String>, OpenError> {
-        let prefix = format!("baton/{app}/");
-        self.fetch(std::slice::from_ref(&prefix))
+        let pattern = format!("refs/heads/baton/{app}/*");
+        let refs = self
+            .remote
+            .ls_remote(&self.git_dir, &pattern, &self.branch)
             .map_err(|source| OpenError::Fetch {
                 url: self.remote.url.clone(),
                 source,
             })?;
-        let mut out: Vec<String> = self
-            .tips
-            .keys()
-            .filter(|name| name.starts_with(prefix.as_str()))
-            .cloned()
+        let mut out: Vec<String> = refs
+            .iter()
+            .filter_map(|name| name.strip_prefix("refs/heads/"))
+            .map(str::to_owned)
             .collect();
         out.sort();
         Ok(out)

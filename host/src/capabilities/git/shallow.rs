@@ -4,7 +4,9 @@
 //! what is cached and, when they reach the shallow boundary before their
 //! answer, deepen it in growing steps (`git fetch --deepen=N`, N = 256,
 //! 1,024, ... up to 65,536, then `--unshallow`) and go on. A read that
-//! needs everything (a stage's whole history) unshallows at once.
+//! needs everything (a stage's whole history) unshallows at once; a read of
+//! N entries that found k of them in the commits walked so far makes its
+//! next step at least what that rate says the rest needs.
 //!
 //! The boundary is found by object presence: a parent missing from the
 //! object store is where the cached history ends. A parent missing from a
@@ -46,6 +48,17 @@ impl Deepening {
     /// Everything at once, for reads that walk to the first commit.
     pub(crate) fn whole() -> Self {
         Self { next: None }
+    }
+
+    /// Makes the next step at least `commits` (the caller's estimate of
+    /// what it still needs); past the last step, everything.
+    pub(crate) fn at_least(&mut self, commits: u64) {
+        if let Some(next) = self.next {
+            self.next = u32::try_from(commits)
+                .ok()
+                .filter(|c| *c <= LAST_STEP)
+                .map(|c| c.max(next));
+        }
     }
 
     fn advance(&mut self) {
@@ -279,6 +292,17 @@ mod tests {
         }
         assert_eq!(steps, [256, 1024, 4096, 16_384, 65_536]);
         assert!(Deepening::whole().next.is_none());
+    }
+
+    #[test]
+    fn an_estimate_past_the_last_step_fetches_everything() {
+        let mut plan = Deepening::stepwise();
+        plan.at_least(10);
+        assert_eq!(plan.next, Some(256));
+        plan.at_least(50_000);
+        assert_eq!(plan.next, Some(50_000));
+        plan.at_least(70_000);
+        assert_eq!(plan.next, None);
     }
 
     #[test]

@@ -198,6 +198,29 @@ impl Remote {
         })
     }
 
+    /// The names of the remote's refs matching `pattern` (`git ls-remote`),
+    /// retrying transient network failures.
+    pub fn ls_remote(
+        &self,
+        git_dir: &Path,
+        pattern: &str,
+        branch: &str,
+    ) -> Result<Vec<String>, TransportError> {
+        let args = ["ls-remote", "--quiet", "--", &self.url, pattern];
+        let out = self.with_retries("ls-remote", |attempt| {
+            let out = self.run_network(git_dir, "ls-remote", &args, attempt)?;
+            if out.status.success() {
+                Ok(out)
+            } else {
+                Err(self.classify("ls-remote", branch, &out))
+            }
+        })?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('\t').map(|(_, name)| name.to_owned()))
+            .collect())
+    }
+
     /// Pushes commit `sha` to `refs/heads/<branch>` without force. A
     /// non-fast-forward or lock failure is [`PushResult::Rejected`], not an
     /// error.

@@ -4,9 +4,10 @@
 //! with jittered backoff ([`crate::retry`]), a bounded number of times and
 //! never past the deadline; never forced.
 //!
-//! Only the fetch of a round holds the cache lock: new objects go into the
-//! shared object store (git and gix write objects atomically, and a commit
-//! nobody references yet harms no one), and the push writes no local ref.
+//! A round holds the cache lock from its fetch to its push, so processes
+//! writing through one cache take turns instead of rejecting each other's
+//! pushes; the push writes no local ref (this process's view of the branch
+//! moves in memory), so no git lock file is involved.
 
 use std::time::Duration;
 
@@ -200,13 +201,18 @@ impl EnvRepo {
             Target::MergeRequest => mr.clone(),
         };
         let transport = |source| transport_error(req, &push_branch, source);
-        let prefixes = match req.target {
-            Target::Branch => Vec::new(),
-            Target::MergeRequest => vec![format!("baton/{}/{}/", req.app, req.stage)],
+        let mr_branch = match req.target {
+            Target::Branch => None,
+            Target::MergeRequest => Some(mr.as_str()),
         };
+        // Held through the push: writers sharing this cache take turns
+        // instead of racing each other to the remote.
+        let _lock = self
+            .lock()
+            .map_err(|e| transport(TransportError::from(e)))?;
         let fresh = std::mem::take(&mut self.fresh);
-        if !(attempt == 1 && fresh && prefixes.is_empty()) {
-            self.fetch(&prefixes).map_err(transport)?;
+        if !(attempt == 1 && fresh && mr_branch.is_none()) {
+            self.fetch_locked(mr_branch).map_err(transport)?;
             self.fresh = false;
         }
         let base = self.tip_of(&self.branch).ok_or_else(|| {
