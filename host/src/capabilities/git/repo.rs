@@ -2,9 +2,10 @@
 //! under a cache root), refreshed with `git fetch`, read with gix.
 //!
 //! Many processes share one cache: objects are shared (git's object store
-//! takes concurrent writers), every fetch runs under the cache lock
-//! ([`super::lock`]), and each process keeps the branch tips it fetched in
-//! memory, so another process's fetch never moves the state a run reads.
+//! takes concurrent writers), every fetch, deepen and write runs under the
+//! cache lock ([`super::lock`]), and each process keeps the branch tips it
+//! fetched in memory, so another process's fetch never moves the state a
+//! run reads.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -4,10 +4,12 @@
 //! with jittered backoff ([`crate::retry`]), a bounded number of times and
 //! never past the deadline; never forced.
 //!
-//! A round holds the cache lock from its fetch to its push, so processes
-//! writing through one cache take turns instead of rejecting each other's
-//! pushes; the push writes no local ref (this process's view of the branch
-//! moves in memory), so no git lock file is involved.
+//! A round holds the cache lock from its fetch to its push to the tracked
+//! branch, so processes writing through one cache take turns instead of
+//! rejecting each other's pushes (a merge-request branch is pushed after
+//! the lock is released: it is this change's own). The push writes no
+//! local ref (this process's view of the branch moves in memory), so no git
+//! lock file is involved.
 
 use std::time::Duration;
 
@@ -205,11 +207,13 @@ impl EnvRepo {
             Target::Branch => None,
             Target::MergeRequest => Some(mr.as_str()),
         };
-        // Held through the push: writers sharing this cache take turns
-        // instead of racing each other to the remote.
-        let _lock = self
-            .lock()
-            .map_err(|e| transport(TransportError::from(e)))?;
+        // Held through a push to the tracked branch: writers sharing this
+        // cache take turns instead of racing each other to the remote. A
+        // merge-request branch is this change's own; nobody races for it.
+        let mut lock = Some(
+            self.lock()
+                .map_err(|e| transport(TransportError::from(e)))?,
+        );
         let fresh = std::mem::take(&mut self.fresh);
         if !(attempt == 1 && fresh && mr_branch.is_none()) {
             self.fetch_locked(mr_branch).map_err(transport)?;
@@ -233,6 +237,9 @@ impl EnvRepo {
             return Ok(Round::Done(self.reuse_branch(existing, req, &mr)));
         }
         let sha = self.commit_edit(base, req, settings, &bytes)?;
+        if req.target == Target::MergeRequest {
+            lock.take();
+        }
         match self
             .remote
             .push(&self.git_dir, &sha.to_string(), &push_branch)
