@@ -15,12 +15,14 @@ mod policies {
 
 mod argocd;
 mod audit_verify;
+mod cache;
 mod cli_config;
 mod cli_policy;
 mod cli_policy_tools;
 mod cli_sim;
 mod conformance;
 mod contract;
+mod deadline;
 mod engine;
 mod example_policies;
 mod forge_auto_merge;

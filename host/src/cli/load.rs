@@ -7,14 +7,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::error::CommandError;
-use super::output::OutputFormat;
+use super::output::{self, OutputFormat};
 use crate::capabilities::argocd::{ArgoCdClient, ArgoCdConfig};
 use crate::capabilities::forge::{Forge, GitHub, GitHubConfig, GitLab, GitLabConfig};
-use crate::capabilities::git::{EnvRepo, OpenOptions, RepoSource, default_cache_root};
+use crate::capabilities::git::{
+    DEFAULT_LOCK_WAIT, EnvRepo, LockProgress, OpenOptions, RepoSource, default_cache_root,
+};
 use crate::capabilities::metrics::{PrometheusClient, PrometheusConfig};
 use crate::config::{self, Config, ForgeKind, ForgeSection, MetricsKind, MetricsSection};
 use crate::engine::{SharedRepo, Systems};
@@ -120,8 +123,20 @@ pub fn require_git() -> Result<(), CommandError> {
 
 /// Opens every system `config` configures for a run over the cache at
 /// `cache_root`: the env repo cache is fetched (shallow), the clients are
-/// built with their tokens.
+/// built with their tokens. Waits for the cache lock as long as
+/// [`DEFAULT_LOCK_WAIT`], saying so on stderr.
 pub fn systems(config: &Config, cache_root: &Path) -> Result<Systems, CommandError> {
+    systems_waiting(config, cache_root, DEFAULT_LOCK_WAIT)
+}
+
+/// [`systems`], waiting at most `lock_wait` for another process's hold on
+/// the env repo cache (each fetch, deepen and write of the run waits as
+/// long).
+pub fn systems_waiting(
+    config: &Config,
+    cache_root: &Path,
+    lock_wait: Duration,
+) -> Result<Systems, CommandError> {
     require_git()?;
     let repo = config.env_repo();
     let repo_token = config.token(repo.token.as_ref())?;
@@ -153,6 +168,8 @@ pub fn systems(config: &Config, cache_root: &Path) -> Result<Systems, CommandErr
     };
     let mut options = OpenOptions::new(cache_root.join("repos"), repo.branch.clone());
     options.shallow = true;
+    options.lock_wait = lock_wait;
+    options.progress = Some(LockProgress::new(output::progress));
     let repo = tokio::task::block_in_place(|| EnvRepo::open(&source, &options))?;
     Ok(Systems {
         repo: SharedRepo::new(repo),

@@ -6,18 +6,18 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde::Serialize;
 
-use super::error::CommandError;
+use super::error::{CommandError, ExitKind};
 use super::load::{self, CommonArgs};
 use super::output::{self, OutputFormat};
 use super::process;
 use crate::engine::audit::integrity::Signer;
 use crate::engine::audit::{ActionRecord, ActionStatus, AuditRecord, GateRecord, Status};
-use crate::engine::{Engine, Progress, RunOptions, Trigger, system_clock};
+use crate::engine::{Engine, OpenFailure, Progress, RunOptions, Trigger, system_clock};
 
 /// Options of the commands that run the policy.
 #[derive(Debug, Clone, Args)]
@@ -34,6 +34,16 @@ pub struct RunArgs {
     /// [default: baton-audit/<app>-<run id>.json].
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
+    /// How long to wait for the env repo cache while other baton processes
+    /// fetch or write it (CI jobs side by side on one runner); then exit 4.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_wait)]
+    pub cache_wait: Duration,
+}
+
+/// `--cache-wait`: a duration as `baton.yaml` writes them (`90s`, `5m`).
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration (examples: 30s, 5m, 1h)"))
 }
 
 /// Arguments of `baton promote`.
@@ -140,8 +150,7 @@ pub fn rollback(args: RollbackArgs) -> Result<(), CommandError> {
 
 fn run(app: String, trigger: Trigger, args: RunArgs) -> Result<(), CommandError> {
     process::block_on("the run", async move {
-        let (engine, signer) = engine(&app, &args)?;
-        let record = engine.run(&trigger).await;
+        let (record, signer) = record(&app, &trigger, &args).await?;
         let audit_path = match (&args.audit_log, record.dry_run) {
             (Some(p), _) => Some(p.clone()),
             (None, true) => None,
@@ -158,15 +167,35 @@ fn run(app: String, trigger: Trigger, args: RunArgs) -> Result<(), CommandError>
     })
 }
 
-/// The engine for one run of `app`, from the configuration the arguments
-/// name, and the key that signs its record (`audit.signing_key_env`).
-fn engine(app: &str, args: &RunArgs) -> Result<(Engine, Option<Signer>), CommandError> {
+/// Runs `trigger` for `app` and returns its audit record and the key that
+/// signs it (`audit.signing_key_env`). The policy loads before the systems
+/// open, so a run whose env repo cannot be fetched (or whose cache stays
+/// locked) is recorded too; without a configuration or a policy there is
+/// nothing to record and the error is returned.
+async fn record(
+    app: &str,
+    trigger: &Trigger,
+    args: &RunArgs,
+) -> Result<(AuditRecord, Option<Signer>), CommandError> {
+    let started = Instant::now();
     let config = load::config(&args.common.config)?;
     let signer = super::audit::signer(&config)?;
     let app = config.app(app)?;
     let cache_root = args.common.cache_root();
-    let systems = load::systems(&config, &cache_root)?;
     let policy = load::policy(&config, Some(&cache_root))?;
+    let systems = match load::systems_waiting(&config, &cache_root, args.cache_wait) {
+        Ok(systems) => systems,
+        Err(e) => {
+            let failure = OpenFailure {
+                status: status_of(e.kind()),
+                message: e.message(),
+                started,
+            };
+            let record =
+                Engine::failed_to_open(&config, app, &policy, args.dry_run, trigger, failure);
+            return Ok((record, signer));
+        }
+    };
     let progress: Progress = Arc::new(output::progress);
     let options = RunOptions {
         dry_run: args.dry_run,
@@ -175,13 +204,25 @@ fn engine(app: &str, args: &RunArgs) -> Result<(Engine, Option<Signer>), Command
         progress,
         cancel: process::cancel_on_signals(),
     };
-    Ok((Engine::new(&config, app, systems, policy, options), signer))
+    let engine = Engine::new(&config, app, systems, policy, options);
+    Ok((engine.run(trigger).await, signer))
+}
+
+/// The record status of an error that ended a run before it started.
+fn status_of(kind: ExitKind) -> Status {
+    match kind {
+        ExitKind::Success | ExitKind::External => Status::ExternalError,
+        ExitKind::Failed => Status::Failed,
+        ExitKind::Usage => Status::UsageError,
+        ExitKind::Policy => Status::PolicyError,
+        ExitKind::Guardrail => Status::Refused,
+    }
 }
 
 /// The run's outcome as the process result.
 pub(super) fn outcome(record: &AuditRecord) -> Result<(), CommandError> {
     match record.outcome.status.exit_kind() {
-        crate::exit::ExitKind::Success => Ok(()),
+        ExitKind::Success => Ok(()),
         kind => Err(CommandError::new(kind, record.outcome.message.clone())),
     }
 }

@@ -62,6 +62,7 @@ use crate::capabilities::forge::{Forge, ForgeError, MergeRequest};
 use crate::capabilities::git::{
     DeploymentState, HistoryEntry, LastGood, ROLLBACK_OF, RUN, ReadError, StageField, last_good_in,
 };
+use crate::retry::Deadline;
 use crate::runtime::ChangeOrigin;
 
 /// How a stage change reached the branch.
@@ -144,6 +145,8 @@ pub struct Attribution {
     /// The recent merged requests into the tracked branch by the commit
     /// they landed, read once.
     recent: Option<HashMap<String, MergeRequest>>,
+    /// Bounds the git reads (and the fetches that deepen a shallow cache).
+    deadline: Deadline,
 }
 
 impl Attribution {
@@ -155,7 +158,15 @@ impl Attribution {
             landed: HashMap::new(),
             lookups_left: FORGE_LOOKUPS,
             recent: None,
+            deadline: Deadline::NONE,
         }
+    }
+
+    /// Bounds the git reads of later calls (and the fetches that deepen a
+    /// shallow cache) by `deadline`.
+    pub fn within(&mut self, deadline: Deadline) -> &mut Self {
+        self.deadline = deadline;
+        self
     }
 
     /// Asks `forge` (driven on `handle`) about commits without trailers.
@@ -179,15 +190,18 @@ impl Attribution {
             source: Box::new(source),
         };
         // Git first, under the repo lock; the forge afterwards, without it.
+        let deadline = self.deadline;
         let from_git = repo
-            .with(|repo| -> Result<Vec<Attributed>, ReadError> {
-                let entries = repo.history(rev, field, limit)?;
-                let mut out = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    let arrival = from_git(repo, field, &entry)?;
-                    out.push(Attributed { entry, arrival });
-                }
-                Ok(out)
+            .with(|repo| {
+                repo.within(deadline, |repo| -> Result<Vec<Attributed>, ReadError> {
+                    let entries = repo.history(rev, field, limit)?;
+                    let mut out = Vec::with_capacity(entries.len());
+                    for entry in entries {
+                        let arrival = from_git(repo, field, &entry)?;
+                        out.push(Attributed { entry, arrival });
+                    }
+                    Ok(out)
+                })
             })
             .map_err(read)?;
         let target = repo.branch();

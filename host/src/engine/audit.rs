@@ -273,6 +273,14 @@ pub struct DecisionRecord {
     pub fuel_used: u64,
     /// Wall-clock time of the call in microseconds.
     pub elapsed_us: u64,
+    /// Of `elapsed_us`, the guest's own time (what `limits.deadline`
+    /// bounds). Absent from records written before it was recorded.
+    #[serde(default)]
+    pub guest_us: u64,
+    /// Of `elapsed_us`, the time the host spent answering the policy's
+    /// capability calls.
+    #[serde(default)]
+    pub host_us: u64,
     /// What the policy answered.
     pub result: DecisionResult,
 }
@@ -346,10 +354,17 @@ impl DecisionRecord {
             calls: decided.calls.clone(),
             logs: decided.logs.clone(),
             fuel_used: decided.fuel_used,
-            elapsed_us: u64::try_from(decided.elapsed.as_micros()).unwrap_or(u64::MAX),
+            elapsed_us: micros(decided.elapsed),
+            guest_us: micros(decided.guest_time()),
+            host_us: micros(decided.host_time),
             result: DecisionResult::of(&decided.result),
         }
     }
+}
+
+/// Microseconds, saturating.
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// What became of an action.

@@ -241,6 +241,8 @@ impl Engine {
         let (stage, version) = (gate.stage.name.clone(), gate.wait.version.clone());
         let mut sink = ProgressFn(self.options.progress.clone());
         let mut cancel = self.options.cancel.clone();
+        // The policy's capability calls during the gate share its deadline.
+        let calls = Deadline::after(spec.max_wait);
         let wait = gate::wait_for_health(
             source,
             spec,
@@ -257,7 +259,7 @@ impl Engine {
                     targets: targets.clone(),
                     status,
                 });
-                match self.decide(st, event) {
+                match self.decide_within(st, event, calls) {
                     Ok((_, d)) if d.actions.is_empty() => match d.recheck_after {
                         Some(ms) => Verdict::RecheckAfter(Duration::from_millis(ms)),
                         None => Verdict::KeepWaiting,

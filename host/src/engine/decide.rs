@@ -7,15 +7,34 @@ use super::arrival::Attribution;
 use super::audit::{ActionStatus, DecisionRecord, Status};
 use super::guardrails::{self, Held, HistoryCheck, HistoryError, StageHistory};
 use super::state::{Engine, RunState, Slot, Stop};
-use super::world::{LiveStage, LiveTarget, LiveWorld};
-use crate::capabilities::git::DeploymentState;
+use super::world::{HOST_CALL_BOUND, LiveStage, LiveTarget, LiveWorld};
+use crate::capabilities::git::{DeploymentState, ReadError};
 use crate::report::error_chain;
+use crate::retry::Deadline;
 use crate::runtime::{Action, Channel, Decision, Event};
 
 impl Engine {
-    /// Calls the policy and records the call.
+    /// Calls the policy and records the call; its capability calls may take
+    /// [`HOST_CALL_BOUND`] in all.
     pub(super) fn decide(&self, st: &mut RunState, event: Event) -> Result<(u32, Decision), Stop> {
-        let world = self.live_world()?;
+        self.decide_within(st, event, Deadline::NONE)
+    }
+
+    /// [`Self::decide`] whose capability calls must also end by `deadline`
+    /// (a gate's).
+    pub(super) fn decide_within(
+        &self,
+        st: &mut RunState,
+        event: Event,
+        deadline: Deadline,
+    ) -> Result<(u32, Decision), Stop> {
+        let bound = Deadline::after(HOST_CALL_BOUND);
+        let calls = match (deadline.instant(), bound.instant()) {
+            (Some(a), Some(b)) => Deadline::at(a.min(b)),
+            (Some(_), None) => deadline,
+            (None, _) => bound,
+        };
+        let world = self.live_world()?.with_deadline(calls);
         let (decided, _) = tokio::task::block_in_place(|| {
             self.policy.decide(Box::new(world), &self.context, &event)
         });
@@ -195,6 +214,25 @@ struct RepoHistory<'a> {
 }
 
 impl StageHistory for RepoHistory<'_> {
+    fn holds_now(&mut self, stage: &str, version: &str) -> Result<bool, String> {
+        let stage = self
+            .engine
+            .stage(stage)
+            .map_err(|s| s.message().to_owned())?;
+        // The newest deployment set what the stage holds at the tip: no
+        // history needs reading.
+        let current = self
+            .engine
+            .systems
+            .repo
+            .with(|repo| repo.read_version(&self.tip, &stage.location));
+        match current {
+            Ok(current) => Ok(current == version),
+            Err(ReadError::FileMissing { .. } | ReadError::Field(_)) => Ok(false),
+            Err(e) => Err(error_chain(&e)),
+        }
+    }
+
     fn held(&mut self, stage: &str, version: &str) -> Result<Held, String> {
         let stage = self
             .engine

@@ -13,12 +13,13 @@
 use std::time::{Instant, SystemTime};
 
 use super::audit::{
-    ActionStatus, AuditRecord, CiInfo, GuardrailNote, OutcomeRecord, RepoInfo, SCHEMA, Status,
+    ActionStatus, AuditRecord, CiInfo, CommandInfo, ConfigInfo, GuardrailNote, OutcomeRecord,
+    PolicyInfo, RepoInfo, SCHEMA, Status,
 };
 use super::execute::Write;
 use super::state::{Engine, RunState, Slot, Stop, human_ms, strip_credentials};
 use super::trigger::Trigger;
-use crate::runtime::{Action, Decision};
+use crate::runtime::{Action, Context, Decision};
 use crate::time::format_rfc3339_millis;
 
 /// The actions of one decision still to run, with their decision's seq.
@@ -80,14 +81,10 @@ impl Engine {
             (status, message)
         };
         attach_exemptions(&mut st);
-        AuditRecord {
-            schema: SCHEMA.into(),
-            run_id: self.context.run_id.clone(),
-            baton_version: env!("CARGO_PKG_VERSION").into(),
+        let header = Header {
             command: trigger.command(&self.app),
-            started_at: format_rfc3339_millis(started),
-            finished_at: format_rfc3339_millis(SystemTime::now()),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            started,
+            clock,
             dry_run: self.options.dry_run,
             policy: self.policy_info.clone(),
             config: self.config_info.clone(),
@@ -97,24 +94,12 @@ impl Engine {
                 tip_at_start: tip,
             },
             context: self.context.clone(),
-            decisions: st.decisions,
-            actions: st.actions,
-            gates: st.gates,
-            outcome: OutcomeRecord {
-                status,
-                exit_code: status.exit_kind().code(),
-                message,
-                rolled_back: st.rolled_back,
-            },
-            ci: CiInfo::detect(|k| std::env::var(k).ok()),
             commit_author: Some(format!(
                 "{} <{}>",
                 self.commit.identity.name, self.commit.identity.email
             )),
-            arrivals: st.arrivals,
-            merge_requests: st.merge_requests,
-            integrity: None,
-        }
+        };
+        header.record(st, status, message)
     }
 
     /// How the run ended: a stop, a plan, the policy's holds in order, or
@@ -255,6 +240,55 @@ impl Engine {
             Ok(()) => Next::Continue,
             Err(stop) => Next::End(Err(stop)),
         })
+    }
+}
+
+/// What a record says about its run besides what the run did; a run that
+/// could not open its systems has nothing else to say.
+pub(super) struct Header {
+    pub command: CommandInfo,
+    pub started: SystemTime,
+    pub clock: Instant,
+    pub dry_run: bool,
+    pub policy: PolicyInfo,
+    pub config: ConfigInfo,
+    pub env_repo: RepoInfo,
+    pub context: Context,
+    pub commit_author: Option<String>,
+}
+
+impl Header {
+    /// The audit record of a run that ended with `status` and `message`
+    /// after doing what `st` holds.
+    pub(super) fn record(self, st: RunState, status: Status, message: String) -> AuditRecord {
+        AuditRecord {
+            schema: SCHEMA.into(),
+            run_id: self.context.run_id.clone(),
+            baton_version: env!("CARGO_PKG_VERSION").into(),
+            command: self.command,
+            started_at: format_rfc3339_millis(self.started),
+            finished_at: format_rfc3339_millis(SystemTime::now()),
+            duration_ms: u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            dry_run: self.dry_run,
+            policy: self.policy,
+            config: self.config,
+            env_repo: self.env_repo,
+            context: self.context,
+            decisions: st.decisions,
+            actions: st.actions,
+            gates: st.gates,
+            outcome: OutcomeRecord {
+                status,
+                exit_code: status.exit_kind().code(),
+                message,
+                rolled_back: st.rolled_back,
+            },
+            ci: CiInfo::detect(|k| std::env::var(k).ok()),
+            commit_author: self.commit_author,
+            arrivals: st.arrivals,
+            merge_requests: st.merge_requests,
+            integrity: None,
+        }
     }
 }
 

@@ -1,14 +1,17 @@
 //! [`Engine::new`]: from the typed configuration, the opened systems and a
 //! loaded policy to an engine ready to run: the context every decide call
 //! receives, commit authorship, and what the audit record says about the
-//! policy, the configuration and the CI job.
+//! policy, the configuration and the CI job. [`Engine::failed_to_open`]:
+//! the record of a run whose systems could not be opened.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::audit::{ConfigInfo, PolicyInfo};
+use super::audit::{AuditRecord, ConfigInfo, PolicyInfo, RepoInfo, Status};
 use super::guardrails::DecisionLimits;
-use super::state::{Clock, Engine, RunOptions, Systems};
+use super::run::Header;
+use super::state::{Clock, Engine, RunOptions, RunState, Systems, strip_credentials};
+use super::trigger::Trigger;
 use crate::capabilities::forge::content::{CiEnv, TitleTemplates};
 use crate::capabilities::git::{CommitSettings, Identity};
 use crate::config::{AppConfig, Config, ForgeKind};
@@ -43,10 +46,7 @@ impl Engine {
             context,
             policy_info: policy_info(config, &policy),
             policy: Arc::new(policy),
-            config_info: ConfigInfo {
-                path: config.path().display().to_string(),
-                digest: config.digest().to_owned(),
-            },
+            config_info: config_info(config),
             guardrails: config.guardrails().clone(),
             limits: match config.forge().map(|f| f.kind) {
                 Some(ForgeKind::Gitlab) => DecisionLimits::for_forge(1_000_000),
@@ -64,6 +64,62 @@ impl Engine {
             options,
             audit_records: config.audit().records.clone(),
         }
+    }
+}
+
+/// Why a run ended before its systems could be opened (the env repo could
+/// not be fetched, its cache stayed locked, a client could not be built).
+#[derive(Debug, Clone)]
+pub struct OpenFailure {
+    /// How the run ended (`external-error` for an unreachable remote or a
+    /// locked cache).
+    pub status: Status,
+    /// What went wrong, for people.
+    pub message: String,
+    /// When the run started (before the systems were opened).
+    pub started: Instant,
+}
+
+impl Engine {
+    /// The audit record of a run of `trigger` for `app` that ended before
+    /// its systems opened: it names the configuration, the policy (loaded
+    /// before the systems for this reason), the env repo as configured, and
+    /// the outcome; it holds no decisions.
+    pub fn failed_to_open(
+        config: &Config,
+        app: &AppConfig,
+        policy: &LoadedPolicy,
+        dry_run: bool,
+        trigger: &Trigger,
+        failure: OpenFailure,
+    ) -> AuditRecord {
+        let repo = config.env_repo();
+        let header = Header {
+            command: trigger.command(&app.name),
+            started: SystemTime::now()
+                .checked_sub(failure.started.elapsed())
+                .unwrap_or_else(SystemTime::now),
+            clock: failure.started,
+            dry_run,
+            policy: policy_info(config, policy),
+            config: config_info(config),
+            env_repo: RepoInfo {
+                url: strip_credentials(&repo.url),
+                branch: repo.branch.clone(),
+                tip_at_start: String::new(),
+            },
+            context: context(config, app, dry_run),
+            commit_author: None,
+        };
+        header.record(RunState::default(), failure.status, failure.message)
+    }
+}
+
+/// What the audit record says about the configuration file.
+fn config_info(config: &Config) -> ConfigInfo {
+    ConfigInfo {
+        path: config.path().display().to_string(),
+        digest: config.digest().to_owned(),
     }
 }
 

@@ -179,10 +179,8 @@ impl Engine {
         since: Option<&str>,
         tip: &str,
     ) -> Result<Vec<StageChange>, Stop> {
-        // The comparison needs the commits before the tip, which a shallow
-        // cache (a fresh runner: writes fetch only the tip) does not have.
-        repo.ensure_full_history()
-            .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
+        // A shallow cache (a fresh runner: writes fetch only the tip) is
+        // deepened as far as the comparison reaches, no further.
         let Some(since) = since
             .map(str::to_owned)
             .or_else(|| default_since(repo, tip))
@@ -253,14 +251,14 @@ impl Newest {
 /// What `advance` compares the tip against by default:
 /// `CI_COMMIT_BEFORE_SHA` when it names a commit of the repository (GitLab
 /// sets it to zeros for a new branch), else the tip's first parent; `None`
-/// for a root commit.
-fn default_since(repo: &EnvRepo, tip: &str) -> Option<String> {
+/// for a root commit. A shallow cache is deepened as far as that takes.
+fn default_since(repo: &mut EnvRepo, tip: &str) -> Option<String> {
     let before = std::env::var("CI_COMMIT_BEFORE_SHA")
         .ok()
         .filter(|s| !s.is_empty() && s.chars().any(|c| c != '0'))
-        .filter(|s| repo.resolve(s).is_ok());
+        .filter(|s| repo.resolve_deepening(s).is_ok());
     before.or_else(|| {
-        repo.resolve(&format!("{tip}~1"))
+        repo.resolve_deepening(&format!("{tip}~1"))
             .ok()
             .map(|parent| parent.to_string())
     })

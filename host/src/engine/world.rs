@@ -18,10 +18,17 @@
 //! thread), so async clients are driven with the runtime `Handle`: the
 //! engine calls `decide` inside `block_in_place`, never directly on an
 //! async worker.
+//!
+//! Time in these calls does not count against the policy's wall-clock
+//! deadline (the runtime gives it back); each call is bounded by the
+//! world's own [`Deadline`] instead, which the engine sets per decide call
+//! ([`HOST_CALL_BOUND`] from the call's start, or the gate's deadline
+//! during a gate). A call that runs out answers `unavailable("... timed
+//! out after ...")`, an error the policy handles like any other.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::runtime::Handle;
 
@@ -29,8 +36,9 @@ use super::arrival::{ArrivalError, Attributed, Attribution};
 use super::repo::SharedRepo;
 use crate::capabilities::argocd::{self, AppRef, ArgoCdClient};
 use crate::capabilities::forge::{self, Forge};
-use crate::capabilities::git::{FieldError, ReadError, StageField};
+use crate::capabilities::git::{EnvRepo, FieldError, ReadError, StageField};
 use crate::capabilities::metrics::{self, PrometheusClient, TimeRange};
+use crate::retry::Deadline;
 use crate::runtime::{
     AppStatus, CapabilityError, Deployment, HealthStatus, MergeRequest, MergeRequestState,
     MetricLabel, MetricsError, OperationPhase, Point, ResourceHealth, Sample, Series, SyncStatus,
@@ -76,6 +84,11 @@ impl LiveStage {
 /// A clock answering milliseconds since the Unix epoch.
 pub type Clock = Box<dyn Fn() -> i64 + Send>;
 
+/// How long the capability calls of one decide call may take in all, from
+/// its start, outside a gate: enough for a cold history read of a large
+/// env repo, short of hanging a CI job on a server that stopped answering.
+pub const HOST_CALL_BOUND: Duration = Duration::from_secs(120);
+
 /// The world backed by real systems.
 pub struct LiveWorld {
     repo: SharedRepo,
@@ -87,11 +100,13 @@ pub struct LiveWorld {
     handle: Option<Handle>,
     clock: Clock,
     attribution: Attribution,
+    deadline: Deadline,
 }
 
 impl LiveWorld {
     /// A world reading the env repo at `tip` (the branch tip fetched at the
-    /// start of the run, so every call of a run sees the same state).
+    /// start of the run, so every call of a run sees the same state). Its
+    /// calls must end within [`HOST_CALL_BOUND`] from now.
     pub fn new(repo: SharedRepo, tip: String, stages: Vec<LiveStage>, clock: Clock) -> Self {
         Self {
             repo,
@@ -103,6 +118,7 @@ impl LiveWorld {
             handle: None,
             clock,
             attribution: Attribution::new(""),
+            deadline: Deadline::after(HOST_CALL_BOUND),
         }
     }
 
@@ -110,6 +126,14 @@ impl LiveWorld {
     /// to ask about commits without trailers) instead of git alone.
     pub fn with_attribution(mut self, attribution: Attribution) -> Self {
         self.attribution = attribution;
+        self
+    }
+
+    /// Bounds every call by `deadline` instead (git fetches, history walks
+    /// and lock waits, Argo CD and forge requests); a call still running
+    /// then answers `unavailable`.
+    pub fn with_deadline(mut self, deadline: Deadline) -> Self {
+        self.deadline = deadline;
         self
     }
 
@@ -142,6 +166,26 @@ impl LiveWorld {
         }
     }
 
+    /// Drives a metrics request to its end or to the world's deadline
+    /// (a `timeout` answer, like a server that stopped answering).
+    fn bounded_metrics<F: Future>(
+        &self,
+        handle: &Handle,
+        call: &str,
+        future: F,
+    ) -> Result<F::Output, WorldError<MetricsError>> {
+        let Some(left) = self.deadline.left() else {
+            return Ok(handle.block_on(future));
+        };
+        let started = Instant::now();
+        handle
+            .block_on(tokio::time::timeout(left, future))
+            .map_err(|_| {
+                let after = started.elapsed().as_secs_f64();
+                MetricsError::Timeout(format!("{call} timed out after {after:.1}s")).into()
+            })
+    }
+
     fn live_stage(&self, name: &str) -> Result<&LiveStage, WorldError> {
         self.stages
             .iter()
@@ -153,12 +197,55 @@ impl LiveWorld {
         self.live_stage(name).map(|s| &s.field)
     }
 
-    fn block_on<F: Future>(&self, what: &str, future: F) -> Result<F::Output, WorldError> {
-        match &self.handle {
-            Some(handle) => Ok(handle.block_on(future)),
-            None => Err(CapabilityError::Unavailable(format!("{what} is not configured")).into()),
-        }
+    /// Drives `future` (a request of `system`, described by `call`) to its
+    /// end or to the world's deadline.
+    fn block_on<F: Future>(
+        &self,
+        system: &str,
+        call: &str,
+        future: F,
+    ) -> Result<F::Output, WorldError> {
+        let Some(handle) = &self.handle else {
+            return Err(CapabilityError::Unavailable(format!("{system} is not configured")).into());
+        };
+        let Some(left) = self.deadline.left() else {
+            return Ok(handle.block_on(future));
+        };
+        let started = Instant::now();
+        handle
+            .block_on(tokio::time::timeout(left, future))
+            .map_err(|_| timed_out(call, started.elapsed(), None))
     }
+
+    /// Runs `read` on the env repo within the world's deadline; a read that
+    /// runs out of time answers `unavailable`, naming `call`.
+    fn git<T>(
+        &self,
+        call: &str,
+        read: impl FnOnce(&mut EnvRepo) -> Result<T, ReadError>,
+    ) -> Result<T, WorldError> {
+        let started = Instant::now();
+        let deadline = self.deadline;
+        self.repo
+            .with(|repo| repo.within(deadline, read))
+            .map_err(|e| {
+                if e.is_timeout() {
+                    timed_out(call, started.elapsed(), Some(&e))
+                } else {
+                    read_error(e)
+                }
+            })
+    }
+}
+
+/// The answer to a capability call that ran out of time.
+fn timed_out(call: &str, after: Duration, cause: Option<&ReadError>) -> WorldError {
+    let mut text = format!("{call} timed out after {:.1}s", after.as_secs_f64());
+    if let Some(cause) = cause {
+        text.push_str(": ");
+        text.push_str(&crate::report::error_chain(cause));
+    }
+    CapabilityError::Unavailable(text).into()
 }
 
 impl LiveWorld {
@@ -169,21 +256,21 @@ impl LiveWorld {
         rev: &str,
         field: &StageField,
     ) -> Result<(Option<String>, Option<String>), WorldError> {
-        let held = self.repo.with(|repo| -> Result<_, ReadError> {
-            let Some(value) = super::digest::value_at(repo, rev, field)? else {
-                return Ok(None);
-            };
-            let digest = super::digest::held(repo, rev, field, &value)?;
-            Ok(Some((value.version, digest)))
-        });
-        match held {
-            Ok(Some((version, digest))) => Ok((Some(version), digest)),
-            Ok(None)
-            | Err(ReadError::Field(
-                FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
-            )) => Ok((None, None)),
-            Err(e) => Err(read_error(e)),
-        }
+        self.git("git.target-versions", |repo| {
+            let held = super::digest::value_at(repo, rev, field).and_then(|value| match value {
+                Some(value) => {
+                    let digest = super::digest::held(repo, rev, field, &value)?;
+                    Ok((Some(value.version), digest))
+                }
+                None => Ok((None, None)),
+            });
+            match held {
+                Err(ReadError::Field(
+                    FieldError::KeyMissing { .. } | FieldError::DocumentMissing { .. },
+                )) => Ok((None, None)),
+                other => other,
+            }
+        })
     }
 }
 
@@ -233,9 +320,7 @@ fn deployment(attributed: Attributed, digest: Option<String>) -> Option<Deployme
 impl World for LiveWorld {
     fn read_file(&mut self, path: &str, revision: Option<&str>) -> Result<Vec<u8>, WorldError> {
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        self.repo
-            .with(|repo| repo.read_file(&rev, path))
-            .map_err(read_error)?
+        self.git("git.read-file", |repo| repo.read_file(&rev, path))?
             .ok_or_else(|| {
                 CapabilityError::NotFound(format!("{path} does not exist at {rev}")).into()
             })
@@ -244,15 +329,12 @@ impl World for LiveWorld {
     fn stage_version(&mut self, stage: &str, revision: Option<&str>) -> Result<String, WorldError> {
         let targets = self.live_stage(stage)?.targets();
         let rev = revision.unwrap_or(&self.tip).to_owned();
-        let versions = self
-            .repo
-            .with(|repo| {
-                targets
-                    .iter()
-                    .map(|t| repo.read_version(&rev, &t.field))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(read_error)?;
+        let versions = self.git("git.stage-version", |repo| {
+            targets
+                .iter()
+                .map(|t| repo.read_version(&rev, &t.field))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         match versions.split_first() {
             Some((first, rest)) if rest.iter().all(|v| v == first) => Ok(first.clone()),
             _ => Err(CapabilityError::Invalid(format!(
@@ -290,10 +372,15 @@ impl World for LiveWorld {
 
     fn stage_history(&mut self, stage: &str, limit: u32) -> Result<Vec<Deployment>, WorldError> {
         let field = self.stage(stage)?.clone();
+        let started = Instant::now();
         let history = self
             .attribution
+            .within(self.deadline)
             .history(&self.repo, &self.tip, stage, &field, Some(limit as usize))
             .map_err(|e| match e {
+                ArrivalError::Read { source, .. } if source.is_timeout() => {
+                    timed_out("git.stage-history", started.elapsed(), Some(&source))
+                }
                 ArrivalError::Read { source, .. } => read_error(*source),
                 forge @ ArrivalError::Forge { .. } => {
                     CapabilityError::Unavailable(crate::report::error_chain(&forge)).into()
@@ -316,8 +403,9 @@ impl World for LiveWorld {
             .clone()
             .ok_or_else(|| CapabilityError::Unavailable("argocd is not configured".into()))?;
         let target = AppRef::named(app);
+        let call = format!("argocd.application-status of {app}");
         let status = self
-            .block_on("argocd", client.get_application(&target, false))?
+            .block_on("argocd", &call, client.get_application(&target, false))?
             .map_err(|e| {
                 let text = e.to_string();
                 WorldError::from(match e {
@@ -339,7 +427,8 @@ impl World for LiveWorld {
             .forge
             .clone()
             .ok_or_else(|| CapabilityError::Unavailable("forge is not configured".into()))?;
-        self.block_on("forge", forge.find_open(source_branch))?
+        let call = format!("forge.find-open for {source_branch}");
+        self.block_on("forge", &call, forge.find_open(source_branch))?
             .map(|mr| mr.map(|m| merge_request(&m)))
             .map_err(forge_error)
     }
@@ -349,7 +438,8 @@ impl World for LiveWorld {
             .forge
             .clone()
             .ok_or_else(|| CapabilityError::Unavailable("forge is not configured".into()))?;
-        self.block_on("forge", forge.get(number))?
+        let call = format!("forge.get of merge request {number}");
+        self.block_on("forge", &call, forge.get(number))?
             .map(|m| merge_request(&m))
             .map_err(forge_error)
     }
@@ -365,8 +455,8 @@ impl World for LiveWorld {
     ) -> Result<Vec<Sample>, WorldError<MetricsError>> {
         let (client, handle) = self.metrics()?;
         let at = time.unwrap_or_else(|| (self.clock)());
-        let samples = handle
-            .block_on(client.query(promql, at))
+        let samples = self
+            .bounded_metrics(&handle, "metrics.query", client.query(promql, at))?
             .map_err(metrics_error)?;
         Ok(samples
             .into_iter()
@@ -391,8 +481,12 @@ impl World for LiveWorld {
             end_ms: end,
             step_ms: step,
         };
-        let series = handle
-            .block_on(client.query_range(promql, range))
+        let series = self
+            .bounded_metrics(
+                &handle,
+                "metrics.query-range",
+                client.query_range(promql, range),
+            )?
             .map_err(metrics_error)?;
         Ok(series
             .into_iter()

@@ -1,6 +1,8 @@
 //! Host side of Baton's capability interfaces: check the grant, ask the
 //! [`World`](super::World), record request and answer, map host failures
-//! to traps.
+//! to traps. The time the world takes is added up per call
+//! ([`StoreState::host_time`]): the wall-clock deadline bounds the guest's
+//! own running time, not the systems it asks.
 //!
 //! Each capability call is implemented once, here, in the current
 //! contract's types (`StoreState::git_*`, `argocd_*`, ...); the generated
@@ -8,13 +10,14 @@
 //! so a call is recorded the same way whatever the policy's version.
 
 use std::fmt::Debug;
+use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::bindings::v0_2::baton::policy::{argocd, clock, forge, git, log, metrics, types};
 use super::record::{HostCall, LogEntry, requests};
-use super::store::{StoreState, WorldError};
+use super::store::{StoreState, World, WorldError};
 use super::{
     AppStatus, CapabilityError, Deployment, Level, MergeRequest, MetricsError, Sample, Series,
     TargetVersion,
@@ -24,6 +27,15 @@ use super::{
 pub(crate) type Answer<T, E = CapabilityError> = wasmtime::Result<Result<T, E>>;
 
 impl StoreState {
+    /// Asks the world, adding the time the answer took to
+    /// [`StoreState::host_time`].
+    fn ask<R>(&mut self, f: impl FnOnce(&mut dyn World) -> R) -> R {
+        let started = Instant::now();
+        let answer = f(self.world.as_mut());
+        self.host_time += started.elapsed();
+        answer
+    }
+
     fn record(&mut self, interface: &str, function: &str, request: Value, result: Value) {
         self.calls.push(HostCall {
             interface: interface.into(),
@@ -87,7 +99,7 @@ impl StoreState {
     }
 
     pub(crate) fn git_read_file(&mut self, path: &str, revision: Option<&str>) -> Answer<Vec<u8>> {
-        let outcome = self.world.read_file(path, revision);
+        let outcome = self.ask(|w| w.read_file(path, revision));
         self.answer(
             "git",
             "read-file",
@@ -103,7 +115,7 @@ impl StoreState {
     ) -> Answer<String> {
         let outcome = self
             .check_stage(stage)
-            .and_then(|()| self.world.stage_version(stage, revision));
+            .and_then(|()| self.ask(|w| w.stage_version(stage, revision)));
         self.answer(
             "git",
             "stage-version",
@@ -119,7 +131,7 @@ impl StoreState {
     ) -> Answer<Vec<TargetVersion>> {
         let outcome = self
             .check_stage(stage)
-            .and_then(|()| self.world.target_versions(stage, revision));
+            .and_then(|()| self.ask(|w| w.target_versions(stage, revision)));
         self.answer(
             "git",
             "target-versions",
@@ -131,7 +143,7 @@ impl StoreState {
     pub(crate) fn git_stage_history(&mut self, stage: &str, limit: u32) -> Answer<Vec<Deployment>> {
         let outcome = self
             .check_stage(stage)
-            .and_then(|()| self.world.stage_history(stage, limit));
+            .and_then(|()| self.ask(|w| w.stage_history(stage, limit)));
         self.answer(
             "git",
             "stage-history",
@@ -142,7 +154,7 @@ impl StoreState {
 
     pub(crate) fn argocd_application_status(&mut self, app: &str) -> Answer<AppStatus> {
         let outcome = if self.grants.argocd_apps.iter().any(|a| a == app) {
-            self.world.application_status(app)
+            self.ask(|w| w.application_status(app))
         } else {
             Err(CapabilityError::Denied(format!(
                 "Argo CD application {app:?} is not a stage of this app; granted: {}",
@@ -159,7 +171,7 @@ impl StoreState {
     }
 
     pub(crate) fn forge_find_open(&mut self, source_branch: &str) -> Answer<Option<MergeRequest>> {
-        let outcome = self.world.find_open_merge_request(source_branch);
+        let outcome = self.ask(|w| w.find_open_merge_request(source_branch));
         self.answer(
             "forge",
             "find-open",
@@ -169,12 +181,12 @@ impl StoreState {
     }
 
     pub(crate) fn forge_get(&mut self, number: u64) -> Answer<MergeRequest> {
-        let outcome = self.world.merge_request(number);
+        let outcome = self.ask(|w| w.merge_request(number));
         self.answer("forge", "get", requests::get(number), outcome)
     }
 
     pub(crate) fn clock_now(&mut self) -> wasmtime::Result<i64> {
-        match self.world.now() {
+        match self.ask(|w| w.now()) {
             Ok(now) => {
                 self.record("clock", "now", requests::now(), json!(now));
                 Ok(now)
@@ -188,7 +200,7 @@ impl StoreState {
         promql: &str,
         time: Option<i64>,
     ) -> Answer<Vec<Sample>, MetricsError> {
-        let outcome = self.world.metrics_query(promql, time);
+        let outcome = self.ask(|w| w.metrics_query(promql, time));
         self.answer_with(
             "metrics",
             "query",
@@ -205,7 +217,7 @@ impl StoreState {
         end: i64,
         step: u64,
     ) -> Answer<Vec<Series>, MetricsError> {
-        let outcome = self.world.metrics_query_range(promql, start, end, step);
+        let outcome = self.ask(|w| w.metrics_query_range(promql, start, end, step));
         self.answer_with(
             "metrics",
             "query-range",

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use wasmtime::Store;
 use wasmtime::component::Component;
+use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{v0_1, v0_2};
 use super::compat::{self, ContractError};
@@ -271,6 +271,15 @@ fn check_interfaces(
     Ok((interfaces, contract))
 }
 
+/// Epoch ticks that cover `time` (one more than its whole ticks: the first
+/// tick may come at once).
+fn ticks(time: Duration) -> u64 {
+    u64::try_from(time.as_millis() / EPOCH_TICK.as_millis())
+        .unwrap_or(u64::MAX - 1)
+        .max(1)
+        + 1
+}
+
 /// A store and instance for one call.
 struct Call {
     store: Store<StoreState>,
@@ -300,15 +309,25 @@ impl LoadedPolicy {
             log_bytes: 0,
             logs_dropped: 0,
             host_failure: None,
+            host_time: Duration::ZERO,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         if let Err(e) = store.set_fuel(self.limits.fuel) {
             return Err((store.into_data().world, e));
         }
-        let ticks = (self.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // The deadline bounds the guest's own time: when the epoch deadline
+        // passes, the time spent in host calls is given back, and only a
+        // guest that has really run for `limit` is interrupted.
+        let limit = self.limits.deadline;
+        store.set_epoch_deadline(ticks(limit));
+        store.epoch_deadline_callback(move |store| {
+            let guest = started.elapsed().saturating_sub(store.data().host_time);
+            Ok(match limit.checked_sub(guest) {
+                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(left)),
+                _ => UpdateDeadline::Interrupt,
+            })
+        });
         Ok(Call {
             store,
             outputs,
@@ -396,6 +415,7 @@ impl LoadedPolicy {
                     logs: Vec::new(),
                     fuel_used: 0,
                     elapsed: Duration::ZERO,
+                    host_time: Duration::ZERO,
                 };
                 return (decided, world);
             }
@@ -418,6 +438,7 @@ impl LoadedPolicy {
             logs: state.logs,
             fuel_used,
             elapsed,
+            host_time: state.host_time,
         };
         (decided, state.world)
     }

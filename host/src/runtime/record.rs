@@ -51,6 +51,17 @@ pub struct Decided {
     pub fuel_used: u64,
     /// Wall-clock time of the call, instantiation included.
     pub elapsed: Duration,
+    /// Of `elapsed`, the time spent answering capability calls (git,
+    /// Argo CD, the forge, ...): not counted against `limits.deadline`.
+    pub host_time: Duration,
+}
+
+impl Decided {
+    /// Of [`Self::elapsed`], the time the guest itself ran (instantiation
+    /// included): what `limits.deadline` bounds.
+    pub fn guest_time(&self) -> Duration {
+        self.elapsed.saturating_sub(self.host_time)
+    }
 }
 
 /// Request shapes of every capability call, shared by the recorder and the

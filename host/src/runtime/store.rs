@@ -163,6 +163,9 @@ pub(crate) struct StoreState {
     pub(crate) logs_dropped: usize,
     /// A host-side failure that ended the call, kept for the typed error.
     pub(crate) host_failure: Option<String>,
+    /// Time spent in the world's answers so far: the wall-clock deadline
+    /// bounds the guest, not the systems it asks.
+    pub(crate) host_time: std::time::Duration,
 }
 
 impl WasiView for StoreState {

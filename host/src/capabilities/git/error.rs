@@ -4,6 +4,9 @@
 //! before it is stored here.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use super::lock::LockError;
 
 /// A stage's field could not be read or edited in one YAML file.
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +232,20 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
+    /// The cache lock could not be taken before `git` could start.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+impl TransportError {
+    /// Whether this failure is a deadline or a lock wait running out (not
+    /// the remote failing).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Self::Deadline { .. } | Self::Lock(LockError::Timeout { .. })
+        )
+    }
 }
 
 /// [`super::EnvRepo::open`] failed.
@@ -327,7 +344,7 @@ pub enum ReadError {
         source: gix::Error,
     },
     /// Deepening a shallow cache for history failed.
-    #[error("cannot fetch full history of {url}")]
+    #[error("cannot fetch more history of {url}")]
     Deepen {
         /// The env repo URL.
         url: String,
@@ -335,6 +352,39 @@ pub enum ReadError {
         #[source]
         source: TransportError,
     },
+    /// A history walk was still reading when the deadline passed.
+    #[error("reading the history of {url} did not finish within {}s", .after.as_secs())]
+    Deadline {
+        /// The env repo URL.
+        url: String,
+        /// How long it had read.
+        after: Duration,
+    },
+    /// A commit's parent is missing although the cache holds the whole
+    /// history: the cache is damaged (delete it; the next run clones again).
+    #[error("commit {commit} of {url}: parent {parent} is missing from the cache {}", .cache.display())]
+    MissingParent {
+        /// The env repo URL.
+        url: String,
+        /// The cache directory.
+        cache: PathBuf,
+        /// The commit whose parent is missing.
+        commit: String,
+        /// The missing parent.
+        parent: String,
+    },
+}
+
+impl ReadError {
+    /// Whether the read ran out of time (its deadline, or the wait for the
+    /// cache lock), as opposed to failing.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Deadline { .. } => true,
+            Self::Deepen { source, .. } => source.is_timeout(),
+            _ => false,
+        }
+    }
 }
 
 /// [`super::EnvRepo::write_version`] failed; nothing was pushed.

@@ -1,16 +1,22 @@
 //! A stage's deployment history from the env repo alone: the first-parent
 //! commits that changed its value, their trailers, the last good version
 //! (skipping versions a later commit rolled back), and which stages changed
-//! between two commits (for `baton advance`).
+//! between two commits (for `baton advance`). Every walk reads the cache
+//! first and deepens it only at its boundary ([`super::shallow`]).
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
 use super::error::ReadError;
 use super::repo::{EnvRepo, StageField};
+use super::shallow::Deepening;
 use super::trailers::{ROLLBACK_OF, Trailer, parse_trailers};
+
+/// A history walk looks at its deadline every this many commits.
+const DEADLINE_CHECK_EVERY: u32 = 256;
 
 /// One commit that changed a stage's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,29 +151,42 @@ impl BlobFinder {
 
 impl EnvRepo {
     /// Every first-parent commit reachable from `rev` that changed `stage`'s
-    /// value, newest first; at most `limit` entries when given. Deepens a
-    /// shallow cache first.
+    /// value, newest first; at most `limit` entries when given. Reads what
+    /// is cached and deepens the cache only when the walk reaches its
+    /// boundary first (all at once without a limit: the walk goes to the
+    /// first commit).
     pub fn history(
         &mut self,
         rev: &str,
         stage: &StageField,
         limit: Option<usize>,
     ) -> Result<Vec<HistoryEntry>, ReadError> {
-        self.history_until(rev, stage, |found| limit.is_some_and(|l| found.len() >= l))
+        let plan = match limit {
+            Some(_) => Deepening::stepwise(),
+            None => Deepening::whole(),
+        };
+        self.history_until(rev, stage, plan, limit, |found| {
+            limit.is_some_and(|l| found.len() >= l)
+        })
     }
 
-    /// The history walk, stopping as soon as `done(entries so far)` holds.
+    /// The history walk, stopping as soon as `done(entries so far)` holds;
+    /// the cache is deepened as `plan` says when the walk reaches its
+    /// boundary, by at least what the entries found so far say `want`
+    /// entries need. Gives up with [`ReadError::Deadline`] once the repo's
+    /// deadline passes.
     fn history_until(
         &mut self,
         rev: &str,
         stage: &StageField,
+        mut plan: Deepening,
+        want: Option<usize>,
         mut done: impl FnMut(&[HistoryEntry]) -> bool,
     ) -> Result<Vec<HistoryEntry>, ReadError> {
-        self.ensure_full_history()?;
-        let tip = self.resolve(rev)?;
-        let repo = &self.repo;
-        let objects = |id: ObjectId| {
-            let url = self.remote.url.clone();
+        let started = Instant::now();
+        let tip = self.resolve_deepening(rev)?;
+        let objects = |url: &str, id: ObjectId| {
+            let url = url.to_owned();
             move |source| ReadError::Objects {
                 url,
                 rev: id.to_string(),
@@ -177,65 +196,107 @@ impl EnvRepo {
         let parts: Vec<&str> = stage.file.split('/').filter(|p| !p.is_empty()).collect();
         let mut finder = BlobFinder::default();
         let mut out = Vec::new();
-        // Each commit is loaded once: it is the parent of one step and the
-        // child of the next.
-        let mut commit = repo.find_commit(tip).map_err(objects(tip))?;
-        let tree = commit.tree_id().map_err(objects(tip))?.detach();
-        let mut blob = finder.blob(repo, tree, &parts).map_err(objects(tip))?;
+        let mut current = tip;
+        let mut links = self
+            .links(current)
+            .map_err(objects(&self.remote.url, current))?;
+        let mut blob = finder
+            .blob(&self.repo, links.tree, &parts)
+            .map_err(objects(&self.remote.url, current))?;
+        let mut walked: u32 = 0;
         loop {
             if done(&out) {
                 break;
             }
-            let id = commit.id;
-            let decoded = commit.decode().map_err(objects(id))?;
-            // A missing parent is a shallow boundary: treated like a root.
-            let parent = decoded
-                .parents()
-                .next()
-                .and_then(|p| repo.find_commit(p).ok());
-            let parent_blob = match &parent {
-                Some(pc) => {
-                    let tree = pc.tree_id().map_err(objects(pc.id))?.detach();
-                    finder.blob(repo, tree, &parts).map_err(objects(pc.id))?
+            walked = walked.wrapping_add(1);
+            if walked.is_multiple_of(DEADLINE_CHECK_EVERY) && self.remote.deadline.passed() {
+                return Err(ReadError::Deadline {
+                    url: self.remote.url.clone(),
+                    after: started.elapsed(),
+                });
+            }
+            let parent = match links.parent {
+                Some(parent) => {
+                    if let (Some(want), found) = (want, out.len())
+                        && found > 0
+                        && !self.repo.has_object(parent)
+                    {
+                        let rate = u64::from(walked) / found as u64;
+                        plan.at_least(rate.saturating_mul(want.saturating_sub(found) as u64));
+                    }
+                    self.ensure_parent(current, parent, &mut plan)?;
+                    let parent_links = self
+                        .links(parent)
+                        .map_err(objects(&self.remote.url, parent))?;
+                    Some((parent, parent_links))
                 }
                 None => None,
             };
+            let parent_blob = match &parent {
+                Some((id, l)) => finder
+                    .blob(&self.repo, l.tree, &parts)
+                    .map_err(objects(&self.remote.url, *id))?,
+                None => None,
+            };
             if blob != parent_blob {
-                let new = finder.value(repo, stage, blob).map_err(objects(id))?;
+                let url = &self.remote.url;
+                let new = finder
+                    .value(&self.repo, stage, blob)
+                    .map_err(objects(url, current))?;
                 let old = finder
-                    .value(repo, stage, parent_blob)
-                    .map_err(objects(id))?;
+                    .value(&self.repo, stage, parent_blob)
+                    .map_err(objects(url, current))?;
                 if new != old {
-                    let author = decoded
-                        .author()
-                        .map_err(|e| objects(id)(gix::Error::from_error(e)))?;
-                    let message = decoded.message.to_str_lossy().into_owned();
-                    out.push(HistoryEntry {
-                        commit: id.to_string(),
-                        time: decoded
-                            .committer()
-                            .ok()
-                            .and_then(|c| c.time().ok())
-                            .map_or(0, |t| t.seconds),
-                        author_name: author.name.to_str_lossy().trim().to_owned(),
-                        author_email: author.email.to_str_lossy().trim().to_owned(),
-                        old,
-                        new,
-                        trailers: parse_trailers(&message),
-                        message,
-                    });
+                    out.push(self.entry(current, old, new)?);
                 }
             }
-            drop(decoded);
             match parent {
-                Some(pc) => {
-                    commit = pc;
+                Some((id, l)) => {
+                    current = id;
+                    links = l;
                     blob = parent_blob;
                 }
                 None => break,
             }
         }
         Ok(out)
+    }
+
+    /// The history entry of commit `id`, which changed a value from `old`
+    /// to `new`.
+    fn entry(
+        &self,
+        id: ObjectId,
+        old: Option<String>,
+        new: Option<String>,
+    ) -> Result<HistoryEntry, ReadError> {
+        let objects = |source| ReadError::Objects {
+            url: self.remote.url.clone(),
+            rev: id.to_string(),
+            source,
+        };
+        let commit = self.repo.find_commit(id).map_err(objects)?;
+        let decoded = commit
+            .decode()
+            .map_err(|e| objects(gix::Error::from_error(e)))?;
+        let author = decoded
+            .author()
+            .map_err(|e| objects(gix::Error::from_error(e)))?;
+        let message = decoded.message.to_str_lossy().into_owned();
+        Ok(HistoryEntry {
+            commit: id.to_string(),
+            time: decoded
+                .committer()
+                .ok()
+                .and_then(|c| c.time().ok())
+                .map_or(0, |t| t.seconds),
+            author_name: author.name.to_str_lossy().trim().to_owned(),
+            author_email: author.email.to_str_lossy().trim().to_owned(),
+            old,
+            new,
+            trailers: parse_trailers(&message),
+            message,
+        })
     }
 
     /// The newest value of `stage` before its current one that no later
@@ -248,7 +309,9 @@ impl EnvRepo {
     ) -> Result<Option<LastGood>, ReadError> {
         // Stops at the answer: every commit newer than the candidate (the
         // only ones whose rollback trailers matter) has been seen by then.
-        let history = self.history_until(rev, stage, |found| last_good_in(found).is_some())?;
+        let history = self.history_until(rev, stage, Deepening::stepwise(), None, |found| {
+            last_good_in(found).is_some()
+        })?;
         Ok(last_good_in(&history))
     }
 
@@ -262,7 +325,7 @@ impl EnvRepo {
         stage: &StageField,
         version: &str,
     ) -> Result<DeploymentState, ReadError> {
-        let history = self.history_until(rev, stage, |found| {
+        let history = self.history_until(rev, stage, Deepening::stepwise(), None, |found| {
             found.iter().any(|e| e.new.as_deref() == Some(version))
         })?;
         let Some(at) = history
@@ -287,17 +350,15 @@ impl EnvRepo {
     }
 
     /// Which of `stages` have a different value at `to` than at `from`.
-    /// A shallow cache is deepened when either revision is not in it.
+    /// A shallow cache is deepened in steps while either revision is not in
+    /// it.
     pub fn changed_stages(
         &mut self,
         from: &str,
         to: &str,
         stages: &[StageField],
     ) -> Result<Vec<StageChange>, ReadError> {
-        if self.resolve(from).is_err() || self.resolve(to).is_err() {
-            self.ensure_full_history()?;
-        }
-        let (a, b) = (self.resolve(from)?, self.resolve(to)?);
+        let (a, b) = (self.resolve_deepening(from)?, self.resolve_deepening(to)?);
         let mut out = Vec::new();
         for (index, stage) in stages.iter().enumerate() {
             let (x, y) = (self.blob_at(a, &stage.file)?, self.blob_at(b, &stage.file)?);

@@ -13,7 +13,13 @@
 //! - [`EnvRepo::open`]`(&RepoSource, &OpenOptions)`: clone into
 //!   `<cache_root>/<slug>-<hash>` on first use, fetch afterwards.
 //!   [`OpenOptions::shallow`] fetches only the tip (enough for writes);
-//!   history calls deepen on demand. [`EnvRepo::refresh`] fetches again.
+//!   history calls deepen on demand ([`EnvRepo::resolve_deepening`] for a
+//!   revision older than the cache). [`EnvRepo::refresh`] fetches again.
+//!   Many processes may share a cache: fetches and deepens take the
+//!   cache lock ([`lock_path`], waiting [`OpenOptions::lock_wait`]), and
+//!   each process reads the tips it fetched itself.
+//! - [`EnvRepo::within`]`(deadline, ..)`: bounds fetches, history walks and
+//!   lock waits of a call by a deadline (a policy's capability call).
 //! - [`EnvRepo::read_file`]`(rev, path)`: a file's bytes at any revision
 //!   (branch name, SHA, or any rev-parse expression).
 //! - [`EnvRepo::read_version`]`(rev, &StageField)`: a stage's version.
@@ -47,8 +53,10 @@ mod error;
 mod field;
 mod history;
 mod locate;
+mod lock;
 mod repo;
 mod scalar;
+mod shallow;
 mod trailers;
 mod transport;
 mod value;
@@ -58,6 +66,7 @@ mod yaml;
 pub use error::{FieldError, OpenError, ReadError, TransportError, WriteError};
 pub use field::{FieldKind, FieldSpec, FieldSpecError, KustomizeKey, Segment};
 pub use history::{DeploymentState, HistoryEntry, LastGood, StageChange, last_good_in};
+pub use lock::{DEFAULT_LOCK_WAIT, LockError, LockProgress, lock_path};
 pub use repo::{EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for, default_cache_root};
 pub use scalar::Style;
 pub use trailers::{

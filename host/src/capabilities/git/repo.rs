@@ -1,13 +1,22 @@
 //! [`EnvRepo`]: a bare cache of one remote env repo (one directory per URL
 //! under a cache root), refreshed with `git fetch`, read with gix.
+//!
+//! Many processes share one cache: objects are shared (git's object store
+//! takes concurrent writers), every fetch, deepen and write runs under the
+//! cache lock ([`super::lock`]), and each process keeps the branch tips it
+//! fetched in memory, so another process's fetch never moves the state a
+//! run reads.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use gix::ObjectId;
 use sha2::{Digest, Sha256};
 
-use super::error::{FieldError, OpenError, ReadError};
+use super::error::{FieldError, OpenError, ReadError, TransportError};
 use super::field::FieldSpec;
+use super::lock::{self, CacheLock, DEFAULT_LOCK_WAIT, LockError, LockProgress, LockWait};
 use super::transport::Remote;
 use super::yaml;
 use crate::retry::Deadline;
@@ -30,12 +39,19 @@ pub struct OpenOptions {
     pub cache_root: PathBuf,
     /// The branch Argo CD tracks (usually `main`).
     pub branch: String,
-    /// Fetch only the branch tip (`--depth=1`). Enough for writes; history
-    /// calls deepen the cache on demand.
+    /// The first fetch into an empty cache takes only the branch tip
+    /// (`--depth=1`): enough for writes. Later fetches take what is new and
+    /// keep the history already cached; history reads deepen the cache on
+    /// demand.
     pub shallow: bool,
     /// No fetch or push starts after it, and a running one is stopped then
     /// ([`Deadline::NONE`] by default; see [`EnvRepo::set_deadline`]).
     pub deadline: Deadline,
+    /// The longest wait for the cache lock while another process fetches
+    /// or writes the same cache ([`DEFAULT_LOCK_WAIT`] by default).
+    pub lock_wait: Duration,
+    /// Told when this process waits for the cache lock.
+    pub progress: Option<LockProgress>,
 }
 
 impl OpenOptions {
@@ -46,6 +62,8 @@ impl OpenOptions {
             branch: branch.into(),
             shallow: false,
             deadline: Deadline::NONE,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            progress: None,
         }
     }
 }
@@ -68,6 +86,16 @@ pub struct EnvRepo {
     /// Set by a fetch, consumed by the next write: a write right after
     /// `open` does not fetch the same tip again.
     pub(crate) fresh: bool,
+    /// The first fetch into an empty cache takes only the tip.
+    pub(crate) shallow: bool,
+    /// This process's view of the remote branches: what its own fetches
+    /// and pushes saw, by branch name. Other processes move the shared
+    /// `refs/remotes/origin/*` of the cache; never this.
+    pub(crate) tips: HashMap<String, ObjectId>,
+    /// The longest wait for the cache lock.
+    pub(crate) lock_wait: Duration,
+    /// Told while waiting for the cache lock.
+    pub(crate) progress: Option<LockProgress>,
 }
 
 impl std::fmt::Debug for EnvRepo {
@@ -132,14 +160,15 @@ impl EnvRepo {
             branch: options.branch.clone(),
             repo,
             fresh: false,
+            shallow: options.shallow,
+            tips: HashMap::new(),
+            lock_wait: options.lock_wait,
+            progress: options.progress.clone(),
         };
-        let shallow = options.shallow
-            && (this.repo.is_shallow().unwrap_or(false) || this.tip_of(&this.branch).is_none());
-        this.fetch(&[], shallow)
-            .map_err(|source| OpenError::Fetch {
-                url: this.remote.url.clone(),
-                source,
-            })?;
+        this.fetch(None).map_err(|source| OpenError::Fetch {
+            url: this.remote.url.clone(),
+            source,
+        })?;
         Ok(this)
     }
 
@@ -163,116 +192,152 @@ impl EnvRepo {
         self.remote.deadline = deadline;
     }
 
-    /// Fetches the tracked branch plus `extra` refspecs and reloads the
-    /// repository handle.
-    pub(crate) fn fetch(
-        &mut self,
-        extra: &[String],
-        shallow: bool,
-    ) -> Result<(), super::error::TransportError> {
-        let mut refspecs = vec![tracking_refspec(&self.branch)];
-        refspecs.extend_from_slice(extra);
-        self.remote
-            .fetch(&self.git_dir, &refspecs, &self.branch, shallow)?;
+    /// The deadline of fetches, pushes and history walks.
+    pub fn deadline(&self) -> Deadline {
+        self.remote.deadline
+    }
+
+    /// Runs `f` with fetches, pushes, history walks and lock waits bounded
+    /// by `deadline` as well (the earlier of it and the repo's own), then
+    /// restores the repo's own deadline.
+    pub fn within<T>(&mut self, deadline: Deadline, f: impl FnOnce(&mut Self) -> T) -> T {
+        let own = self.remote.deadline;
+        self.remote.deadline = match (own.instant(), deadline.instant()) {
+            (Some(a), Some(b)) => Deadline::at(a.min(b)),
+            (None, _) => deadline,
+            (Some(_), None) => own,
+        };
+        let out = f(self);
+        self.remote.deadline = own;
+        out
+    }
+
+    /// Takes the cache lock for one fetch or write.
+    pub(crate) fn lock(&self) -> Result<CacheLock, LockError> {
+        lock::acquire(
+            &self.git_dir,
+            &LockWait {
+                limit: self.lock_wait,
+                deadline: self.remote.deadline,
+                progress: self.progress.clone(),
+            },
+        )
+    }
+
+    /// Fetches the tracked branch, and `mr_branch` (a merge-request
+    /// branch) when given, under the cache lock, and takes their tips as
+    /// this process's view. Only the first fetch into a cache without the
+    /// branch is shallow (`--depth=1`, when opened shallow); later ones
+    /// fetch what is new and keep the history already cached.
+    pub(crate) fn fetch(&mut self, mr_branch: Option<&str>) -> Result<(), TransportError> {
+        let _lock = self.lock()?;
+        self.fetch_locked(mr_branch)
+    }
+
+    /// [`Self::fetch`] for a caller that holds the cache lock. A
+    /// merge-request branch is fetched tip only, in a fetch of its own: one
+    /// based on a commit below the cache's shallow boundary would otherwise
+    /// bring the whole history along.
+    pub(crate) fn fetch_locked(&mut self, mr_branch: Option<&str>) -> Result<(), TransportError> {
+        let shallow = self.shallow && self.shared_tip(&self.branch).is_none();
+        self.remote.fetch(
+            &self.git_dir,
+            &[tracking_refspec(&self.branch)],
+            &self.branch,
+            shallow,
+        )?;
         self.reload();
+        if let Some(id) = self.shared_tip(&self.branch) {
+            self.tips.insert(self.branch.clone(), id);
+        }
+        if let Some(branch) = mr_branch {
+            let fetched =
+                self.remote
+                    .fetch(&self.git_dir, &[tracking_refspec(branch)], branch, true);
+            match fetched {
+                Ok(()) => {
+                    self.reload();
+                    match self.shared_tip(branch) {
+                        Some(id) => self.tips.insert(branch.to_owned(), id),
+                        None => self.tips.remove(branch),
+                    };
+                }
+                Err(TransportError::BranchMissing { .. }) => {
+                    self.tips.remove(branch);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.fresh = true;
         Ok(())
     }
 
     /// Fetches the latest state of the tracked branch.
     pub fn refresh(&mut self) -> Result<(), OpenError> {
-        let shallow = self.repo.is_shallow().unwrap_or(false);
-        self.fetch(&[], shallow).map_err(|source| OpenError::Fetch {
+        self.fetch(None).map_err(|source| OpenError::Fetch {
             url: self.remote.url.clone(),
             source,
         })
     }
 
-    /// Whether `ancestor` is `descendant` or one of its ancestors; `None`
-    /// when either commit is not in the cache (fetch, then ask again). A
-    /// shallow cache is made complete first: its cut-off parents would
-    /// answer "no" wrongly.
-    pub fn is_ancestor(&mut self, ancestor: &str, descendant: &str) -> Option<bool> {
-        if self.ensure_full_history().is_err() {
-            return None;
-        }
-        if self.resolve(ancestor).is_err() || self.resolve(descendant).is_err() {
-            return None;
-        }
-        let out = self
-            .remote
-            .run(
-                &self.git_dir,
-                "merge-base",
-                &["merge-base", "--is-ancestor", ancestor, descendant],
-            )
-            .ok()?;
-        match out.status.code() {
-            Some(0) => Some(true),
-            Some(1) => Some(false),
-            _ => None,
-        }
-    }
-
     /// The merge-request branches Baton pushed for `app`
-    /// (`baton/<app>/<stage>/<version>`) that exist on the remote now.
+    /// (`baton/<app>/<stage>/<version>`) that exist on the remote now (asked
+    /// with `git ls-remote`; nothing is fetched).
     pub fn mr_branches(&mut self, app: &str) -> Result<Vec<String>, OpenError> {
-        let shallow = self.repo.is_shallow().unwrap_or(false);
-        let spec = format!("+refs/heads/baton/{app}/*:refs/remotes/origin/baton/{app}/*");
-        self.fetch(&[spec], shallow)
+        let pattern = format!("refs/heads/baton/{app}/*");
+        let refs = self
+            .remote
+            .ls_remote(&self.git_dir, &pattern, &self.branch)
             .map_err(|source| OpenError::Fetch {
                 url: self.remote.url.clone(),
                 source,
             })?;
-        let prefix = format!("refs/remotes/origin/baton/{app}/");
-        let mut out = Vec::new();
-        if let Ok(platform) = self.repo.references()
-            && let Ok(refs) = platform.prefixed(prefix.as_str())
-        {
-            for r in refs.flatten() {
-                let name = r.name().as_bstr().to_string();
-                if let Some(rest) = name.strip_prefix("refs/remotes/origin/") {
-                    out.push(rest.to_owned());
-                }
-            }
-        }
+        let mut out: Vec<String> = refs
+            .iter()
+            .filter_map(|name| name.strip_prefix("refs/heads/"))
+            .map(str::to_owned)
+            .collect();
         out.sort();
         Ok(out)
     }
 
-    /// Turns a shallow cache into a full one (history needs every commit).
-    pub(crate) fn ensure_full_history(&mut self) -> Result<(), ReadError> {
-        if !self.repo.is_shallow().unwrap_or(false) {
-            return Ok(());
-        }
-        self.remote
-            .unshallow(
-                &self.git_dir,
-                &[tracking_refspec(&self.branch)],
-                &self.branch,
-            )
-            .map_err(|source| ReadError::Deepen {
-                url: self.remote.url.clone(),
-                source,
-            })?;
-        self.reload();
-        Ok(())
-    }
-
-    fn reload(&mut self) {
+    pub(crate) fn reload(&mut self) {
         // A fresh handle sees new packs and refs written by `git fetch`.
         if let Ok(repo) = open_repo(&self.git_dir) {
             self.repo = repo;
         }
     }
 
-    /// The fetched tip of `branch` (`refs/remotes/origin/<branch>`).
+    /// This process's view of `branch`'s tip: what its last fetch (or its
+    /// own push) saw.
     pub(crate) fn tip_of(&self, branch: &str) -> Option<ObjectId> {
+        self.tips.get(branch).copied()
+    }
+
+    /// The cache's shared `refs/remotes/origin/<branch>`, which any
+    /// process's fetch moves (read it under the lock).
+    fn shared_tip(&self, branch: &str) -> Option<ObjectId> {
         let mut r = self
             .repo
             .try_find_reference(format!("refs/remotes/origin/{branch}").as_str())
             .ok()??;
         r.peel_to_id().ok().map(|id| id.detach())
+    }
+
+    /// `rev` with a leading branch name replaced by this process's tip of
+    /// it (`main~2` -> `<sha>~2`), so expressions read the same state.
+    fn pinned(&self, rev: &str) -> String {
+        self.tips
+            .iter()
+            .filter(|(name, _)| {
+                rev.strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with(['~', '^']))
+            })
+            .max_by_key(|(name, _)| name.len())
+            .map_or_else(
+                || rev.to_owned(),
+                |(name, id)| format!("{id}{}", &rev[name.len()..]),
+            )
     }
 
     /// Resolves a revision: a fetched branch name first, then anything
@@ -283,7 +348,7 @@ impl EnvRepo {
         }
         let id = self
             .repo
-            .rev_parse_single(rev)
+            .rev_parse_single(self.pinned(rev).as_str())
             .map_err(|e| ReadError::Revision {
                 rev: rev.to_owned(),
                 url: self.remote.url.clone(),

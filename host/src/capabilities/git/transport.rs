@@ -113,21 +113,6 @@ impl Remote {
         }
     }
 
-    pub(crate) fn run(
-        &self,
-        git_dir: &Path,
-        op: &'static str,
-        args: &[&str],
-    ) -> Result<Output, TransportError> {
-        self.command(git_dir)
-            .args(args)
-            .output()
-            .map_err(|source| TransportError::Spawn {
-                command: op,
-                source,
-            })
-    }
-
     /// Fetches `refspecs` from the remote into the bare repo at `git_dir`,
     /// retrying transient network failures. `shallow` fetches only the tips.
     pub fn fetch(
@@ -143,6 +128,18 @@ impl Remote {
             &["--prune"]
         };
         self.fetch_with(git_dir, "fetch", mode, refspecs, branch)
+    }
+
+    /// Deepens a shallow cache by `by` commits below its shallow boundary.
+    pub fn deepen(
+        &self,
+        git_dir: &Path,
+        refspecs: &[String],
+        branch: &str,
+        by: u32,
+    ) -> Result<(), TransportError> {
+        let arg = format!("--deepen={by}");
+        self.fetch_with(git_dir, "fetch --deepen", &[&arg], refspecs, branch)
     }
 
     /// Deepens a shallow cache to full history.
@@ -184,6 +181,29 @@ impl Remote {
                 Err(self.classify(op, branch, &out))
             }
         })
+    }
+
+    /// The names of the remote's refs matching `pattern` (`git ls-remote`),
+    /// retrying transient network failures.
+    pub fn ls_remote(
+        &self,
+        git_dir: &Path,
+        pattern: &str,
+        branch: &str,
+    ) -> Result<Vec<String>, TransportError> {
+        let args = ["ls-remote", "--quiet", "--", &self.url, pattern];
+        let out = self.with_retries("ls-remote", |attempt| {
+            let out = self.run_network(git_dir, "ls-remote", &args, attempt)?;
+            if out.status.success() {
+                Ok(out)
+            } else {
+                Err(self.classify("ls-remote", branch, &out))
+            }
+        })?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('\t').map(|(_, name)| name.to_owned()))
+            .collect())
     }
 
     /// Pushes commit `sha` to `refs/heads/<branch>` without force. A

@@ -3,11 +3,17 @@
 //! push fast-forward to the branch (or a new merge-request branch). A rejected push is retried on the new tip
 //! with jittered backoff ([`crate::retry`]), a bounded number of times and
 //! never past the deadline; never forced.
+//!
+//! A round holds the cache lock from its fetch to its push to the tracked
+//! branch, so processes writing through one cache take turns instead of
+//! rejecting each other's pushes (a merge-request branch is pushed after
+//! the lock is released: it is this change's own). The push writes no
+//! local ref (this process's view of the branch moves in memory), so no git
+//! lock file is involved.
 
 use std::time::Duration;
 
 use gix::ObjectId;
-use gix::refs::transaction::PreviousValue;
 
 use super::error::{ReadError, TransportError, WriteError};
 use super::repo::{EnvRepo, StageField};
@@ -238,18 +244,20 @@ impl EnvRepo {
             Target::MergeRequest => mr.clone(),
         };
         let transport = |source| transport_error(req, &push_branch, source);
-        let extra = match req.target {
-            Target::Branch => Vec::new(),
-            Target::MergeRequest => vec![format!(
-                "+refs/heads/baton/{app}/{stage}/*:refs/remotes/origin/baton/{app}/{stage}/*",
-                app = req.app,
-                stage = req.stage
-            )],
+        let mr_branch = match req.target {
+            Target::Branch => None,
+            Target::MergeRequest => Some(mr.as_str()),
         };
+        // Held through a push to the tracked branch: writers sharing this
+        // cache take turns instead of racing each other to the remote. A
+        // merge-request branch is this change's own; nobody races for it.
+        let mut lock = Some(
+            self.lock()
+                .map_err(|e| transport(TransportError::from(e)))?,
+        );
         let fresh = std::mem::take(&mut self.fresh);
-        if !(attempt == 1 && fresh && extra.is_empty()) {
-            let shallow = self.repo.is_shallow().unwrap_or(false);
-            self.fetch(&extra, shallow).map_err(transport)?;
+        if !(attempt == 1 && fresh && mr_branch.is_none()) {
+            self.fetch_locked(mr_branch).map_err(transport)?;
             self.fresh = false;
         }
         let base = self.tip_of(&self.branch).ok_or_else(|| {
@@ -270,6 +278,9 @@ impl EnvRepo {
             return Ok(Round::Done(self.reuse_branch(existing, req, &mr)));
         }
         let sha = self.commit_edit(base, req, settings, &files)?;
+        if req.target == Target::MergeRequest {
+            lock.take();
+        }
         match self
             .remote
             .push(&self.git_dir, &sha.to_string(), &push_branch)
@@ -412,16 +423,12 @@ impl EnvRepo {
         Ok(repo.write_object(&commit).map_err(objects)?.detach())
     }
 
-    /// Points the local tracking ref at what we pushed, so reads right after
-    /// a write see it without another fetch.
-    fn record_push(&self, branch: &str, sha: ObjectId) {
-        let name = format!("refs/remotes/origin/{branch}");
-        if let Err(err) = self
-            .repo
-            .reference(name.as_str(), sha, PreviousValue::Any, "baton: push")
-        {
-            tracing::debug!(%err, %name, "could not update tracking ref after push");
-        }
+    /// Takes what we pushed as this process's view of `branch`, so reads
+    /// right after a write see it without another fetch. The cache's shared
+    /// refs are left to fetches (under the cache lock): a ref written here
+    /// could race another process's fetch.
+    fn record_push(&mut self, branch: &str, sha: ObjectId) {
+        self.tips.insert(branch.to_owned(), sha);
     }
 }
 

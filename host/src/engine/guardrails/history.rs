@@ -26,6 +26,13 @@ pub enum Held {
 pub trait StageHistory {
     /// Where `version` stands in `stage`'s history.
     fn held(&mut self, stage: &str, version: &str) -> Result<Held, String>;
+
+    /// Whether `stage`'s newest deployment set `version` ([`Held::Now`]);
+    /// a history that can answer from the newest deployment alone should
+    /// (a version never held would otherwise be looked for in all of it).
+    fn holds_now(&mut self, stage: &str, version: &str) -> Result<bool, String> {
+        Ok(self.held(stage, version)? == Held::Now)
+    }
 }
 
 /// What a history check knows besides the decision.
@@ -120,7 +127,10 @@ impl HistoryCheck<'_> {
             return Ok(None);
         };
         // Re-running a promotion that already landed writes nothing.
-        if read(history, stage, version)? == Held::Now {
+        if history
+            .holds_now(stage, version)
+            .map_err(HistoryError::Read)?
+        {
             return Ok(None);
         }
         let previous = &stages[at - 1].name;

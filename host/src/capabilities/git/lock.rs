@@ -1,0 +1,262 @@
+//! The cache lock: many Baton processes (CI jobs side by side on one
+//! runner) share one cache root, so every fetch, deepen and write (fetch to
+//! push) of a cached repo runs under one advisory lock per repo.
+//!
+//! - It is an OS file lock on `<cache dir>/baton.lock` (`flock` on Unix,
+//!   through [`std::fs::File::try_lock`]):
+//!   the kernel releases it when its holder dies, so a run killed with
+//!   SIGKILL never blocks later runs, and no lock file is ever "stale".
+//! - The git processes started under it inherit it: a `git fetch` that
+//!   outlives a killed Baton keeps the cache locked until it ends, so no
+//!   two git processes ever touch one cache's `shallow` file or refs.
+//! - Whoever takes it removes the lock files a killed git left behind
+//!   (`shallow.lock`, `packed-refs.lock`, `refs/**/*.lock`): under the lock,
+//!   nothing else can be writing them.
+//! - A waiting process says so after a second ([`LockWait::progress`]) and
+//!   gives up with [`LockError::Timeout`], naming the cache directory,
+//!   after [`LockWait::limit`] or at the deadline, whichever comes first.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::retry::Deadline;
+
+/// The lock file's name in the cache directory.
+const LOCK_FILE: &str = "baton.lock";
+
+/// How long a process waits for the lock by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(300);
+
+/// When a waiting process first says it is waiting, and how often after.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
+/// Polling interval bounds while waiting.
+const POLL_MIN: Duration = Duration::from_millis(10);
+const POLL_MAX: Duration = Duration::from_millis(200);
+
+/// Lock files git (and gix) create next to what they change; any found
+/// while holding the cache lock were left by a killed process.
+const GIT_LOCK_FILES: &[&str] = &[
+    "shallow.lock",
+    "packed-refs.lock",
+    "HEAD.lock",
+    "config.lock",
+    "index.lock",
+    "FETCH_HEAD.lock",
+];
+
+/// Where "waiting for the cache lock" lines go.
+#[derive(Clone)]
+pub struct LockProgress(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl LockProgress {
+    /// Lines go to `f`.
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for LockProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockProgress")
+    }
+}
+
+/// How long to wait for the lock and whom to tell.
+#[derive(Debug, Clone)]
+pub(crate) struct LockWait {
+    /// The longest wait.
+    pub limit: Duration,
+    /// No wait goes past it either.
+    pub deadline: Deadline,
+    /// Told after a second of waiting, then every half minute.
+    pub progress: Option<LockProgress>,
+}
+
+/// The cache lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process held it for the whole wait.
+    #[error(
+        "the env repo cache {} is in use by another baton process; gave up after waiting {}s \
+         (--cache-wait)",
+        .dir.display(),
+        .waited.as_secs()
+    )]
+    Timeout {
+        /// The cache directory.
+        dir: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock the env repo cache {} through {}", .dir.display(), .path.display())]
+    Io {
+        /// The cache directory.
+        dir: PathBuf,
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The lock of one cached repo, held until dropped.
+#[derive(Debug)]
+pub(crate) struct CacheLock {
+    _file: File,
+}
+
+/// The lock file of the cache directory `git_dir`, inside it (git ignores
+/// files it does not know in a repository directory).
+pub fn lock_path(git_dir: &Path) -> PathBuf {
+    git_dir.join(LOCK_FILE)
+}
+
+/// Takes the lock of the cache at `git_dir`, waiting as `wait` allows, and
+/// clears what killed git processes left behind.
+pub(crate) fn acquire(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, LockError> {
+    let path = lock_path(git_dir);
+    let io = |source| LockError::Io {
+        dir: git_dir.to_owned(),
+        path: path.clone(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    let started = Instant::now();
+    let end = match wait.deadline.instant() {
+        Some(deadline) => deadline.min(started + wait.limit),
+        None => started + wait.limit,
+    };
+    let mut poll = POLL_MIN;
+    let mut next_note = started + PROGRESS_AFTER;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Err(LockError::Timeout {
+                dir: git_dir.to_owned(),
+                waited: now - started,
+            });
+        }
+        if now >= next_note {
+            if let Some(progress) = &wait.progress {
+                (progress.0)(&format!(
+                    "waiting for the env repo cache {} (another baton process is using it; \
+                     waited {}s of at most {}s)",
+                    git_dir.display(),
+                    (now - started).as_secs(),
+                    (end - started).as_secs()
+                ));
+            }
+            next_note = now + PROGRESS_EVERY;
+        }
+        std::thread::sleep(poll.min(end - now));
+        poll = (poll * 2).min(POLL_MAX);
+    }
+    inherit(&file, &path);
+    remove_stale_git_locks(git_dir);
+    Ok(CacheLock { _file: file })
+}
+
+/// Lets the git processes started while the lock is held inherit it, so a
+/// git that outlives a killed Baton keeps the cache locked until it ends.
+#[cfg(unix)]
+fn inherit(file: &File, path: &Path) {
+    if let Err(err) = rustix::io::fcntl_setfd(file, rustix::io::FdFlags::empty()) {
+        tracing::debug!(%err, path = %path.display(), "cache lock stays private to this process");
+    }
+}
+
+#[cfg(not(unix))]
+fn inherit(_file: &File, _path: &Path) {}
+
+/// Removes the lock files a killed git or gix left in `git_dir`.
+fn remove_stale_git_locks(git_dir: &Path) {
+    for name in GIT_LOCK_FILES {
+        remove_stale(&git_dir.join(name));
+    }
+    remove_stale_under(&git_dir.join("refs"));
+}
+
+fn remove_stale_under(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => remove_stale_under(&path),
+            Ok(_) if path.extension().is_some_and(|e| e == "lock") => remove_stale(&path),
+            _ => {}
+        }
+    }
+}
+
+fn remove_stale(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => tracing::info!(path = %path.display(), "removed a lock file a killed git left"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => tracing::warn!(%err, path = %path.display(), "cannot remove a stale lock file"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(limit: Duration) -> LockWait {
+        LockWait {
+            limit,
+            deadline: Deadline::NONE,
+            progress: None,
+        }
+    }
+
+    #[test]
+    fn a_held_lock_times_out_naming_the_cache_and_a_released_one_is_taken() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("repo-abc");
+        let held = acquire(&dir, &wait(Duration::from_secs(1))).expect("first taker");
+        let err = acquire(&dir, &wait(Duration::from_millis(50))).expect_err("held");
+        assert!(matches!(err, LockError::Timeout { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&dir.display().to_string()),
+            "{err}"
+        );
+        drop(held);
+        acquire(&dir, &wait(Duration::from_millis(50))).expect("released");
+    }
+
+    #[test]
+    fn stale_git_lock_files_are_removed_by_the_next_holder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("repo");
+        let refs = dir.join("refs/remotes/origin");
+        std::fs::create_dir_all(&refs).expect("refs");
+        std::fs::write(dir.join("shallow.lock"), "").expect("write");
+        std::fs::write(refs.join("main.lock"), "").expect("write");
+        std::fs::write(refs.join("main"), "kept").expect("write");
+        let _lock = acquire(&dir, &wait(Duration::from_secs(1))).expect("lock");
+        assert!(!dir.join("shallow.lock").exists());
+        assert!(!refs.join("main.lock").exists());
+        assert!(refs.join("main").exists());
+    }
+}
