@@ -297,7 +297,7 @@ fn ten_processes_promote_ten_apps_on_one_cache_cold_then_warm() {
 }
 
 #[test]
-fn a_limit_one_history_read_after_batons_own_commit_fetches_nothing() {
+fn a_promote_on_a_cold_cache_reads_its_own_commit_as_the_newest_deployment() {
     let fleet = Fleet::new(2);
     let audit = fleet.dir().join("record.json");
     let out = fleet
@@ -314,20 +314,23 @@ fn a_limit_one_history_read_after_batons_own_commit_fetches_nothing() {
         .unwrap();
     assert_exit(&out, 0);
     let record: Value = serde_json::from_str(&std::fs::read_to_string(&audit).unwrap()).unwrap();
-    // The policy read dev's newest deployment: Baton's own commit.
-    let history_calls = record["decisions"]
+    let dev_commit = record["actions"][0]["commit"].as_str().unwrap();
+    // The policy read dev's newest deployment, Baton's own commit of this
+    // run, from the cache the run started shallow (the library test
+    // `git::repo::a_limit_one_history_read_after_the_write_fetches_nothing`
+    // asserts that this read fetches nothing).
+    let answer = record["decisions"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|d| d["calls"].as_array().unwrap())
-        .filter(|c| c["function"] == "stage-history")
-        .count();
-    assert!(history_calls > 0, "{record:#}");
-    // The shallow boundary is still the one commit fetched at the start:
-    // nothing was deepened.
-    let tip = record["env_repo"]["tip_at_start"].as_str().unwrap();
-    let shallow = std::fs::read_to_string(fleet.cache_dir().join("shallow")).unwrap();
-    assert_eq!(shallow.trim(), tip);
+        .find(|c| c["function"] == "stage-history" && c["request"]["stage"] == "dev")
+        .map(|c| &c["result"]["Ok"])
+        .unwrap_or_else(|| panic!("no stage-history call: {record:#}"));
+    assert_eq!(answer.as_array().unwrap().len(), 1, "{answer:#}");
+    assert_eq!(answer[0]["commit"], dev_commit, "{answer:#}");
+    assert_eq!(answer[0]["origin"], "BatonCommit");
+    assert_eq!(answer[0]["to_version"], "v2.0.0");
 }
 
 #[test]

@@ -119,13 +119,12 @@ impl Engine {
             .with(|repo| self.changes_since(repo, since, &tip))?;
         let mut attribution = self.attribution();
         let mut events = Vec::new();
-        for change in changes {
-            let stage = &self.stages[change.index];
+        for (stage, location, change) in changes {
             let Some(to) = change.to else {
                 tracing::warn!("{}: the version field was removed; not gating", stage.name);
                 continue;
             };
-            let newest = Newest::of(&mut attribution, self, &tip, stage)?;
+            let newest = Newest::of(&mut attribution, self, &tip, stage, location)?;
             events.push(Event::StageChanged(StageChanged {
                 stage: stage.name.clone(),
                 from_version: change.from,
@@ -159,7 +158,7 @@ impl Engine {
                         ) => Ok(None),
                         Err(e) => Err(Stop::caused(Status::ExternalError, &e)),
                     })?;
-            let newest = Newest::of(&mut attribution, self, &tip, stage)?;
+            let newest = Newest::of(&mut attribution, self, &tip, stage, &stage.location)?;
             events.push(Event::Reconcile(Reconcile {
                 stage: stage.name.clone(),
                 version,
@@ -172,13 +171,15 @@ impl Engine {
     }
 
     /// The stages whose version differs between `since` (see
-    /// [`Engine::events`]) and `tip`.
+    /// [`Engine::events`]) and `tip`, each once with the target whose
+    /// change tells it (its first changed target in config order: a change
+    /// to any target of a stage is the stage's change).
     fn changes_since(
         &self,
         repo: &mut EnvRepo,
         since: Option<&str>,
         tip: &str,
-    ) -> Result<Vec<StageChange>, Stop> {
+    ) -> Result<Vec<(&StageConfig, &StageField, StageChange)>, Stop> {
         // A shallow cache (a fresh runner: writes fetch only the tip) is
         // deepened as far as the comparison reaches, no further.
         let Some(since) = since
@@ -188,15 +189,33 @@ impl Engine {
             tracing::info!("{tip} has no parent: nothing to compare against");
             return Ok(Vec::new());
         };
-        let fields: Vec<StageField> = self.stages.iter().map(|s| s.location.clone()).collect();
-        repo.changed_stages(&since, tip, &fields)
+        let targets: Vec<(&StageConfig, &StageField)> = self
+            .stages
+            .iter()
+            .flat_map(|s| s.targets.iter().map(move |t| (s, &t.location)))
+            .collect();
+        let fields: Vec<StageField> = targets.iter().map(|(_, f)| (*f).clone()).collect();
+        let changes = repo
+            .changed_stages(&since, tip, &fields)
             .map_err(|e| match e {
                 ReadError::Revision { .. } => Stop::usage(format!(
                     "--since: {}; give a commit of the env repo",
                     error_chain(&e)
                 )),
                 _ => Stop::caused(Status::ExternalError, &e),
+            })?;
+        let mut seen = Vec::new();
+        Ok(changes
+            .into_iter()
+            .filter_map(|change| {
+                let (stage, location) = targets[change.index];
+                if seen.contains(&stage.name) {
+                    return None;
+                }
+                seen.push(stage.name.clone());
+                Some((stage, location, change))
             })
+            .collect())
     }
 }
 
@@ -219,15 +238,10 @@ impl Newest {
         engine: &Engine,
         tip: &str,
         stage: &StageConfig,
+        location: &StageField,
     ) -> Result<Self, Stop> {
         let newest = attribution
-            .history(
-                &engine.systems.repo,
-                tip,
-                &stage.name,
-                &stage.location,
-                Some(1),
-            )
+            .history(&engine.systems.repo, tip, &stage.name, location, Some(1))
             .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
         Ok(match newest.first() {
             Some(d) => Self {
@@ -235,7 +249,7 @@ impl Newest {
                 is_rollback: d.rolled_back().is_some(),
                 origin: d.arrival.origin,
                 digest: engine.systems.repo.with(|repo| {
-                    super::digest::deployed(repo, &stage.location, &d.entry, &d.arrival.carrier)
+                    super::digest::deployed(repo, location, &d.entry, &d.arrival.carrier)
                 }),
             },
             None => Self {

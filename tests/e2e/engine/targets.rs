@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::env::{APP, Env, Setup, assert_code, stage_file, stderr, stdout};
 use crate::policies;
-use crate::support::baton;
+use crate::support::{baton, git};
 
 const REGIONS: [&str; 2] = ["eu", "us"];
 
@@ -247,6 +247,57 @@ fn one_region_degrading_rolls_both_back_in_one_merge_request() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn a_hand_edit_of_one_region_is_a_change_of_the_stage() {
+    let env = two_regions(None);
+    up_to_the_prod_request(&env, "v1.0.1");
+    env.merge("prod", "v1.0.1");
+    assert_code(&env.baton(&["advance", "--app", APP]), 0);
+
+    // Someone sets only the us region back by hand; eu keeps v1.0.1.
+    let work = env.dir().join("hand");
+    git(
+        env.dir(),
+        &[
+            "clone",
+            "-q",
+            env.bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    let file = work.join(stage_file("prod-us"));
+    let values = std::fs::read_to_string(&file).unwrap();
+    assert!(values.contains("tag: \"v1.0.1\""), "{values}");
+    std::fs::write(&file, values.replace("v1.0.1", "v1.0.0")).unwrap();
+    git(
+        &work,
+        &["commit", "-q", "-a", "-m", "prod us: back to v1.0.0"],
+    );
+    git(&work, &["push", "-q", "origin", "main"]);
+    let hand = git(&work, &["rev-parse", "HEAD"]);
+
+    let out = env.baton(&["advance", "--app", APP]);
+    let records = env.audit_records();
+    let record = records
+        .iter()
+        .find(|r| r["env_repo"]["tip_at_start"] == hand.as_str())
+        .unwrap_or_else(|| panic!("no record of the advance: {}", stderr(&out)));
+    let changed = &record["decisions"][0]["event"]["StageChanged"];
+    assert_eq!(changed["stage"], "prod", "{record:#}");
+    assert_eq!(changed["from_version"], "v1.0.1");
+    assert_eq!(changed["to_version"], "v1.0.0");
+    assert_eq!(changed["commit"], hand.as_str());
+    assert_eq!(changed["origin"], "OutOfBand");
+    // One event for the stage, whichever of its targets changed.
+    let events = record["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["event"].get("StageChanged").is_some())
+        .count();
+    assert_eq!(events, 1, "{record:#}");
 }
 
 #[test]

@@ -373,6 +373,39 @@ fn shallow_cache_writes_and_deepens_for_history() {
 }
 
 #[test]
+fn a_limit_one_history_read_after_the_write_fetches_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let origin = standard_origin(tmp.path());
+    let url = file_url(&origin);
+    let mut w = open(&url, None, &tmp.path().join("w"));
+    w.write_version(&helm_write("dev", "v1.3.0"), &settings())
+        .expect("writes");
+    let mut options = OpenOptions::new(tmp.path().join("shallow"), "main");
+    options.shallow = true;
+    let source = RepoSource { url, token: None };
+    let mut repo = EnvRepo::open(&source, &options).expect("opens");
+    let WriteOutcome::Committed { sha, .. } = repo
+        .write_version(&helm_write("dev", "v1.4.0"), &settings())
+        .expect("writes from a shallow cache")
+    else {
+        panic!("expected a commit");
+    };
+    let shallow = repo.cache_dir().join("shallow");
+    let boundary = std::fs::read_to_string(&shallow).expect("a shallow cache");
+    let history = repo
+        .history("main", &helm_stage("dev"), Some(1))
+        .expect("history");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].commit, sha);
+    assert_eq!(history[0].new.as_deref(), Some("v1.4.0"));
+    // The answer was in the cache: the boundary did not move.
+    assert_eq!(
+        std::fs::read_to_string(&shallow).expect("still shallow"),
+        boundary
+    );
+}
+
+#[test]
 fn smart_http_with_required_token() {
     let tmp = tempfile::tempdir().expect("tempdir");
     standard_origin(tmp.path());
