@@ -214,7 +214,10 @@ impl Attribution {
     }
 
     /// The history until `done` holds for it (or history ends), read in
-    /// growing steps so a short answer stays cheap.
+    /// growing steps so a short answer stays cheap: the first step is the
+    /// newest deployment alone, which answers most questions (a promotion
+    /// checks the version the run just committed), and a sparse stage's
+    /// next deployments may be thousands of commits further back.
     fn history_until(
         &mut self,
         repo: &SharedRepo,
@@ -223,7 +226,7 @@ impl Attribution {
         field: &StageField,
         done: impl Fn(&[HistoryEntry]) -> bool,
     ) -> Result<Vec<HistoryEntry>, ArrivalError> {
-        let mut step = 8;
+        let mut step = 1;
         loop {
             let found: Vec<HistoryEntry> = self
                 .history(repo, rev, stage, field, Some(step))?
