@@ -21,9 +21,9 @@ use serde_json::Value;
 use super::error::CommandError;
 use super::output;
 use crate::capabilities::git::{
-    EnvRepo, OpenOptions, ROLLBACK_OF, RUN, RepoSource, default_cache_root,
+    EnvRepo, HistoryEntry, OpenOptions, ROLLBACK_OF, RUN, RepoSource, default_cache_root,
 };
-use crate::config::{AppConfig, Config, ForgeKind};
+use crate::config::{AppConfig, Config, ForgeKind, StageConfig};
 use crate::engine::audit::{Approval, AuditRecord};
 use crate::engine::provenance::{self, OriginRules, Records};
 use crate::runtime::{Action, ChangeOrigin};
@@ -232,8 +232,56 @@ fn build(
     records: &[AuditRecord],
     records_dir: Option<&Path>,
     cache_dir: Option<&Path>,
-    (since, until): (Option<i64>, Option<i64>),
+    period: (Option<i64>, Option<i64>),
 ) -> Result<History, CommandError> {
+    let repo_config = config.env_repo();
+    let mut repo = open_full_clone(config, cache_dir)?;
+    let tip = repo
+        .resolve(&repo_config.branch)
+        .map_err(CommandError::external)?
+        .to_string();
+    let local = Path::new("baton-audit");
+    let context = Context {
+        rules: OriginRules {
+            app: &app.name,
+            direct_commit_stages: &config.guardrails().direct_commit_stages,
+            records: Records::IfPresent(records_dir.unwrap_or(local)),
+        },
+        links: Links::of(config),
+        by_run: records.iter().map(|r| (r.run_id.as_str(), r)).collect(),
+        records,
+    };
+    let mut changes = Vec::new();
+    for stage in &app.stages {
+        changes.extend(stage_changes(&mut repo, &tip, stage, &context, period)?);
+    }
+    changes.sort_by(|a, b| (a.epoch, &a.stage).cmp(&(b.epoch, &b.stage)));
+    Ok(History {
+        app: app.name.clone(),
+        branch: repo_config.branch.clone(),
+        since: None,
+        until: None,
+        stages: app.stages.iter().map(|s| s.name.clone()).collect(),
+        records: records.len(),
+        changes,
+    })
+}
+
+/// What turning a history entry into a [`Change`] reads besides the repo.
+struct Context<'a> {
+    /// How an arrival is checked, as `advance` checks it.
+    rules: OriginRules<'a>,
+    /// Web links to commits.
+    links: Links,
+    /// The records by run id.
+    by_run: HashMap<&'a str, &'a AuditRecord>,
+    /// Every record of the app.
+    records: &'a [AuditRecord],
+}
+
+/// The env repo with its whole history (not a shallow clone), cached under
+/// `cache_dir` (default: next to Baton's default cache).
+fn open_full_clone(config: &Config, cache_dir: Option<&Path>) -> Result<EnvRepo, CommandError> {
     let repo_config = config.env_repo();
     let cache_root = cache_dir.map(Path::to_path_buf).unwrap_or_else(|| {
         default_cache_root(|k| std::env::var(k).ok())
@@ -246,92 +294,97 @@ fn build(
         url: repo_config.url.clone(),
         token: config.token(repo_config.token.as_ref())?,
     };
-    let mut repo = EnvRepo::open(&source, &options)?;
-    let tip = repo
-        .resolve(&repo_config.branch)
-        .map_err(CommandError::external)?
-        .to_string();
-    let local = Path::new("baton-audit");
-    let rules = OriginRules {
-        app: &app.name,
-        direct_commit_stages: &config.guardrails().direct_commit_stages,
-        records: Records::IfPresent(records_dir.unwrap_or(local)),
-    };
-    let links = Links::of(config);
-    let by_run: HashMap<&str, &AuditRecord> =
-        records.iter().map(|r| (r.run_id.as_str(), r)).collect();
+    Ok(EnvRepo::open(&source, &options)?)
+}
+
+/// The changes of `stage` up to `tip` within `(since, until)`, newest
+/// first; a commit that removed the stage's value is no change.
+fn stage_changes(
+    repo: &mut EnvRepo,
+    tip: &str,
+    stage: &StageConfig,
+    context: &Context<'_>,
+    (since, until): (Option<i64>, Option<i64>),
+) -> Result<Vec<Change>, CommandError> {
+    let history = repo
+        .history(tip, &stage.location, None)
+        .map_err(CommandError::external)?;
     let mut changes = Vec::new();
-    for stage in &app.stages {
-        let history = repo
-            .history(&tip, &stage.location, None)
-            .map_err(CommandError::external)?;
-        for entry in history {
-            let in_period =
-                since.is_none_or(|s| entry.time >= s) && until.is_none_or(|u| entry.time <= u);
-            let Some(to) = entry.new.clone().filter(|_| in_period) else {
-                continue;
-            };
-            let arrival = crate::engine::arrival::from_git(&mut repo, &stage.location, &entry)
-                .map_err(CommandError::external)?;
-            let mut doubts = provenance::doubts(&rules, &stage.name, &arrival);
-            let initial = entry.old.is_none() && arrival.origin == ChangeOrigin::OutOfBand;
-            if arrival.origin == ChangeOrigin::OutOfBand && doubts.is_empty() && !initial {
-                doubts.push(format!("its commit carries no {RUN} trailer"));
-            }
-            let carrier = &arrival.carrier;
-            let run = carrier.trailer(RUN).map(str::to_owned);
-            let rollback_of = carrier.trailer(ROLLBACK_OF).map(str::to_owned);
-            let kind = if initial {
-                "initial"
-            } else if !doubts.is_empty() {
-                "out-of-band"
-            } else if rollback_of.is_some() {
-                "rollback"
-            } else {
-                "promotion"
-            };
-            let mut change = Change {
-                time: crate::time::format_rfc3339(
-                    std::time::UNIX_EPOCH
-                        + std::time::Duration::from_secs(u64::try_from(entry.time).unwrap_or(0)),
-                ),
-                epoch: entry.time,
-                stage: stage.name.clone(),
-                kind: kind.into(),
-                from: entry.old.clone(),
-                to,
-                commit_url: links.commit(&entry.commit),
-                commit: entry.commit.clone(),
-                author: format!("{} <{}>", carrier.author_name, carrier.author_email),
-                run: run.clone(),
-                merge_request: arrival.merge_request,
-                merge_request_url: None,
-                reason: None,
-                rollback_of,
-                out_of_band: doubts,
-                gate: None,
-                merged_by: None,
-                approvals: Vec::new(),
-            };
-            join(
-                &mut change,
-                &carrier.commit,
-                by_run.get(run.as_deref().unwrap_or("")),
-                records,
-            );
-            changes.push(change);
-        }
+    for entry in history {
+        let in_period =
+            since.is_none_or(|s| entry.time >= s) && until.is_none_or(|u| entry.time <= u);
+        let Some(to) = entry.new.clone().filter(|_| in_period) else {
+            continue;
+        };
+        changes.push(change(repo, stage, &entry, to, context)?);
     }
-    changes.sort_by(|a, b| (a.epoch, &a.stage).cmp(&(b.epoch, &b.stage)));
-    Ok(History {
-        app: app.name.clone(),
-        branch: repo_config.branch.clone(),
-        since: None,
-        until: None,
-        stages: app.stages.iter().map(|s| s.name.clone()).collect(),
-        records: records.len(),
-        changes,
-    })
+    Ok(changes)
+}
+
+/// The change `entry` made to `stage` (to the value `to`): how it arrived,
+/// what kind it is, joined with what the records say about it.
+fn change(
+    repo: &mut EnvRepo,
+    stage: &StageConfig,
+    entry: &HistoryEntry,
+    to: String,
+    context: &Context<'_>,
+) -> Result<Change, CommandError> {
+    let arrival = crate::engine::arrival::from_git(repo, &stage.location, entry)
+        .map_err(CommandError::external)?;
+    let mut doubts = provenance::doubts(&context.rules, &stage.name, &arrival);
+    let initial = entry.old.is_none() && arrival.origin == ChangeOrigin::OutOfBand;
+    if arrival.origin == ChangeOrigin::OutOfBand && doubts.is_empty() && !initial {
+        doubts.push(format!("its commit carries no {RUN} trailer"));
+    }
+    let carrier = &arrival.carrier;
+    let run = carrier.trailer(RUN).map(str::to_owned);
+    let rollback_of = carrier.trailer(ROLLBACK_OF).map(str::to_owned);
+    let kind = change_kind(initial, &doubts, rollback_of.is_some());
+    let mut change = Change {
+        time: crate::time::format_rfc3339(
+            std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(u64::try_from(entry.time).unwrap_or(0)),
+        ),
+        epoch: entry.time,
+        stage: stage.name.clone(),
+        kind: kind.into(),
+        from: entry.old.clone(),
+        to,
+        commit_url: context.links.commit(&entry.commit),
+        commit: entry.commit.clone(),
+        author: format!("{} <{}>", carrier.author_name, carrier.author_email),
+        run: run.clone(),
+        merge_request: arrival.merge_request,
+        merge_request_url: None,
+        reason: None,
+        rollback_of,
+        out_of_band: doubts,
+        gate: None,
+        merged_by: None,
+        approvals: Vec::new(),
+    };
+    join(
+        &mut change,
+        &carrier.commit,
+        context.by_run.get(run.as_deref().unwrap_or("")),
+        context.records,
+    );
+    Ok(change)
+}
+
+/// `initial`, `out-of-band`, `rollback` or `promotion`, in that order of
+/// precedence.
+fn change_kind(initial: bool, doubts: &[String], rollback: bool) -> &'static str {
+    if initial {
+        "initial"
+    } else if !doubts.is_empty() {
+        "out-of-band"
+    } else if rollback {
+        "rollback"
+    } else {
+        "promotion"
+    }
 }
 
 /// Fills in what the records say about `change`: the writing run's reason

@@ -15,7 +15,7 @@ use super::output::{self, OutputFormat};
 use super::process;
 use crate::config::AppConfig;
 use crate::engine::Systems;
-use crate::engine::status::{ArgoState, StatusReport, status};
+use crate::engine::status::{ArgoState, StageStatus, StatusReport, TargetRow, status};
 use crate::version::short_digest;
 
 /// Arguments of `baton status`.
@@ -88,104 +88,137 @@ pub(super) async fn report(
 
 /// The status table.
 pub(super) fn text(report: &StatusReport) -> String {
-    let short = |s: &str| s[..s.len().min(7)].to_owned();
-    let shown = |v: &str| short_digest(v).to_owned();
-    let with_digest = report.stages.iter().any(|s| {
-        (s.digest.is_some() && s.digest != s.version)
-            || s.targets
-                .iter()
-                .any(|t| t.digest.is_some() && t.digest != t.version)
-    });
-    let mut header = vec!["STAGE", "VERSION"];
-    if with_digest {
-        header.push("DIGEST");
-    }
-    header.extend(["ARGO CD", "ROLLBACK TARGET", "OPEN MERGE REQUESTS"]);
-    let mut rows = vec![header.into_iter().map(str::to_owned).collect::<Vec<_>>()];
-    let argo_cell = |argocd: Option<&ArgoState>| {
-        argocd.map_or_else(
-            || "-".to_owned(),
-            |a| {
-                format!(
-                    "{} / {} @{}",
-                    a.health,
-                    a.sync,
-                    a.revision.as_deref().map_or_else(|| "-".into(), short)
-                )
-            },
-        )
-    };
+    let with_digest = has_digest_column(report);
+    let mut rows = vec![header(with_digest)];
     for s in &report.stages {
-        let multi = s.targets.len() > 1;
-        let argo = if multi {
-            format!("{} targets", s.targets.len())
-        } else {
-            argo_cell(s.argocd.as_ref())
-        };
-        let mrs = if s.open_merge_requests.is_empty() {
-            "-".to_owned()
-        } else {
-            s.open_merge_requests
-                .iter()
-                .map(|m| format!("#{} {} {}", m.number, shown(&m.version), m.url))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut row = vec![
-            s.name.clone(),
-            match (&s.version, s.out_of_band.is_empty()) {
-                (Some(v), true) => shown(v),
-                (Some(v), false) => format!("{} (OUT OF BAND)", shown(v)),
-                (None, _) if multi => "(targets differ)".into(),
-                (None, _) => "(none)".into(),
-            },
-        ];
-        if with_digest {
-            row.push(
-                s.digest
-                    .as_deref()
-                    .filter(|d| Some(*d) != s.version.as_deref())
-                    .map_or_else(|| "-".into(), shown),
-            );
-        }
-        row.extend([
-            argo,
-            s.rollback_target
-                .as_deref()
-                .map_or_else(|| "-".into(), shown),
-            mrs,
-        ]);
-        rows.push(row);
-        if !multi {
-            continue;
-        }
-        for t in &s.targets {
-            let mut row = vec![
-                format!("  {} ({})", t.label, t.argocd_app),
-                t.version.as_deref().map_or_else(|| "(none)".into(), shown),
-            ];
-            if with_digest {
-                row.push(
-                    t.digest
-                        .as_deref()
-                        .filter(|d| Some(*d) != t.version.as_deref())
-                        .map_or_else(|| "-".into(), shown),
-                );
-            }
-            row.extend([argo_cell(t.argocd.as_ref()), String::new(), String::new()]);
-            rows.push(row);
+        rows.push(stage_row(s, with_digest));
+        if s.targets.len() > 1 {
+            rows.extend(s.targets.iter().map(|t| target_row(t, with_digest)));
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
     let mut out = format!(
         "{} on {} @{}\n",
         report.app,
         report.branch,
         short(&report.tip)
     );
-    for r in &rows {
+    write_table(&mut out, &rows);
+    write_notes(&mut out, report);
+    out
+}
+
+/// The first seven characters of a commit id.
+fn short(s: &str) -> String {
+    s[..s.len().min(7)].to_owned()
+}
+
+/// A version as the table shows it: digests shortened.
+fn shown(v: &str) -> String {
+    short_digest(v).to_owned()
+}
+
+/// Whether any stage or target carries a digest other than its version,
+/// which earns the table a DIGEST column.
+fn has_digest_column(report: &StatusReport) -> bool {
+    report.stages.iter().any(|s| {
+        (s.digest.is_some() && s.digest != s.version)
+            || s.targets
+                .iter()
+                .any(|t| t.digest.is_some() && t.digest != t.version)
+    })
+}
+
+/// The header row.
+fn header(with_digest: bool) -> Vec<String> {
+    let mut header = vec!["STAGE", "VERSION"];
+    if with_digest {
+        header.push("DIGEST");
+    }
+    header.extend(["ARGO CD", "ROLLBACK TARGET", "OPEN MERGE REQUESTS"]);
+    header.into_iter().map(str::to_owned).collect()
+}
+
+/// The DIGEST cell: the digest when it differs from the version, else `-`.
+fn digest_cell(digest: Option<&str>, version: Option<&str>) -> String {
+    digest
+        .filter(|d| Some(*d) != version)
+        .map_or_else(|| "-".into(), shown)
+}
+
+/// The ARGO CD cell: health / sync @revision, or `-` without Argo CD.
+fn argo_cell(argocd: Option<&ArgoState>) -> String {
+    argocd.map_or_else(
+        || "-".to_owned(),
+        |a| {
+            format!(
+                "{} / {} @{}",
+                a.health,
+                a.sync,
+                a.revision.as_deref().map_or_else(|| "-".into(), short)
+            )
+        },
+    )
+}
+
+/// The row of one stage; a stage with several targets summarises them.
+fn stage_row(s: &StageStatus, with_digest: bool) -> Vec<String> {
+    let multi = s.targets.len() > 1;
+    let argo = if multi {
+        format!("{} targets", s.targets.len())
+    } else {
+        argo_cell(s.argocd.as_ref())
+    };
+    let mrs = if s.open_merge_requests.is_empty() {
+        "-".to_owned()
+    } else {
+        s.open_merge_requests
+            .iter()
+            .map(|m| format!("#{} {} {}", m.number, shown(&m.version), m.url))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut row = vec![
+        s.name.clone(),
+        match (&s.version, s.out_of_band.is_empty()) {
+            (Some(v), true) => shown(v),
+            (Some(v), false) => format!("{} (OUT OF BAND)", shown(v)),
+            (None, _) if multi => "(targets differ)".into(),
+            (None, _) => "(none)".into(),
+        },
+    ];
+    if with_digest {
+        row.push(digest_cell(s.digest.as_deref(), s.version.as_deref()));
+    }
+    row.extend([
+        argo,
+        s.rollback_target
+            .as_deref()
+            .map_or_else(|| "-".into(), shown),
+        mrs,
+    ]);
+    row
+}
+
+/// The indented row of one target of a multi-target stage.
+fn target_row(t: &TargetRow, with_digest: bool) -> Vec<String> {
+    let mut row = vec![
+        format!("  {} ({})", t.label, t.argocd_app),
+        t.version.as_deref().map_or_else(|| "(none)".into(), shown),
+    ];
+    if with_digest {
+        row.push(digest_cell(t.digest.as_deref(), t.version.as_deref()));
+    }
+    row.extend([argo_cell(t.argocd.as_ref()), String::new(), String::new()]);
+    row
+}
+
+/// Appends `rows` as columns padded to their widest cell; the last column
+/// is not padded and trailing blanks are trimmed.
+fn write_table(out: &mut String, rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
         let mut line = String::new();
         for (i, cell) in r.iter().enumerate() {
             if i + 1 == r.len() {
@@ -197,6 +230,10 @@ pub(super) fn text(report: &StatusReport) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+}
+
+/// Appends the out-of-band explanations and the unreachable systems.
+fn write_notes(out: &mut String, report: &StatusReport) {
     for s in report.stages.iter().filter(|s| !s.out_of_band.is_empty()) {
         let _ = writeln!(
             out,
@@ -209,5 +246,4 @@ pub(super) fn text(report: &StatusReport) -> String {
     for e in &report.errors {
         let _ = writeln!(out, "error: {e}");
     }
-    out
 }

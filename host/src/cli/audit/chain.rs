@@ -24,75 +24,94 @@ pub fn check(records: &[Loaded]) -> Vec<Finding> {
                 r.record.run_id.clone(),
             )
         });
-        let digests: Vec<String> = list.iter().map(|r| integrity::digest(&r.raw)).collect();
-        for (i, r) in list.iter().enumerate() {
-            let Some(link) = &r.record.integrity else {
-                out.push(Finding::new(
-                    &r.path,
-                    "integrity",
-                    "a chain link to the app's previous record",
-                    "none (a record written before records were chained, or stripped)",
-                ));
-                continue;
-            };
-            let previous = link.previous.as_deref();
-            let followers: Vec<&str> = list
-                .iter()
-                .filter(|o| {
-                    o.record.run_id != r.record.run_id
-                        && o.record
-                            .integrity
-                            .as_ref()
-                            .and_then(|l| l.previous.as_deref())
-                            == previous
-                        && previous.is_some()
-                })
-                .map(|o| o.path.as_str())
-                .collect();
-            if !followers.is_empty() {
-                out.push(Finding::new(
-                    &r.path,
-                    "integrity.previous",
-                    "the only record following its previous record",
-                    format!(
-                        "a fork: {} also follow{} {}",
-                        followers.join(", "),
-                        if followers.len() == 1 { "s" } else { "" },
-                        previous.unwrap_or_default()
-                    ),
-                ));
-                continue;
-            }
-            if i == 0 {
-                continue;
-            }
-            let expected = &digests[i - 1];
-            if previous == Some(expected.as_str()) {
-                continue;
-            }
-            let named = previous
-                .and_then(|p| digests.iter().position(|d| d == p))
-                .map(|k| list[k].path.clone());
-            let found = match (previous, named) {
-                (None, _) => "none: the chain starts again here".to_owned(),
-                (Some(p), Some(path)) => format!("{p}, the digest of {path} (out of order)"),
-                (Some(p), None) => format!(
-                    "{p} (run {}), which none of the given records has: a gap",
-                    link.previous_run.as_deref().unwrap_or("?")
-                ),
-            };
-            out.push(Finding::new(
-                &r.path,
-                "integrity.previous",
-                format!(
-                    "{expected}, the digest of {} (the app's record before it)",
-                    list[i - 1].path
-                ),
-                found,
-            ));
-        }
+        out.extend(app_chain(list));
     }
     out
+}
+
+/// The chain findings of one app's records, in chain order.
+fn app_chain(list: &[&Loaded]) -> Vec<Finding> {
+    let digests: Vec<String> = list.iter().map(|r| integrity::digest(&r.raw)).collect();
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, r)| link_finding(list, &digests, i, r))
+        .collect()
+}
+
+/// What is wrong with the link of record `i` of `list` (whose digests are
+/// `digests`), if anything: none, a fork, or not the record before it.
+fn link_finding(list: &[&Loaded], digests: &[String], i: usize, r: &Loaded) -> Option<Finding> {
+    let Some(link) = &r.record.integrity else {
+        return Some(Finding::new(
+            &r.path,
+            "integrity",
+            "a chain link to the app's previous record",
+            "none (a record written before records were chained, or stripped)",
+        ));
+    };
+    let previous = link.previous.as_deref();
+    if let Some(fork) = fork(list, r, previous) {
+        return Some(fork);
+    }
+    if i == 0 {
+        return None;
+    }
+    let expected = &digests[i - 1];
+    if previous == Some(expected.as_str()) {
+        return None;
+    }
+    let named = previous
+        .and_then(|p| digests.iter().position(|d| d == p))
+        .map(|k| list[k].path.clone());
+    let found = match (previous, named) {
+        (None, _) => "none: the chain starts again here".to_owned(),
+        (Some(p), Some(path)) => format!("{p}, the digest of {path} (out of order)"),
+        (Some(p), None) => format!(
+            "{p} (run {}), which none of the given records has: a gap",
+            link.previous_run.as_deref().unwrap_or("?")
+        ),
+    };
+    Some(Finding::new(
+        &r.path,
+        "integrity.previous",
+        format!(
+            "{expected}, the digest of {} (the app's record before it)",
+            list[i - 1].path
+        ),
+        found,
+    ))
+}
+
+/// The fork at `r`, when other records of `list` also follow its
+/// `previous` record.
+fn fork(list: &[&Loaded], r: &Loaded, previous: Option<&str>) -> Option<Finding> {
+    let followers: Vec<&str> = list
+        .iter()
+        .filter(|o| {
+            o.record.run_id != r.record.run_id
+                && o.record
+                    .integrity
+                    .as_ref()
+                    .and_then(|l| l.previous.as_deref())
+                    == previous
+                && previous.is_some()
+        })
+        .map(|o| o.path.as_str())
+        .collect();
+    if followers.is_empty() {
+        return None;
+    }
+    Some(Finding::new(
+        &r.path,
+        "integrity.previous",
+        "the only record following its previous record",
+        format!(
+            "a fork: {} also follow{} {}",
+            followers.join(", "),
+            if followers.len() == 1 { "s" } else { "" },
+            previous.unwrap_or_default()
+        ),
+    ))
 }
 
 /// The finding a signature check makes, if any.

@@ -20,11 +20,12 @@ use serde_json::Value;
 use super::verify::{Finding, Loaded};
 use crate::config::Config;
 use crate::engine::audit::{
-    ActionStatus, AuditRecord, DecisionResult, GateResult, OutcomeRecord, Status,
+    ActionRecord, ActionStatus, AuditRecord, DecisionRecord, DecisionResult, GateRecord,
+    GateResult, OutcomeRecord, Status,
 };
 use crate::engine::guardrails::bounded;
 use crate::engine::provenance::run_started;
-use crate::runtime::{Action, AppStatus, Event, LoadedPolicy};
+use crate::runtime::{Action, AppStatus, Decision, Event, LoadedPolicy};
 
 /// Every check of one record that needs nothing but the record (and the
 /// configuration, when given).
@@ -192,97 +193,130 @@ fn gate_key(event: &Event) -> Option<(&str, &str, &str, bool)> {
     }
 }
 
+/// The gates: each started by a decision that asked for it, within the
+/// health-wait guardrail, its observations and timeout as the decisions
+/// record them; every gate event belonging to a gate.
 fn gates(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
     for (i, g) in r.gates.iter().enumerate() {
-        let asked = r
-            .decisions
-            .iter()
-            .find(|d| d.seq == g.decision)
-            .is_some_and(|d| match &d.result {
-                DecisionResult::Decision(dec) => dec.actions.iter().any(
-                    |a| matches!(a, Action::AwaitHealth(w) if w.stage == g.stage && w.version == g.version),
-                ),
-                _ => false,
-            });
-        if !asked {
-            out.push(at(
-                format!("gates[{i}].decision"),
-                format!(
-                    "a decision that asked to await health of {} at {}",
-                    g.stage, g.version
-                ),
-                g.decision.to_string(),
-            ));
-        }
-        if g.timeout_ms > r.context.max_health_wait {
-            out.push(at(
-                format!("gates[{i}].timeout_ms"),
-                format!(
-                    "at most guardrails.max_health_wait ({} ms)",
-                    r.context.max_health_wait
-                ),
-                g.timeout_ms.to_string(),
-            ));
-        }
-        let key = (g.stage.as_str(), g.version.as_str(), g.commit.as_str());
-        let same = |k: (&str, &str, &str)| k == key;
-        let observed: Vec<(usize, &AppStatus)> = r
-            .decisions
-            .iter()
-            .enumerate()
-            .filter_map(|(j, d)| match &d.event {
-                Event::HealthObserved(e) if same((&e.stage, &e.version, &e.commit)) => {
-                    Some((j, &e.status))
-                }
-                _ => None,
-            })
-            .collect();
-        let counted: u32 = r
-            .gates
-            .iter()
-            .filter(|o| same((&o.stage, &o.version, &o.commit)))
-            .map(|o| o.observations)
-            .sum();
-        if usize::try_from(counted).ok() != Some(observed.len()) {
-            out.push(at(
-                format!("gates[{i}].observations"),
-                format!(
-                    "{} (the health-observed decisions of {} at {} in the record)",
-                    observed.len(),
-                    g.stage,
-                    g.version
-                ),
-                g.observations.to_string(),
-            ));
-        }
-        let timeouts = r
-            .decisions
-            .iter()
-            .filter(|d| matches!(gate_key(&d.event), Some((s, v, c, true)) if same((s, v, c))))
-            .count();
-        let timed_out = r
-            .gates
-            .iter()
-            .filter(|o| same((&o.stage, &o.version, &o.commit)) && o.result == GateResult::TimedOut)
-            .count();
-        if timeouts != timed_out && g.result == GateResult::TimedOut {
-            out.push(at(
-                format!("gates[{i}].result"),
-                format!("{timeouts} gate-timeout decisions for this gate"),
-                format!("{timed_out} timed-out gates"),
-            ));
-        }
-        if let (Some(last), Some((j, status))) = (&g.last, observed.last())
-            && g.result == GateResult::Decided
-            && serde_json::to_value(last).ok() != serde_json::to_value(status).ok()
-        {
-            out.push(at(
-                format!("gates[{i}].last"),
-                format!("the status of the last observation (decisions[{j}].event)"),
-                serde_json::to_string(last).unwrap_or_default(),
-            ));
-        }
+        gate_start(r, i, g, out, at);
+        gate_observations(r, i, g, out, at);
     }
+    gate_events(r, out, at);
+}
+
+/// Whether `g` is the gate of (`stage`, `version`, `commit`).
+fn is_gate(g: &GateRecord, (stage, version, commit): (&str, &str, &str)) -> bool {
+    (g.stage.as_str(), g.version.as_str(), g.commit.as_str()) == (stage, version, commit)
+}
+
+/// Gate `i` was asked for by its decision and waits no longer than the
+/// guardrail allows.
+fn gate_start(r: &AuditRecord, i: usize, g: &GateRecord, out: &mut Vec<Finding>, at: &At<'_>) {
+    let asked = r
+        .decisions
+        .iter()
+        .find(|d| d.seq == g.decision)
+        .is_some_and(|d| match &d.result {
+            DecisionResult::Decision(dec) => dec.actions.iter().any(
+                |a| matches!(a, Action::AwaitHealth(w) if w.stage == g.stage && w.version == g.version),
+            ),
+            _ => false,
+        });
+    if !asked {
+        out.push(at(
+            format!("gates[{i}].decision"),
+            format!(
+                "a decision that asked to await health of {} at {}",
+                g.stage, g.version
+            ),
+            g.decision.to_string(),
+        ));
+    }
+    if g.timeout_ms > r.context.max_health_wait {
+        out.push(at(
+            format!("gates[{i}].timeout_ms"),
+            format!(
+                "at most guardrails.max_health_wait ({} ms)",
+                r.context.max_health_wait
+            ),
+            g.timeout_ms.to_string(),
+        ));
+    }
+}
+
+/// Gate `i` counted as many observations as the record's health-observed
+/// decisions of its (stage, version, commit), timed out as its gate-timeout
+/// decisions say, and kept the last observation as its `last`.
+fn gate_observations(
+    r: &AuditRecord,
+    i: usize,
+    g: &GateRecord,
+    out: &mut Vec<Finding>,
+    at: &At<'_>,
+) {
+    let key = (g.stage.as_str(), g.version.as_str(), g.commit.as_str());
+    let same = |k: (&str, &str, &str)| k == key;
+    let observed: Vec<(usize, &AppStatus)> = r
+        .decisions
+        .iter()
+        .enumerate()
+        .filter_map(|(j, d)| match &d.event {
+            Event::HealthObserved(e) if same((&e.stage, &e.version, &e.commit)) => {
+                Some((j, &e.status))
+            }
+            _ => None,
+        })
+        .collect();
+    let counted: u32 = r
+        .gates
+        .iter()
+        .filter(|o| is_gate(o, key))
+        .map(|o| o.observations)
+        .sum();
+    if usize::try_from(counted).ok() != Some(observed.len()) {
+        out.push(at(
+            format!("gates[{i}].observations"),
+            format!(
+                "{} (the health-observed decisions of {} at {} in the record)",
+                observed.len(),
+                g.stage,
+                g.version
+            ),
+            g.observations.to_string(),
+        ));
+    }
+    let timeouts = r
+        .decisions
+        .iter()
+        .filter(|d| matches!(gate_key(&d.event), Some((s, v, c, true)) if same((s, v, c))))
+        .count();
+    let timed_out = r
+        .gates
+        .iter()
+        .filter(|o| is_gate(o, key) && o.result == GateResult::TimedOut)
+        .count();
+    if timeouts != timed_out && g.result == GateResult::TimedOut {
+        out.push(at(
+            format!("gates[{i}].result"),
+            format!("{timeouts} gate-timeout decisions for this gate"),
+            format!("{timed_out} timed-out gates"),
+        ));
+    }
+    if let (Some(last), Some((j, status))) = (&g.last, observed.last())
+        && g.result == GateResult::Decided
+        && serde_json::to_value(last).ok() != serde_json::to_value(status).ok()
+    {
+        out.push(at(
+            format!("gates[{i}].last"),
+            format!("the status of the last observation (decisions[{j}].event)"),
+            serde_json::to_string(last).unwrap_or_default(),
+        ));
+    }
+}
+
+/// Every health observation and gate timeout belongs to a gate started
+/// before it.
+fn gate_events(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
     for (j, d) in r.decisions.iter().enumerate() {
         let Some((stage, version, commit, _)) = gate_key(&d.event) else {
             continue;
@@ -300,70 +334,16 @@ fn gates(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
     }
 }
 
+/// The actions: each what its decision asked for, in order, none missing
+/// from a run that succeeded; each of a decision in the record; every
+/// executed write with its commit.
 fn actions(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
     let succeeded = r.outcome.status.exit_kind() == crate::exit::ExitKind::Success;
     for d in &r.decisions {
         let DecisionResult::Decision(decision) = &d.result else {
             continue;
         };
-        let recorded: Vec<(usize, &crate::engine::audit::ActionRecord)> = r
-            .actions
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.decision == d.seq)
-            .collect();
-        for (n, (i, a)) in recorded.iter().enumerate() {
-            let expected_index = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            if a.index != expected_index {
-                out.push(at(
-                    format!("actions[{i}].index"),
-                    format!(
-                        "{expected_index} (the actions of decision {} in order)",
-                        d.seq
-                    ),
-                    a.index.to_string(),
-                ));
-            }
-            let asked = usize::try_from(a.index)
-                .ok()
-                .and_then(|k| k.checked_sub(1))
-                .and_then(|k| decision.actions.get(k));
-            match asked {
-                Some(asked) => {
-                    let want = serde_json::to_value(bounded(asked)).ok();
-                    if want != serde_json::to_value(&a.action).ok() {
-                        out.push(at(
-                            format!("actions[{i}].action"),
-                            format!(
-                                "what decision {} asked for as its action {} ({asked})",
-                                d.seq, a.index
-                            ),
-                            a.action.to_string(),
-                        ));
-                    }
-                }
-                None => out.push(at(
-                    format!("actions[{i}].index"),
-                    format!(
-                        "one of the {} actions decision {} asked for",
-                        decision.actions.len(),
-                        d.seq
-                    ),
-                    a.index.to_string(),
-                )),
-            }
-        }
-        if succeeded && recorded.len() < decision.actions.len() {
-            out.push(at(
-                "actions".into(),
-                format!(
-                    "a record of each of the {} actions of decision {} (the run succeeded)",
-                    decision.actions.len(),
-                    d.seq
-                ),
-                format!("{}", recorded.len()),
-            ));
-        }
+        decision_actions(r, d, decision, succeeded, out, at);
     }
     for (i, a) in r.actions.iter().enumerate() {
         if !r.decisions.iter().any(|d| d.seq == a.decision) {
@@ -384,6 +364,88 @@ fn actions(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
     }
 }
 
+/// The actions recorded for decision `d`: numbered 1..n, each what
+/// `decision` asked for at its index, all of them when the run `succeeded`.
+fn decision_actions(
+    r: &AuditRecord,
+    d: &DecisionRecord,
+    decision: &Decision,
+    succeeded: bool,
+    out: &mut Vec<Finding>,
+    at: &At<'_>,
+) {
+    let recorded: Vec<(usize, &ActionRecord)> = r
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.decision == d.seq)
+        .collect();
+    for (n, (i, a)) in recorded.iter().enumerate() {
+        let expected_index = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        if a.index != expected_index {
+            out.push(at(
+                format!("actions[{i}].index"),
+                format!(
+                    "{expected_index} (the actions of decision {} in order)",
+                    d.seq
+                ),
+                a.index.to_string(),
+            ));
+        }
+        action_asked(d, decision, *i, a, out, at);
+    }
+    if succeeded && recorded.len() < decision.actions.len() {
+        out.push(at(
+            "actions".into(),
+            format!(
+                "a record of each of the {} actions of decision {} (the run succeeded)",
+                decision.actions.len(),
+                d.seq
+            ),
+            format!("{}", recorded.len()),
+        ));
+    }
+}
+
+/// Action record `i` is what `decision` (of `d`) asked for at its index.
+fn action_asked(
+    d: &DecisionRecord,
+    decision: &Decision,
+    i: usize,
+    a: &ActionRecord,
+    out: &mut Vec<Finding>,
+    at: &At<'_>,
+) {
+    let asked = usize::try_from(a.index)
+        .ok()
+        .and_then(|k| k.checked_sub(1))
+        .and_then(|k| decision.actions.get(k));
+    match asked {
+        Some(asked) => {
+            let want = serde_json::to_value(bounded(asked)).ok();
+            if want != serde_json::to_value(&a.action).ok() {
+                out.push(at(
+                    format!("actions[{i}].action"),
+                    format!(
+                        "what decision {} asked for as its action {} ({asked})",
+                        d.seq, a.index
+                    ),
+                    a.action.to_string(),
+                ));
+            }
+        }
+        None => out.push(at(
+            format!("actions[{i}].index"),
+            format!(
+                "one of the {} actions decision {} asked for",
+                decision.actions.len(),
+                d.seq
+            ),
+            a.index.to_string(),
+        )),
+    }
+}
+
 /// The status the actions and gates of `r` lead to, when they determine it.
 fn outcome(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
     let o: &OutcomeRecord = &r.outcome;
@@ -395,7 +457,7 @@ fn outcome(r: &AuditRecord, out: &mut Vec<Finding>, at: &At<'_>) {
             o.exit_code.to_string(),
         ));
     }
-    let done = |a: &&crate::engine::audit::ActionRecord| a.status == ActionStatus::Done;
+    let done = |a: &&ActionRecord| a.status == ActionStatus::Done;
     let fail = r.actions.iter().filter(done).find_map(|a| match &a.action {
         Action::Fail(reason) => Some(reason.as_str()),
         _ => None,

@@ -16,7 +16,7 @@ use crate::capabilities::git::{
 };
 use crate::cli::error::CommandError;
 use crate::config::Config;
-use crate::engine::audit::ActionStatus;
+use crate::engine::audit::{ActionRecord, ActionStatus};
 use crate::runtime::Action;
 
 /// The period the given records are all the records of.
@@ -125,88 +125,140 @@ fn stage_fields(item: &Loaded) -> Vec<(String, StageField)> {
 fn record(repo: &mut EnvRepo, item: &Loaded) -> Result<Vec<Finding>, CommandError> {
     let r = &item.record;
     let mut out = Vec::new();
-    let branch = r.env_repo.branch.clone();
-    let tip = repo.resolve(&branch).map_err(read_error)?.to_string();
-    let reachable = |repo: &mut EnvRepo, commit: &str| repo.is_ancestor(commit, &tip) == Some(true);
-    let unreachable = |field: String, commit: &str| {
+    let branch = r.env_repo.branch.as_str();
+    let on = Against {
+        item,
+        branch,
+        tip: repo.resolve(branch).map_err(read_error)?.to_string(),
+        fields: stage_fields(item),
+    };
+    if !r.env_repo.tip_at_start.is_empty() && !on.reaches(repo, &r.env_repo.tip_at_start) {
+        out.push(on.unreachable("env_repo.tip_at_start".into(), &r.env_repo.tip_at_start));
+    }
+    let mut histories = HashMap::new();
+    for (i, a) in r.actions.iter().enumerate() {
+        action_commit(repo, &on, &mut histories, i, a, &mut out)?;
+    }
+    for (i, g) in r.gates.iter().enumerate() {
+        if !on.reaches(repo, &g.commit) {
+            out.push(on.unreachable(format!("gates[{i}].commit"), &g.commit));
+        }
+    }
+    for (i, a) in r.arrivals.iter().enumerate() {
+        if !on.reaches(repo, &a.commit) {
+            out.push(on.unreachable(format!("arrivals[{i}].commit"), &a.commit));
+        }
+    }
+    Ok(out)
+}
+
+/// One record checked against its branch.
+struct Against<'a> {
+    /// The record.
+    item: &'a Loaded,
+    /// The branch it wrote to.
+    branch: &'a str,
+    /// The branch's tip now.
+    tip: String,
+    /// Where each stage of the record's context keeps its value.
+    fields: Vec<(String, StageField)>,
+}
+
+impl Against<'_> {
+    /// Whether `commit` is reachable from the branch tip.
+    fn reaches(&self, repo: &mut EnvRepo, commit: &str) -> bool {
+        repo.is_ancestor(commit, &self.tip) == Some(true)
+    }
+
+    /// The finding that `field`'s `commit` is not in the branch's history.
+    fn unreachable(&self, field: String, commit: &str) -> Finding {
+        let branch = self.branch;
         Finding::new(
-            &item.path,
+            &self.item.path,
             field,
             format!("a commit reachable from {branch}"),
             format!("{commit}, which is not in {branch}'s history (rewritten or force-pushed?)"),
         )
+    }
+}
+
+/// The commit of action `i` when Baton wrote it directly on the branch:
+/// reachable, a change of the action's stage, and carrying the trailers of
+/// the run and policy (and of the rolled-back version). `histories` keeps
+/// each stage's history once read.
+fn action_commit(
+    repo: &mut EnvRepo,
+    on: &Against<'_>,
+    histories: &mut HashMap<String, Vec<HistoryEntry>>,
+    i: usize,
+    a: &ActionRecord,
+    out: &mut Vec<Finding>,
+) -> Result<(), CommandError> {
+    let (stage, rollback_of) = match &a.action {
+        Action::SetVersion(s) => (&s.stage, None),
+        Action::Rollback(rb) => (&rb.stage, Some(&rb.rollback_of)),
+        _ => return Ok(()),
     };
-    if !r.env_repo.tip_at_start.is_empty() && !reachable(repo, &r.env_repo.tip_at_start) {
-        out.push(unreachable(
-            "env_repo.tip_at_start".into(),
-            &r.env_repo.tip_at_start,
+    let direct = a.branch.as_deref() == Some(on.branch) && a.merge_request.is_none();
+    let (ActionStatus::Done, true, Some(commit)) = (a.status, direct, &a.commit) else {
+        return Ok(());
+    };
+    if !on.reaches(repo, commit) {
+        out.push(on.unreachable(format!("actions[{i}].commit"), commit));
+        return Ok(());
+    }
+    let Some((_, field)) = on.fields.iter().find(|(name, _)| name == stage) else {
+        return Ok(());
+    };
+    if !histories.contains_key(stage) {
+        let history = repo.history(&on.tip, field, None).map_err(read_error)?;
+        histories.insert(stage.clone(), history);
+    }
+    let entry = histories
+        .get(stage)
+        .and_then(|h| h.iter().find(|e| &e.commit == commit));
+    let Some(entry) = entry else {
+        out.push(Finding::new(
+            &on.item.path,
+            format!("actions[{i}].commit"),
+            format!("a commit on {} that changed {stage}", on.branch),
+            format!("{commit}, which did not change {stage}"),
         ));
+        return Ok(());
+    };
+    trailers(on, i, entry, rollback_of, out);
+    Ok(())
+}
+
+/// Action `i`'s commit `entry` carries the trailers of the record's run
+/// and policy, and of `rollback_of` for a rollback.
+fn trailers(
+    on: &Against<'_>,
+    i: usize,
+    entry: &HistoryEntry,
+    rollback_of: Option<&String>,
+    out: &mut Vec<Finding>,
+) {
+    let r = &on.item.record;
+    let commit = &entry.commit;
+    let mut expect = vec![(RUN, r.run_id.clone()), (POLICY, r.policy.digest.clone())];
+    if let Some(of) = rollback_of {
+        expect.push((ROLLBACK_OF, of.clone()));
     }
-    let fields = stage_fields(item);
-    let mut histories: HashMap<String, Vec<HistoryEntry>> = HashMap::new();
-    for (i, a) in r.actions.iter().enumerate() {
-        let (stage, rollback_of) = match &a.action {
-            Action::SetVersion(s) => (&s.stage, None),
-            Action::Rollback(rb) => (&rb.stage, Some(&rb.rollback_of)),
-            _ => continue,
-        };
-        let direct = a.branch.as_deref() == Some(branch.as_str()) && a.merge_request.is_none();
-        let (ActionStatus::Done, true, Some(commit)) = (a.status, direct, &a.commit) else {
-            continue;
-        };
-        if !reachable(repo, commit) {
-            out.push(unreachable(format!("actions[{i}].commit"), commit));
-            continue;
-        }
-        let Some((_, field)) = fields.iter().find(|(name, _)| name == stage) else {
-            continue;
-        };
-        if !histories.contains_key(stage) {
-            let history = repo.history(&tip, field, None).map_err(read_error)?;
-            histories.insert(stage.clone(), history);
-        }
-        let entry = histories
-            .get(stage)
-            .and_then(|h| h.iter().find(|e| &e.commit == commit));
-        let Some(entry) = entry else {
+    for (key, want) in expect {
+        let found = entry.trailer(key);
+        if found != Some(want.as_str()) {
             out.push(Finding::new(
-                &item.path,
+                &on.item.path,
                 format!("actions[{i}].commit"),
-                format!("a commit on {branch} that changed {stage}"),
-                format!("{commit}, which did not change {stage}"),
+                format!("commit {commit} with the trailer {key}: {want}"),
+                match found {
+                    Some(v) => format!("{key}: {v}"),
+                    None => format!("no {key} trailer"),
+                },
             ));
-            continue;
-        };
-        let mut expect = vec![(RUN, r.run_id.clone()), (POLICY, r.policy.digest.clone())];
-        if let Some(of) = rollback_of {
-            expect.push((ROLLBACK_OF, of.clone()));
-        }
-        for (key, want) in expect {
-            let found = entry.trailer(key);
-            if found != Some(want.as_str()) {
-                out.push(Finding::new(
-                    &item.path,
-                    format!("actions[{i}].commit"),
-                    format!("commit {commit} with the trailer {key}: {want}"),
-                    match found {
-                        Some(v) => format!("{key}: {v}"),
-                        None => format!("no {key} trailer"),
-                    },
-                ));
-            }
         }
     }
-    for (i, g) in r.gates.iter().enumerate() {
-        if !reachable(repo, &g.commit) {
-            out.push(unreachable(format!("gates[{i}].commit"), &g.commit));
-        }
-    }
-    for (i, a) in r.arrivals.iter().enumerate() {
-        if !reachable(repo, &a.commit) {
-            out.push(unreachable(format!("arrivals[{i}].commit"), &a.commit));
-        }
-    }
-    Ok(out)
 }
 
 /// Every Baton commit of the period on the branch is listed by a record.

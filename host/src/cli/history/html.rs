@@ -82,123 +82,180 @@ td.out-of-band{color:#e65100}span.initial,td.initial{color:#78849b}code{font-siz
 /// The SVG timeline.
 fn timeline(h: &History) -> String {
     let height = TOP + LANE * h.stages.len().max(1) as f64 + 30.0;
-    let (min, max) = match (h.changes.first(), h.changes.last()) {
-        (Some(a), Some(b)) => (a.epoch, b.epoch.max(a.epoch + 1)),
-        _ => (0, 1),
-    };
-    let span = (max - min) as f64;
-    let x = |t: i64| LEFT + (WIDTH - LEFT - RIGHT) * ((t - min) as f64 / span);
-    let lane_y = |stage: &str| {
-        let i = h.stages.iter().position(|s| s == stage).unwrap_or(0);
-        TOP + LANE * i as f64 + LANE / 2.0
-    };
+    let axes = Axes::of(h);
     let mut out = format!(
         "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" \
          height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
          aria-label=\"versions of each stage over time\">\n"
     );
     for stage in &h.stages {
-        let y = lane_y(stage);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{LEFT}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#c9ced9\" \
-             stroke-width=\"2\"/><text class=\"lane\" x=\"12\" y=\"{}\">{}</text>",
-            WIDTH - RIGHT,
-            y + 4.0,
-            escape(stage)
-        );
-        // Each version held is a bar from its change to the next.
-        let lane: Vec<&Change> = h.changes.iter().filter(|c| &c.stage == stage).collect();
-        for pair in lane.windows(2) {
-            let _ = writeln!(
-                out,
-                "<line x1=\"{:.1}\" y1=\"{y}\" x2=\"{:.1}\" y2=\"{y}\" stroke=\"#8fa3c4\" \
-                 stroke-width=\"6\" stroke-opacity=\"0.5\"/>",
-                x(pair[0].epoch),
-                x(pair[1].epoch)
-            );
+        write_lane(&mut out, h, &axes, stage);
+    }
+    write_time_axis(&mut out, &axes, height - 10.0);
+    for (i, c) in h.changes.iter().enumerate() {
+        write_mark(&mut out, &axes, i, c);
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Where things go on the timeline: time runs left to right from the first
+/// change to the last, one lane per stage top to bottom.
+struct Axes<'a> {
+    /// The time at the left end (seconds since the Unix epoch).
+    min: i64,
+    /// The time at the right end, after `min`.
+    max: i64,
+    /// The stages, one lane each, in order.
+    stages: &'a [String],
+}
+
+impl<'a> Axes<'a> {
+    /// The axes of `h`'s changes (sorted by time).
+    fn of(h: &'a History) -> Self {
+        let (min, max) = match (h.changes.first(), h.changes.last()) {
+            (Some(a), Some(b)) => (a.epoch, b.epoch.max(a.epoch + 1)),
+            _ => (0, 1),
+        };
+        Self {
+            min,
+            max,
+            stages: &h.stages,
         }
     }
-    let bottom = height - 10.0;
-    for (t, anchor) in [(min, "start"), (max, "end")] {
+
+    /// The horizontal position of time `t`.
+    fn x(&self, t: i64) -> f64 {
+        let span = (self.max - self.min) as f64;
+        LEFT + (WIDTH - LEFT - RIGHT) * ((t - self.min) as f64 / span)
+    }
+
+    /// The vertical middle of `stage`'s lane.
+    fn lane_y(&self, stage: &str) -> f64 {
+        let i = self.stages.iter().position(|s| s == stage).unwrap_or(0);
+        TOP + LANE * i as f64 + LANE / 2.0
+    }
+}
+
+/// Appends `stage`'s lane: its line and name, and a bar for each version
+/// it held from its change to the next.
+fn write_lane(out: &mut String, h: &History, axes: &Axes<'_>, stage: &str) {
+    let y = axes.lane_y(stage);
+    let _ = writeln!(
+        out,
+        "<line x1=\"{LEFT}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#c9ced9\" \
+         stroke-width=\"2\"/><text class=\"lane\" x=\"12\" y=\"{}\">{}</text>",
+        WIDTH - RIGHT,
+        y + 4.0,
+        escape(stage)
+    );
+    // Each version held is a bar from its change to the next.
+    let lane: Vec<&Change> = h.changes.iter().filter(|c| c.stage == stage).collect();
+    for pair in lane.windows(2) {
+        let _ = writeln!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{y}\" x2=\"{:.1}\" y2=\"{y}\" stroke=\"#8fa3c4\" \
+             stroke-width=\"6\" stroke-opacity=\"0.5\"/>",
+            axes.x(pair[0].epoch),
+            axes.x(pair[1].epoch)
+        );
+    }
+}
+
+/// Appends the times of both ends of the timeline at height `bottom`.
+fn write_time_axis(out: &mut String, axes: &Axes<'_>, bottom: f64) {
+    for (t, anchor) in [(axes.min, "start"), (axes.max, "end")] {
         let when = crate::time::format_rfc3339(
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(t).unwrap_or(0)),
         );
         let _ = writeln!(
             out,
             "<text class=\"axis\" x=\"{:.1}\" y=\"{bottom}\" text-anchor=\"{anchor}\">{}</text>",
-            x(t),
+            axes.x(t),
             escape(&when)
         );
     }
-    for (i, c) in h.changes.iter().enumerate() {
-        let (cx, cy) = (x(c.epoch), lane_y(&c.stage));
-        let (colour, shape) = match c.kind.as_str() {
-            "rollback" => (
-                "#c62828",
-                format!(
-                    "<polygon points=\"{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\"",
-                    cx - 8.0,
-                    cy - 6.0,
-                    cx + 8.0,
-                    cy - 6.0,
-                    cx,
-                    cy + 8.0
-                ),
-            ),
-            "out-of-band" => (
-                "#e65100",
-                format!(
-                    "<polygon points=\"{cx:.1},{:.1} {:.1},{cy:.1} {cx:.1},{:.1} {:.1},{cy:.1}\"",
-                    cy - 9.0,
-                    cx + 9.0,
-                    cy + 9.0,
-                    cx - 9.0
-                ),
-            ),
-            "initial" => (
-                "#78849b",
-                format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"5\""),
-            ),
-            _ => (
-                "#2e7d32",
-                format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\""),
-            ),
-        };
-        // Labels alternate above and below so close changes stay readable.
-        let label_y = if i % 2 == 0 { cy - 14.0 } else { cy + 22.0 };
-        let mark = format!(
-            "{shape} class=\"mark {}\" data-stage=\"{}\" data-version=\"{}\" fill=\"{colour}\">\
-             <title>{} {} {} at {} ({})</title></{}>",
-            escape(&c.kind),
-            escape(&c.stage),
-            escape(&c.to),
-            escape(&c.stage),
-            escape(&c.kind),
-            escape(&c.to),
-            escape(&c.time),
-            escape(&c.commit[..c.commit.len().min(8)]),
-            if shape.starts_with("<circle") {
-                "circle"
-            } else {
-                "polygon"
-            }
-        );
-        let label = format!(
-            "<text class=\"label\" x=\"{cx:.1}\" y=\"{label_y:.1}\" text-anchor=\"middle\">{}</text>",
-            escape(&c.to)
-        );
-        match &c.commit_url {
-            Some(url) => {
-                let _ = writeln!(out, "<a href=\"{}\">{mark}{label}</a>", escape(url));
-            }
-            None => {
-                let _ = writeln!(out, "{mark}{label}");
-            }
+}
+
+/// Appends the mark of change `c` (the `i`th) with its version label,
+/// linking to its commit when there is a link.
+fn write_mark(out: &mut String, axes: &Axes<'_>, i: usize, c: &Change) {
+    let (cx, cy) = (axes.x(c.epoch), axes.lane_y(&c.stage));
+    let (colour, shape) = mark_shape(&c.kind, cx, cy);
+    // Labels alternate above and below so close changes stay readable.
+    let label_y = if i.is_multiple_of(2) {
+        cy - 14.0
+    } else {
+        cy + 22.0
+    };
+    let mark = format!(
+        "{shape} class=\"mark {}\" data-stage=\"{}\" data-version=\"{}\" fill=\"{colour}\">\
+         <title>{} {} {} at {} ({})</title></{}>",
+        escape(&c.kind),
+        escape(&c.stage),
+        escape(&c.to),
+        escape(&c.stage),
+        escape(&c.kind),
+        escape(&c.to),
+        escape(&c.time),
+        escape(&c.commit[..c.commit.len().min(8)]),
+        if shape.starts_with("<circle") {
+            "circle"
+        } else {
+            "polygon"
+        }
+    );
+    let label = format!(
+        "<text class=\"label\" x=\"{cx:.1}\" y=\"{label_y:.1}\" text-anchor=\"middle\">{}</text>",
+        escape(&c.to)
+    );
+    match &c.commit_url {
+        Some(url) => {
+            let _ = writeln!(out, "<a href=\"{}\">{mark}{label}</a>", escape(url));
+        }
+        None => {
+            let _ = writeln!(out, "{mark}{label}");
         }
     }
-    out.push_str("</svg>\n");
-    out
+}
+
+/// The colour and the opening of the SVG element (attributes still open)
+/// of a change of `kind` at (`cx`, `cy`): rollbacks red triangles,
+/// out-of-band changes orange diamonds, initial values small grey circles,
+/// promotions green circles.
+fn mark_shape(kind: &str, cx: f64, cy: f64) -> (&'static str, String) {
+    match kind {
+        "rollback" => (
+            "#c62828",
+            format!(
+                "<polygon points=\"{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\"",
+                cx - 8.0,
+                cy - 6.0,
+                cx + 8.0,
+                cy - 6.0,
+                cx,
+                cy + 8.0
+            ),
+        ),
+        "out-of-band" => (
+            "#e65100",
+            format!(
+                "<polygon points=\"{cx:.1},{:.1} {:.1},{cy:.1} {cx:.1},{:.1} {:.1},{cy:.1}\"",
+                cy - 9.0,
+                cx + 9.0,
+                cy + 9.0,
+                cx - 9.0
+            ),
+        ),
+        "initial" => (
+            "#78849b",
+            format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"5\""),
+        ),
+        _ => (
+            "#2e7d32",
+            format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"7\""),
+        ),
+    }
 }
 
 /// The table of changes.

@@ -11,7 +11,9 @@
 use super::Write;
 use super::plan::Plan;
 use crate::capabilities::forge::content::{self, MrFacts};
-use crate::capabilities::forge::{Forge, MergeOptions, MergeRequest, MrState, NewMergeRequest};
+use crate::capabilities::forge::{
+    Forge, ForgeError, MergeOptions, MergeRequest, MrState, NewMergeRequest,
+};
 use crate::engine::audit::{ActionRecord, ActionStatus, MergeRequestRef, Status, SupersededMr};
 use crate::engine::state::{Engine, Stop};
 use crate::report::error_chain;
@@ -34,19 +36,10 @@ impl Engine {
             return Err(Stop::usage("no forge: section for a merge request"));
         };
         let new = self.new_merge_request(plan, w, options)?;
-        let opened = match forge.create_or_reuse(&new).await {
-            Ok(o) => o,
-            Err(e) => {
-                let stop = Stop::caused(Status::ExternalError, &e);
-                rec.status = ActionStatus::Failed;
-                rec.detail = format!(
-                    "pushed {} but could not open its merge request: {}",
-                    plan.mr_branch,
-                    stop.message()
-                );
-                return Err(stop);
-            }
-        };
+        let opened = forge
+            .create_or_reuse(&new)
+            .await
+            .map_err(|e| open_failed(plan, &e, rec))?;
         let mut mr = MergeRequestRef {
             number: opened.merge_request.iid,
             url: opened.merge_request.web_url.clone(),
@@ -61,48 +54,13 @@ impl Engine {
         let (closed, problems) = self
             .close_superseded(forge.as_ref(), plan, w, &opened.merge_request)
             .await;
-        if !closed.is_empty() {
-            rec.detail.push_str(&format!(
-                "; closed superseded merge request{} {}",
-                if closed.len() == 1 { "" } else { "s" },
-                closed
-                    .iter()
-                    .map(|c| format!("#{} ({})", c.number, c.source_branch))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        for problem in problems {
-            rec.detail.push_str(&format!("; {problem}"));
-        }
+        rec.detail.push_str(&superseded_detail(&closed, &problems));
         mr.superseded = closed;
-        if options.auto_merge {
-            let merge = MergeOptions {
-                auto_merge: true,
-                sha: Some(sha.to_owned()),
-                commit_message: None,
-            };
-            let merged = match forge.merge(mr.number, &merge).await {
-                Ok(m) => m,
-                Err(e) => {
-                    let stop = Stop::caused(Status::ExternalError, &e);
-                    rec.status = ActionStatus::Failed;
-                    rec.detail
-                        .push_str(&format!("; merging failed: {}", stop.message()));
-                    rec.merge_request = Some(mr);
-                    return Err(stop);
-                }
-            };
-            // The forge either merged at once or armed auto-merge for when
-            // the pipeline or required checks pass: the record says which.
-            if merged.state == MrState::Merged {
-                mr.merged = true;
-                rec.detail.push_str("; merged (auto-merge)");
-            } else {
-                mr.auto_merge_armed = true;
-                rec.detail
-                    .push_str("; auto-merge armed: the forge merges it when its checks pass");
-            }
+        if options.auto_merge
+            && let Err(stop) = merge_now(forge.as_ref(), sha, &mut mr, rec).await
+        {
+            rec.merge_request = Some(mr);
+            return Err(stop);
         }
         rec.status = if mr.reused && reused_branch && mr.superseded.is_empty() {
             ActionStatus::Unchanged
@@ -254,4 +212,73 @@ impl Engine {
             remove_source_branch: true,
         })
     }
+}
+
+/// The stop for a merge request the forge would not open, after `rec`
+/// says the branch was pushed but has no merge request.
+fn open_failed(plan: &Plan, error: &ForgeError, rec: &mut ActionRecord) -> Stop {
+    let stop = Stop::caused(Status::ExternalError, error);
+    rec.status = ActionStatus::Failed;
+    rec.detail = format!(
+        "pushed {} but could not open its merge request: {}",
+        plan.mr_branch,
+        stop.message()
+    );
+    stop
+}
+
+/// What the action's detail adds about superseded merge requests: those
+/// `closed`, then the `problems` closing others.
+fn superseded_detail(closed: &[SupersededMr], problems: &[String]) -> String {
+    let mut detail = String::new();
+    if !closed.is_empty() {
+        detail.push_str(&format!(
+            "; closed superseded merge request{} {}",
+            if closed.len() == 1 { "" } else { "s" },
+            closed
+                .iter()
+                .map(|c| format!("#{} ({})", c.number, c.source_branch))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for problem in problems {
+        detail.push_str(&format!("; {problem}"));
+    }
+    detail
+}
+
+/// Merges `mr` at `sha` with auto-merge: the forge either merges at once
+/// or arms auto-merge for when the pipeline or required checks pass, and
+/// `mr` and `rec` say which. A failure is in `rec` as well.
+async fn merge_now(
+    forge: &dyn Forge,
+    sha: &str,
+    mr: &mut MergeRequestRef,
+    rec: &mut ActionRecord,
+) -> Result<(), Stop> {
+    let merge = MergeOptions {
+        auto_merge: true,
+        sha: Some(sha.to_owned()),
+        commit_message: None,
+    };
+    let merged = match forge.merge(mr.number, &merge).await {
+        Ok(m) => m,
+        Err(e) => {
+            let stop = Stop::caused(Status::ExternalError, &e);
+            rec.status = ActionStatus::Failed;
+            rec.detail
+                .push_str(&format!("; merging failed: {}", stop.message()));
+            return Err(stop);
+        }
+    };
+    if merged.state == MrState::Merged {
+        mr.merged = true;
+        rec.detail.push_str("; merged (auto-merge)");
+    } else {
+        mr.auto_merge_armed = true;
+        rec.detail
+            .push_str("; auto-merge armed: the forge merges it when its checks pass");
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@
 //! schema does not have.
 
 use super::checks::MergeState;
-use super::graphql::{self, Field, UnknownField};
+use super::graphql::{self, Field, Operation, UnknownField};
 use super::*;
 use crate::sim::forge::{SimAutoMerge, acting_user};
 
@@ -77,38 +77,53 @@ fn undefined(e: &UnknownField, root: &str) -> Value {
     })
 }
 
+/// `POST /graphql`: parses the operation, validates every selection
+/// before anything runs, then runs the mutations in order.
 pub(super) async fn graphql(
     State(gh): State<Arc<Gh>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "Problems parsing JSON", DOCS);
+    let op = match operation(&body) {
+        Ok(op) => op,
+        Err(answer) => return *answer,
+    };
+    if let Err(e) = validate(&gh, &op) {
+        return errors(vec![e]);
+    }
+    let user = acting_user(&headers, reviews::USER_HEADER);
+    execute(&gh, &op, &user).await
+}
+
+/// The operation a request body carries, or the answer to a body that is
+/// not JSON, has no query, or does not parse (boxed: a response is large).
+fn operation(body: &Bytes) -> Result<Operation, Box<Response>> {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "Problems parsing JSON",
+            DOCS,
+        )));
     };
     let Some(query) = request["query"].as_str() else {
-        return errors(vec![
+        return Err(Box::new(errors(vec![
             json!({ "message": "A query attribute must be specified and must be a string." }),
-        ]);
+        ])));
     };
     let variables = request["variables"]
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let op = match graphql::parse(query, &variables) {
-        Ok(op) => op,
-        Err(e) => {
-            return errors(vec![
-                json!({ "locations": location(e.at), "message": format!("Parse error: {}", e.message) }),
-            ]);
-        }
-    };
-    let root = if op.kind == "mutation" {
-        "Mutation"
-    } else {
-        "Query"
-    };
-    let root_path = op.kind.clone();
-    // Validate every selection against the payload's shape before running.
+    graphql::parse(query, &variables).map_err(|e| {
+        Box::new(errors(vec![
+            json!({ "locations": location(e.at), "message": format!("Parse error: {}", e.message) }),
+        ]))
+    })
+}
+
+/// Validates every selection of `op` against the payload's shape, before
+/// running anything: the error of the first field that fails.
+fn validate(gh: &Gh, op: &Operation) -> Result<(), Value> {
     let template = SimMergeRequest::opened(
         0,
         String::new(),
@@ -118,44 +133,65 @@ pub(super) async fn graphql(
         String::new(),
     );
     for field in &op.fields {
-        let known = MUTATIONS
-            .iter()
-            .find(|(name, _)| *name == field.name && op.kind == "mutation");
-        let Some((_, type_name)) = known else {
-            let e = UnknownField {
-                field: field.name.clone(),
-                type_name: root.to_owned(),
-                at: field.at,
-                path: vec![field.key.clone()],
-            };
-            return errors(vec![undefined(&e, &root_path)]);
-        };
-        if let Err(message) = check_input(field) {
-            return errors(vec![json!({
-                "path": [root_path, field.key, "input"],
-                "extensions": { "code": "argumentLiteralsIncompatible", "typeName": "Field", "argumentName": "input" },
-                "locations": location(field.at),
-                "message": message,
-            })]);
-        }
-        let shape = gh.payload(
-            type_name,
-            &template,
-            MergeState::Unknown,
-            "",
-            &Value::Null,
-            "baton",
-        );
-        if let Err(e) = graphql::project(&shape, &field.selection, std::slice::from_ref(&field.key))
-        {
-            return errors(vec![undefined(&e, &root_path)]);
-        }
+        validate_field(gh, op, field, &template)?;
     }
-    let user = acting_user(&headers, reviews::USER_HEADER);
+    Ok(())
+}
+
+/// One top-level field of `op`: a known mutation, with a valid input and
+/// a selection its payload (as built for `template`) has.
+fn validate_field(
+    gh: &Gh,
+    op: &Operation,
+    field: &Field,
+    template: &SimMergeRequest,
+) -> Result<(), Value> {
+    let root = if op.kind == "mutation" {
+        "Mutation"
+    } else {
+        "Query"
+    };
+    let root_path = &op.kind;
+    let known = MUTATIONS
+        .iter()
+        .find(|(name, _)| *name == field.name && op.kind == "mutation");
+    let Some((_, type_name)) = known else {
+        let e = UnknownField {
+            field: field.name.clone(),
+            type_name: root.to_owned(),
+            at: field.at,
+            path: vec![field.key.clone()],
+        };
+        return Err(undefined(&e, root_path));
+    };
+    if let Err(message) = check_input(field) {
+        return Err(json!({
+            "path": [root_path, field.key, "input"],
+            "extensions": { "code": "argumentLiteralsIncompatible", "typeName": "Field", "argumentName": "input" },
+            "locations": location(field.at),
+            "message": message,
+        }));
+    }
+    let shape = gh.payload(
+        type_name,
+        template,
+        MergeState::Unknown,
+        "",
+        &Value::Null,
+        "baton",
+    );
+    graphql::project(&shape, &field.selection, std::slice::from_ref(&field.key))
+        .map(drop)
+        .map_err(|e| undefined(&e, root_path))
+}
+
+/// Runs the mutations of `op` in order as `user`: `data` with each one's
+/// projected payload (null when it failed) and `errors` for the failures.
+async fn execute(gh: &Gh, op: &Operation, user: &str) -> Response {
     let mut data = Map::new();
     let mut failures = Vec::new();
     for field in &op.fields {
-        match gh.run_mutation(field, &user).await {
+        match gh.run_mutation(field, user).await {
             Ok(payload) => {
                 let value =
                     graphql::project(&payload, &field.selection, std::slice::from_ref(&field.key))
@@ -213,6 +249,7 @@ impl Gh {
         node_id.strip_prefix("PR_kwDOsim")?.parse().ok()
     }
 
+    /// Runs one mutation as `user`: its payload, or why it failed.
     async fn run_mutation(&self, field: &Field, user: &str) -> Result<Value, ExecError> {
         let input = field.args.get("input").cloned().unwrap_or(Value::Null);
         let node_id = input["pullRequestId"]
@@ -233,43 +270,7 @@ impl Gh {
         let now = now_rfc3339(false);
         let type_name = match field.name.as_str() {
             "enablePullRequestAutoMerge" => {
-                if m.state != SimMrState::Opened {
-                    return Err(ExecError::unprocessable(
-                        "Pull request Pull request is closed",
-                    ));
-                }
-                if let MergeState::Clean
-                | MergeState::Unstable
-                | MergeState::Draft
-                | MergeState::Dirty = state
-                {
-                    return Err(ExecError::unprocessable(format!(
-                        "Pull request Pull request is in {} status",
-                        state.word()
-                    )));
-                }
-                let head = self.shared.repo.head(&m.source_branch).await.ok().flatten();
-                if let Some(expected) = input["expectedHeadOid"].as_str()
-                    && head.as_deref() != Some(expected)
-                {
-                    return Err(ExecError::unprocessable(
-                        "Pull request Head ref must match the expected head OID",
-                    ));
-                }
-                m.armed = Some(SimAutoMerge {
-                    enabled_by: user.to_owned(),
-                    enabled_at: now.clone(),
-                    strategy: match input["mergeMethod"].as_str() {
-                        Some("SQUASH") => Strategy::Squash,
-                        Some("REBASE") => Strategy::Rebase,
-                        _ => Strategy::MergeCommit,
-                    },
-                    squash: false,
-                    commit_title: input["commitHeadline"].as_str().map(str::to_owned),
-                    commit_body: input["commitBody"].as_str().map(str::to_owned),
-                    remove_source_branch: None,
-                });
-                m.auto_merge = true;
+                self.enable_auto_merge(m, state, &input, user, &now).await?;
                 "EnablePullRequestAutoMergePayload"
             }
             "disablePullRequestAutoMerge" => {
@@ -294,7 +295,70 @@ impl Gh {
         m.updated_at = now;
         let pr = m.clone();
         drop(store);
-        let state = self.merge_state_now(&pr).await;
+        Ok(self.payload_now(type_name, &pr, &input, user).await)
+    }
+
+    /// `enablePullRequestAutoMerge` on `m` (in merge state `state`) as
+    /// `user` at `now`: refused as GitHub refuses it for a closed pull
+    /// request, one that could merge now, a draft, a conflicting one or a
+    /// head other than `expectedHeadOid`; else armed with the input's
+    /// merge method, headline and body.
+    async fn enable_auto_merge(
+        &self,
+        m: &mut SimMergeRequest,
+        state: MergeState,
+        input: &Value,
+        user: &str,
+        now: &str,
+    ) -> Result<(), ExecError> {
+        if m.state != SimMrState::Opened {
+            return Err(ExecError::unprocessable(
+                "Pull request Pull request is closed",
+            ));
+        }
+        if let MergeState::Clean | MergeState::Unstable | MergeState::Draft | MergeState::Dirty =
+            state
+        {
+            return Err(ExecError::unprocessable(format!(
+                "Pull request Pull request is in {} status",
+                state.word()
+            )));
+        }
+        let head = self.shared.repo.head(&m.source_branch).await.ok().flatten();
+        if let Some(expected) = input["expectedHeadOid"].as_str()
+            && head.as_deref() != Some(expected)
+        {
+            return Err(ExecError::unprocessable(
+                "Pull request Head ref must match the expected head OID",
+            ));
+        }
+        m.armed = Some(SimAutoMerge {
+            enabled_by: user.to_owned(),
+            enabled_at: now.to_owned(),
+            strategy: match input["mergeMethod"].as_str() {
+                Some("SQUASH") => Strategy::Squash,
+                Some("REBASE") => Strategy::Rebase,
+                _ => Strategy::MergeCommit,
+            },
+            squash: false,
+            commit_title: input["commitHeadline"].as_str().map(str::to_owned),
+            commit_body: input["commitBody"].as_str().map(str::to_owned),
+            remove_source_branch: None,
+        });
+        m.auto_merge = true;
+        Ok(())
+    }
+
+    /// The payload of a mutation that left `pr` as it is, with its merge
+    /// state and head now (a closed one's head is its merged commit).
+    async fn payload_now(
+        &self,
+        type_name: &str,
+        pr: &SimMergeRequest,
+        input: &Value,
+        user: &str,
+    ) -> Value {
+        let state = self.merge_state_now(pr).await;
         let head = match pr.state {
             SimMrState::Opened => self
                 .shared
@@ -305,14 +369,14 @@ impl Gh {
                 .flatten(),
             _ => pr.merged_sha.clone(),
         };
-        Ok(self.payload(
+        self.payload(
             type_name,
-            &pr,
+            pr,
             state,
             head.as_deref().unwrap_or_default(),
             &input["clientMutationId"],
             user,
-        ))
+        )
     }
 
     /// A mutation's payload as an object graph (every object carries its
