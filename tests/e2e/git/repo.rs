@@ -406,6 +406,36 @@ fn a_limit_one_history_read_after_the_write_fetches_nothing() {
 }
 
 #[test]
+fn a_writer_builds_on_what_another_writer_through_the_cache_pushed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let origin = standard_origin(tmp.path());
+    let url = file_url(&origin);
+    let cache = tmp.path().join("cache");
+    // Two jobs open the shared cache; the second writes first.
+    let mut first = open(&url, None, &cache);
+    let mut second = open(&url, None, &cache);
+    let WriteOutcome::Committed { sha: theirs, .. } = second
+        .write_version(&helm_write("dev", "v1.3.0"), &settings())
+        .expect("writes")
+    else {
+        panic!("expected a commit");
+    };
+    // The first job's tip is stale, but the other writer's push is in the
+    // cache: it builds on it instead of being rejected and fetching.
+    let WriteOutcome::Committed { sha, retries, .. } = first
+        .write_version(&helm_write("staging", "v1.3.0"), &settings())
+        .expect("writes")
+    else {
+        panic!("expected a commit");
+    };
+    assert_eq!(retries, 0, "no rejected push");
+    assert_eq!(git(&origin, &["rev-parse", "main"]).trim(), sha);
+    assert_eq!(git(&origin, &["rev-parse", "main~1"]).trim(), theirs);
+    let dev = git(&origin, &["show", "main:overlays/dev/payments/values.yaml"]);
+    assert!(dev.contains("\"v1.3.0\""), "{dev}");
+}
+
+#[test]
 fn smart_http_with_required_token() {
     let tmp = tempfile::tempdir().expect("tempdir");
     standard_origin(tmp.path());

@@ -9,7 +9,11 @@
 //! rejecting each other's pushes (a merge-request branch is pushed after
 //! the lock is released: it is this change's own). The push writes no
 //! local ref (this process's view of the branch moves in memory), so no git
-//! lock file is involved.
+//! lock file is involved. Instead the pusher leaves the tip it pushed in
+//! `<cache>/baton.pushed` before releasing the lock: the next writer through
+//! the cache builds on it when it descends from what that writer fetched
+//! (its objects are in the shared cache already), instead of pushing onto a
+//! stale tip, being rejected and fetching again.
 
 use std::time::Duration;
 
@@ -21,6 +25,14 @@ use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
 use super::transport::PushResult;
 use super::yaml::{self, Edited};
 use crate::retry::{self, Jitter, RetryPolicy};
+
+/// The file in the cache that names the tip the last writer through the
+/// cache pushed to the tracked branch.
+const PUSHED: &str = "baton.pushed";
+
+/// How far back from the last pushed tip this process's tip is looked for
+/// (writers through one cache push one commit each).
+const PUSHED_REACH: usize = 256;
 
 /// Where a write goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +271,8 @@ impl EnvRepo {
         if !(attempt == 1 && fresh && mr_branch.is_none()) {
             self.fetch_locked(mr_branch).map_err(transport)?;
             self.fresh = false;
+        } else {
+            self.adopt_pushed();
         }
         let base = self.tip_of(&self.branch).ok_or_else(|| {
             transport(TransportError::BranchMissing {
@@ -288,6 +302,9 @@ impl EnvRepo {
         {
             PushResult::Pushed => {
                 self.record_push(&push_branch, sha);
+                if lock.is_some() {
+                    self.leave_pushed(sha);
+                }
                 Ok(Round::Done(Ok(WriteOutcome::Committed {
                     sha: sha.to_string(),
                     branch: push_branch,
@@ -429,6 +446,62 @@ impl EnvRepo {
     /// could race another process's fetch.
     fn record_push(&mut self, branch: &str, sha: ObjectId) {
         self.tips.insert(branch.to_owned(), sha);
+    }
+
+    /// Leaves `sha` in the cache as the tracked branch's last pushed tip
+    /// (under the cache lock). A hint only: a writer that cannot leave it
+    /// costs the next writer a rejected push, nothing else.
+    fn leave_pushed(&self, sha: ObjectId) {
+        let path = self.git_dir.join(PUSHED);
+        let staged = self
+            .git_dir
+            .join(format!("{PUSHED}.{}", std::process::id()));
+        let written = std::fs::write(&staged, format!("{} {sha}\n", self.branch))
+            .and_then(|()| std::fs::rename(&staged, &path));
+        if let Err(err) = written {
+            tracing::debug!(%err, path = %path.display(), "could not leave the pushed tip");
+        }
+    }
+
+    /// Takes the tracked branch's last pushed tip (see [`Self::leave_pushed`])
+    /// as this process's when it descends from this process's tip: another
+    /// writer through this cache pushed since this process fetched. Called
+    /// under the cache lock.
+    fn adopt_pushed(&mut self) {
+        let Some(ours) = self.tip_of(&self.branch) else {
+            return;
+        };
+        let Some(pushed) = std::fs::read_to_string(self.git_dir.join(PUSHED))
+            .ok()
+            .and_then(|text| {
+                let (branch, sha) = text.trim().split_once(' ')?;
+                (branch == self.branch).then(|| ObjectId::from_hex(sha.as_bytes()).ok())?
+            })
+        else {
+            return;
+        };
+        if pushed == ours || !self.descends(pushed, ours) {
+            return;
+        }
+        tracing::debug!(%pushed, %ours, "building on the tip another writer pushed");
+        self.tips.insert(self.branch.clone(), pushed);
+    }
+
+    /// Whether `ancestor` is on `commit`'s first-parent line within
+    /// [`PUSHED_REACH`] commits (objects in the cache only).
+    fn descends(&self, commit: ObjectId, ancestor: ObjectId) -> bool {
+        let mut current = commit;
+        for _ in 0..PUSHED_REACH {
+            let Ok(links) = self.links(current) else {
+                return false;
+            };
+            match links.parent {
+                Some(parent) if parent == ancestor => return true,
+                Some(parent) => current = parent,
+                None => return false,
+            }
+        }
+        false
     }
 }
 
