@@ -6,10 +6,16 @@
 //! cache lock ([`super::lock`]), and each process keeps the branch tips it
 //! fetched in memory, so another process's fetch never moves the state a
 //! run reads.
+//!
+//! Fetches coalesce: a process that waited for the lock while another
+//! fetched the same branch, a fetch that started after this one was asked
+//! for, takes that fetch's result (`<cache>/baton.fetched` says when it
+//! started) instead of fetching again: what it reads is as new as its own
+//! fetch would have been when it asked.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gix::ObjectId;
 use sha2::{Digest, Sha256};
@@ -21,6 +27,15 @@ use super::transport::Remote;
 use super::yaml;
 use crate::retry::Deadline;
 use crate::secret::Secret;
+
+/// The file in the cache that says when the last successful fetch of the
+/// tracked branch started.
+const FETCHED: &str = "baton.fetched";
+
+/// `at` in nanoseconds since the Unix epoch (0 for a clock before it).
+fn nanos(at: SystemTime) -> u128 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
 
 /// Where the env repo lives and how to authenticate.
 #[derive(Debug, Clone)]
@@ -230,8 +245,45 @@ impl EnvRepo {
     /// branch is shallow (`--depth=1`, when opened shallow); later ones
     /// fetch what is new and keep the history already cached.
     pub(crate) fn fetch(&mut self, mr_branch: Option<&str>) -> Result<(), TransportError> {
+        let asked = nanos(SystemTime::now());
         let _lock = self.lock()?;
+        if mr_branch.is_none() && self.fetched_since(asked) {
+            self.reload();
+            if let Some(id) = self.shared_tip(&self.branch) {
+                tracing::debug!(%id, "another process fetched while this one waited");
+                self.tips.insert(self.branch.clone(), id);
+                self.fresh = true;
+                return Ok(());
+            }
+        }
         self.fetch_locked(mr_branch)
+    }
+
+    /// Whether a fetch of the tracked branch into this cache started at or
+    /// after `asked` (nanoseconds since the epoch) and succeeded.
+    fn fetched_since(&self, asked: u128) -> bool {
+        std::fs::read_to_string(self.git_dir.join(FETCHED))
+            .ok()
+            .and_then(|text| {
+                let (branch, at) = text.trim().split_once(' ')?;
+                (branch == self.branch).then(|| at.parse::<u128>().ok())?
+            })
+            .is_some_and(|at| at >= asked)
+    }
+
+    /// Records that a fetch of the tracked branch that started at
+    /// `started` succeeded (under the cache lock). A hint only: without it
+    /// the next process fetches again.
+    fn record_fetch(&self, started: u128) {
+        let path = self.git_dir.join(FETCHED);
+        let staged = self
+            .git_dir
+            .join(format!("{FETCHED}.{}", std::process::id()));
+        let written = std::fs::write(&staged, format!("{} {started}\n", self.branch))
+            .and_then(|()| std::fs::rename(&staged, &path));
+        if let Err(err) = written {
+            tracing::debug!(%err, path = %path.display(), "could not record the fetch");
+        }
     }
 
     /// [`Self::fetch`] for a caller that holds the cache lock. A
@@ -240,12 +292,14 @@ impl EnvRepo {
     /// bring the whole history along.
     pub(crate) fn fetch_locked(&mut self, mr_branch: Option<&str>) -> Result<(), TransportError> {
         let shallow = self.shallow && self.shared_tip(&self.branch).is_none();
+        let started = nanos(SystemTime::now());
         self.remote.fetch(
             &self.git_dir,
             &[tracking_refspec(&self.branch)],
             &self.branch,
             shallow,
         )?;
+        self.record_fetch(started);
         self.reload();
         if let Some(id) = self.shared_tip(&self.branch) {
             self.tips.insert(self.branch.clone(), id);

@@ -260,6 +260,13 @@ impl EnvRepo {
             Target::Branch => None,
             Target::MergeRequest => Some(mr.as_str()),
         };
+        // Whether the merge-request branch exists is asked before taking
+        // the lock (`git ls-remote` touches nothing in the cache); only an
+        // existing one is fetched, to be reused.
+        let mr_exists = match mr_branch {
+            Some(branch) => self.remote_has(branch).map_err(transport)?,
+            None => false,
+        };
         // Held through a push to the tracked branch: writers sharing this
         // cache take turns instead of racing each other to the remote. A
         // merge-request branch is this change's own; nobody races for it.
@@ -268,11 +275,22 @@ impl EnvRepo {
                 .map_err(|e| transport(TransportError::from(e)))?,
         );
         let fresh = std::mem::take(&mut self.fresh);
-        if !(attempt == 1 && fresh && mr_branch.is_none()) {
-            self.fetch_locked(mr_branch).map_err(transport)?;
+        let fetch = match req.target {
+            Target::Branch => !(attempt == 1 && fresh),
+            // A new request starts from this process's tip (its own push
+            // included) or a newer one another writer pushed; a rejected
+            // one, or one to reuse, fetches.
+            Target::MergeRequest => attempt > 1 || mr_exists,
+        };
+        if fetch {
+            self.fetch_locked(mr_branch.filter(|_| mr_exists))
+                .map_err(transport)?;
             self.fresh = false;
         } else {
             self.adopt_pushed();
+        }
+        if !mr_exists {
+            self.tips.remove(&mr);
         }
         let base = self.tip_of(&self.branch).ok_or_else(|| {
             transport(TransportError::BranchMissing {
@@ -448,6 +466,14 @@ impl EnvRepo {
         self.tips.insert(branch.to_owned(), sha);
     }
 
+    /// Whether the remote has `branch` now (`git ls-remote`, nothing
+    /// fetched).
+    fn remote_has(&self, branch: &str) -> Result<bool, TransportError> {
+        let name = format!("refs/heads/{branch}");
+        let refs = self.remote.ls_remote(&self.git_dir, &name, branch)?;
+        Ok(refs.iter().any(|r| *r == name))
+    }
+
     /// Leaves `sha` in the cache as the tracked branch's last pushed tip
     /// (under the cache lock). A hint only: a writer that cannot leave it
     /// costs the next writer a rejected push, nothing else.
@@ -601,6 +627,42 @@ mod tests {
             time: Some(1_780_000_000),
             ..CommitSettings::default()
         }
+    }
+
+    #[test]
+    fn a_fetch_waited_for_takes_the_fetch_that_ran_meanwhile() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, mut first) = origin(root.path());
+        let mut second = EnvRepo::open(
+            &RepoSource {
+                url: format!("file://{}", bare.display()),
+                token: None,
+            },
+            &OpenOptions::new(root.path().join("cache"), "main"),
+        )
+        .expect("opens the same cache");
+        let held = first.lock().expect("locks");
+        let waiter = std::thread::spawn(move || {
+            let fetched = second.fetch(None);
+            (second, fetched)
+        });
+        // The second process is waiting for the lock; meanwhile the remote
+        // moves and the first process fetches it.
+        std::thread::sleep(Duration::from_millis(500));
+        let seed = root.path().join("seed");
+        git(&seed, &["commit", "-q", "--allow-empty", "-m", "later"]);
+        git(
+            &seed,
+            &["push", "-q", bare.to_str().expect("utf-8"), "main"],
+        );
+        first.fetch_locked(None).expect("fetches");
+        // With the remote gone, the second can only take the first's fetch.
+        std::fs::rename(&bare, root.path().join("gone")).expect("moves");
+        drop(held);
+        let (second, fetched) = waiter.join().expect("joins");
+        fetched.expect("takes the fetch that ran while it waited");
+        let later = git(&seed, &["rev-parse", "HEAD"]);
+        assert_eq!(second.tip_of("main").map(|id| id.to_string()), Some(later));
     }
 
     #[test]
