@@ -471,7 +471,7 @@ impl EnvRepo {
     fn remote_has(&self, branch: &str) -> Result<bool, TransportError> {
         let name = format!("refs/heads/{branch}");
         let refs = self.remote.ls_remote(&self.git_dir, &name, branch)?;
-        Ok(refs.iter().any(|r| *r == name))
+        Ok(refs.contains(&name))
     }
 
     /// Leaves `sha` in the cache as the tracked branch's last pushed tip
