@@ -207,7 +207,7 @@ fn eval_answers_host_calls_from_the_script_and_names_a_missing_one() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains(r#"no recorded answer for git.stage-history {"limit":200,"stage":"dev"}"#),
+        stderr.contains(r#"no recorded answer for git.stage-history {"limit":4,"stage":"dev"}"#),
         "{stderr}"
     );
 
@@ -293,7 +293,7 @@ fn eval_reads_events_in_the_scenario_syntax_with_its_defaults() {
     // out; the history the rollback needs comes from the script.
     let answers = r#"
 - call: git.stage-history
-  request: { stage: dev, limit: 200 }
+  request: { stage: dev, limit: 4 }
   result:
     Ok:
       - { commit: c2, time: 2, author: ci, from_version: v1, to_version: v2, subject: "dev(payments): v2", trailers: [], origin: BatonCommit }

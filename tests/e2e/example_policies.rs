@@ -186,7 +186,7 @@ fn canary_policy_waits_through_a_pause_up_to_its_limit_then_rolls_back() {
     let over = observed("prod", "v2", 31 * 60_000, paused);
     let answers = [answer(
         "git.stage-history",
-        json!({ "stage": "prod", "limit": 200 }),
+        json!({ "stage": "prod", "limit": 4 }),
         json!({ "Ok": [deployment("v2", TUESDAY_TEN), deployment("v1", 0)] }),
     )];
     let (decision, _) = decide(&policy, &ctx, &over, &answers);

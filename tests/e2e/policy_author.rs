@@ -205,7 +205,7 @@ fn the_readme_host_responses_answer_every_capability_call() {
     let answers: Vec<ScriptedAnswer> = serde_json::from_value(value).unwrap();
     let mut world = RecordedWorld::from_script(&answers);
 
-    let history = world.stage_history("dev", 200).unwrap();
+    let history = world.stage_history("dev", 4).unwrap();
     assert_eq!(
         (history.len(), history[1].trailers[0].value.as_str()),
         (2, "v1.2.1")

@@ -56,6 +56,9 @@ pub struct FakeWorld {
     pub versions_at: BTreeMap<(String, String), String>,
     /// Stage histories, newest first.
     pub histories: BTreeMap<String, Vec<Deployment>>,
+    /// The `stage_history` calls made, as `(stage, limit)`, in order: how
+    /// deep a policy read.
+    pub history_reads: RefCell<Vec<(String, u32)>>,
     /// Argo CD statuses by application name.
     pub statuses: BTreeMap<String, AppStatus>,
     /// Merge requests.
@@ -115,6 +118,9 @@ impl World for FakeWorld {
     }
 
     fn stage_history(&self, stage: &str, limit: u32) -> Result<Vec<Deployment>, CapabilityError> {
+        self.history_reads
+            .borrow_mut()
+            .push((stage.to_owned(), limit));
         let history = self.histories.get(stage).cloned().unwrap_or_default();
         Ok(history.into_iter().take(limit as usize).collect())
     }
@@ -406,5 +412,9 @@ mod tests {
         assert_eq!(prod[0].trailers[0].value, "v2");
         assert!(prod[1].trailers.is_empty());
         assert_eq!(world.stage_history("dev", 1).map(|h| h.len()), Ok(1));
+        assert_eq!(
+            *world.history_reads.borrow(),
+            [("prod".to_owned(), 10), ("dev".to_owned(), 1)]
+        );
     }
 }

@@ -212,7 +212,7 @@ fn a_changed_host_call_answer_shows_the_divergence() {
     // Make the record claim the version before v1.0.2 was v0.9.9.
     let path = work.path().join("baton-audit/rolled-back.json");
     let mut record = read(&path);
-    let history = json!({ "stage": "dev", "limit": 200 });
+    let history = json!({ "stage": "dev", "limit": 4 });
     let decision = decision_calling(&mut record, "stage-history", &history);
     let seq = decision["seq"].clone();
     let call = decision["calls"]

@@ -96,6 +96,7 @@ const RUST_SDK: &[(&str, &str)] = embedded!(
     "policies/sdk/src/flow/digest.rs",
     "policies/sdk/src/flow/gate.rs",
     "policies/sdk/src/flow/rollback.rs",
+    "policies/sdk/src/flow/rollback/tests.rs",
     "policies/sdk/src/flow/settings.rs",
     "policies/sdk/src/flow/tests.rs",
     "policies/sdk/src/calendar/mod.rs",

@@ -11,8 +11,17 @@ import { degradedResource, describe, isHealthy, isSyncing, pausedCanary, syncFai
 import { lastGood, rolledBackVersion } from './history.js';
 import { Settings, nestError } from './settings.js';
 
-/** How many deployments to read when looking for the last good version. */
+/** How many deployments to read, at most, when looking for the last good version. */
 export const HISTORY_DEPTH = 200;
+
+/**
+ * The growing limits `Flow.lastGood` reads a stage's history with, up to
+ * `HISTORY_DEPTH`. The answer is almost always one or two deployments back,
+ * and a stage's deployments can be thousands of commits apart in a large env
+ * repo, where the host walks and fetches history on demand: a short read
+ * first spares it the whole depth.
+ */
+export const HISTORY_STEPS = Object.freeze([4, 16, 64, HISTORY_DEPTH]);
 
 /**
  * Settings of the standard flow (timeouts are bigint milliseconds):
@@ -454,6 +463,26 @@ export class Flow {
     return this.rollBackAndFail(stage, timeout.version, why);
   }
 
+  /**
+   * The last good version of `stage` before `bad` (`history.lastGood`) and the
+   * digest it was deployed with, as `[version, digest]` (digest `undefined`
+   * when none was recorded); `undefined` when the history holds no good version.
+   *
+   * Reads the history with the growing limits of `HISTORY_STEPS` and stops at
+   * the first read that decides the answer: one that holds a good version
+   * (newer entries alone decide it), or one shorter than its limit (the
+   * history ended there).
+   */
+  lastGood(stage, bad) {
+    for (const limit of HISTORY_STEPS) {
+      const history = orCapability(() => this.world.stageHistory(stage.name, limit));
+      const good = lastGood(history, bad);
+      if (good !== undefined) return [good, digestDeployed(history, good)];
+      if (history.length < limit) break;
+    }
+    return undefined;
+  }
+
   /** A requested rollback goes to `--to` or the last good version; a stage already there holds. */
   rollbackRequested(request) {
     const stage = this.stage(request.stage);
@@ -461,12 +490,11 @@ export class Flow {
     let target = request.toVersion;
     let digest;
     if (target == null) {
-      const history = orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH));
-      target = lastGood(history, current);
-      digest = target === undefined ? undefined : digestDeployed(history, target);
-      if (target === undefined) {
+      const found = this.lastGood(stage, current);
+      if (found === undefined) {
         return actions.decision([actions.fail(`cannot roll back ${stage.name}: no earlier good version than ${current}`)]);
       }
+      [target, digest] = found;
     }
     if (target === current) return actions.decision([actions.hold(`${stage.name} is already at ${target}`)]);
     const why = `rollback of ${stage.name} from ${current} to ${target} requested: ${request.reason}`;
@@ -482,17 +510,17 @@ export class Flow {
 
   /** Rolls `stage` back from `bad` to its last good version and fails; with none, only fails. */
   rollBackAndFail(stage, bad, why) {
-    const history = orCapability(() => this.world.stageHistory(stage.name, HISTORY_DEPTH));
-    const good = lastGood(history, bad);
-    if (good === undefined) {
+    const found = this.lastGood(stage, bad);
+    if (found === undefined) {
       return actions.decision([actions.fail(`${why}; no earlier good version of ${stage.name} to roll back to`)]);
     }
+    const [good, digest] = found;
     const channel = this.channel(stage, this.settings.rollbackLabelsFor(stage.name), why);
     const decision = actions.decision(
       [actions.rollback(stage.name, good, bad, channel, why), actions.fail(`${why}; rolled back to ${good}`)],
       [why],
     );
-    return withDigest(decision, good, digestDeployed(history, good));
+    return withDigest(decision, good, digest);
   }
 
   /** The digest `stage` holds with `version` at the branch tip, when the host knows one. */

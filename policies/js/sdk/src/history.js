@@ -10,10 +10,21 @@ export function rolledBackVersion(deployment) {
 }
 
 /**
- * The newest version in `history` (newest first) that is not `bad` and that
- * no commit rolled back; `undefined` when there is none.
+ * The last good version of a stage before `bad`: walking `history` newest
+ * first, the first version that is not `bad` and that no newer entry (one
+ * seen before it in the walk) rolled back.
+ *
+ * An entry's own `Baton-Rollback-Of` trailer counts only for older entries,
+ * so the answer depends only on the entries up to it and a prefix of the
+ * history decides it whenever it holds it; this is the host's rule too.
+ * `undefined` when `history` holds no good version.
  */
 export function lastGood(history, bad) {
-  const rolledBack = new Set(history.map(rolledBackVersion).filter((v) => v != null));
-  return history.map((d) => d.toVersion).find((v) => v !== bad && !rolledBack.has(v));
+  const rolledBack = new Set();
+  for (const d of history) {
+    if (d.toVersion !== bad && !rolledBack.has(d.toVersion)) return d.toVersion;
+    const v = rolledBackVersion(d);
+    if (v != null) rolledBack.add(v);
+  }
+  return undefined;
 }

@@ -19,7 +19,7 @@ export * as health from './health.js';
 export * as history from './history.js';
 export * as settings from './settings.js';
 export { CapabilityError, CapabilityFailed, InvalidEvent, InvalidSettings, OtherError, PolicyError, capability } from './errors.js';
-export { Flow, FlowSettings, HISTORY_DEPTH, Verdict } from './flow.js';
+export { Flow, FlowSettings, HISTORY_DEPTH, HISTORY_STEPS, Verdict } from './flow.js';
 
 /** Version of the WIT package this SDK was written for. */
 export const WIT_VERSION = '0.1.0';

@@ -104,6 +104,8 @@ export class FakeWorld {
     this.versions = new Map();
     /** Stage histories, newest first. */
     this.histories = new Map();
+    /** The `stageHistory` calls made, as `[stage, limit]`, in order: how deep a policy read. */
+    this.historyReads = [];
     /** Argo CD statuses by application name. */
     this.statuses = new Map();
     /** Merge requests. */
@@ -123,6 +125,7 @@ export class FakeWorld {
     return this.versions.get(stage);
   }
   stageHistory(stage, limit) {
+    this.historyReads.push([stage, limit]);
     return (this.histories.get(stage) ?? []).slice(0, limit);
   }
   /** One target holding the stage's version, with the digest of its newest deployment of it. */

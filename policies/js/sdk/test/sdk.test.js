@@ -54,6 +54,10 @@ test('last good skips rolled-back versions', () => {
   const h = world(['v3'], ['v1', 'v2'], ['v2'], ['v1']).histories.get('dev');
   assert.equal(lastGood(h, 'v3'), 'v1');
   assert.equal(lastGood(world(['v1']).histories.get('dev'), 'v1'), undefined);
+  // Only a newer rollback rules a version out: v2 rolled back to v1 is not
+  // good again, a v2 deployed again after its rollback is.
+  assert.equal(lastGood(world(['v1', 'v2'], ['v2'], ['v0']).histories.get('dev'), 'v1'), 'v0');
+  assert.equal(lastGood(world(['v3'], ['v2'], ['v1', 'v2'], ['v2'], ['v1']).histories.get('dev'), 'v3'), 'v2');
 });
 
 test('health helpers', () => {

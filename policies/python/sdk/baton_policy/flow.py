@@ -31,8 +31,16 @@ from .health import (DEGRADED, PROGRESSING, SYNCED, degraded_resource, describe,
 from .history import last_good, rolled_back_version
 from .settings import Settings, nest_error
 
-#: How many deployments to read when looking for the last good version.
+#: How many deployments to read, at most, when looking for the last good
+#: version.
 HISTORY_DEPTH = 200
+
+#: The growing limits `Flow.last_good` reads a stage's history with, up to
+#: `HISTORY_DEPTH`. The answer is almost always one or two deployments back,
+#: and a stage's deployments can be thousands of commits apart in a large
+#: env repo, where the host walks and fetches history on demand: a short
+#: read first spares it the whole depth.
+HISTORY_STEPS = (4, 16, 64, HISTORY_DEPTH)
 
 
 class FlowSettings:
@@ -514,11 +522,26 @@ class Flow:
                f"{timeout.elapsed // 1000}s (last: {last})")
         return self.roll_back_and_fail(stage, timeout.version, why)
 
-    def _history(self, stage):
-        try:
-            return self.world.stage_history(stage.name, HISTORY_DEPTH)
-        except CapabilityError as e:
-            raise capability(e) from None
+    def last_good(self, stage, bad: str) -> Optional[Tuple[str, Optional[str]]]:
+        """The last good version of `stage` before `bad` (`history.last_good`)
+        and the digest it was deployed with, if one was recorded; `None` when
+        the history holds no good version.
+
+        Reads the history with the growing limits of `HISTORY_STEPS` and
+        stops at the first read that decides the answer: one that holds a
+        good version (newer entries alone decide it), or one shorter than
+        its limit (the history ended there)."""
+        for limit in HISTORY_STEPS:
+            try:
+                history = self.world.stage_history(stage.name, limit)
+            except CapabilityError as e:
+                raise capability(e) from None
+            good = last_good(history, bad)
+            if good is not None:
+                return good, digest_deployed(history, good)
+            if len(history) < limit:
+                break
+        return None
 
     def rollback_requested(self, request):
         """A requested rollback goes to `--to` or the last good version; a
@@ -530,12 +553,11 @@ class Flow:
             raise capability(e) from None
         target, digest = request.to_version, None
         if target is None:
-            history = self._history(stage)
-            target = last_good(history, current)
-            digest = digest_deployed(history, target) if target is not None else None
-            if target is None:
+            found = self.last_good(stage, current)
+            if found is None:
                 return actions.decision([actions.fail(
                     f"cannot roll back {stage.name}: no earlier good version than {current}")])
+            target, digest = found
         if target == current:
             return actions.decision([actions.hold(f"{stage.name} is already at {target}")])
         why = f"rollback of {stage.name} from {current} to {target} requested: {request.reason}"
@@ -550,17 +572,17 @@ class Flow:
     def roll_back_and_fail(self, stage, bad: str, why: str):
         """Rolls `stage` back from `bad` to its last good version and fails
         for `why`; with no earlier good version, only fails."""
-        history = self._history(stage)
-        good = last_good(history, bad)
-        if good is None:
+        found = self.last_good(stage, bad)
+        if found is None:
             return actions.decision([actions.fail(
                 f"{why}; no earlier good version of {stage.name} to roll back to")])
+        good, digest = found
         channel = self.channel(stage, self.settings.rollback_labels_for(stage.name), why)
         decision = actions.decision(
             [actions.rollback(stage.name, good, bad, channel, why),
              actions.fail(f"{why}; rolled back to {good}")],
             [why])
-        return with_digest(decision, good, digest_deployed(history, good))
+        return with_digest(decision, good, digest)
 
     def digest_held(self, stage, version: str) -> Optional[str]:
         """The digest `stage` holds with `version` at the branch tip, when

@@ -15,10 +15,19 @@ def rolled_back_version(deployment) -> Optional[str]:
 
 
 def last_good(history: Sequence, bad: str) -> Optional[str]:
-    """The newest version in `history` (newest first) that is not `bad` and
-    that no commit rolled back; `None` when there is none."""
-    rolled_back = {v for v in (rolled_back_version(d) for d in history) if v is not None}
+    """The last good version of a stage before `bad`: walking `history`
+    newest first, the first version that is not `bad` and that no newer
+    entry (one seen before it in the walk) rolled back.
+
+    An entry's own `Baton-Rollback-Of` trailer counts only for older
+    entries, so the answer depends only on the entries up to it and a
+    prefix of the history decides it whenever it holds it; this is the
+    host's rule too. `None` when `history` holds no good version."""
+    rolled_back = set()
     for d in history:
         if d.to_version != bad and d.to_version not in rolled_back:
             return d.to_version
+        v = rolled_back_version(d)
+        if v is not None:
+            rolled_back.add(v)
     return None

@@ -152,6 +152,9 @@ class FakeWorld:
         self.versions: Dict[str, str] = {}
         #: Stage histories, newest first.
         self.histories: Dict[str, List] = {}
+        #: The `stage_history` calls made, as `(stage, limit)`, in order:
+        #: how deep a policy read.
+        self.history_reads: List[Tuple[str, int]] = []
         #: Argo CD statuses by application name.
         self.statuses: Dict[str, object] = {}
         #: Merge requests.
@@ -174,6 +177,7 @@ class FakeWorld:
             raise CapabilityError("not-found", f"stage {stage}") from None
 
     def stage_history(self, stage, limit):
+        self.history_reads.append((stage, limit))
         return list(self.histories.get(stage, []))[:limit]
 
     def target_versions(self, stage, revision=None):

@@ -18,6 +18,19 @@ def test_skips_versions_that_were_rolled_back():
     assert last_good(h, "v3") == "v1"
 
 
+def test_a_newer_rollback_rules_a_version_out():
+    # v2 was rolled back to v1 and v3 is bad: v2 is not good again.
+    assert last_good(history(("v3", None), ("v1", "v2"), ("v2", None)), "v3") == "v1"
+    assert last_good(history(("v1", "v2"), ("v2", None), ("v0", None)), "v1") == "v0"
+
+
+def test_an_older_rollback_does_not_rule_a_redeployed_version_out():
+    # v2 failed once and was rolled back; a fixed v2 was deployed again
+    # later and ran well before v3 went bad.
+    h = history(("v3", None), ("v2", None), ("v1", "v2"), ("v2", None), ("v1", None))
+    assert last_good(h, "v3") == "v2"
+
+
 def test_none_without_an_earlier_version():
     assert last_good(history(("v1", None)), "v1") is None
     assert last_good([], "v1") is None

@@ -75,8 +75,16 @@ use crate::{
     Stage, StageChanged, World, actions,
 };
 
-/// How many deployments to read when looking for the last good version.
+/// How many deployments to read, at most, when looking for the last good
+/// version.
 pub const HISTORY_DEPTH: u32 = 200;
+
+/// The growing limits [`Flow::last_good`] reads a stage's history with, up
+/// to [`HISTORY_DEPTH`]. The answer is almost always one or two
+/// deployments back, and a stage's deployments can be thousands of commits
+/// apart in a large env repo, where the host walks and fetches history on
+/// demand: a short read first spares it the whole depth.
+pub const HISTORY_STEPS: [u32; 4] = [4, 16, 64, HISTORY_DEPTH];
 
 /// The standard flow for one decision: the context, the world and the
 /// flow's settings.
