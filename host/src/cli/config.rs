@@ -106,6 +106,20 @@ fn check(args: CheckArgs) -> Result<(), CommandError> {
         config.token(Some(var))?;
     }
     let policy = load::policy(&config, None)?;
+    // A context the policy's contract version cannot express (a stage with
+    // several targets for a 0.1 policy) is refused here as at run time.
+    for app in config.apps() {
+        policy
+            .check_context(&crate::engine::context(&config, app, false))
+            .map_err(|e| {
+                CommandError::usage(format!(
+                    "{}: apps.{}: policy {}: {e}",
+                    config.path().display(),
+                    app.name,
+                    policy.source
+                ))
+            })?;
+    }
     if args.fetch {
         let common = load::CommonArgs {
             config: args.config.clone(),

@@ -38,6 +38,6 @@ pub mod trigger;
 pub mod world;
 
 pub use repo::SharedRepo;
-pub use setup::{OpenFailure, run_id, system_clock};
+pub use setup::{OpenFailure, context, run_id, system_clock};
 pub use state::{Clock, Engine, Progress, RunOptions, Systems};
 pub use trigger::Trigger;

@@ -124,7 +124,7 @@ fn config_info(config: &Config) -> ConfigInfo {
 }
 
 /// The context every decide call of the run receives.
-fn context(config: &Config, app: &AppConfig, dry_run: bool) -> Context {
+pub fn context(config: &Config, app: &AppConfig, dry_run: bool) -> Context {
     let g = config.guardrails();
     Context {
         app: app.name.clone(),

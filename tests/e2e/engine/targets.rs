@@ -308,17 +308,19 @@ fn a_0_1_policy_is_not_given_a_stage_with_several_targets() {
         ..Setup::default()
     });
     let before = env.fingerprint();
+    let refused = "stage prod has 2 targets (eu, us), but the policy was built for \
+                   baton:policy@0.1.0, which has one target per stage";
     let out = env.baton(&["promote", "--app", APP, "--tag", "v1.0.1"]);
     assert_code(&out, 2);
     let err = stderr(&out);
-    assert!(
-        err.contains(
-            "stage prod has 2 targets (eu, us), but the policy was built for \
-             baton:policy@0.1.0, which has one target per stage"
-        ),
-        "{err}"
-    );
+    assert!(err.contains(refused), "{err}");
     assert_eq!(env.fingerprint(), before, "nothing was written");
+    // `config check` says so before any run.
+    let out = env.baton(&["config", "check"]);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains(&format!("apps.{APP}: policy ")), "{err}");
+    assert!(err.contains(refused), "{err}");
 }
 
 /// `baton.yaml` with prod written as `prod` (indented as a stage).
