@@ -166,6 +166,18 @@ impl LiveWorld {
         }
     }
 
+    /// Drives `future` on `handle` to its end or to the world's deadline;
+    /// `Err` with the time waited when the deadline came first.
+    fn drive<F: Future>(&self, handle: &Handle, future: F) -> Result<F::Output, Duration> {
+        let Some(left) = self.deadline.left() else {
+            return Ok(handle.block_on(future));
+        };
+        let started = Instant::now();
+        handle
+            .block_on(tokio::time::timeout(left, future))
+            .map_err(|_| started.elapsed())
+    }
+
     /// Drives a metrics request to its end or to the world's deadline
     /// (a `timeout` answer, like a server that stopped answering).
     fn bounded_metrics<F: Future>(
@@ -174,16 +186,10 @@ impl LiveWorld {
         call: &str,
         future: F,
     ) -> Result<F::Output, WorldError<MetricsError>> {
-        let Some(left) = self.deadline.left() else {
-            return Ok(handle.block_on(future));
-        };
-        let started = Instant::now();
-        handle
-            .block_on(tokio::time::timeout(left, future))
-            .map_err(|_| {
-                let after = started.elapsed().as_secs_f64();
-                MetricsError::Timeout(format!("{call} timed out after {after:.1}s")).into()
-            })
+        self.drive(handle, future).map_err(|after| {
+            let after = after.as_secs_f64();
+            MetricsError::Timeout(format!("{call} timed out after {after:.1}s")).into()
+        })
     }
 
     fn live_stage(&self, name: &str) -> Result<&LiveStage, WorldError> {
@@ -208,13 +214,8 @@ impl LiveWorld {
         let Some(handle) = &self.handle else {
             return Err(CapabilityError::Unavailable(format!("{system} is not configured")).into());
         };
-        let Some(left) = self.deadline.left() else {
-            return Ok(handle.block_on(future));
-        };
-        let started = Instant::now();
-        handle
-            .block_on(tokio::time::timeout(left, future))
-            .map_err(|_| timed_out(call, started.elapsed(), None))
+        self.drive(handle, future)
+            .map_err(|after| timed_out(call, after, None))
     }
 
     /// Runs `read` on the env repo within the world's deadline; a read that
