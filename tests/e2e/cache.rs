@@ -147,6 +147,22 @@ impl Fleet {
     }
 
     /// `baton ARGS --cache-dir <root>/cache` with the tokens set.
+    /// `baton promote --app app00 --tag v2.0.0 --audit-log AUDIT` and
+    /// `extra` arguments, run to its end.
+    pub fn promote_recorded(&self, audit: &Path, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "promote",
+            "--app",
+            "app00",
+            "--tag",
+            "v2.0.0",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        self.command(&args).output().unwrap()
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = baton(self.dir());
         cmd.args(args)
@@ -300,20 +316,9 @@ fn ten_processes_promote_ten_apps_on_one_cache_cold_then_warm() {
 fn a_promote_on_a_cold_cache_reads_its_own_commit_as_the_newest_deployment() {
     let fleet = Fleet::new(2);
     let audit = fleet.dir().join("record.json");
-    let out = fleet
-        .command(&[
-            "promote",
-            "--app",
-            "app00",
-            "--tag",
-            "v2.0.0",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = fleet.promote_recorded(&audit, &[]);
     assert_exit(&out, 0);
-    let record: Value = serde_json::from_str(&std::fs::read_to_string(&audit).unwrap()).unwrap();
+    let record = record_at(&audit);
     let dev_commit = record["actions"][0]["commit"].as_str().unwrap();
     // The policy read dev's newest deployment, Baton's own commit of this
     // run, from the cache the run started shallow (the library test
@@ -447,20 +452,7 @@ fn a_cache_held_past_the_wait_limit_exits_4_naming_it_and_is_recorded() {
     let lock = File::create(lock_path(&dir)).unwrap();
     lock.lock().unwrap();
     let audit = fleet.dir().join("record.json");
-    let out = fleet
-        .command(&[
-            "promote",
-            "--app",
-            "app00",
-            "--tag",
-            "v2.0.0",
-            "--cache-wait",
-            "1s",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = fleet.promote_recorded(&audit, &["--cache-wait", "1s"]);
     assert_exit(&out, 4);
     let stderr = text(&out.stderr);
     let named = format!("the env repo cache {} is in use", dir.display());
@@ -495,18 +487,7 @@ fn an_env_repo_that_cannot_be_fetched_still_leaves_a_record() {
     ] {
         std::fs::write(&config, &broken).unwrap();
         let audit = fleet.dir().join(format!("{case}.json"));
-        let out = fleet
-            .command(&[
-                "promote",
-                "--app",
-                "app00",
-                "--tag",
-                "v2.0.0",
-                "--audit-log",
-                audit.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
+        let out = fleet.promote_recorded(&audit, &[]);
         assert_exit(&out, 4);
         let record = record_at(&audit);
         assert_eq!(record["outcome"]["status"], "external_error", "{case}");

@@ -13,7 +13,7 @@ use baton::engine::world::{LiveStage, LiveWorld};
 use baton::retry::Deadline;
 use baton::runtime::{
     Action, AppStatus, CapabilityError, Context, Deployment, Event, Limits, MergeRequest,
-    MetricsError, RollbackRequested, Sample, Series, Stage, TargetVersion, World, WorldError,
+    MetricsError, RollbackRequested, Sample, Series, TargetVersion, World, WorldError,
 };
 use serde_json::Value;
 
@@ -26,20 +26,9 @@ const FILE: &str = "overlays/dev/payments/values.yaml";
 
 fn context() -> Context {
     Context {
-        app: "payments".into(),
-        stages: vec![Stage {
-            name: "dev".into(),
-            file: FILE.into(),
-            field: "helm:image.tag".into(),
-            argocd_app: "payments-dev".into(),
-            direct_commit_allowed: true,
-            auto_merge_allowed: false,
-            targets: Vec::new(),
-        }],
-        settings: "{}".into(),
         run_id: "r1".into(),
-        max_health_wait: 1_800_000,
         dry_run: true,
+        ..crate::support::context(vec![crate::support::stage("dev", true)], "{}")
     }
 }
 

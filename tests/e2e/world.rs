@@ -6,7 +6,7 @@ use crate::policies;
 use baton::capabilities::git::{EnvRepo, OpenOptions, RepoSource, StageField};
 use baton::engine::SharedRepo;
 use baton::engine::world::{LiveStage, LiveWorld};
-use baton::runtime::{Action, Channel, Context, Event, RollbackRequested, Stage};
+use baton::runtime::{Action, Channel, Context, Event, RollbackRequested};
 
 use crate::support::{git, load, test_limits};
 
@@ -61,20 +61,9 @@ fn default_policy_rolls_back_past_an_already_rolled_back_version() {
     );
 
     let ctx = Context {
-        app: "payments".into(),
-        stages: vec![Stage {
-            name: "dev".into(),
-            file: FILE.into(),
-            field: "helm:image.tag".into(),
-            argocd_app: "payments-dev".into(),
-            direct_commit_allowed: true,
-            auto_merge_allowed: false,
-            targets: Vec::new(),
-        }],
-        settings: "{}".into(),
         run_id: "r2".into(),
-        max_health_wait: 1_800_000,
         dry_run: true,
+        ..crate::support::context(vec![crate::support::stage("dev", true)], "{}")
     };
     let event = Event::RollbackRequested(RollbackRequested {
         stage: "dev".into(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use baton::capabilities::git::{
     CommitSettings, EnvRepo, FieldSpec, Identity, OpenOptions, Provenance, RepoSource, StageField,
-    Target, WriteRequest,
+    Target, WriteOutcome, WriteRequest,
 };
 use baton::secret::Secret;
 use baton::sim::git_http::{self as http_server, GitHttpConfig, GitHttpHandle};
@@ -183,4 +183,13 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         cur = e.source();
     }
     out
+}
+
+/// Writes `req` with [`settings`] and returns the commit's SHA and the
+/// rejected pushes it took; panics unless it committed.
+pub fn commit(repo: &mut EnvRepo, req: &WriteRequest) -> (String, u32) {
+    match repo.write_version(req, &settings()).expect("writes") {
+        WriteOutcome::Committed { sha, retries, .. } => (sha, retries),
+        other => panic!("expected a commit, got {other:?}"),
+    }
 }

@@ -257,11 +257,7 @@ fn diverged_merge_request_branch_is_refused() {
     // Someone pushed the branch name with a different value.
     let mut req = helm_write("staging", "v9.9.9");
     req.target = Target::Branch;
-    let WriteOutcome::Committed { sha, .. } =
-        repo.write_version(&req, &settings()).expect("writes")
-    else {
-        panic!("expected a commit");
-    };
+    let (sha, _) = commit(&mut repo, &req);
     git(
         &origin,
         &[
@@ -384,12 +380,7 @@ fn a_limit_one_history_read_after_the_write_fetches_nothing() {
     options.shallow = true;
     let source = RepoSource { url, token: None };
     let mut repo = EnvRepo::open(&source, &options).expect("opens");
-    let WriteOutcome::Committed { sha, .. } = repo
-        .write_version(&helm_write("dev", "v1.4.0"), &settings())
-        .expect("writes from a shallow cache")
-    else {
-        panic!("expected a commit");
-    };
+    let (sha, _) = commit(&mut repo, &helm_write("dev", "v1.4.0"));
     let shallow = repo.cache_dir().join("shallow");
     let boundary = std::fs::read_to_string(&shallow).expect("a shallow cache");
     let history = repo
@@ -414,20 +405,10 @@ fn a_writer_builds_on_what_another_writer_through_the_cache_pushed() {
     // Two jobs open the shared cache; the second writes first.
     let mut first = open(&url, None, &cache);
     let mut second = open(&url, None, &cache);
-    let WriteOutcome::Committed { sha: theirs, .. } = second
-        .write_version(&helm_write("dev", "v1.3.0"), &settings())
-        .expect("writes")
-    else {
-        panic!("expected a commit");
-    };
+    let (theirs, _) = commit(&mut second, &helm_write("dev", "v1.3.0"));
     // The first job's tip is stale, but the other writer's push is in the
     // cache: it builds on it instead of being rejected and fetching.
-    let WriteOutcome::Committed { sha, retries, .. } = first
-        .write_version(&helm_write("staging", "v1.3.0"), &settings())
-        .expect("writes")
-    else {
-        panic!("expected a commit");
-    };
+    let (sha, retries) = commit(&mut first, &helm_write("staging", "v1.3.0"));
     assert_eq!(retries, 0, "no rejected push");
     assert_eq!(git(&origin, &["rev-parse", "main"]).trim(), sha);
     assert_eq!(git(&origin, &["rev-parse", "main~1"]).trim(), theirs);
