@@ -262,12 +262,8 @@ impl EnvRepo {
     /// Whether a fetch of the tracked branch into this cache started at or
     /// after `asked` (nanoseconds since the epoch) and succeeded.
     fn fetched_since(&self, asked: u128) -> bool {
-        std::fs::read_to_string(self.git_dir.join(FETCHED))
-            .ok()
-            .and_then(|text| {
-                let (branch, at) = text.trim().split_once(' ')?;
-                (branch == self.branch).then(|| at.parse::<u128>().ok())?
-            })
+        self.hint(FETCHED)
+            .and_then(|at| at.parse::<u128>().ok())
             .is_some_and(|at| at >= asked)
     }
 
@@ -275,14 +271,27 @@ impl EnvRepo {
     /// `started` succeeded (under the cache lock). A hint only: without it
     /// the next process fetches again.
     fn record_fetch(&self, started: u128) {
-        let path = self.git_dir.join(FETCHED);
-        let staged = self
-            .git_dir
-            .join(format!("{FETCHED}.{}", std::process::id()));
-        let written = std::fs::write(&staged, format!("{} {started}\n", self.branch))
+        self.leave_hint(FETCHED, &started.to_string());
+    }
+
+    /// What the hint file `name` in the cache says about the tracked
+    /// branch (`<branch> <value>`), if it is about it.
+    pub(crate) fn hint(&self, name: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.git_dir.join(name)).ok()?;
+        let (branch, value) = text.trim().split_once(' ')?;
+        (branch == self.branch).then(|| value.to_owned())
+    }
+
+    /// Replaces the hint file `name` with `value` for the tracked branch,
+    /// whole (written aside, then renamed), under the cache lock. A hint
+    /// that cannot be left costs the next process some work, nothing else.
+    pub(crate) fn leave_hint(&self, name: &str, value: &str) {
+        let path = self.git_dir.join(name);
+        let staged = self.git_dir.join(format!("{name}.{}", std::process::id()));
+        let written = std::fs::write(&staged, format!("{} {value}\n", self.branch))
             .and_then(|()| std::fs::rename(&staged, &path));
         if let Err(err) = written {
-            tracing::debug!(%err, path = %path.display(), "could not record the fetch");
+            tracing::debug!(%err, path = %path.display(), "could not leave a cache hint");
         }
     }
 

@@ -478,15 +478,7 @@ impl EnvRepo {
     /// (under the cache lock). A hint only: a writer that cannot leave it
     /// costs the next writer a rejected push, nothing else.
     fn leave_pushed(&self, sha: ObjectId) {
-        let path = self.git_dir.join(PUSHED);
-        let staged = self
-            .git_dir
-            .join(format!("{PUSHED}.{}", std::process::id()));
-        let written = std::fs::write(&staged, format!("{} {sha}\n", self.branch))
-            .and_then(|()| std::fs::rename(&staged, &path));
-        if let Err(err) = written {
-            tracing::debug!(%err, path = %path.display(), "could not leave the pushed tip");
-        }
+        self.leave_hint(PUSHED, &sha.to_string());
     }
 
     /// Takes the tracked branch's last pushed tip (see [`Self::leave_pushed`])
@@ -497,12 +489,9 @@ impl EnvRepo {
         let Some(ours) = self.tip_of(&self.branch) else {
             return;
         };
-        let Some(pushed) = std::fs::read_to_string(self.git_dir.join(PUSHED))
-            .ok()
-            .and_then(|text| {
-                let (branch, sha) = text.trim().split_once(' ')?;
-                (branch == self.branch).then(|| ObjectId::from_hex(sha.as_bytes()).ok())?
-            })
+        let Some(pushed) = self
+            .hint(PUSHED)
+            .and_then(|sha| ObjectId::from_hex(sha.as_bytes()).ok())
         else {
             return;
         };
