@@ -661,3 +661,60 @@ fn ancestry_and_change_detection_deepen_a_shallow_cache_as_far_as_needed() {
     assert_eq!(changes[0].to.as_deref(), Some("v2"));
     assert!(repo.cache_dir().join("shallow").exists());
 }
+
+#[test]
+fn the_changed_path_index_left_by_one_walk_gives_the_next_the_same_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = long_history(tmp.path(), 300, 500, 20);
+    let url = format!("file://{}", bare.display());
+    let field = |file: &str| StageField {
+        file: file.into(),
+        field: "helm:image.tag".parse().unwrap(),
+    };
+    let dev = field("overlays/dev/payments/values.yaml");
+    let other = field("overlays/dev/other07/values.yaml");
+    let cache = tmp.path().join("cache");
+
+    // A cache whose first walk has no index to read: it learns one.
+    let mut first = open(&url, &cache, false);
+    let index = first.cache_dir().join("baton.paths");
+    assert!(!index.exists());
+    let whole = first.history("main", &dev, None).unwrap();
+    let others = first.history("main", &other, None).unwrap();
+    let last_good = first.last_good("main", &dev).unwrap();
+    assert_eq!(
+        whole.iter().map(|e| e.new.as_deref()).collect::<Vec<_>>(),
+        [Some("v2"), Some("v1"), Some("v0")]
+    );
+    assert_eq!(others.len(), 17, "other07 is set every 50th filler");
+    // One line per commit past the first 16 of a walk, each walk's new
+    // ones appended once.
+    let lines = std::fs::read_to_string(&index).unwrap().lines().count();
+    // 823 commits: 822 with a parent, less the 16 a walk starts with.
+    assert_eq!(lines, 822 - 16);
+
+    // The next process reads the index: same answers, nothing learnt anew.
+    let mut second = open(&url, &cache, false);
+    assert_eq!(second.history("main", &dev, None).unwrap(), whole);
+    assert_eq!(second.history("main", &other, None).unwrap(), others);
+    assert_eq!(second.last_good("main", &dev).unwrap(), last_good);
+    assert_eq!(
+        std::fs::read_to_string(&index).unwrap().lines().count(),
+        lines
+    );
+
+    // A torn append and a line altered after it was written are skipped,
+    // not believed: the walk learns those commits again.
+    let mut text = std::fs::read_to_string(&index).unwrap();
+    let first_line = text.lines().next().unwrap().to_owned();
+    text = text.replacen(
+        &first_line,
+        &first_line.replace("overlays/dev", "overlays/prod"),
+        1,
+    );
+    text.push_str(&first_line[..first_line.len() / 2]);
+    std::fs::write(&index, text).unwrap();
+    let mut third = open(&url, &cache, false);
+    assert_eq!(third.history("main", &dev, None).unwrap(), whole);
+    assert_eq!(third.history("main", &other, None).unwrap(), others);
+}

@@ -2,7 +2,10 @@
 //! commits that changed its value, their trailers, the last good version
 //! (skipping versions a later commit rolled back), and which stages changed
 //! between two commits (for `baton advance`). Every walk reads the cache
-//! first and deepens it only at its boundary ([`super::shallow`]).
+//! first and deepens it only at its boundary ([`super::shallow`]). Past its
+//! first commits a walk asks the changed-path index ([`super::paths`])
+//! whether a commit changed the stage's file, and reads trees only where
+//! it did (or where no walk has been before, learning it for the next).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -17,6 +20,10 @@ use super::trailers::{ROLLBACK_OF, Trailer, parse_trailers};
 
 /// A history walk looks at its deadline every this many commits.
 const DEADLINE_CHECK_EVERY: u32 = 256;
+
+/// A history walk consults the changed-path index after this many commits
+/// (reads of the newest deployments, a promote's, never load it).
+const INDEX_AFTER: u32 = 16;
 
 /// One commit that changed a stage's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,8 +181,22 @@ impl EnvRepo {
     /// the cache is deepened as `plan` says when the walk reaches its
     /// boundary, by at least what the entries found so far say `want`
     /// entries need. Gives up with [`ReadError::Deadline`] once the repo's
-    /// deadline passes.
+    /// deadline passes. What the walk learnt for the changed-path index is
+    /// kept whatever the outcome.
     fn history_until(
+        &mut self,
+        rev: &str,
+        stage: &StageField,
+        plan: Deepening,
+        want: Option<usize>,
+        done: impl FnMut(&[HistoryEntry]) -> bool,
+    ) -> Result<Vec<HistoryEntry>, ReadError> {
+        let walked = self.walk_history(rev, stage, plan, want, done);
+        self.paths.flush();
+        walked
+    }
+
+    fn walk_history(
         &mut self,
         rev: &str,
         stage: &StageField,
@@ -194,6 +215,7 @@ impl EnvRepo {
             }
         };
         let parts: Vec<&str> = stage.file.split('/').filter(|p| !p.is_empty()).collect();
+        let file = parts.join("/");
         let mut finder = BlobFinder::default();
         let mut out = Vec::new();
         let mut current = tip;
@@ -233,6 +255,16 @@ impl EnvRepo {
                 None => None,
             };
             let parent_blob = match &parent {
+                // Past its first commits, a walk asks the changed-path
+                // index whether the file may have changed here at all.
+                Some((id, l))
+                    if walked > INDEX_AFTER
+                        && !self
+                            .may_change(current, links.tree, *id, l.tree, &file)
+                            .map_err(objects(&self.remote.url, current))? =>
+                {
+                    blob
+                }
                 Some((id, l)) => finder
                     .blob(&self.repo, l.tree, &parts)
                     .map_err(objects(&self.remote.url, *id))?,
@@ -260,6 +292,28 @@ impl EnvRepo {
             }
         }
         Ok(out)
+    }
+
+    /// Whether `commit` (tree `tree`) may have changed `file` against its
+    /// first parent `parent` (tree `parent_tree`): from the changed-path
+    /// index, which learns it now when it does not know it yet.
+    fn may_change(
+        &mut self,
+        commit: ObjectId,
+        tree: ObjectId,
+        parent: ObjectId,
+        parent_tree: ObjectId,
+        file: &str,
+    ) -> Result<bool, gix::Error> {
+        if let Some(changes) = self.paths.get(commit)
+            && changes.parent == parent
+        {
+            return Ok(changes.touches(file));
+        }
+        let changes = self
+            .paths
+            .learn(&self.repo, commit, tree, parent, parent_tree)?;
+        Ok(changes.touches(file))
     }
 
     /// The history entry of commit `id`, which changed a value from `old`

@@ -54,6 +54,7 @@ mod field;
 mod history;
 mod locate;
 mod lock;
+mod paths;
 mod repo;
 mod scalar;
 mod shallow;

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use super::error::{FieldError, OpenError, ReadError, TransportError};
 use super::field::FieldSpec;
 use super::lock::{self, CacheLock, DEFAULT_LOCK_WAIT, LockError, LockProgress, LockWait};
+use super::paths::PathIndex;
 use super::transport::Remote;
 use super::yaml;
 use crate::retry::Deadline;
@@ -111,6 +112,8 @@ pub struct EnvRepo {
     pub(crate) lock_wait: Duration,
     /// Told while waiting for the cache lock.
     pub(crate) progress: Option<LockProgress>,
+    /// Which files each commit walked changed ([`super::paths`]).
+    pub(crate) paths: PathIndex,
 }
 
 impl std::fmt::Debug for EnvRepo {
@@ -171,8 +174,9 @@ impl EnvRepo {
                 token: source.token.clone(),
                 deadline: options.deadline,
             },
-            git_dir,
             branch: options.branch.clone(),
+            paths: PathIndex::new(&git_dir),
+            git_dir,
             repo,
             fresh: false,
             shallow: options.shallow,
