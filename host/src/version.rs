@@ -151,7 +151,9 @@ static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
     let domain_component = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
     let domain = format!("{domain_component}(?:\\.{domain_component})*(?::[0-9]+)?");
     let name = format!("(?:{domain}/)?{path_component}(?:/{path_component})*");
-    let tag = r"[\w][\w.-]{0,127}";
+    // Go's `\w` is ASCII (a Unicode class repeated 127 times would also
+    // cost every process milliseconds to compile).
+    let tag = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
     let digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
     Regex::new(&format!("^({name})(?::({tag}))?(?:@({digest}))?$"))
         .expect("a valid regular expression")
