@@ -59,6 +59,11 @@ struct Gl {
     project_path: String,
     project_id: u64,
     strategy: Strategy,
+    /// What GitLab works out about a (target, source) pair of commits, by
+    /// their ids: immutable, so kept (GitLab stores it too, and recomputes
+    /// it only when a branch moves), instead of running git for every MR
+    /// of every list.
+    pairs: std::sync::Mutex<std::collections::HashMap<(String, String), payload::BranchPair>>,
 }
 
 /// Starts the simulator on `127.0.0.1:0`.
@@ -84,6 +89,7 @@ async fn router(config: GitLabSimConfig, base: String) -> Result<(Router, Arc<Sh
         project_path: config.project_path,
         project_id: config.project_id,
         strategy: config.merge_method,
+        pairs: Default::default(),
     });
     let mrs = "/api/v4/projects/{id}/merge_requests";
     let router = Router::new()

@@ -20,9 +20,10 @@ pub(super) async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri:
     let store = gl.shared.store.lock().await.clone();
     let matching = filter.apply(store);
     let total = matching.len();
+    let heads = gl.shared.repo.heads().await.ok();
     let mut items = Vec::new();
     for mr in matching.iter().skip((page - 1) * per_page).take(per_page) {
-        items.push(gl.mr_json(mr, false).await);
+        items.push(gl.mr_json_at(mr, false, heads.as_ref()).await);
     }
     let headers = gl.page_headers(&uri, page, per_page, total);
     (StatusCode::OK, headers, Json(Value::Array(items))).into_response()

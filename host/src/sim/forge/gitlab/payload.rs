@@ -26,7 +26,7 @@ impl Gl {
 
     /// What GitLab computes about an MR's branches: the source head, the
     /// merge base, conflicts, `detailed_merge_status` and the files changed.
-    async fn mergeability(&self, mr: &SimMergeRequest) -> Mergeability {
+    async fn mergeability(&self, mr: &SimMergeRequest, heads: Option<&Heads>) -> Mergeability {
         let repo = &self.shared.repo;
         let mut m = Mergeability {
             sha: mr.merged_sha.clone(),
@@ -38,37 +38,75 @@ impl Gl {
         if mr.state != SimMrState::Opened {
             return m;
         }
-        let source = repo.head(&mr.source_branch).await.ok().flatten();
-        let target = repo.head(&mr.target_branch).await.ok().flatten();
+        let (source, target) = match heads {
+            Some(heads) => (
+                heads.get(&mr.source_branch).cloned(),
+                heads.get(&mr.target_branch).cloned(),
+            ),
+            None => (
+                repo.head(&mr.source_branch).await.ok().flatten(),
+                repo.head(&mr.target_branch).await.ok().flatten(),
+            ),
+        };
         m.sha = source.clone();
         m.detailed = "broken_status";
         if let (Some(s), Some(t)) = (source, target) {
-            m.conflicts = repo.conflicts(&t, &s).await.unwrap_or(false);
-            let ff_ok = repo.is_ancestor(&t, &s).await.unwrap_or(false);
+            let pair = self.pair(&t, &s).await;
+            m.conflicts = pair.conflicts;
             m.detailed = if mr.draft {
                 "draft_status"
-            } else if m.conflicts {
+            } else if pair.conflicts {
                 "conflict"
-            } else if self.strategy == Strategy::FastForward && !ff_ok {
+            } else if self.strategy == Strategy::FastForward && !pair.fast_forward {
                 "need_rebase"
             } else {
                 "mergeable"
             };
-            m.base_sha = repo.merge_base(&t, &s).await.ok();
-            m.changes = repo.changes_count(&t, &s).await.unwrap_or(0);
+            m.base_sha = pair.base;
+            m.changes = pair.changes;
         }
         m
     }
 
+    /// What merging source commit `s` into target commit `t` would give.
+    async fn pair(&self, t: &str, s: &str) -> BranchPair {
+        let key = (t.to_owned(), s.to_owned());
+        if let Some(known) = self.pairs.lock().ok().and_then(|p| p.get(&key).cloned()) {
+            return known;
+        }
+        let repo = &self.shared.repo;
+        let pair = BranchPair {
+            conflicts: repo.conflicts(t, s).await.unwrap_or(false),
+            fast_forward: repo.is_ancestor(t, s).await.unwrap_or(false),
+            base: repo.merge_base(t, s).await.ok(),
+            changes: repo.changes_count(t, s).await.unwrap_or(0),
+        };
+        if let Ok(mut pairs) = self.pairs.lock() {
+            pairs.insert(key, pair.clone());
+        }
+        pair
+    }
+
     /// The MR object; `single` adds the fields only `GET …/:iid` carries.
     pub(super) async fn mr_json(&self, mr: &SimMergeRequest, single: bool) -> Value {
+        self.mr_json_at(mr, single, None).await
+    }
+
+    /// [`Self::mr_json`] with the branch heads read once for a whole list
+    /// (`None`: read them now).
+    pub(super) async fn mr_json_at(
+        &self,
+        mr: &SimMergeRequest,
+        single: bool,
+        heads: Option<&Heads>,
+    ) -> Value {
         let Mergeability {
             sha,
             base_sha,
             conflicts,
             detailed,
             changes,
-        } = self.mergeability(mr).await;
+        } = self.mergeability(mr, heads).await;
         let merge_status = match detailed {
             "mergeable" => "can_be_merged",
             "not_open" => "unchecked",
@@ -207,6 +245,18 @@ impl Gl {
             "noteable_iid": mr.iid, "commands_changes": {},
         })
     }
+}
+
+/// Branch heads by branch name.
+pub(super) type Heads = std::collections::HashMap<String, String>;
+
+/// See [`Gl::pair`].
+#[derive(Debug, Clone)]
+pub(super) struct BranchPair {
+    conflicts: bool,
+    fast_forward: bool,
+    base: Option<String>,
+    changes: usize,
 }
 
 /// See [`Gl::mergeability`].
