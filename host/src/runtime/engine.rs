@@ -157,7 +157,11 @@ fn pool(limits: &Limits) -> PoolingAllocationConfig {
         .max_tables_per_component(limits.tables_and_memories as u32)
         .max_core_instances_per_component(limits.instances as u32)
         .max_memory_size(limits.memory_bytes)
-        .table_elements(limits.table_elements);
+        .table_elements(limits.table_elements)
+        // Policies run synchronously, on no fiber stack: the default of
+        // 1,000 stacks made every process map and guard a thousand stacks
+        // it never uses, then unmap them at exit.
+        .total_stacks(1);
     pool
 }
 
