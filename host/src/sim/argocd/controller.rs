@@ -6,30 +6,38 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::repo::{branch_head, file_at};
+use super::repo::{branch_head, files_at};
 use super::state::Shared;
 
-/// Reads the version `app` holds at `commit`; `None` when unreadable.
-async fn version_at(shared: &Shared, commit: &str, index: usize) -> Option<String> {
-    let (file, field, name) = {
-        let apps = shared.lock_apps();
-        let cfg = &apps[index].cfg;
-        (cfg.file.clone(), cfg.field.clone(), cfg.name.clone())
-    };
-    match file_at(&shared.config.repo, commit, &file).await {
-        Ok(Some(content)) => match shared.reader.read_version(&content, &field) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!(app = %name, %file, error = %e, "cannot read the version");
-                None
-            }
-        },
-        Ok(None) => None,
+/// The version every app holds at `commit` (`None` where unreadable), its
+/// files read in one git process.
+async fn versions_at(shared: &Shared, commit: &str) -> Vec<Option<String>> {
+    let apps: Vec<(String, String, String)> = shared
+        .lock_apps()
+        .iter()
+        .map(|a| (a.cfg.file.clone(), a.cfg.field.clone(), a.cfg.name.clone()))
+        .collect();
+    let files: Vec<String> = apps.iter().map(|(file, _, _)| file.clone()).collect();
+    let contents = match files_at(&shared.config.repo, commit, &files).await {
+        Ok(contents) => contents,
         Err(e) => {
-            tracing::warn!(app = %name, error = %e, "cannot read the repository");
-            None
+            tracing::warn!(error = %e, "cannot read the repository");
+            return vec![None; apps.len()];
         }
-    }
+    };
+    apps.iter()
+        .zip(contents)
+        .map(|((file, field, name), content)| {
+            let content = content?;
+            match shared.reader.read_version(&content, field) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(app = %name, %file, error = %e, "cannot read the version");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// Checks the branch once; on a new head, every app starts a sync cycle.
@@ -51,11 +59,7 @@ pub(crate) async fn check_repo(shared: &Shared) {
     if last.as_deref() == Some(head.as_str()) {
         return;
     }
-    let count = shared.lock_apps().len();
-    let mut versions = Vec::with_capacity(count);
-    for i in 0..count {
-        versions.push(version_at(shared, &head, i).await);
-    }
+    let versions = versions_at(shared, &head).await;
     {
         let now = Instant::now();
         let mut apps = shared.lock_apps();

@@ -75,15 +75,79 @@ pub async fn branch_head(repo: &Path, branch: &str) -> Result<Option<String>, Re
     Ok((out.status.success() && !sha.is_empty()).then_some(sha))
 }
 
-/// The content of `file` at `commit`, or `None` when it does not exist there.
-pub async fn file_at(
+/// The content of each of `files` at `commit` (`None` where one does not
+/// exist there), read by one `git cat-file --batch`: Argo CD renders every
+/// application on each new commit, and a git process per application made
+/// the simulator the busiest process on the machine.
+pub async fn files_at(
     repo: &Path,
     commit: &str,
-    file: &str,
-) -> Result<Option<Vec<u8>>, RepoReadError> {
-    let spec = format!("{commit}:{file}");
-    let out = git(repo, &["show", &spec]).await?;
-    Ok(out.status.success().then_some(out.stdout))
+    files: &[String],
+) -> Result<Vec<Option<Vec<u8>>>, RepoReadError> {
+    use tokio::io::AsyncWriteExt;
+    let args = ["cat-file", "--batch"];
+    let spawn_error = |source| RepoReadError::Spawn {
+        repo: repo.to_owned(),
+        args: args.join(" "),
+        source,
+    };
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)?;
+    let mut input = String::new();
+    for file in files {
+        if file.contains('\n') {
+            // No such file can exist; the null id answers `missing`.
+            input.push_str(&format!("{}\n", "0".repeat(40)));
+        } else {
+            input.push_str(&format!("{commit}:{file}\n"));
+        }
+    }
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .await
+            .map_err(spawn_error)?;
+    }
+    let out = child.wait_with_output().await.map_err(spawn_error)?;
+    Ok(parse_batch(&out.stdout, files.len()))
+}
+
+/// `git cat-file --batch` output for `count` requests: `<id> <type>
+/// <size>` and the content, or `<name> missing` (or `ambiguous`).
+fn parse_batch(mut out: &[u8], count: usize) -> Vec<Option<Vec<u8>>> {
+    let mut found = Vec::with_capacity(count);
+    for _ in 0..count {
+        let Some(end) = out.iter().position(|b| *b == b'\n') else {
+            found.push(None);
+            continue;
+        };
+        let header = String::from_utf8_lossy(&out[..end]).into_owned();
+        out = &out[end + 1..];
+        let mut words = header.split(' ');
+        let (kind, size) = (words.nth(1), words.next());
+        match (kind, size.and_then(|s| s.parse::<usize>().ok())) {
+            (Some("blob"), Some(size)) if out.len() > size => {
+                found.push(Some(out[..size].to_vec()));
+                out = &out[size + 1..];
+            }
+            (Some(_), Some(size)) if out.len() > size => {
+                // A tree or other object where a file was expected.
+                found.push(None);
+                out = &out[size + 1..];
+            }
+            _ => found.push(None),
+        }
+    }
+    found
 }
 
 async fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, RepoReadError> {
@@ -105,6 +169,15 @@ async fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, RepoRea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_output_gives_each_file_or_none() {
+        let out = b"aaaa blob 3\nab\n\nx.yaml missing\ncccc tree 5\n12345\ndddd blob 0\n\n";
+        assert_eq!(
+            parse_batch(out, 5),
+            [Some(b"ab\n".to_vec()), None, None, Some(Vec::new()), None]
+        );
+    }
 
     #[test]
     fn reads_dotted_yaml_path() {
