@@ -284,10 +284,9 @@ impl Repo {
         Ok(self.merge_tree(target, source).await?.is_none())
     }
 
-    /// Number of files changed between the merge base and the source.
-    pub async fn changes_count(&self, target: &str, source: &str) -> Result<usize, SimError> {
-        let base = self.merge_base(target, source).await?;
-        let out = self.ok(&["diff", "--name-only", &base, source]).await?;
+    /// Number of files changed between `base` and `source`.
+    pub async fn changes_since(&self, base: &str, source: &str) -> Result<usize, SimError> {
+        let out = self.ok(&["diff", "--name-only", base, source]).await?;
         Ok(out.lines().filter(|l| !l.is_empty()).count())
     }
 

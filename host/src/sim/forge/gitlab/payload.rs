@@ -75,11 +75,18 @@ impl Gl {
             return known;
         }
         let repo = &self.shared.repo;
+        let base = repo.merge_base(t, s).await.ok();
+        // The target is an ancestor of the source exactly when it is their
+        // merge base; a fast-forward cannot conflict.
+        let fast_forward = base.as_deref() == Some(t);
         let pair = BranchPair {
-            conflicts: repo.conflicts(t, s).await.unwrap_or(false),
-            fast_forward: repo.is_ancestor(t, s).await.unwrap_or(false),
-            base: repo.merge_base(t, s).await.ok(),
-            changes: repo.changes_count(t, s).await.unwrap_or(0),
+            conflicts: !fast_forward && repo.conflicts(t, s).await.unwrap_or(false),
+            fast_forward,
+            changes: match &base {
+                Some(base) => repo.changes_since(base, s).await.unwrap_or(0),
+                None => 0,
+            },
+            base,
         };
         if let Ok(mut pairs) = self.pairs.lock() {
             pairs.insert(key, pair.clone());
