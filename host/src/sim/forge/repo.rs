@@ -202,22 +202,6 @@ impl Repo {
         self.commit_id(&format!("refs/heads/{branch}")).await
     }
 
-    /// Every branch's head commit, by branch name (one `git for-each-ref`).
-    pub async fn heads(&self) -> Result<std::collections::HashMap<String, String>, SimError> {
-        let out = self
-            .ok(&[
-                "for-each-ref",
-                "--format=%(objectname) %(refname:strip=2)",
-                "refs/heads",
-            ])
-            .await?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(sha, name)| (name.to_owned(), sha.to_owned()))
-            .collect())
-    }
-
     /// Whether `sha` names a commit of the repository.
     pub async fn has_commit(&self, sha: &str) -> Result<bool, SimError> {
         Ok(self.commit_id(sha).await?.is_some())

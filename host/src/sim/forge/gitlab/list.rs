@@ -3,6 +3,7 @@
 //! order (`order_by`, `sort`), 400 for values GitLab does not take, and
 //! offset pagination headers (also used by the branch list).
 
+use super::payload::Heads;
 use super::*;
 
 pub(super) async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri: Uri) -> Response {
@@ -20,7 +21,14 @@ pub(super) async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri:
     let store = gl.shared.store.lock().await.clone();
     let matching = filter.apply(store);
     let total = matching.len();
-    let heads = gl.shared.repo.heads().await.ok();
+    // Every head read once for the whole page (one `git for-each-ref`).
+    let heads: Option<Heads> = gl
+        .shared
+        .repo
+        .branches()
+        .await
+        .ok()
+        .map(|branches| branches.into_iter().collect());
     let mut items = Vec::new();
     for mr in matching.iter().skip((page - 1) * per_page).take(per_page) {
         items.push(gl.mr_json_at(mr, false, heads.as_ref()).await);
