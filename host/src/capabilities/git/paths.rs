@@ -22,6 +22,7 @@
 //! trees as it would without the index.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -95,7 +96,14 @@ impl PathIndex {
         let changes = Changes { parent, paths };
         self.pending.push_str(&line(commit, &changes));
         self.pending.push('\n');
-        Ok(self.known.entry(commit).or_insert(changes))
+        // What was just computed wins over a record naming another parent.
+        Ok(match self.known.entry(commit) {
+            Entry::Occupied(mut known) => {
+                known.insert(changes);
+                known.into_mut()
+            }
+            Entry::Vacant(slot) => slot.insert(changes),
+        })
     }
 
     /// Appends what was learnt since the last flush to the file, in one
