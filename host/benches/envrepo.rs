@@ -22,10 +22,7 @@ const APPS: usize = 1000;
 const COMMITS: usize = 20_000;
 
 fn main() {
-    let iters: usize = std::env::var("ENVREPO_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let iters = envgen::iters_from_env("ENVREPO_BENCH_ITERS", 5);
     // Cargo's scratch space for benches, inside the target dir: the
     // generated repos survive between bench runs.
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("envrepo-bench");

@@ -33,10 +33,7 @@ const POOL: usize = 20;
 const CONCURRENT: usize = 20;
 
 fn main() {
-    let iters: usize = std::env::var("PROMOTE_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let iters = envgen::iters_from_env("PROMOTE_BENCH_ITERS", 5);
     let sizes: Vec<usize> = std::env::var("PROMOTE_BENCH_SIZES")
         .unwrap_or_else(|_| "20000,200000".into())
         .split(',')

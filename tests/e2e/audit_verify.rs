@@ -102,16 +102,7 @@ fn build() -> World {
     let c = newest(&env, "promote");
     let record: Value = serde_json::from_slice(&std::fs::read(&c).unwrap()).unwrap();
     let dev_commit = record["actions"][0]["commit"].as_str().unwrap().to_owned();
-    let work = env.dir().join("by-hand");
-    git(
-        env.dir(),
-        &[
-            "clone",
-            "-q",
-            env.bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    let work = env.clone_to("by-hand");
     let message = git(&work, &["log", "-1", "--format=%B", &dev_commit]);
     let file = work.join("overlays/prod/payments/values.yaml");
     let values = std::fs::read_to_string(&file)

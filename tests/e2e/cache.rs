@@ -8,14 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use baton::capabilities::git::{
-    EnvRepo, OpenOptions, RepoSource, StageField, cache_dir_for, lock_path,
-};
+use baton::capabilities::git::{StageField, cache_dir_for, lock_path};
 use baton::secret::Secret;
 use baton::sim::argocd::{self as argocd_sim, SimApp, SimConfig};
 use baton::sim::forge::{MergeStrategy, SimHandle, gitlab};
 use serde_json::Value;
 
+use crate::git::common::{open, open_shallow};
 use crate::support::{GitInput, baton, git, git_with};
 
 const ARGO_TOKEN: &str = "eyJhbGciOi.cache-argo.9c1d";
@@ -70,11 +69,7 @@ impl Fleet {
         git(&work, &["commit", "-q", "-m", "every app at v1.0.0"]);
         git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
 
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::support::sim_runtime();
         let mut argo = SimConfig::new(&bare);
         argo.poll_interval_ms = 50;
         argo.token = Some(ARGO_TOKEN.into());
@@ -445,7 +440,7 @@ fn record_at(path: &Path) -> Value {
 #[test]
 fn a_cache_held_past_the_wait_limit_exits_4_naming_it_and_is_recorded() {
     let fleet = Fleet::new(1);
-    let dir = open(&fleet.url(), &fleet.cache_root().join("repos"), true)
+    let dir = open_shallow(&fleet.url(), &fleet.cache_root().join("repos"))
         .cache_dir()
         .to_owned();
     assert_eq!(dir, fleet.cache_dir());
@@ -574,19 +569,6 @@ fn long_history(dir: &Path, before: usize, gap: usize, after: usize) -> PathBuf 
     bare
 }
 
-fn open(url: &str, cache: &Path, shallow: bool) -> EnvRepo {
-    let mut options = OpenOptions::new(cache, "main");
-    options.shallow = shallow;
-    EnvRepo::open(
-        &RepoSource {
-            url: url.to_owned(),
-            token: None,
-        },
-        &options,
-    )
-    .unwrap()
-}
-
 #[test]
 fn history_5000_commits_back_reads_the_same_from_a_shallow_cache() {
     let tmp = tempfile::tempdir().unwrap();
@@ -596,8 +578,8 @@ fn history_5000_commits_back_reads_the_same_from_a_shallow_cache() {
         file: "overlays/dev/payments/values.yaml".into(),
         field: "helm:image.tag".parse().unwrap(),
     };
-    let mut full = open(&url, &tmp.path().join("full"), false);
-    let mut shallow = open(&url, &tmp.path().join("shallow"), true);
+    let mut full = open(&url, None, &tmp.path().join("full"));
+    let mut shallow = open_shallow(&url, &tmp.path().join("shallow"));
     let shallow_file = shallow.cache_dir().join("shallow");
     assert_eq!(
         std::fs::read_to_string(&shallow_file)
@@ -644,7 +626,7 @@ fn ancestry_and_change_detection_deepen_a_shallow_cache_as_far_as_needed() {
     let tmp = tempfile::tempdir().unwrap();
     let bare = long_history(tmp.path(), 3000, 600, 10);
     let url = format!("file://{}", bare.display());
-    let mut repo = open(&url, &tmp.path().join("cache"), true);
+    let mut repo = open_shallow(&url, &tmp.path().join("cache"));
     let old = git(&bare, &["rev-parse", "main~500"]);
     let tip = git(&bare, &["rev-parse", "main"]);
     assert_eq!(repo.is_ancestor(&old, &tip), None, "not cached yet");
@@ -676,7 +658,7 @@ fn the_changed_path_index_left_by_one_walk_gives_the_next_the_same_answers() {
     let cache = tmp.path().join("cache");
 
     // A cache whose first walk has no index to read: it learns one.
-    let mut first = open(&url, &cache, false);
+    let mut first = open(&url, None, &cache);
     let index = first.cache_dir().join("baton.paths");
     assert!(!index.exists());
     let whole = first.history("main", &dev, None).unwrap();
@@ -694,7 +676,7 @@ fn the_changed_path_index_left_by_one_walk_gives_the_next_the_same_answers() {
     assert_eq!(lines, 822 - 16);
 
     // The next process reads the index: same answers, nothing learnt anew.
-    let mut second = open(&url, &cache, false);
+    let mut second = open(&url, None, &cache);
     assert_eq!(second.history("main", &dev, None).unwrap(), whole);
     assert_eq!(second.history("main", &other, None).unwrap(), others);
     assert_eq!(second.last_good("main", &dev).unwrap(), last_good);
@@ -714,7 +696,7 @@ fn the_changed_path_index_left_by_one_walk_gives_the_next_the_same_answers() {
     );
     text.push_str(&first_line[..first_line.len() / 2]);
     std::fs::write(&index, text).unwrap();
-    let mut third = open(&url, &cache, false);
+    let mut third = open(&url, None, &cache);
     assert_eq!(third.history("main", &dev, None).unwrap(), whole);
     assert_eq!(third.history("main", &other, None).unwrap(), others);
 }

@@ -83,11 +83,7 @@ fn suite_size() -> usize {
 fn python_gitlab_and_pygithub_accept_the_simulators() {
     let Some(venv) = venv() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::support::sim_runtime();
     let gitlab_sim = |repo: PathBuf, method| {
         rt.block_on(gitlab::spawn(gitlab::GitLabSimConfig {
             repo,

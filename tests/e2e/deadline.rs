@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use baton::capabilities::git::{EnvRepo, OpenOptions, RepoSource, StageField};
+use baton::capabilities::git::{EnvRepo, StageField};
 use baton::engine::SharedRepo;
 use baton::engine::world::{LiveStage, LiveWorld};
 use baton::retry::Deadline;
@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::cache::{assert_exit, git_shim, text};
 use crate::engine::env::{Env, Setup};
+use crate::git::common::open_shallow;
 use crate::policies;
 use crate::support::{git, load, test_limits};
 
@@ -185,16 +186,7 @@ fn shallow_repo(root: &Path) -> EnvRepo {
             &["commit", "-q", "-m", &format!("dev(payments): {version}")],
         );
     }
-    let mut options = OpenOptions::new(root.join("cache"), "main");
-    options.shallow = true;
-    EnvRepo::open(
-        &RepoSource {
-            url: format!("file://{}", work.display()),
-            token: None,
-        },
-        &options,
-    )
-    .unwrap()
+    open_shallow(&format!("file://{}", work.display()), &root.join("cache"))
 }
 
 #[test]

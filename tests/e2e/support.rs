@@ -74,6 +74,15 @@ pub fn git_with(dir: &Path, args: &[&str], input: GitInput<'_>) -> String {
 }
 
 /// Runs `git args` hermetically in `dir` and returns its trimmed stdout.
+/// The runtime the in-process simulators of a test run on.
+pub fn sim_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 pub fn git(dir: &Path, args: &[&str]) -> String {
     git_with(dir, args, GitInput::default()).trim().to_owned()
 }

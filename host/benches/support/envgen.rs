@@ -15,6 +15,14 @@ use std::time::Instant;
 /// The stages of every app.
 pub const STAGES: [&str; 3] = ["dev", "staging", "prod"];
 
+/// Runs per measurement: the environment variable `var`, else `default`.
+pub fn iters_from_env(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The name of app `i`.
 pub fn app(i: usize) -> String {
     format!("app{i:04}")

@@ -138,11 +138,7 @@ impl World {
             &["push", "-q", bare.to_str().expect("utf-8"), "main"],
         );
 
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = crate::support::sim_runtime();
         let git_http = rt
             .block_on(http_server::spawn(GitHttpConfig {
                 root: root.path().join("git"),

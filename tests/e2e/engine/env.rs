@@ -129,11 +129,7 @@ impl Env {
         );
         git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
 
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::support::sim_runtime();
         let git_http = rt
             .block_on(http_server::spawn(GitHttpConfig {
                 root: root.path().join("git"),
@@ -274,6 +270,22 @@ impl Env {
     /// `git` in the bare env repo.
     pub fn git(&self, args: &[&str]) -> String {
         git(&self.bare, args)
+    }
+
+    /// A working clone of the env repo at `<test dir>/<name>`, for edits
+    /// made by hand.
+    pub fn clone_to(&self, name: &str) -> PathBuf {
+        let work = self.dir().join(name);
+        git(
+            self.dir(),
+            &[
+                "clone",
+                "-q",
+                self.bare.to_str().expect("utf-8 path"),
+                work.to_str().expect("utf-8 path"),
+            ],
+        );
+        work
     }
 
     /// A stage's values file on main.

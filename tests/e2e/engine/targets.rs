@@ -257,16 +257,7 @@ fn a_hand_edit_of_one_region_is_a_change_of_the_stage() {
     assert_code(&env.baton(&["advance", "--app", APP]), 0);
 
     // Someone sets only the us region back by hand; eu keeps v1.0.1.
-    let work = env.dir().join("hand");
-    git(
-        env.dir(),
-        &[
-            "clone",
-            "-q",
-            env.bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
+    let work = env.clone_to("hand");
     let file = work.join(stage_file("prod-us"));
     let values = std::fs::read_to_string(&file).unwrap();
     assert!(values.contains("tag: \"v1.0.1\""), "{values}");

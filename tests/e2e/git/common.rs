@@ -106,6 +106,21 @@ pub fn open(url: &str, token: Option<&str>, cache: &Path) -> EnvRepo {
     .expect("env repo opens")
 }
 
+/// A cache of `url` under `cache` whose first fetch takes the branch tip
+/// alone (`--depth=1`), as Baton's runs open it.
+pub fn open_shallow(url: &str, cache: &Path) -> EnvRepo {
+    let mut options = OpenOptions::new(cache, "main");
+    options.shallow = true;
+    EnvRepo::open(
+        &RepoSource {
+            url: url.to_owned(),
+            token: None,
+        },
+        &options,
+    )
+    .expect("env repo opens")
+}
+
 pub fn settings() -> CommitSettings {
     CommitSettings {
         identity: Identity {
@@ -159,11 +174,7 @@ pub struct HttpServer {
 }
 
 pub fn http_server(root: &Path, token: Option<&str>) -> HttpServer {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::support::sim_runtime();
     let handle = rt
         .block_on(http_server::spawn(GitHttpConfig {
             root: root.to_owned(),

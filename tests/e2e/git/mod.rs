@@ -1,7 +1,7 @@
 //! The env repo capability against real git: field edits, history,
 //! race-safe writes over file:// and smart HTTP.
 
-mod common;
+pub mod common;
 mod race;
 mod repo;
 mod yaml;

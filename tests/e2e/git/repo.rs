@@ -351,13 +351,7 @@ fn shallow_cache_writes_and_deepens_for_history() {
     let mut w = open(&url, None, &tmp.path().join("w"));
     w.write_version(&helm_write("dev", "v1.3.0"), &settings())
         .expect("writes");
-    let source = RepoSource {
-        url: url.clone(),
-        token: None,
-    };
-    let mut options = OpenOptions::new(tmp.path().join("shallow"), "main");
-    options.shallow = true;
-    let mut repo = EnvRepo::open(&source, &options).expect("opens");
+    let mut repo = open_shallow(&url, &tmp.path().join("shallow"));
     assert!(repo.cache_dir().join("shallow").exists());
     repo.write_version(&helm_write("dev", "v1.4.0"), &settings())
         .expect("writes from a shallow cache");
@@ -376,10 +370,7 @@ fn a_limit_one_history_read_after_the_write_fetches_nothing() {
     let mut w = open(&url, None, &tmp.path().join("w"));
     w.write_version(&helm_write("dev", "v1.3.0"), &settings())
         .expect("writes");
-    let mut options = OpenOptions::new(tmp.path().join("shallow"), "main");
-    options.shallow = true;
-    let source = RepoSource { url, token: None };
-    let mut repo = EnvRepo::open(&source, &options).expect("opens");
+    let mut repo = open_shallow(&url, &tmp.path().join("shallow"));
     let (sha, _) = commit(&mut repo, &helm_write("dev", "v1.4.0"));
     let shallow = repo.cache_dir().join("shallow");
     let boundary = std::fs::read_to_string(&shallow).expect("a shallow cache");

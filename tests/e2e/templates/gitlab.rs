@@ -347,9 +347,7 @@ fn promote_joins_the_app_pipeline_and_promotes_to_dev() {
 /// checkout) whose `origin` is on the component host, with the `advance`
 /// component included.
 fn env_repo_project(env: &Env, host: &ComponentHost, bin: &BinaryServer, gcl: PathBuf) -> Consumer {
-    let dir = env.dir().join("env-repo");
-    let bare = env.bare.to_str().unwrap();
-    git(env.dir(), &["clone", "-q", bare, dir.to_str().unwrap()]);
+    let dir = env.clone_to("env-repo");
     git(
         &dir,
         &[
