@@ -15,7 +15,7 @@ use gix::bstr::ByteSlice;
 
 use super::error::ReadError;
 use super::repo::{EnvRepo, StageField};
-use super::shallow::Deepening;
+use super::shallow::{Deepening, Links};
 use super::trailers::{ROLLBACK_OF, Trailer, parse_trailers};
 
 /// A history walk looks at its deadline every this many commits.
@@ -88,6 +88,25 @@ pub struct StageChange {
     pub from: Option<String>,
     /// Value at the second commit.
     pub to: Option<String>,
+}
+
+/// How far a walk that wants `want` entries has got: `found` of them in
+/// `walked` commits.
+#[derive(Debug, Clone, Copy)]
+struct Need {
+    walked: u32,
+    found: usize,
+    want: usize,
+}
+
+/// The error of reading object `id` of the cache of `url`.
+fn objects(url: &str, id: ObjectId) -> impl FnOnce(gix::Error) -> ReadError {
+    let url = url.to_owned();
+    move |source| ReadError::Objects {
+        url,
+        rev: id.to_string(),
+        source,
+    }
 }
 
 /// Memoised path lookups: most commits touch one file, so most subtrees are
@@ -206,14 +225,6 @@ impl EnvRepo {
     ) -> Result<Vec<HistoryEntry>, ReadError> {
         let started = Instant::now();
         let tip = self.resolve_deepening(rev)?;
-        let objects = |url: &str, id: ObjectId| {
-            let url = url.to_owned();
-            move |source| ReadError::Objects {
-                url,
-                rev: id.to_string(),
-                source,
-            }
-        };
         let parts: Vec<&str> = stage.file.split('/').filter(|p| !p.is_empty()).collect();
         let file = parts.join("/");
         let mut finder = BlobFinder::default();
@@ -231,26 +242,17 @@ impl EnvRepo {
                 break;
             }
             walked = walked.wrapping_add(1);
-            if walked.is_multiple_of(DEADLINE_CHECK_EVERY) && self.remote.deadline.passed() {
-                return Err(ReadError::Deadline {
-                    url: self.remote.url.clone(),
-                    after: started.elapsed(),
-                });
+            if walked.is_multiple_of(DEADLINE_CHECK_EVERY) {
+                self.within_deadline(started)?;
             }
             let parent = match links.parent {
                 Some(parent) => {
-                    if let (Some(want), found) = (want, out.len())
-                        && found > 0
-                        && !self.repo.has_object(parent)
-                    {
-                        let rate = u64::from(walked) / found as u64;
-                        plan.at_least(rate.saturating_mul(want.saturating_sub(found) as u64));
-                    }
-                    self.ensure_parent(current, parent, &mut plan)?;
-                    let parent_links = self
-                        .links(parent)
-                        .map_err(objects(&self.remote.url, parent))?;
-                    Some((parent, parent_links))
+                    let need = want.map(|want| Need {
+                        walked,
+                        found: out.len(),
+                        want,
+                    });
+                    Some((parent, self.parent_links(current, parent, &mut plan, need)?))
                 }
                 None => None,
             };
@@ -294,6 +296,45 @@ impl EnvRepo {
         Ok(out)
     }
 
+    /// [`ReadError::Deadline`] once the repo's deadline has passed, for a
+    /// walk that started at `started`.
+    fn within_deadline(&self, started: Instant) -> Result<(), ReadError> {
+        if self.remote.deadline.passed() {
+            return Err(ReadError::Deadline {
+                url: self.remote.url.clone(),
+                after: started.elapsed(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The links of `parent` (of `commit`), deepening the cache as `plan`
+    /// says while it is below the boundary; for a walk that wants a number
+    /// of entries, the next step is at least what the rate found so far
+    /// says the rest needs.
+    fn parent_links(
+        &mut self,
+        commit: ObjectId,
+        parent: ObjectId,
+        plan: &mut Deepening,
+        need: Option<Need>,
+    ) -> Result<Links, ReadError> {
+        if let Some(Need {
+            walked,
+            found,
+            want,
+        }) = need
+            && found > 0
+            && !self.repo.has_object(parent)
+        {
+            let rate = u64::from(walked) / found as u64;
+            plan.at_least(rate.saturating_mul(want.saturating_sub(found) as u64));
+        }
+        self.ensure_parent(commit, parent, plan)?;
+        self.links(parent)
+            .map_err(objects(&self.remote.url, parent))
+    }
+
     /// Whether `commit` (tree `tree`) may have changed `file` against its
     /// first parent `parent` (tree `parent_tree`): from the changed-path
     /// index, which learns it now when it does not know it yet.
@@ -324,18 +365,14 @@ impl EnvRepo {
         old: Option<String>,
         new: Option<String>,
     ) -> Result<HistoryEntry, ReadError> {
-        let objects = |source| ReadError::Objects {
-            url: self.remote.url.clone(),
-            rev: id.to_string(),
-            source,
-        };
-        let commit = self.repo.find_commit(id).map_err(objects)?;
+        let url = &self.remote.url;
+        let commit = self.repo.find_commit(id).map_err(objects(url, id))?;
         let decoded = commit
             .decode()
-            .map_err(|e| objects(gix::Error::from_error(e)))?;
+            .map_err(|e| objects(url, id)(gix::Error::from_error(e)))?;
         let author = decoded
             .author()
-            .map_err(|e| objects(gix::Error::from_error(e)))?;
+            .map_err(|e| objects(url, id)(gix::Error::from_error(e)))?;
         let message = decoded.message.to_str_lossy().into_owned();
         Ok(HistoryEntry {
             commit: id.to_string(),

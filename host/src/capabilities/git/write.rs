@@ -20,6 +20,7 @@ use std::time::Duration;
 use gix::ObjectId;
 
 use super::error::{ReadError, TransportError, WriteError};
+use super::lock::CacheLock;
 use super::repo::{EnvRepo, StageField};
 use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
 use super::transport::PushResult;
@@ -256,42 +257,20 @@ impl EnvRepo {
             Target::MergeRequest => mr.clone(),
         };
         let transport = |source| transport_error(req, &push_branch, source);
-        let mr_branch = match req.target {
-            Target::Branch => None,
-            Target::MergeRequest => Some(mr.as_str()),
-        };
         // Whether the merge-request branch exists is asked before taking
         // the lock (`git ls-remote` touches nothing in the cache); only an
         // existing one is fetched, to be reused.
-        let mr_exists = match mr_branch {
-            Some(branch) => self.remote_has(branch).map_err(transport)?,
-            None => false,
+        let mr_exists = match req.target {
+            Target::MergeRequest => self.remote_has(&mr).map_err(transport)?,
+            Target::Branch => false,
         };
         // Held through a push to the tracked branch: writers sharing this
         // cache take turns instead of racing each other to the remote. A
         // merge-request branch is this change's own; nobody races for it.
         let mut lock = Some(
-            self.lock()
-                .map_err(|e| transport(TransportError::from(e)))?,
+            self.take_turn(req.target, attempt, &mr, mr_exists)
+                .map_err(transport)?,
         );
-        let fresh = std::mem::take(&mut self.fresh);
-        let fetch = match req.target {
-            Target::Branch => !(attempt == 1 && fresh),
-            // A new request starts from this process's tip (its own push
-            // included) or a newer one another writer pushed; a rejected
-            // one, or one to reuse, fetches.
-            Target::MergeRequest => attempt > 1 || mr_exists,
-        };
-        if fetch {
-            self.fetch_locked(mr_branch.filter(|_| mr_exists))
-                .map_err(transport)?;
-            self.fresh = false;
-        } else {
-            self.adopt_pushed();
-        }
-        if !mr_exists {
-            self.tips.remove(&mr);
-        }
         let base = self.tip_of(&self.branch).ok_or_else(|| {
             transport(TransportError::BranchMissing {
                 url: self.remote.url.clone(),
@@ -332,6 +311,38 @@ impl EnvRepo {
             }
             PushResult::Rejected(line) => Ok(Round::Rejected(line)),
         }
+    }
+
+    /// Takes the cache lock and brings this process's tips up to date for
+    /// attempt `attempt` of a write to `target` (`mr`: the merge-request
+    /// branch, `mr_exists`: whether the remote has it).
+    fn take_turn(
+        &mut self,
+        target: Target,
+        attempt: u32,
+        mr: &str,
+        mr_exists: bool,
+    ) -> Result<CacheLock, TransportError> {
+        let lock = self.lock()?;
+        let fresh = std::mem::take(&mut self.fresh);
+        let fetch = match target {
+            Target::Branch => !(attempt == 1 && fresh),
+            // A new request starts from this process's tip (its own push
+            // included) or a newer one another writer pushed; a rejected
+            // one, or one to reuse, fetches.
+            Target::MergeRequest => attempt > 1 || mr_exists,
+        };
+        if fetch {
+            let reused = (target == Target::MergeRequest && mr_exists).then_some(mr);
+            self.fetch_locked(reused)?;
+            self.fresh = false;
+        } else {
+            self.adopt_pushed();
+        }
+        if !mr_exists {
+            self.tips.remove(mr);
+        }
+        Ok(lock)
     }
 
     /// Every target's edit on top of `base`, file by file (targets sharing
