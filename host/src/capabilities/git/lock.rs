@@ -33,10 +33,6 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(300);
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
-/// Polling interval bounds while waiting.
-const POLL_MIN: Duration = Duration::from_millis(10);
-const POLL_MAX: Duration = Duration::from_millis(200);
-
 /// Lock files git (and gix) create next to what they change; any found
 /// while holding the cache lock were left by a killed process.
 const GIT_LOCK_FILES: &[&str] = &[
@@ -141,20 +137,61 @@ pub(crate) fn acquire(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, Lock
         Some(deadline) => deadline.min(started + wait.limit),
         None => started + wait.limit,
     };
-    let mut poll = POLL_MIN;
+    let file = match file.try_lock() {
+        Ok(()) => file,
+        Err(TryLockError::WouldBlock) => {
+            wait_for(file, git_dir, wait, started, end).map_err(|failed| match failed {
+                Waited::Out(waited) => LockError::Timeout {
+                    dir: git_dir.to_owned(),
+                    waited,
+                },
+                Waited::Failed(e) => io(e),
+            })?
+        }
+        Err(TryLockError::Error(e)) => return Err(io(e)),
+    };
+    inherit(&file, &path);
+    remove_stale_git_locks(git_dir);
+    Ok(CacheLock { _file: file })
+}
+
+/// Why [`wait_for`] came back without the lock.
+enum Waited {
+    /// The wait ran out after this long.
+    Out(Duration),
+    /// Locking failed.
+    Failed(std::io::Error),
+}
+
+/// Waits for the lock on `file` until `end`, saying so after a second.
+///
+/// A thread blocks in the kernel's lock call, so the lock is taken the
+/// moment its holder lets go (polling left it idle for up to the polling
+/// interval after each release, and twenty jobs queue for it many times
+/// each). A wait that runs out leaves the thread behind: when it gets the
+/// lock, nobody takes it and it lets go at once.
+fn wait_for(
+    file: File,
+    git_dir: &Path,
+    wait: &LockWait,
+    started: Instant,
+    end: Instant,
+) -> Result<File, Waited> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("baton-cache-lock".into())
+        .spawn(move || {
+            let taken = file.lock().map(|()| file);
+            // Nobody listening: the wait ran out, and the file (with its
+            // lock) is dropped here.
+            let _ = tx.send(taken);
+        })
+        .map_err(Waited::Failed)?;
     let mut next_note = started + PROGRESS_AFTER;
     loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(TryLockError::WouldBlock) => {}
-            Err(TryLockError::Error(e)) => return Err(io(e)),
-        }
         let now = Instant::now();
         if now >= end {
-            return Err(LockError::Timeout {
-                dir: git_dir.to_owned(),
-                waited: now - started,
-            });
+            return Err(Waited::Out(now - started));
         }
         if now >= next_note {
             if let Some(progress) = &wait.progress {
@@ -168,12 +205,16 @@ pub(crate) fn acquire(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, Lock
             }
             next_note = now + PROGRESS_EVERY;
         }
-        std::thread::sleep(poll.min(end - now));
-        poll = (poll * 2).min(POLL_MAX);
+        match rx.recv_timeout(next_note.min(end) - now) {
+            Ok(taken) => return taken.map_err(Waited::Failed),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Waited::Failed(std::io::Error::other(
+                    "the thread waiting for the cache lock ended without it",
+                )));
+            }
+        }
     }
-    inherit(&file, &path);
-    remove_stale_git_locks(git_dir);
-    Ok(CacheLock { _file: file })
 }
 
 /// Lets the git processes started while the lock is held inherit it, so a
@@ -242,7 +283,40 @@ mod tests {
             "{err}"
         );
         drop(held);
-        acquire(&dir, &wait(Duration::from_millis(50))).expect("released");
+        // The thread the timed-out wait left behind may take the lock for
+        // a moment before letting go of it.
+        acquire(&dir, &wait(Duration::from_secs(30))).expect("released");
+    }
+
+    #[test]
+    fn a_waiter_takes_the_lock_its_holder_lets_go_of() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("repo");
+        let held = acquire(&dir, &wait(Duration::from_secs(1))).expect("first taker");
+        let said = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let heard = said.clone();
+        let waiting = LockWait {
+            limit: Duration::from_secs(60),
+            deadline: Deadline::NONE,
+            progress: Some(LockProgress::new(move |line| {
+                heard.lock().expect("lines").push(line.to_owned());
+            })),
+        };
+        let waiter = {
+            let dir = dir.clone();
+            std::thread::spawn(move || acquire(&dir, &waiting).map(|_| ()))
+        };
+        // Held past the first progress line, then let go.
+        while said.lock().expect("lines").is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(held);
+        waiter.join().expect("waiter").expect("taken once let go");
+        let lines = said.lock().expect("lines");
+        assert!(
+            lines[0].contains(&dir.display().to_string()) && lines[0].contains("waiting"),
+            "{lines:?}"
+        );
     }
 
     #[test]
