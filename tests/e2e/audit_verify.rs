@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::engine::env::{APP, Env, FORGE_TOKEN, Setup, assert_code, stdout};
-use crate::support::git;
+use crate::support::{git, record_files};
 
 /// RFC 8032's first test key: secret seed and public key.
 pub const KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -127,10 +127,7 @@ fn build() -> World {
     let out = run(&env, &["advance", "--app", APP]);
     let advance_out = (stdout(&out), out.status.code().unwrap_or(-1));
 
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(env.dir().join("baton-audit"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut paths = record_files(&env.dir().join("baton-audit"));
     paths.sort_by_key(|p| started_at(p));
     assert_eq!(paths.len(), 4, "{paths:?}");
     let records = [
@@ -154,9 +151,8 @@ fn started_at(path: &Path) -> String {
 }
 
 fn newest(env: &Env, command: &str) -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(env.dir().join("baton-audit"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    let mut found: Vec<PathBuf> = record_files(&env.dir().join("baton-audit"))
+        .into_iter()
         .filter(|p| {
             let r: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
             r["command"]["name"] == command

@@ -17,7 +17,7 @@ use baton::runtime::{
 };
 use serde_json::Value;
 
-use crate::support::{baton, context, stage, test_limits};
+use crate::support::{baton, context, record_files, stage, test_limits};
 
 use crate::engine::env::{APP, Env, Setup, assert_code, stdout};
 
@@ -349,10 +349,7 @@ fn promote_with(policy: &str) -> (Vec<Value>, tempfile::TempDir, String) {
     let work = tempfile::tempdir().unwrap();
     let audit = work.path().join("baton-audit");
     std::fs::create_dir_all(&audit).unwrap();
-    let written: Vec<PathBuf> = std::fs::read_dir(env.dir().join("baton-audit"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let written = record_files(&env.dir().join("baton-audit"));
     std::fs::copy(&written[0], audit.join("run.json")).unwrap();
     (decisions, work, "baton-audit/run.json".into())
 }

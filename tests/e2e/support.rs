@@ -2,7 +2,7 @@
 //! `payments` context the runtime-level tests hand to policies.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -153,4 +153,16 @@ pub fn three_stages(settings: impl Into<String>) -> Context {
         ],
         settings,
     )
+}
+
+/// The audit records in `dir`, sorted by name: its `.json` files (Baton
+/// keeps its index of each app's newest record, `.baton-heads`, beside
+/// them).
+pub fn record_files(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    paths.sort();
+    paths
 }

@@ -12,6 +12,7 @@
 //! Ed25519 signature, [`integrity`]) were added that way, all optional, so
 //! records written before them still read and validate.
 
+mod heads;
 pub mod integrity;
 
 use std::path::{Path, PathBuf};
@@ -603,12 +604,23 @@ impl AuditRecord {
         // A remote system may have echoed a token into an error message.
         let mut value: serde_json::Value =
             serde_json::from_str(&crate::secret::redact_all(&json)).map_err(invalid)?;
-        let previous = integrity::previous_in(dir, &self.command.app);
+        // Held until the record is in place: a run writing to the same
+        // directory meanwhile chains to this record, not past it.
+        let mut heads = heads::Heads::lock(dir).map_err(err)?;
+        let previous = heads.previous(&self.command.app);
         integrity::seal(&mut value, previous, signer);
         let json = serde_json::to_string_pretty(&value).map_err(invalid)?;
         let tmp = path.with_extension("json.partial");
         std::fs::write(&tmp, format!("{json}\n")).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        std::fs::rename(&tmp, path).map_err(err)?;
+        if let Some(file) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.ends_with(".json"))
+        {
+            heads.advance(&value, file);
+        }
+        Ok(())
     }
 
     /// Reads a record, checking its schema identifier.

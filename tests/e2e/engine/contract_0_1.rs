@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::env::{APP, Env, Setup, assert_code, stderr, stdout};
 use crate::policies;
-use crate::support::baton;
+use crate::support::{baton, record_files};
 
 /// The audit record JSON Schema, compiled.
 fn schema() -> jsonschema::Validator {
@@ -161,11 +161,7 @@ fn a_0_1_policy_promotes_through_the_engine_and_its_records_replay() {
 
     // Both records replay identically against the 0.1 component.
     let dir = env.dir().join("baton-audit");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    paths.sort();
+    let paths = record_files(&dir);
     let out = baton(env.dir())
         .args(["policy", "replay"])
         .args(&paths)

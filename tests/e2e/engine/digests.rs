@@ -17,7 +17,7 @@ use baton::sim::forge::{MergeStrategy, SimHandle, SimMergeRequest, gitlab};
 use baton::sim::git_http::{self as http_server, GitHttpConfig, GitHttpHandle};
 
 use super::env::{ARGO_TOKEN, FORGE_TOKEN, REPO_TOKEN, assert_code, stderr, stdout};
-use crate::support::{baton, git};
+use crate::support::{baton, git, record_files};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/git/");
 
@@ -283,10 +283,7 @@ impl World {
 
     /// The newest audit record of `app`, parsed.
     fn last_record(&self) -> serde_json::Value {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.dir().join("baton-audit"))
-            .expect("records")
-            .map(|e| e.expect("entry").path())
-            .collect();
+        let mut paths = record_files(&self.dir().join("baton-audit"));
         paths.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
         let text = std::fs::read_to_string(paths.last().expect("a record")).expect("read");
         serde_json::from_str(&text).expect("json")

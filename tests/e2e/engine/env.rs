@@ -12,7 +12,7 @@ use baton::sim::argocd::{self as argocd_sim, HealthStep, SimApp, SimConfig};
 use baton::sim::forge::{MergeStrategy, SimHandle, SimMergeRequest, github, gitlab};
 use baton::sim::git_http::{self as http_server, GitHttpConfig, GitHttpHandle};
 
-use crate::support::{baton, git};
+use crate::support::{baton, git, record_files};
 
 /// Distinctive tokens: any appearance in output, records, commits or MRs
 /// is a leak.
@@ -368,11 +368,7 @@ impl Env {
     /// Every audit record written so far, parsed.
     pub fn audit_records(&self) -> Vec<serde_json::Value> {
         let dir = self.dir().join("baton-audit");
-        let mut paths: Vec<_> = std::fs::read_dir(&dir)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths
+        record_files(&dir)
             .iter()
             .map(|p| {
                 let text = std::fs::read_to_string(p).unwrap();

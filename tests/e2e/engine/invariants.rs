@@ -4,6 +4,7 @@
 //! each case).
 
 use crate::policies;
+use crate::support::record_files;
 
 use super::env::{APP, Env, Setup, assert_code, stderr, stdout};
 
@@ -38,10 +39,7 @@ fn refused(bad: &str, guardrails: &str, code: i32, says: &str) -> serde_json::Va
         out.stdout.len() + out.stderr.len()
     );
     assert_eq!(env.fingerprint(), before, "{bad}: something was written");
-    let records: Vec<_> = std::fs::read_dir(env.dir().join("baton-audit"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let records = record_files(&env.dir().join("baton-audit"));
     assert_eq!(records.len(), 1);
     let size = std::fs::metadata(&records[0]).unwrap().len();
     assert!(size < 1 << 20, "{bad}: a {size}-byte audit record");

@@ -12,7 +12,7 @@ use crate::policies;
 use serde_json::{Value, json};
 
 use super::env::{APP, Env, Setup, assert_code, code, stderr, stdout};
-use crate::support::baton;
+use crate::support::{baton, record_files};
 
 /// The records of one world's runs, under stable names in `baton-audit/`:
 /// `happy-promote.json` (v1.0.1 through dev, staging MR opened),
@@ -38,8 +38,7 @@ fn recorded() -> &'static Path {
         let audit = dir.join("baton-audit");
         std::fs::create_dir_all(&audit).unwrap();
         let written = env.dir().join("baton-audit");
-        for entry in std::fs::read_dir(&written).unwrap() {
-            let path = entry.unwrap().path();
+        for path in record_files(&written) {
             let record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
             let name = match (
                 record["command"]["name"].as_str().unwrap(),
@@ -332,10 +331,7 @@ fn another_policy_is_evaluated_on_the_recorded_events() {
     let work = tempfile::tempdir().unwrap();
     let audit = work.path().join("baton-audit");
     std::fs::create_dir_all(&audit).unwrap();
-    let written = std::fs::read_dir(env.dir().join("baton-audit"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect::<Vec<_>>();
+    let written = record_files(&env.dir().join("baton-audit"));
     assert_eq!(written.len(), 1);
     std::fs::copy(&written[0], audit.join("major-bump.json")).unwrap();
     drop(env);

@@ -177,11 +177,7 @@ impl Consumer {
     /// Audit records the jobs left as artifacts, parsed.
     fn audit_records(&self) -> Vec<serde_json::Value> {
         let dir = self.dir.join("baton-audit");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths
+        crate::support::record_files(&dir)
             .iter()
             .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
             .collect()

@@ -19,8 +19,6 @@
 //! Ed25519 seed (`openssl rand -hex 32`), the public key what
 //! `baton audit public-key` derives from it.
 
-use std::path::Path;
-
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -253,47 +251,6 @@ pub fn check_signature(record: &Value, key: Option<&VerifyingKey>) -> SignatureC
                 .into(),
         ),
     }
-}
-
-/// The newest record of `app` in `dir` (by `started_at`, then run id):
-/// its digest and run id. Files that are not records are ignored.
-pub fn previous_in(dir: &Path, app: &str) -> Option<(String, String)> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    let mut newest: Option<(std::time::SystemTime, String, String)> = None;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
-        let Some(record) = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        else {
-            continue;
-        };
-        if record.get("schema").and_then(Value::as_str) != Some(super::SCHEMA)
-            || record.pointer("/command/app").and_then(Value::as_str) != Some(app)
-        {
-            continue;
-        }
-        let started = record
-            .get("started_at")
-            .and_then(Value::as_str)
-            .and_then(crate::time::parse_rfc3339)
-            .unwrap_or(std::time::UNIX_EPOCH);
-        let run = record
-            .get("run_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let newer = newest
-            .as_ref()
-            .is_none_or(|(t, r, _)| (started, &run) > (*t, r));
-        if newer {
-            newest = Some((started, run, digest(&record)));
-        }
-    }
-    newest.map(|(_, run, digest)| (digest, run))
 }
 
 fn hex(bytes: &[u8]) -> String {
