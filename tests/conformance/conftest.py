@@ -85,7 +85,8 @@ class Repo:
         (so that branches of different tests never conflict); returns its
         name and head."""
         name = f"{prefix}-{next(_names)}"
-        sha = self.commit(name, self.head(base), {f"{name}.txt": f"{name}\n"}, f"{name}: add its file")
+        file = name.replace("/", "-")
+        sha = self.commit(name, self.head(base), {f"{file}.txt": f"{name}\n"}, f"{name}: add its file")
         return name, sha
 
     def parents(self, sha):

@@ -48,6 +48,17 @@ def test_the_repository_is_read_eagerly(token, github_repo):
     assert repo.get_branch("main").commit.sha == github_repo.head("main")
 
 
+def test_matching_refs_are_the_refs_starting_with_the_name(repo, github_repo):
+    first, first_sha = github_repo.branch("refs-under/a")
+    second, _ = github_repo.branch("refs-under/b")
+    github_repo.branch("refs-underneath")
+    refs = list(repo.get_git_matching_refs("heads/refs-under/"))
+    assert [r.ref for r in refs] == [f"refs/heads/{first}", f"refs/heads/{second}"]
+    assert refs[0].object.sha == first_sha
+    assert refs[0].object.type == "commit"
+    assert list(repo.get_git_matching_refs("heads/no-such-prefix/")) == []
+
+
 def test_a_wrong_token_is_refused(token):
     with pytest.raises(github.BadCredentialsException):
         client(token + "-wrong").get_repo(GITHUB_REPOSITORY)

@@ -70,6 +70,19 @@ def test_branches_list_and_get(project, gitlab_repo):
     assert {b.name for b in paged} == set(names)
 
 
+def test_branch_search_anchors_and_ignores_case(project, gitlab_repo):
+    # GitLab's search: `^term` begins with, `term$` ends with, else contains.
+    under, _ = gitlab_repo.branch("search/Under")
+    other, _ = gitlab_repo.branch("other/search/under")
+    begins = {b.name for b in project.branches.list(search="^search/under", get_all=True)}
+    assert begins == {under}
+    contains = {b.name for b in project.branches.list(search="search/under", get_all=True)}
+    assert contains == {under, other}
+    suffix = other.rsplit("-", 1)[1]
+    ends = {b.name for b in project.branches.list(search=f"-{suffix}$", get_all=True)}
+    assert ends == {other}
+
+
 def test_create_get_and_duplicate(project, gitlab_repo):
     mr, name, sha = open_mr(
         project,

@@ -130,6 +130,106 @@ async fn github_closes_with_a_comment() {
     close_with_a_comment(Kind::GitHub).await;
 }
 
+/// Opens a request from a new branch `source` into `target`.
+async fn open_into(e: &forge_support::Env, source: &str, target: &str) -> MergeRequest {
+    branch(e, source, "9");
+    let request = NewMergeRequest {
+        source_branch: source.into(),
+        target_branch: target.into(),
+        title: format!("title of {source}"),
+        description: "Baton-Run: r1".into(),
+        labels: vec![],
+        remove_source_branch: false,
+    };
+    e.forge
+        .create_or_reuse(&request)
+        .await
+        .unwrap_or_else(|err| panic!("open {source}: {err}"))
+        .merge_request
+}
+
+/// The list calls the simulator saw, as `METHOD path?query`.
+fn lists(e: &forge_support::Env) -> Vec<String> {
+    e.sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.uri.clone())
+        .collect()
+}
+
+async fn open_under_a_prefix_by_branch(kind: Kind) {
+    let e = env(kind, Options::default()).await;
+    git(&e.repo, &["branch", "other", "main"]);
+    let v2 = open_into(&e, "baton/payments/prod/v2", "main").await;
+    let v3 = open_into(&e, "baton/payments/prod/v3", "main").await;
+    // Not under the prefix, or not into main: not asked about, or left out.
+    open_into(&e, "baton/payments/prodx/v1", "main").await;
+    open_into(&e, "baton/payments/staging/v2", "main").await;
+    open_into(&e, "baton/payments/prod/v4", "other").await;
+    branch(&e, "baton/Payments/prod/v5", "5");
+    let before = lists(&e).len();
+
+    let found = e
+        .forge
+        .list_open_under("baton/payments/prod/", "main")
+        .await
+        .expect("list");
+    let mut numbers: Vec<u64> = found.iter().map(|m| m.iid).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [v2.iid, v3.iid]);
+    let asked = lists(&e)[before..].to_vec();
+    let (search, per_branch, everything) = match kind {
+        Kind::GitLab => (
+            "/api/v4/projects/group%2Fenv-repo/repository/branches?search=%5Ebaton%2Fpayments%2Fprod%2F",
+            "source_branch=baton%2Fpayments%2Fprod%2Fv",
+            "target_branch=main",
+        ),
+        Kind::GitHub => (
+            "/repos/acme/env-repo/git/matching-refs/heads/baton/payments/prod",
+            "head=acme%3Abaton%2Fpayments%2Fprod%2Fv",
+            "base=main",
+        ),
+    };
+    assert!(asked[0].starts_with(search), "{asked:?}");
+    // One list per branch under the prefix (v2, v3, v4), none of all.
+    assert_eq!(
+        asked.iter().filter(|u| u.contains(per_branch)).count(),
+        3,
+        "{asked:?}"
+    );
+    assert!(!asked.iter().any(|u| u.contains(everything)), "{asked:?}");
+
+    // Past MANY_BRANCHES branches, every open request into main is read
+    // once instead: the same answer.
+    for n in 0..21 {
+        let name = format!("baton/payments/prod/old-{n:02}");
+        forge_support::commit(&e.repo, &name, Some(&head(&e.repo, "main")), "x: 1\n");
+    }
+    let before = lists(&e).len();
+    let found = e
+        .forge
+        .list_open_under("baton/payments/prod/", "main")
+        .await
+        .expect("list");
+    let mut again: Vec<u64> = found.iter().map(|m| m.iid).collect();
+    again.sort_unstable();
+    assert_eq!(again, numbers);
+    let asked = lists(&e)[before..].to_vec();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[1].contains(everything), "{asked:?}");
+}
+
+#[tokio::test]
+async fn gitlab_finds_open_requests_under_a_prefix_by_branch_search() {
+    open_under_a_prefix_by_branch(Kind::GitLab).await;
+}
+
+#[tokio::test]
+async fn github_finds_open_requests_under_a_prefix_by_matching_refs() {
+    open_under_a_prefix_by_branch(Kind::GitHub).await;
+}
+
 /// Merges one request with `body` and returns the new `main` head and the
 /// request as the client reads it by that commit.
 async fn merged_by(

@@ -22,7 +22,7 @@ use super::model::{
     MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened, Review, ReviewApproval,
     normalize_time,
 };
-use super::{Forge, reuse};
+use super::{Forge, open_from_branches, reuse};
 use crate::secret::Secret;
 
 mod merge;
@@ -98,6 +98,13 @@ struct ApiRef {
     #[serde(rename = "ref")]
     name: String,
     sha: String,
+}
+
+/// A git reference (`GET …/git/matching-refs/…`): `refs/heads/<branch>`.
+#[derive(Debug, Deserialize)]
+struct ApiGitRef {
+    #[serde(rename = "ref")]
+    name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -390,6 +397,26 @@ impl Forge for GitHub {
             .append_pair("base", target_branch)
             .append_pair("per_page", &self.page_size.to_string());
         self.all_pages(url).await
+    }
+
+    /// `GET /repos/{o}/{r}/git/matching-refs/heads/<prefix>` (the refs
+    /// whose names start with it), then each branch's open pull requests.
+    async fn list_open_under(
+        &self,
+        prefix: &str,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut rest = vec!["git", "matching-refs", "heads"];
+        rest.extend(prefix.split('/').filter(|s| !s.is_empty()));
+        let refs = self
+            .send(Method::GET, self.repo_url(&rest), None)
+            .await?
+            .expect_json::<Vec<ApiGitRef>>(StatusCode::OK)?;
+        let names = refs
+            .into_iter()
+            .filter_map(|r| r.name.strip_prefix("refs/heads/").map(str::to_owned))
+            .collect();
+        open_from_branches(self, names, prefix, target_branch).await
     }
 
     /// `POST /repos/{o}/{r}/issues/{n}/comments`: a pull request's

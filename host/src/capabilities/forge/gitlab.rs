@@ -13,7 +13,7 @@ use super::model::{
     MergeOptions, MergeRequest, MrState, NewMergeRequest, Opened, Review, ReviewApproval,
     normalize_time,
 };
-use super::{Forge, reuse};
+use super::{Forge, open_from_branches, reuse};
 use crate::secret::Secret;
 
 /// Which header carries the GitLab token.
@@ -88,6 +88,12 @@ struct ApiMr {
     sha: Option<String>,
     merge_commit_sha: Option<String>,
     squash_commit_sha: Option<String>,
+}
+
+/// A branch of `GET …/repository/branches`.
+#[derive(Debug, Deserialize)]
+struct ApiBranch {
+    name: String,
 }
 
 /// A user as GitLab embeds one.
@@ -367,6 +373,22 @@ impl Forge for GitLab {
             .append_pair("target_branch", target_branch)
             .append_pair("per_page", &self.page_size.to_string());
         self.all_pages(url).await
+    }
+
+    /// `GET …/repository/branches?search=^<prefix>` (GitLab's search: `^`
+    /// anchors it at the start), then each branch's open requests.
+    async fn list_open_under(
+        &self,
+        prefix: &str,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        let mut url = self.project_url(&["repository", "branches"]);
+        url.query_pairs_mut()
+            .append_pair("search", &format!("^{prefix}"))
+            .append_pair("per_page", &self.page_size.to_string());
+        let branches = self.http.all_pages::<ApiBranch>(url).await?;
+        let names = branches.into_iter().map(|b| b.name).collect();
+        open_from_branches(self, names, prefix, target_branch).await
     }
 
     /// `POST …/merge_requests/:iid/notes`.

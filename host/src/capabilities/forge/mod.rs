@@ -79,6 +79,20 @@ pub trait Forge: Send + Sync {
     /// across all result pages.
     async fn list_open_into(&self, target_branch: &str) -> Result<Vec<MergeRequest>, ForgeError>;
 
+    /// The open merge requests into `target_branch` whose source branch
+    /// starts with `prefix` (a stage's `baton/<app>/<stage>/`). Here every
+    /// open request into the branch is read; GitLab and GitHub ask for the
+    /// branches under the prefix first ([`open_from_branches`]), so the
+    /// work follows the stage's own branches, not every open request of a
+    /// busy project.
+    async fn list_open_under(
+        &self,
+        prefix: &str,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, ForgeError> {
+        open_into_under(self, prefix, target_branch).await
+    }
+
     /// Adds a comment (GitLab note, GitHub issue comment) to a merge request.
     async fn comment(&self, iid: u64, body: &str) -> Result<(), ForgeError>;
 
@@ -101,6 +115,56 @@ pub trait Forge: Send + Sync {
     /// squash commit it is; on GitHub the merged pull request that brought
     /// it to the default branch (or open ones whose head it is).
     async fn merge_requests_of_commit(&self, sha: &str) -> Result<Vec<MergeRequest>, ForgeError>;
+}
+
+/// The most branches under a prefix whose open merge requests are asked for
+/// one branch at a time; past it, every open request into the target
+/// branch is read once instead.
+pub(crate) const MANY_BRANCHES: usize = 20;
+
+/// [`Forge::list_open_under`] from every open request into `target_branch`.
+async fn open_into_under<F: Forge + ?Sized>(
+    forge: &F,
+    prefix: &str,
+    target_branch: &str,
+) -> Result<Vec<MergeRequest>, ForgeError> {
+    let open = forge.list_open_into(target_branch).await?;
+    Ok(open
+        .into_iter()
+        .filter(|m| m.source_branch.starts_with(prefix))
+        .collect())
+}
+
+/// [`Forge::list_open_under`] from `branches`, the forge's answer to which
+/// branches start with `prefix` (its search may match more loosely: only
+/// names with the exact prefix are kept): each one's open requests into
+/// `target_branch`, or, past [`MANY_BRANCHES`], every open request into it.
+pub(crate) async fn open_from_branches<F: Forge + ?Sized>(
+    forge: &F,
+    branches: Vec<String>,
+    prefix: &str,
+    target_branch: &str,
+) -> Result<Vec<MergeRequest>, ForgeError> {
+    let mut branches: Vec<String> = branches
+        .into_iter()
+        .filter(|b| b.starts_with(prefix))
+        .collect();
+    branches.sort();
+    branches.dedup();
+    if branches.len() > MANY_BRANCHES {
+        return open_into_under(forge, prefix, target_branch).await;
+    }
+    let mut open = Vec::new();
+    for branch in &branches {
+        open.extend(
+            forge
+                .list_open(branch)
+                .await?
+                .into_iter()
+                .filter(|m| m.target_branch == target_branch && m.source_branch == *branch),
+        );
+    }
+    Ok(open)
 }
 
 /// An open merge request reused for `request` (the forge said one exists

@@ -82,7 +82,7 @@ impl Engine {
     ) -> Result<Vec<MergeRequest>, Stop> {
         let prefix = format!("baton/{}/{}/", self.app, plan.stage.name);
         let open = forge
-            .list_open_into(&plan.branch)
+            .list_open_under(&prefix, &plan.branch)
             .await
             .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
         let mut older: Vec<MergeRequest> = open

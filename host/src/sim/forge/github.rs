@@ -105,6 +105,10 @@ async fn router(config: GitHubSimConfig, base: String) -> Result<(Router, Arc<Sh
                 .delete(checks::protection),
         )
         .route(
+            "/repos/{owner}/{repo}/git/matching-refs/{*ref}",
+            get(repository::matching_refs),
+        )
+        .route(
             "/repos/{owner}/{repo}/commits/{sha}",
             get(repository::commit),
         )

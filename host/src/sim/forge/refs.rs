@@ -1,5 +1,5 @@
 //! Reading the repository for the forges' own objects: a ref resolved to
-//! its commit, the branches, the default branch, and a commit as the
+//! its commit, the branches, the refs under a prefix, the default branch, and a commit as the
 //! project/repository endpoints show it.
 
 use super::SimError;
@@ -54,6 +54,34 @@ impl Repo {
             .lines()
             .filter_map(|l| l.split_once('\0'))
             .map(|(name, sha)| (name.to_owned(), sha.to_owned()))
+            .collect())
+    }
+
+    /// Every branch and tag whose full name (`refs/heads/…`,
+    /// `refs/tags/…`) starts with `prefix`, as a plain string prefix (GitHub's
+    /// matching-refs; git's own patterns only match whole path components):
+    /// name, object id and object type, by name.
+    pub async fn refs_starting(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String, String)>, SimError> {
+        let out = self
+            .ok(&[
+                "for-each-ref",
+                "--sort=refname",
+                "--format=%(refname)%00%(objectname)%00%(objecttype)",
+                "refs/heads",
+                "refs/tags",
+            ])
+            .await?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split('\0');
+                Some((f.next()?, f.next()?, f.next()?))
+            })
+            .filter(|(name, _, _)| name.starts_with(prefix))
+            .map(|(name, sha, kind)| (name.to_owned(), sha.to_owned(), kind.to_owned()))
             .collect())
     }
 

@@ -1,6 +1,7 @@
 //! The repository itself: `GET /repos/{o}/{r}` (PyGithub's `get_repo()`
 //! reads it before anything else), its branches (`GET …/branches`,
-//! `GET …/branches/{b}`, with `protected` from branch protection) and
+//! `GET …/branches/{b}`, with `protected` from branch protection), its refs
+//! (`GET …/git/matching-refs/{ref}`) and
 //! commits (`GET …/commits/{ref}`), in the shapes of GitHub's repository,
 //! branch and commit objects. The owner is the one in the repository's
 //! path (`acme` for `acme/gitops-env`).
@@ -61,6 +62,43 @@ pub(super) async fn branches(
         .collect();
     let headers = gh.page_links(&uri, page, all.len().div_ceil(per_page).max(1));
     (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
+}
+
+/// `GET …/git/matching-refs/{ref}`: every branch and tag whose name starts
+/// with `refs/{ref}` (`heads/release` matches `heads/release-1` too), as
+/// GitHub's git reference objects; an empty array when none does.
+pub(super) async fn matching_refs(
+    State(gh): State<Arc<Gh>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Response {
+    if !gh.repo_matches(&owner, &repo) {
+        return not_found();
+    }
+    let refs = match gh.shared.repo.refs_starting(&format!("refs/{name}")).await {
+        Ok(refs) => refs,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), DOCS),
+    };
+    let items: Vec<Value> = refs
+        .iter()
+        .map(|(full, sha, kind)| {
+            let plural = if kind == "tag" { "tags" } else { "commits" };
+            json!({
+                "ref": full,
+                // Opaque, one per ref.
+                "node_id": format!(
+                    "REF_sim{}",
+                    full.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+                ),
+                "url": format!("{}/git/{full}", gh.api()),
+                "object": {
+                    "type": kind,
+                    "sha": sha,
+                    "url": format!("{}/git/{plural}/{sha}", gh.api()),
+                },
+            })
+        })
+        .collect();
+    Json(Value::Array(items)).into_response()
 }
 
 pub(super) async fn branch(

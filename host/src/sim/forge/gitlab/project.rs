@@ -72,7 +72,7 @@ pub(super) async fn branches(
         Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, json!(e.to_string())),
     };
     if let Some(search) = p_str(&p, "search") {
-        all.retain(|(name, _)| name.contains(&search));
+        search_branches(&mut all, &search);
     }
     let (page, per_page) = page_params(&p, 20);
     let mut items = Vec::new();
@@ -81,6 +81,27 @@ pub(super) async fn branches(
     }
     let headers = gl.page_headers(&uri, page, per_page, all.len());
     (StatusCode::OK, headers, Json(Value::Array(items))).into_response()
+}
+
+/// GitLab's branch search (`GitRefsFinder#by_search`), ignoring case:
+/// `^term` keeps the names starting with `term`, `term$` those ending with
+/// it, anything else those containing it, an exact match first.
+fn search_branches(all: &mut Vec<(String, String)>, search: &str) {
+    let lower = |s: &str| s.to_lowercase();
+    if let Some(prefix) = search.strip_prefix('^') {
+        let prefix = lower(prefix);
+        all.retain(|(name, _)| lower(name).starts_with(&prefix));
+    } else if let Some(suffix) = search.strip_suffix('$') {
+        let suffix = lower(suffix);
+        all.retain(|(name, _)| lower(name).ends_with(&suffix));
+    } else {
+        let term = lower(search);
+        all.retain(|(name, _)| lower(name).contains(&term));
+        if let Some(exact) = all.iter().position(|(name, _)| lower(name) == term) {
+            let found = all.remove(exact);
+            all.insert(0, found);
+        }
+    }
 }
 
 pub(super) async fn branch(
