@@ -262,6 +262,34 @@ fn a_digest_pin_mismatch_is_refused_showing_both_digests() {
 }
 
 #[test]
+fn processes_loading_one_policy_at_once_compile_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let loads: Vec<_> = (0..4)
+        .map(|_| {
+            let (cache, start) = (dir.path().to_path_buf(), start.clone());
+            std::thread::spawn(move || {
+                // A runtime each, as each job on a runner has its own.
+                let runtime = PolicyRuntime::new(test_limits(), Some(cache)).unwrap();
+                start.wait();
+                runtime
+                    .load(&PolicySource::Builtin("default".into()), None)
+                    .unwrap()
+                    .from_cache
+            })
+        })
+        .collect();
+    let from_cache: Vec<bool> = loads.into_iter().map(|l| l.join().unwrap()).collect();
+    assert_eq!(
+        from_cache.iter().filter(|c| !**c).count(),
+        1,
+        "{from_cache:?}"
+    );
+    let cached: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(cached.len(), 1);
+}
+
+#[test]
 fn compiled_policies_are_cached_by_digest() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = PolicyRuntime::new(test_limits(), Some(dir.path().to_path_buf())).unwrap();
