@@ -112,6 +112,8 @@ impl Stop {
 pub(super) struct Pushed {
     pub version: String,
     pub commit: String,
+    /// When the write began (not when the push returned): no reconcile of
+    /// the commit can come before it.
     pub at: SystemTime,
 }
 

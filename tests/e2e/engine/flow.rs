@@ -116,6 +116,28 @@ fn happy_path_to_prod() {
 }
 
 #[test]
+fn a_push_that_returns_after_argo_cd_reconciled_it_still_passes_the_gate() {
+    let env = Env::new(Setup::default());
+    // The server runs a hook after the branch moved and before the push
+    // returns: Argo CD (polling every 100 ms) syncs and reports Healthy in
+    // that time, and does not reconcile the app again on its own.
+    let hook = env.bare.join("hooks/post-receive");
+    std::fs::write(&hook, "#!/bin/sh\nsleep 2\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let out = promote(&env, "v1.0.1");
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("held: waiting for the staging merge request to be merged"),
+        "{text}"
+    );
+    let record = env.audit_records().pop().unwrap();
+    assert_eq!(record["gates"][0]["result"], "decided", "{record:#}");
+    assert!(record["gates"][0]["observations"].as_u64().unwrap() >= 1);
+}
+
+#[test]
 fn dev_degrades_and_is_rolled_back_by_commit() {
     let env = Env::new(Setup {
         degrade: vec![("dev", r"^v1\.0\.2$")],

@@ -61,6 +61,10 @@ impl Engine {
             return Ok(());
         }
 
+        // Before the write: Argo CD may reconcile the new commit before
+        // the push returns (a webhook, a post-receive hook on the server),
+        // and a gate counts only statuses reconciled after this time.
+        let writing_since = SystemTime::now();
         let written = match self.commit(&plan, w) {
             Ok(written) => written,
             Err(stop) => {
@@ -96,7 +100,7 @@ impl Engine {
                     Pushed {
                         version: w.version.to_owned(),
                         commit: sha,
-                        at: SystemTime::now(),
+                        at: writing_since,
                     },
                 );
                 st.actions.push(rec);
