@@ -46,9 +46,14 @@ fn branch(e: &forge_support::Env, branch: &str, tag: &str) -> String {
 
 /// Opens the merge request from `source` into `main`, titled after it.
 async fn open(e: &forge_support::Env, source: &str) -> MergeRequest {
+    open_to(e, source, "main").await
+}
+
+/// Opens the merge request from `source` into `target`, titled after it.
+async fn open_to(e: &forge_support::Env, source: &str, target: &str) -> MergeRequest {
     let request = NewMergeRequest {
         source_branch: source.into(),
-        target_branch: "main".into(),
+        target_branch: target.into(),
         title: format!("title of {source}"),
         description: "Baton-Run: r1".into(),
         labels: vec!["baton".into()],
@@ -133,22 +138,10 @@ async fn github_closes_with_a_comment() {
 /// Opens a request from a new branch `source` into `target`.
 async fn open_into(e: &forge_support::Env, source: &str, target: &str) -> MergeRequest {
     branch(e, source, "9");
-    let request = NewMergeRequest {
-        source_branch: source.into(),
-        target_branch: target.into(),
-        title: format!("title of {source}"),
-        description: "Baton-Run: r1".into(),
-        labels: vec![],
-        remove_source_branch: false,
-    };
-    e.forge
-        .create_or_reuse(&request)
-        .await
-        .unwrap_or_else(|err| panic!("open {source}: {err}"))
-        .merge_request
+    open_to(e, source, target).await
 }
 
-/// The list calls the simulator saw, as `METHOD path?query`.
+/// The GET calls the simulator saw, as `path?query`.
 fn lists(e: &forge_support::Env) -> Vec<String> {
     e.sim
         .requests()
@@ -156,6 +149,20 @@ fn lists(e: &forge_support::Env) -> Vec<String> {
         .filter(|r| r.method == "GET")
         .map(|r| r.uri.clone())
         .collect()
+}
+
+/// The numbers of the open requests under `baton/payments/prod/` into
+/// `main`, in order, and the GET calls the client made to find them.
+async fn open_under_prod(e: &forge_support::Env) -> (Vec<u64>, Vec<String>) {
+    let before = lists(e).len();
+    let found = e
+        .forge
+        .list_open_under("baton/payments/prod/", "main")
+        .await
+        .expect("list");
+    let mut numbers: Vec<u64> = found.iter().map(|m| m.iid).collect();
+    numbers.sort_unstable();
+    (numbers, lists(e)[before..].to_vec())
 }
 
 async fn open_under_a_prefix_by_branch(kind: Kind) {
@@ -168,17 +175,9 @@ async fn open_under_a_prefix_by_branch(kind: Kind) {
     open_into(&e, "baton/payments/staging/v2", "main").await;
     open_into(&e, "baton/payments/prod/v4", "other").await;
     branch(&e, "baton/Payments/prod/v5", "5");
-    let before = lists(&e).len();
 
-    let found = e
-        .forge
-        .list_open_under("baton/payments/prod/", "main")
-        .await
-        .expect("list");
-    let mut numbers: Vec<u64> = found.iter().map(|m| m.iid).collect();
-    numbers.sort_unstable();
+    let (numbers, asked) = open_under_prod(&e).await;
     assert_eq!(numbers, [v2.iid, v3.iid]);
-    let asked = lists(&e)[before..].to_vec();
     let (search, per_branch, everything) = match kind {
         Kind::GitLab => (
             "/api/v4/projects/group%2Fenv-repo/repository/branches?search=%5Ebaton%2Fpayments%2Fprod%2F",
@@ -206,16 +205,8 @@ async fn open_under_a_prefix_by_branch(kind: Kind) {
         let name = format!("baton/payments/prod/old-{n:02}");
         forge_support::commit(&e.repo, &name, Some(&head(&e.repo, "main")), "x: 1\n");
     }
-    let before = lists(&e).len();
-    let found = e
-        .forge
-        .list_open_under("baton/payments/prod/", "main")
-        .await
-        .expect("list");
-    let mut again: Vec<u64> = found.iter().map(|m| m.iid).collect();
-    again.sort_unstable();
+    let (again, asked) = open_under_prod(&e).await;
     assert_eq!(again, numbers);
-    let asked = lists(&e)[before..].to_vec();
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert!(asked[1].contains(everything), "{asked:?}");
 }

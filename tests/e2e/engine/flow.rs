@@ -13,6 +13,17 @@ fn advance(env: &Env) -> std::process::Output {
     env.baton(&["advance", "--app", APP])
 }
 
+/// Promotes `tag`, which must end held at the staging merge request.
+fn promote_to_staging_mr(env: &Env, tag: &str) {
+    let out = promote(env, tag);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("held: waiting for the staging merge request to be merged"),
+        "{text}"
+    );
+}
+
 fn trailers(env: &Env, rev: &str) -> String {
     env.git(&["log", "-1", "--format=%(trailers:only,unfold)", rev])
 }
@@ -21,13 +32,7 @@ fn trailers(env: &Env, rev: &str) -> String {
 fn happy_path_to_prod() {
     let env = Env::new(Setup::default());
 
-    let out = promote(&env, "v1.0.1");
-    assert_code(&out, 0);
-    let text = stdout(&out);
-    assert!(
-        text.contains("held: waiting for the staging merge request to be merged"),
-        "{text}"
-    );
+    promote_to_staging_mr(&env, "v1.0.1");
     // dev: one direct commit, byte-exact edit, provenance trailers.
     assert_eq!(
         env.file("dev"),
@@ -125,13 +130,7 @@ fn a_push_that_returns_after_argo_cd_reconciled_it_still_passes_the_gate() {
     std::fs::write(&hook, "#!/bin/sh\nsleep 2\n").unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 
-    let out = promote(&env, "v1.0.1");
-    assert_code(&out, 0);
-    let text = stdout(&out);
-    assert!(
-        text.contains("held: waiting for the staging merge request to be merged"),
-        "{text}"
-    );
+    promote_to_staging_mr(&env, "v1.0.1");
     let record = env.audit_records().pop().unwrap();
     assert_eq!(record["gates"][0]["result"], "decided", "{record:#}");
     assert!(record["gates"][0]["observations"].as_u64().unwrap() >= 1);
