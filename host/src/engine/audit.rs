@@ -606,7 +606,7 @@ impl AuditRecord {
             serde_json::from_str(&crate::secret::redact_all(&json)).map_err(invalid)?;
         // Held until the record is in place: a run writing to the same
         // directory meanwhile chains to this record, not past it.
-        let mut heads = heads::Heads::lock(dir).map_err(err)?;
+        let mut heads = heads::Heads::lock(dir);
         let previous = heads.previous(&self.command.app);
         integrity::seal(&mut value, previous, signer);
         let json = serde_json::to_string_pretty(&value).map_err(invalid)?;

@@ -13,7 +13,8 @@
 //! - Writers hold an OS file lock on the directory itself (`flock`) from
 //!   reading the head to renaming the new record into place, so two runs
 //!   writing to one directory at once each see the other's record (the
-//!   kernel releases the lock of a killed writer; no lock file is left).
+//!   kernel releases the lock of a killed writer; no lock file is left). A
+//!   directory that cannot be locked is written as a lone writer would.
 //! - A head is believed only when its file is there with that digest; an
 //!   app without a head, or with one that does not check out (the record
 //!   was removed or altered, or the directory was written by an older
@@ -58,24 +59,33 @@ fn started(text: &str) -> SystemTime {
 pub(super) struct Heads {
     dir: PathBuf,
     entries: BTreeMap<String, Head>,
-    _lock: File,
+    /// `None` where the directory cannot be locked: the record is still
+    /// written, chained as a lone writer would chain it.
+    _lock: Option<File>,
 }
 
 impl Heads {
-    /// Locks the heads of `dir` (waiting for another writer) and reads them.
-    pub(super) fn lock(dir: &Path) -> std::io::Result<Self> {
-        let lock = File::open(dir)?;
-        lock.lock()?;
+    /// Locks the heads of `dir` (waiting for another writer) and reads
+    /// them; heads that cannot be read are none (every record is read).
+    pub(super) fn lock(dir: &Path) -> Self {
+        let lock = File::open(dir).and_then(|file| file.lock().map(|()| file));
+        if let Err(err) = &lock {
+            tracing::debug!(%err, dir = %dir.display(), "writing the audit record without the directory lock");
+        }
         let entries = match std::fs::read_to_string(dir.join(HEADS)) {
             Ok(text) => parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(e),
+            Err(err) => {
+                if err.kind() != std::io::ErrorKind::NotFound {
+                    tracing::debug!(%err, dir = %dir.display(), "cannot read the audit heads");
+                }
+                BTreeMap::new()
+            }
         };
-        Ok(Self {
+        Self {
             dir: dir.to_owned(),
             entries,
-            _lock: lock,
-        })
+            _lock: lock.ok(),
+        }
     }
 
     /// The digest and run id of `app`'s newest record in the directory.
@@ -252,7 +262,7 @@ mod tests {
     /// What `AuditRecord::write_sealed` does with the heads, for a record
     /// made by `make` while the heads are held.
     fn write(dir: &Path, file: &str, make: impl FnOnce() -> Value) -> Value {
-        let mut heads = Heads::lock(dir).expect("lock");
+        let mut heads = Heads::lock(dir);
         let mut value = make();
         let app = app_of(&value).expect("app").to_owned();
         value["integrity"] = json!({ "previous": heads.previous(&app).map(|p| p.0) });
