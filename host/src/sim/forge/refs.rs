@@ -1,6 +1,6 @@
 //! Reading the repository for the forges' own objects: a ref resolved to
-//! its commit, the branches, the refs under a prefix, the default branch, and a commit as the
-//! project/repository endpoints show it.
+//! its commit, the branches, the refs under a prefix, the default branch,
+//! and a commit as the project/repository endpoints show it.
 
 use super::SimError;
 use super::repo::Repo;
@@ -57,10 +57,10 @@ impl Repo {
             .collect())
     }
 
-    /// Every branch and tag whose full name (`refs/heads/…`,
-    /// `refs/tags/…`) starts with `prefix`, as a plain string prefix (GitHub's
-    /// matching-refs; git's own patterns only match whole path components):
-    /// name, object id and object type, by name.
+    /// Every branch and tag whose full name (`refs/heads/…`, `refs/tags/…`)
+    /// starts with `prefix`, as a plain string prefix (GitHub's
+    /// matching-refs; git's own patterns only match whole path
+    /// components): name, object id and object type, by name.
     pub async fn refs_starting(
         &self,
         prefix: &str,
