@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod exit;
+mod flock;
 pub mod policies;
 pub mod report;
 pub mod retry;

@@ -175,38 +175,26 @@ fn pool(limits: &Limits) -> PoolingAllocationConfig {
 /// the policy itself.
 const COMPILE_WAIT: Duration = Duration::from_secs(120);
 
-/// How often a waiting process looks whether the compiling one is done.
-const COMPILE_POLL: Duration = Duration::from_millis(5);
-
 /// The turn to compile into the cache `dir`: an OS file lock on the
 /// directory itself (no lock file; the kernel releases it when its holder
 /// dies), held until dropped. `None` when the directory cannot be locked,
 /// or after [`COMPILE_WAIT`]: the policy is then compiled regardless, as
 /// it was without a cache.
 fn compile_turn(dir: &Path) -> Option<std::fs::File> {
-    let open = std::fs::create_dir_all(dir).and_then(|()| std::fs::File::open(dir));
-    let file = match open {
-        Ok(file) => file,
-        Err(err) => {
-            tracing::debug!(%err, dir = %dir.display(), "compiling without waiting for others");
-            return None;
-        }
-    };
     let started = std::time::Instant::now();
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Some(file),
-            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < COMPILE_WAIT => {
-                std::thread::sleep(COMPILE_POLL);
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                tracing::warn!(dir = %dir.display(), "another baton has been compiling into the policy cache for {}s; compiling here too", COMPILE_WAIT.as_secs());
-                return None;
-            }
-            Err(std::fs::TryLockError::Error(err)) => {
-                tracing::debug!(%err, dir = %dir.display(), "compiling without waiting for others");
-                return None;
-            }
+    let taken = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::File::open(dir))
+        .map_err(crate::flock::Waited::Failed)
+        .and_then(|file| crate::flock::lock_until(file, started, started + COMPILE_WAIT, None));
+    match taken {
+        Ok(file) => Some(file),
+        Err(crate::flock::Waited::Out(_)) => {
+            tracing::warn!(dir = %dir.display(), "another baton has been compiling into the policy cache for {}s; compiling here too", COMPILE_WAIT.as_secs());
+            None
+        }
+        Err(crate::flock::Waited::Failed(err)) => {
+            tracing::debug!(%err, dir = %dir.display(), "compiling without waiting for others");
+            None
         }
     }
 }

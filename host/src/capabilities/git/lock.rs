@@ -3,7 +3,7 @@
 //! push) of a cached repo runs under one advisory lock per repo.
 //!
 //! - It is an OS file lock on `<cache dir>/baton.lock` (`flock` on Unix,
-//!   through [`std::fs::File::try_lock`]):
+//!   waited for through [`crate::flock`]):
 //!   the kernel releases it when its holder dies, so a run killed with
 //!   SIGKILL never blocks later runs, and no lock file is ever "stale".
 //! - The git processes started under it inherit it: a `git fetch` that
@@ -16,11 +16,12 @@
 //!   gives up with [`LockError::Timeout`], naming the cache directory,
 //!   after [`LockWait::limit`] or at the deadline, whichever comes first.
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::flock::{Notes, Waited, lock_until};
 use crate::retry::Deadline;
 
 /// The lock file's name in the cache directory.
@@ -137,84 +138,32 @@ pub(crate) fn acquire(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, Lock
         Some(deadline) => deadline.min(started + wait.limit),
         None => started + wait.limit,
     };
-    let file = match file.try_lock() {
-        Ok(()) => file,
-        Err(TryLockError::WouldBlock) => {
-            wait_for(file, git_dir, wait, started, end).map_err(|failed| match failed {
-                Waited::Out(waited) => LockError::Timeout {
-                    dir: git_dir.to_owned(),
-                    waited,
-                },
-                Waited::Failed(e) => io(e),
-            })?
+    let say = |waited: Duration| {
+        if let Some(progress) = &wait.progress {
+            (progress.0)(&format!(
+                "waiting for the env repo cache {} (another baton process is using it; \
+                 waited {}s of at most {}s)",
+                git_dir.display(),
+                waited.as_secs(),
+                (end - started).as_secs()
+            ));
         }
-        Err(TryLockError::Error(e)) => return Err(io(e)),
     };
+    let notes = Notes {
+        first: PROGRESS_AFTER,
+        every: PROGRESS_EVERY,
+        say: &say,
+    };
+    let file = lock_until(file, started, end, Some(notes)).map_err(|failed| match failed {
+        Waited::Out(waited) => LockError::Timeout {
+            dir: git_dir.to_owned(),
+            waited,
+        },
+        Waited::Failed(e) => io(e),
+    })?;
     inherit(&file, &path);
     remove_stale_git_locks(git_dir);
     Ok(CacheLock { _file: file })
-}
-
-/// Why [`wait_for`] came back without the lock.
-enum Waited {
-    /// The wait ran out after this long.
-    Out(Duration),
-    /// Locking failed.
-    Failed(std::io::Error),
-}
-
-/// Waits for the lock on `file` until `end`, saying so after a second.
-///
-/// A thread blocks in the kernel's lock call, so the lock is taken the
-/// moment its holder lets go (polling left it idle for up to the polling
-/// interval after each release, and twenty jobs queue for it many times
-/// each). A wait that runs out leaves the thread behind: when it gets the
-/// lock, nobody takes it and it lets go at once.
-fn wait_for(
-    file: File,
-    git_dir: &Path,
-    wait: &LockWait,
-    started: Instant,
-    end: Instant,
-) -> Result<File, Waited> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("baton-cache-lock".into())
-        .spawn(move || {
-            let taken = file.lock().map(|()| file);
-            // Nobody listening: the wait ran out, and the file (with its
-            // lock) is dropped here.
-            let _ = tx.send(taken);
-        })
-        .map_err(Waited::Failed)?;
-    let mut next_note = started + PROGRESS_AFTER;
-    loop {
-        let now = Instant::now();
-        if now >= end {
-            return Err(Waited::Out(now - started));
-        }
-        if now >= next_note {
-            if let Some(progress) = &wait.progress {
-                (progress.0)(&format!(
-                    "waiting for the env repo cache {} (another baton process is using it; \
-                     waited {}s of at most {}s)",
-                    git_dir.display(),
-                    (now - started).as_secs(),
-                    (end - started).as_secs()
-                ));
-            }
-            next_note = now + PROGRESS_EVERY;
-        }
-        match rx.recv_timeout(next_note.min(end) - now) {
-            Ok(taken) => return taken.map_err(Waited::Failed),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(Waited::Failed(std::io::Error::other(
-                    "the thread waiting for the cache lock ended without it",
-                )));
-            }
-        }
-    }
 }
 
 /// Lets the git processes started while the lock is held inherit it, so a

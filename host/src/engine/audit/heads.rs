@@ -14,7 +14,8 @@
 //!   reading the head to renaming the new record into place, so two runs
 //!   writing to one directory at once each see the other's record (the
 //!   kernel releases the lock of a killed writer; no lock file is left). A
-//!   directory that cannot be locked is written as a lone writer would.
+//!   directory that cannot be locked (or not within 30 s) is written as a
+//!   lone writer would.
 //! - A head is believed only when its file is there with that digest; an
 //!   app without a head, or with one that does not check out (the record
 //!   was removed or altered, or the directory was written by an older
@@ -26,14 +27,19 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
 use super::integrity::digest;
+use crate::flock::{Waited, lock_until};
 
 /// The heads file's name in an audit directory.
 const HEADS: &str = ".baton-heads";
+
+/// The longest a writer waits for another (whose write takes milliseconds)
+/// before writing its record as a lone writer would.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// One app's newest record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +74,12 @@ impl Heads {
     /// Locks the heads of `dir` (waiting for another writer) and reads
     /// them; heads that cannot be read are none (every record is read).
     pub(super) fn lock(dir: &Path) -> Self {
-        let lock = File::open(dir).and_then(|file| file.lock().map(|()| file));
-        if let Err(err) = &lock {
-            tracing::debug!(%err, dir = %dir.display(), "writing the audit record without the directory lock");
+        let started = Instant::now();
+        let lock = File::open(dir)
+            .map_err(Waited::Failed)
+            .and_then(|file| lock_until(file, started, started + LOCK_WAIT, None));
+        if let Err(why) = &lock {
+            tracing::warn!(?why, dir = %dir.display(), "writing the audit record without the directory lock");
         }
         let entries = match std::fs::read_to_string(dir.join(HEADS)) {
             Ok(text) => parse(&text),
