@@ -87,7 +87,7 @@ impl Engine {
             .map_err(|e| Stop::caused(Status::ExternalError, &e))?;
         let mut older: Vec<MergeRequest> = open
             .into_iter()
-            .filter(|m| m.source_branch.starts_with(&prefix) && m.source_branch != plan.mr_branch)
+            .filter(|m| m.source_branch != plan.mr_branch)
             .filter(|m| newer_than.is_none_or(|n| m.iid < n))
             .collect();
         older.sort_by_key(|m| m.iid);
