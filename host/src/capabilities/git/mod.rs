@@ -51,6 +51,7 @@
 
 mod error;
 mod field;
+mod group;
 mod history;
 mod locate;
 mod lock;

@@ -13,13 +13,16 @@
 //! `<cache>/baton.pushed` before releasing the lock: the next writer through
 //! the cache builds on it when it descends from what that writer fetched
 //! (its objects are in the shared cache already), instead of pushing onto a
-//! stale tip, being rejected and fetching again.
+//! stale tip, being rejected and fetching again. A writer waiting for the
+//! lock offers its write to the holder meanwhile, which pushes it along
+//! with its own, one commit each, in one push ([`super::group`]).
 
 use std::time::Duration;
 
 use gix::ObjectId;
 
 use super::error::{ReadError, TransportError, WriteError};
+use super::group::{self, Claim, MAX_GROUP, Settled, Ticket};
 use super::lock::CacheLock;
 use super::repo::{EnvRepo, StageField};
 use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
@@ -121,6 +124,18 @@ enum Round {
     Done(Result<WriteOutcome, WriteError>),
     /// The push was rejected (someone pushed first): git's line about it.
     Rejected(String),
+}
+
+/// How a write's turn at the cache lock began.
+enum Turn {
+    /// This process holds the lock; its offer was settled so.
+    Held(CacheLock, Settled),
+    /// The lock could not be had, but a holder had pushed this write.
+    Pushed {
+        sha: ObjectId,
+        tip: ObjectId,
+        previous: String,
+    },
 }
 
 /// What [`EnvRepo::write_version`] did.
@@ -267,10 +282,23 @@ impl EnvRepo {
         // Held through a push to the tracked branch: writers sharing this
         // cache take turns instead of racing each other to the remote. A
         // merge-request branch is this change's own; nobody races for it.
-        let mut lock = Some(
-            self.take_turn(req.target, attempt, &mr, mr_exists)
-                .map_err(transport)?,
-        );
+        // A write to the tracked branch is offered to the holder meanwhile,
+        // which may push it along with its own ([`super::group`]).
+        let ticket = Ticket::offer(&self.git_dir, &self.branch, req, settings);
+        let lock = match self.lock_offering(ticket).map_err(transport)? {
+            Turn::Held(lock, settled) => match self.handed(settled, attempt).map_err(transport)? {
+                Some(outcome) => return Ok(Round::Done(Ok(outcome))),
+                None => lock,
+            },
+            Turn::Pushed { sha, tip, previous } => {
+                return Ok(Round::Done(Ok(
+                    self.pushed_by_another(sha, tip, previous, attempt)
+                )));
+            }
+        };
+        let mut lock = Some(lock);
+        self.catch_up(req.target, attempt, &mr, mr_exists)
+            .map_err(transport)?;
         let base = self.tip_of(&self.branch).ok_or_else(|| {
             transport(TransportError::BranchMissing {
                 url: self.remote.url.clone(),
@@ -289,18 +317,27 @@ impl EnvRepo {
             return Ok(Round::Done(self.reuse_branch(existing, req, &mr)));
         }
         let sha = self.commit_edit(base, req, settings, &files)?;
-        if req.target == Target::MergeRequest {
-            lock.take();
-        }
+        let (tip, claims) = match req.target {
+            Target::Branch => self.gather(sha),
+            Target::MergeRequest => {
+                lock.take();
+                (sha, Vec::new())
+            }
+        };
+        // A push that fails leaves the claimed writers' records pending:
+        // each finds out by fetching whether its commit landed.
         match self
             .remote
-            .push(&self.git_dir, &sha.to_string(), &push_branch)
+            .push(&self.git_dir, &tip.to_string(), &push_branch)
             .map_err(transport)?
         {
             PushResult::Pushed => {
-                self.record_push(&push_branch, sha);
+                for claim in claims {
+                    claim.pushed(tip);
+                }
+                self.record_push(&push_branch, tip);
                 if lock.is_some() {
-                    self.leave_pushed(sha);
+                    self.leave_pushed(tip);
                 }
                 Ok(Round::Done(Ok(WriteOutcome::Committed {
                     sha: sha.to_string(),
@@ -309,21 +346,125 @@ impl EnvRepo {
                     retries: attempt - 1,
                 })))
             }
-            PushResult::Rejected(line) => Ok(Round::Rejected(line)),
+            PushResult::Rejected(line) => {
+                for claim in claims {
+                    claim.declined();
+                }
+                Ok(Round::Rejected(line))
+            }
         }
     }
 
-    /// Takes the cache lock and brings this process's tips up to date for
+    /// Takes the cache lock, with `ticket` (this write's offer) waiting
+    /// meanwhile, and settles the offer. A wait that runs out after a
+    /// holder claimed the offer waits once more, for that holder's record.
+    fn lock_offering(&mut self, ticket: Option<Ticket>) -> Result<Turn, TransportError> {
+        let lock = match (self.lock(), &ticket) {
+            (Ok(lock), _) => lock,
+            (Err(waited), None) => return Err(waited.into()),
+            (Err(waited), Some(ticket)) if ticket.withdraw() => return Err(waited.into()),
+            (Err(_), Some(_)) => match self.lock() {
+                Ok(lock) => lock,
+                Err(again) => {
+                    return match ticket.map(Ticket::settle) {
+                        // Only `pushed` is final without the lock.
+                        Some(Settled::Pushed { sha, tip, previous }) => {
+                            Ok(Turn::Pushed { sha, tip, previous })
+                        }
+                        _ => Err(again.into()),
+                    };
+                }
+            },
+        };
+        Ok(Turn::Held(
+            lock,
+            ticket.map_or(Settled::Mine, Ticket::settle),
+        ))
+    }
+
+    /// Under the cache lock: the outcome of this write when another
+    /// process pushed it (`settled`), `None` when this process writes it.
+    fn handed(
+        &mut self,
+        settled: Settled,
+        attempt: u32,
+    ) -> Result<Option<WriteOutcome>, TransportError> {
+        let (sha, tip, previous) = match settled {
+            Settled::Mine => return Ok(None),
+            Settled::Pushed { sha, tip, previous } => (sha, tip, previous),
+            Settled::Pending { sha, previous } => {
+                // Its holder died or failed mid-push: the branch says.
+                self.fetch_locked(None)?;
+                self.fresh = false;
+                match self.tip_of(&self.branch) {
+                    Some(tip) if tip == sha || self.descends(tip, sha) => (sha, tip, previous),
+                    _ => return Ok(None),
+                }
+            }
+        };
+        Ok(Some(self.pushed_by_another(sha, tip, previous, attempt)))
+    }
+
+    /// This write's outcome when another process pushed its commit `sha`,
+    /// leaving the branch at `tip`.
+    fn pushed_by_another(
+        &mut self,
+        sha: ObjectId,
+        tip: ObjectId,
+        previous: String,
+        attempt: u32,
+    ) -> WriteOutcome {
+        tracing::debug!(%sha, %tip, "another writer through the cache pushed this commit");
+        self.fresh = false;
+        self.record_push(&self.branch.clone(), tip);
+        WriteOutcome::Committed {
+            sha: sha.to_string(),
+            branch: self.branch.clone(),
+            previous,
+            retries: attempt - 1,
+        }
+    }
+
+    /// Under the cache lock, this process's commit `own` made: claims the
+    /// writes other processes offered meanwhile and makes each one's commit
+    /// on top of the last. The tip to push, and the claims to record its
+    /// outcome in. An offer whose edit cannot be made here is declined (its
+    /// writer makes it, and reports why not).
+    fn gather(&self, own: ObjectId) -> (ObjectId, Vec<Claim>) {
+        let mut tip = own;
+        let mut claims = Vec::new();
+        for (mut claim, req, settings) in group::claim(&self.git_dir, &self.branch, MAX_GROUP) {
+            let made = match self.edit_at(tip, &req) {
+                Ok(Some(FileEdits { old, files })) => self
+                    .commit_edit(tip, &req, &settings, &files)
+                    .ok()
+                    .map(|sha| (sha, old)),
+                Ok(None) | Err(_) => None,
+            };
+            match made {
+                Some((sha, old)) if claim.pending(sha, &old) => {
+                    tip = sha;
+                    claims.push(claim);
+                }
+                _ => claim.declined(),
+            }
+        }
+        if !claims.is_empty() {
+            tracing::debug!(count = claims.len(), %tip, "pushing the writes other processes offered");
+        }
+        (tip, claims)
+    }
+
+    /// Brings this process's tips up to date, under the cache lock, for
     /// attempt `attempt` of a write to `target` (`mr`: the merge-request
     /// branch, `mr_exists`: whether the remote has it).
-    fn take_turn(
+    fn catch_up(
         &mut self,
         target: Target,
         attempt: u32,
         mr: &str,
         mr_exists: bool,
-    ) -> Result<CacheLock, TransportError> {
-        let lock = self.lock()?;
+    ) -> Result<(), TransportError> {
         let fresh = std::mem::take(&mut self.fresh);
         let fetch = match target {
             Target::Branch => !(attempt == 1 && fresh),
@@ -342,7 +483,7 @@ impl EnvRepo {
         if !mr_exists {
             self.tips.remove(mr);
         }
-        Ok(lock)
+        Ok(())
     }
 
     /// Every target's edit on top of `base`, file by file (targets sharing
@@ -725,5 +866,172 @@ mod tests {
             git(&bare, &["show", "--name-only", "--format=", "main"]),
             "prod/regions.yaml"
         );
+    }
+
+    fn open_again(root: &Path, bare: &Path) -> EnvRepo {
+        EnvRepo::open(
+            &RepoSource {
+                url: format!("file://{}", bare.display()),
+                token: None,
+            },
+            &OpenOptions::new(root.join("cache"), "main"),
+        )
+        .expect("opens the same cache")
+    }
+
+    fn one_target(app: &str, location: StageField, version: &str) -> WriteRequest {
+        WriteRequest {
+            app: app.into(),
+            location,
+            further: Vec::new(),
+            provenance: Provenance {
+                run_id: Some(format!("run-{app}")),
+                ..Provenance::default()
+            },
+            ..request(version)
+        }
+    }
+
+    fn offers(repo: &EnvRepo) -> usize {
+        std::fs::read_dir(repo.git_dir.join("baton-queue"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "want"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn writers_waiting_for_the_cache_go_out_in_one_push_one_commit_each() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, first) = origin(root.path());
+        let pushes = root.path().join("pushes");
+        let hook = bare.join("hooks/post-receive");
+        std::fs::write(
+            &hook,
+            format!("#!/bin/sh\necho push >> '{}'\n", pushes.display()),
+        )
+        .expect("hook");
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let writers = [
+            one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2"),
+            one_target("eu", field("prod/regions.yaml", "helm:eu.image.tag"), "v3"),
+        ]
+        .map(|req| (open_again(root.path(), &bare), req));
+        // Both wait for the cache while another process holds it.
+        let held = first.lock().expect("locks");
+        let waiting: Vec<_> = writers
+            .into_iter()
+            .map(|(mut repo, req)| {
+                std::thread::spawn(move || repo.write_version(&req, &settings()))
+            })
+            .collect();
+        let waited = std::time::Instant::now();
+        while offers(&first) < 2 {
+            assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(held);
+        let shas: Vec<String> = waiting
+            .into_iter()
+            .map(|w| match w.join().expect("joins").expect("writes") {
+                WriteOutcome::Committed {
+                    sha,
+                    previous,
+                    retries,
+                    ..
+                } => {
+                    assert_eq!(previous, "v1");
+                    assert_eq!(retries, 0);
+                    sha
+                }
+                other => panic!("expected a commit, got {other:?}"),
+            })
+            .collect();
+        // Whichever took the lock first pushed both commits, once.
+        assert_eq!(
+            std::fs::read_to_string(&pushes).expect("hook ran"),
+            "push\n"
+        );
+        let mut newest = vec![
+            git(&bare, &["rev-parse", "main"]),
+            git(&bare, &["rev-parse", "main~1"]),
+        ];
+        newest.sort();
+        let mut ours = shas.clone();
+        ours.sort();
+        assert_eq!(newest, ours);
+        assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "3");
+        assert_eq!(git(&bare, &["rev-list", "--merges", "main"]), "");
+        for (sha, run) in shas.iter().zip(["run-asia", "run-eu"]) {
+            let message = git(&bare, &["show", "-s", "--format=%B", sha]);
+            assert!(message.contains(&format!("Baton-Run: {run}")), "{message}");
+        }
+        assert_eq!(
+            git(&bare, &["show", "main:prod/asia.yaml"]),
+            "image:\n  tag: v2"
+        );
+        assert!(git(&bare, &["show", "main:prod/regions.yaml"]).contains("tag: \"v3\" # eu"));
+        assert_eq!(offers(&first), 0);
+        assert_eq!(
+            std::fs::read_dir(first.git_dir.join("baton-queue"))
+                .expect("queue")
+                .count(),
+            0,
+            "every record is cleared"
+        );
+    }
+
+    #[test]
+    fn a_writer_whose_holder_died_mid_push_asks_the_branch() {
+        for landed in [true, false] {
+            let root = tempfile::tempdir().expect("tempdir");
+            let (bare, holder) = origin(root.path());
+            let mut writer = open_again(root.path(), &bare);
+            let req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
+            let ticket = Ticket::offer(&writer.git_dir, "main", &req, &settings()).expect("offers");
+            let sha = {
+                let _lock = holder.lock().expect("locks");
+                let (mut claim, req, settings) =
+                    group::claim(&holder.git_dir, "main", MAX_GROUP).remove(0);
+                let base = holder.tip_of("main").expect("tip");
+                let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
+                let sha = holder
+                    .commit_edit(base, &req, &settings, &edits.files)
+                    .expect("commits");
+                assert!(claim.pending(sha, &edits.old));
+                if landed {
+                    let pushed = holder
+                        .remote
+                        .push(&holder.git_dir, &sha.to_string(), "main")
+                        .expect("pushes");
+                    assert_eq!(pushed, PushResult::Pushed);
+                }
+                // The holder dies before recording the push.
+                sha
+            };
+            let _lock = writer.lock().expect("locks");
+            let settled = ticket.settle();
+            assert!(matches!(settled, Settled::Pending { .. }), "{settled:?}");
+            let outcome = writer.handed(settled, 1).expect("asks the branch");
+            if landed {
+                assert_eq!(
+                    outcome,
+                    Some(WriteOutcome::Committed {
+                        sha: sha.to_string(),
+                        branch: "main".into(),
+                        previous: "v1".into(),
+                        retries: 0,
+                    })
+                );
+                assert_eq!(writer.tip_of("main"), Some(sha));
+            } else {
+                assert_eq!(outcome, None, "not on the branch: the writer writes it");
+                assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "1");
+            }
+        }
     }
 }
