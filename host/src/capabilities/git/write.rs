@@ -689,7 +689,7 @@ mod tests {
     use std::process::Command;
 
     use super::*;
-    use crate::capabilities::git::{FieldSpec, OpenOptions, RepoSource};
+    use crate::capabilities::git::{FieldSpec, LockError, OpenOptions, RepoSource};
 
     const REGIONS: &str =
         "# both regions\neu:\n  image:\n    tag: \"v1\" # eu\nus:\n  image:\n    tag: 'v1'\n";
@@ -1032,6 +1032,70 @@ mod tests {
                 assert_eq!(outcome, None, "not on the branch: the writer writes it");
                 assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "1");
             }
+        }
+    }
+
+    #[test]
+    fn a_wait_that_runs_out_takes_the_offer_back_or_reports_the_push_that_carried_it() {
+        for claimed in [false, true] {
+            let root = tempfile::tempdir().expect("tempdir");
+            let (bare, holder) = origin(root.path());
+            let mut writer = open_again(root.path(), &bare);
+            writer.lock_wait = Duration::from_millis(300);
+            let req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
+            // Held for the writer's whole wait, and its second one.
+            let held = holder.lock().expect("locks");
+            let waiting = std::thread::spawn(move || writer.write_version(&req, &settings()));
+            let waited = std::time::Instant::now();
+            while offers(&holder) < 1 {
+                assert!(waited.elapsed() < Duration::from_secs(30), "no offer");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let pushed = claimed.then(|| {
+                let (mut claim, req, settings) =
+                    group::claim(&holder.git_dir, "main", MAX_GROUP).remove(0);
+                let base = holder.tip_of("main").expect("tip");
+                let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
+                let sha = holder
+                    .commit_edit(base, &req, &settings, &edits.files)
+                    .expect("commits");
+                assert!(claim.pending(sha, &edits.old));
+                let result = holder
+                    .remote
+                    .push(&holder.git_dir, &sha.to_string(), "main")
+                    .expect("pushes");
+                assert_eq!(result, PushResult::Pushed);
+                claim.pushed(sha);
+                sha
+            });
+            let outcome = waiting.join().expect("joins");
+            drop(held);
+            match pushed {
+                Some(sha) => {
+                    let outcome = outcome.expect("the holder's push carried it");
+                    let expected = sha.to_string();
+                    assert!(
+                        matches!(&outcome, WriteOutcome::Committed { sha, .. } if *sha == expected),
+                        "{outcome:?}"
+                    );
+                }
+                None => {
+                    let err = outcome.expect_err("the cache stayed busy");
+                    assert!(
+                        matches!(&err, WriteError::Transport { source, .. }
+                            if matches!(**source, TransportError::Lock(LockError::Timeout { .. }))),
+                        "{err:?}"
+                    );
+                    assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "1");
+                }
+            }
+            assert_eq!(
+                std::fs::read_dir(holder.git_dir.join("baton-queue"))
+                    .expect("queue")
+                    .count(),
+                0,
+                "no offer or record is left behind"
+            );
         }
     }
 }
