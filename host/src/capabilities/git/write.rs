@@ -903,6 +903,27 @@ mod tests {
             .unwrap_or(0)
     }
 
+    /// As the holder of the cache lock: claims the one waiting offer, makes
+    /// its commit on the tracked branch's tip and records it pending; pushes
+    /// it when `push`.
+    fn carry_the_offer(holder: &EnvRepo, push: bool) -> (Claim, ObjectId) {
+        let (mut claim, req, settings) = group::claim(&holder.git_dir, "main", MAX_GROUP).remove(0);
+        let base = holder.tip_of("main").expect("tip");
+        let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
+        let sha = holder
+            .commit_edit(base, &req, &settings, &edits.files)
+            .expect("commits");
+        assert!(claim.pending(sha, &edits.old));
+        if push {
+            let pushed = holder
+                .remote
+                .push(&holder.git_dir, &sha.to_string(), "main")
+                .expect("pushes");
+            assert_eq!(pushed, PushResult::Pushed);
+        }
+        (claim, sha)
+    }
+
     #[test]
     fn writers_waiting_for_the_cache_go_out_in_one_push_one_commit_each() {
         let root = tempfile::tempdir().expect("tempdir");
@@ -995,22 +1016,8 @@ mod tests {
             let ticket = Ticket::offer(&writer.git_dir, "main", &req, &settings()).expect("offers");
             let sha = {
                 let _lock = holder.lock().expect("locks");
-                let (mut claim, req, settings) =
-                    group::claim(&holder.git_dir, "main", MAX_GROUP).remove(0);
-                let base = holder.tip_of("main").expect("tip");
-                let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
-                let sha = holder
-                    .commit_edit(base, &req, &settings, &edits.files)
-                    .expect("commits");
-                assert!(claim.pending(sha, &edits.old));
-                if landed {
-                    let pushed = holder
-                        .remote
-                        .push(&holder.git_dir, &sha.to_string(), "main")
-                        .expect("pushes");
-                    assert_eq!(pushed, PushResult::Pushed);
-                }
                 // The holder dies before recording the push.
+                let (_claim, sha) = carry_the_offer(&holder, landed);
                 sha
             };
             let _lock = writer.lock().expect("locks");
@@ -1052,19 +1059,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(10));
             }
             let pushed = claimed.then(|| {
-                let (mut claim, req, settings) =
-                    group::claim(&holder.git_dir, "main", MAX_GROUP).remove(0);
-                let base = holder.tip_of("main").expect("tip");
-                let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
-                let sha = holder
-                    .commit_edit(base, &req, &settings, &edits.files)
-                    .expect("commits");
-                assert!(claim.pending(sha, &edits.old));
-                let result = holder
-                    .remote
-                    .push(&holder.git_dir, &sha.to_string(), "main")
-                    .expect("pushes");
-                assert_eq!(result, PushResult::Pushed);
+                let (claim, sha) = carry_the_offer(&holder, true);
                 claim.pushed(sha);
                 sha
             });
