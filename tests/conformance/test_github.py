@@ -59,6 +59,17 @@ def test_matching_refs_are_the_refs_starting_with_the_name(repo, github_repo):
     assert list(repo.get_git_matching_refs("heads/no-such-prefix/")) == []
 
 
+def test_a_branch_ref_is_deleted_once(repo, github_repo):
+    name, _ = github_repo.branch("delete/me")
+    (ref,) = repo.get_git_matching_refs(f"heads/{name}")
+    ref.delete()
+    assert list(repo.get_git_matching_refs(f"heads/{name}")) == []
+    with pytest.raises(github.GithubException) as gone:
+        ref.delete()
+    assert gone.value.status == 422
+    assert gone.value.data["message"] == "Reference does not exist"
+
+
 def test_a_wrong_token_is_refused(token):
     with pytest.raises(github.BadCredentialsException):
         client(token + "-wrong").get_repo(GITHUB_REPOSITORY)

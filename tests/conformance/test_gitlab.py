@@ -83,6 +83,16 @@ def test_branch_search_anchors_and_ignores_case(project, gitlab_repo):
     assert ends == {other}
 
 
+def test_branch_delete_and_a_branch_that_is_gone(project, gitlab_repo):
+    name, _ = gitlab_repo.branch("delete/me")
+    project.branches.delete(name)
+    assert name not in {b.name for b in project.branches.list(get_all=True)}
+    with pytest.raises(gitlab.exceptions.GitlabDeleteError) as gone:
+        project.branches.delete(name)
+    assert gone.value.response_code == 404
+    assert "Branch Not Found" in str(gone.value)
+
+
 def test_create_get_and_duplicate(project, gitlab_repo):
     mr, name, sha = open_mr(
         project,

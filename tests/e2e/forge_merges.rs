@@ -1,5 +1,6 @@
 //! What the forge clients added for superseded merge requests and for
-//! history attribution, against both simulators: closing with a comment,
+//! history attribution, against both simulators: closing with a comment
+//! and deleting the closed request's branch,
 //! the open requests into a branch, the requests of a commit; and the
 //! simulators' merge methods leaving the commits the forges leave (GitLab's
 //! squash titled like the MR, with or without a merge commit on top;
@@ -104,6 +105,21 @@ async fn close_with_a_comment(kind: Kind) {
     assert_eq!(stored[1].state, SimMrState::Opened);
     let open = e.forge.list_open_into("main").await.expect("list");
     assert_eq!(open.iter().map(|m| m.iid).collect::<Vec<_>>(), [new.iid]);
+    // The closed request's branch is deleted; deleting a branch that is
+    // gone already (GitLab 404, GitHub 422) is no error.
+    for _ in 0..2 {
+        e.forge
+            .delete_branch("baton/payments/prod/v2")
+            .await
+            .expect("deletes");
+    }
+    assert_eq!(
+        git(
+            &e.repo,
+            &["for-each-ref", "--format=%(refname)", "refs/heads/baton/"]
+        ),
+        "refs/heads/baton/payments/prod/v3"
+    );
     // The calls are the forges' own.
     let seen: Vec<String> = e
         .sim
@@ -111,18 +127,21 @@ async fn close_with_a_comment(kind: Kind) {
         .iter()
         .map(|r| format!("{} {}", r.method, r.uri))
         .collect();
-    let (comment, close) = match kind {
+    let (comment, close, delete) = match kind {
         Kind::GitLab => (
             "POST /api/v4/projects/group%2Fenv-repo/merge_requests/1/notes",
             "PUT /api/v4/projects/group%2Fenv-repo/merge_requests/1",
+            "DELETE /api/v4/projects/group%2Fenv-repo/repository/branches/baton%2Fpayments%2Fprod%2Fv2",
         ),
         Kind::GitHub => (
             "POST /repos/acme/env-repo/issues/1/comments",
             "PATCH /repos/acme/env-repo/pulls/1",
+            "DELETE /repos/acme/env-repo/git/refs/heads/baton/payments/prod/v2",
         ),
     };
     assert!(seen.iter().any(|s| s == comment), "{seen:?}");
     assert!(seen.iter().any(|s| s == close), "{seen:?}");
+    assert_eq!(seen.iter().filter(|s| *s == delete).count(), 2, "{seen:?}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! test. `advance` then sees the rollback (no prod promotion), `status`
 //! names the right rollback target, and a second rollback plans the right
 //! one. Along the way the prod request for v1.0.1 is superseded by the one
-//! for v1.0.2 and closed.
+//! for v1.0.2, closed, and its branch deleted.
 
 use baton::sim::forge::{MergeStrategy, SimMrState};
 use serde_json::{Value, json};
@@ -61,6 +61,15 @@ fn roll_back_staging_through_a_merge_request(method: &Method) {
     assert_eq!(
         (old.state, new.state),
         (SimMrState::Closed, SimMrState::Opened)
+    );
+    // Its branch went with it; the open request's stays.
+    assert_eq!(
+        env.git(&[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            &format!("refs/heads/baton/{APP}/prod/")
+        ]),
+        format!("baton/{APP}/prod/v1.0.2")
     );
     assert_eq!(old.notes.len(), 1, "{old:?}");
     let note = &old.notes[0].body;

@@ -438,6 +438,23 @@ impl Forge for GitHub {
         Self::pull(reply, StatusCode::OK)
     }
 
+    /// `DELETE /repos/{o}/{r}/git/refs/heads/<branch>` (204; 422
+    /// `Reference does not exist` when it is gone already).
+    async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
+        let mut rest = vec!["git", "refs", "heads"];
+        rest.extend(branch.split('/'));
+        let reply = self
+            .send(Method::DELETE, self.repo_url(&rest), None)
+            .await?;
+        match reply.status {
+            StatusCode::NO_CONTENT => Ok(()),
+            StatusCode::UNPROCESSABLE_ENTITY if reply.message().contains("does not exist") => {
+                Ok(())
+            }
+            _ => Err(reply.into_error()),
+        }
+    }
+
     /// `GET /repos/{o}/{r}/pulls?state=closed&base=…`, first page, the
     /// merged ones (closed includes the unmerged).
     async fn recent_merged_into(

@@ -409,6 +409,17 @@ impl Forge for GitLab {
         Self::expect_mr(reply, StatusCode::OK)
     }
 
+    /// `DELETE …/repository/branches/:branch` (204; 404 `Branch Not
+    /// Found` when it is gone already).
+    async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
+        let url = self.project_url(&["repository", "branches", branch]);
+        let reply = self.send(Method::DELETE, url, None).await?;
+        match reply.status {
+            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(reply.into_error()),
+        }
+    }
+
     /// `GET …/merge_requests?state=merged&target_branch=…`, first page.
     async fn recent_merged_into(
         &self,

@@ -100,6 +100,11 @@ pub trait Forge: Send + Sync {
     /// forge reports it afterwards.
     async fn close(&self, iid: u64) -> Result<MergeRequest, ForgeError>;
 
+    /// Deletes `branch` (the source branch of a superseded request, once
+    /// closed: the forge keeps the request's commits under its own ref). A
+    /// branch already gone is not an error.
+    async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError>;
+
     // Attribution: which merge request brought a commit to the branch.
 
     /// The most recent merged merge requests into `target_branch`: one

@@ -70,6 +70,9 @@ impl Forge for Recorded {
     async fn close(&self, _: u64) -> Result<MergeRequest, ForgeError> {
         Err(refused("close"))
     }
+    async fn delete_branch(&self, _: &str) -> Result<(), ForgeError> {
+        Err(refused("delete_branch"))
+    }
     async fn recent_merged_into(&self, target: &str) -> Result<Vec<MergeRequest>, ForgeError> {
         self.ask(format!("recent {target}"));
         Ok(self.recent.clone())

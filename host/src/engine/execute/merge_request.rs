@@ -5,8 +5,10 @@
 //! A new merge request supersedes the older open Baton merge requests for
 //! the same app and stage (source branches `baton/<app>/<stage>/*` into the
 //! same branch, opened before it): each gets a note linking the new one and
-//! is closed, so only one change per stage waits for review. A failure to
-//! close one is reported in the action's detail; the new request stands.
+//! is closed and its branch deleted, so only one change per stage waits for
+//! review and the stage's branches do not pile up. A failure to close one
+//! (or delete its branch) is reported in the action's detail; the new
+//! request stands.
 
 use super::Write;
 use super::plan::Plan;
@@ -80,7 +82,7 @@ impl Engine {
         plan: &Plan,
         newer_than: Option<u64>,
     ) -> Result<Vec<MergeRequest>, Stop> {
-        let prefix = format!("baton/{}/{}/", self.app, plan.stage.name);
+        let prefix = self.superseded_prefix(plan);
         let open = forge
             .list_open_under(&prefix, &plan.branch)
             .await
@@ -92,6 +94,12 @@ impl Engine {
             .collect();
         older.sort_by_key(|m| m.iid);
         Ok(older)
+    }
+
+    /// The source branches of the stage's merge requests:
+    /// `baton/<app>/<stage>/`.
+    fn superseded_prefix(&self, plan: &Plan) -> String {
+        format!("baton/{}/{}/", self.app, plan.stage.name)
     }
 
     /// What `--dry-run` says about the merge requests a new one would
@@ -151,17 +159,37 @@ impl Engine {
         );
         let mut closed = Vec::new();
         let mut problems = Vec::new();
+        // A branch is deleted only under the stage's own prefix, whatever
+        // the forge answered.
+        let prefix = self.superseded_prefix(plan);
         for old in older {
             let result = match forge.comment(old.iid, &note).await {
                 Ok(()) => forge.close(old.iid).await.map(|_| ()),
                 Err(e) => Err(e),
             };
             match result {
-                Ok(()) => closed.push(SupersededMr {
-                    number: old.iid,
-                    url: old.web_url,
-                    source_branch: old.source_branch,
-                }),
+                Ok(()) => {
+                    // Closed, its branch only keeps the stage's branch list
+                    // growing (and with it every later lookup of superseded
+                    // requests); the forge keeps the request's commits.
+                    if old.source_branch.starts_with(&prefix)
+                        && let Err(e) = forge.delete_branch(&old.source_branch).await
+                    {
+                        let problem = format!(
+                            "could not delete the branch {} of closed merge request #{}: {}",
+                            old.source_branch,
+                            old.iid,
+                            error_chain(&e)
+                        );
+                        tracing::warn!("{problem}");
+                        problems.push(problem);
+                    }
+                    closed.push(SupersededMr {
+                        number: old.iid,
+                        url: old.web_url,
+                        source_branch: old.source_branch,
+                    });
+                }
                 Err(e) => {
                     let problem = format!(
                         "could not close superseded merge request #{}: {}",

@@ -109,6 +109,10 @@ async fn router(config: GitHubSimConfig, base: String) -> Result<(Router, Arc<Sh
             get(repository::matching_refs),
         )
         .route(
+            "/repos/{owner}/{repo}/git/refs/{*ref}",
+            axum::routing::delete(repository::delete_ref),
+        )
+        .route(
             "/repos/{owner}/{repo}/commits/{sha}",
             get(repository::commit),
         )

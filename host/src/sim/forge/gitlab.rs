@@ -100,7 +100,7 @@ async fn router(config: GitLabSimConfig, base: String) -> Result<(Router, Arc<Sh
         )
         .route(
             "/api/v4/projects/{id}/repository/branches/{branch}",
-            get(project::branch),
+            get(project::branch).delete(project::delete_branch),
         )
         .route(
             "/api/v4/projects/{id}/repository/commits/{sha}",

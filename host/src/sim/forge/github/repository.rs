@@ -101,6 +101,35 @@ pub(super) async fn matching_refs(
     Json(Value::Array(items)).into_response()
 }
 
+/// `DELETE …/git/refs/{ref}`: deletes branch `heads/<name>` (204);
+/// GitHub's 422 `Reference does not exist` for a branch or ref that is not
+/// there.
+pub(super) async fn delete_ref(
+    State(gh): State<Arc<Gh>>,
+    Path((owner, repo, name)): Path<(String, String, String)>,
+) -> Response {
+    if !gh.repo_matches(&owner, &repo) {
+        return not_found();
+    }
+    let gone = || {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Reference does not exist",
+            "https://docs.github.com/rest/git/refs#delete-a-reference",
+        )
+    };
+    let Some(branch) = name.strip_prefix("heads/") else {
+        return gone();
+    };
+    let Ok(Some(sha)) = gh.shared.repo.head(branch).await else {
+        return gone();
+    };
+    match gh.shared.repo.delete_branch(branch, &sha).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), DOCS),
+    }
+}
+
 pub(super) async fn branch(
     State(gh): State<Arc<Gh>>,
     Path((owner, repo, branch)): Path<(String, String, String)>,

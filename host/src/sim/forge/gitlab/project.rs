@@ -117,6 +117,25 @@ pub(super) async fn branch(
     }
 }
 
+/// `DELETE …/repository/branches/:branch`: 204, or GitLab's 404 `Branch
+/// Not Found` (`find_branch!`) for a branch that is not there.
+pub(super) async fn delete_branch(
+    State(gl): State<Arc<Gl>>,
+    Path((id, branch)): Path<(String, String)>,
+) -> Response {
+    if !gl.project_matches(&id) {
+        return project_404();
+    }
+    let Ok(Some(sha)) = gl.shared.repo.head(&branch).await else {
+        return message(StatusCode::NOT_FOUND, json!("404 Branch Not Found"));
+    };
+    match gl.shared.repo.delete_branch(&branch, &sha).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        // `Branches::DeleteService`: a failed removal is a 400.
+        Err(e) => message(StatusCode::BAD_REQUEST, json!(e.to_string())),
+    }
+}
+
 pub(super) async fn commit(
     State(gl): State<Arc<Gl>>,
     Path((id, sha)): Path<(String, String)>,
