@@ -28,8 +28,9 @@
 //!   No record, or `declined`: it writes alone.
 //!
 //! The files are the writers' own, in a directory only Baton processes of
-//! this runner share; the holder still reads them as untrusted input (a
-//! record that does not parse, or names another branch, is left alone).
+//! this runner share; the holder still reads them as untrusted input (an
+//! offer that does not parse, or names another branch, is left alone; one
+//! whose version Baton would not write is declined).
 
 use std::fs::{File, TryLockError};
 use std::io::{Read, Write};
@@ -310,7 +311,7 @@ fn write_record(path: &Path, record: &Record) -> bool {
 }
 
 /// Under the cache lock: claims the live offers of writers to `branch`
-/// through the cache at `git_dir` (at most `limit`, oldest id first), with
+/// through the cache at `git_dir` (at most `limit`, in name order), with
 /// their requests and commit settings. Removes offers whose writer died.
 pub(super) fn claim(
     git_dir: &Path,
