@@ -6,9 +6,11 @@
 //! 20,000 and 200,000 commits (generated once, cached under the target
 //! dir). Runs alternate with the seed's step; it prints medians, ratios and
 //! peak RSS for a cold and a warm cache, 20 concurrent promotes from one
-//! cold cache (a new cache each round), last-good lookups (library) and `baton rollback` (cold and
-//! warm), and how fetching history by `--deepen`, `--shallow-since` and a
-//! `--filter=blob:none` clone compare.
+//! cold cache (a new cache each round; with the CPU the jobs and the
+//! simulators used, and the wall-time floor that CPU sets on this
+//! machine's cores), last-good lookups (library) and `baton rollback`
+//! (cold and warm), and how fetching history by `--deepen`,
+//! `--shallow-since` and a `--filter=blob:none` clone compare.
 //!
 //! `cargo bench --bench promote`. `PROMOTE_BENCH_ITERS` (default 5) sets
 //! the runs per measurement, `PROMOTE_BENCH_SIZES` (default
@@ -78,6 +80,8 @@ struct Results {
     warm_rss: Vec<u64>,
     concurrent: Vec<Duration>,
     concurrent_cpu: Vec<Duration>,
+    /// What the simulators used in each round (none off Linux).
+    concurrent_sims_cpu: Vec<Duration>,
     /// Promotes that landed, in the run with fewest.
     concurrent_landed: usize,
     last_good_first: Duration,
@@ -105,6 +109,37 @@ impl Drop for Sims {
             let _ = child.wait();
         }
     }
+}
+
+impl Sims {
+    /// The CPU time the simulators, and the git processes they waited for,
+    /// have used so far (`/proc/<pid>/stat`); `None` where there is no
+    /// `/proc`.
+    fn cpu(&self) -> Option<Duration> {
+        let mut ticks = 0;
+        for child in &self.children {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).ok()?;
+            // After the command name: state is field 3, so utime, stime,
+            // cutime and cstime (fields 14 to 17) are 11 to 14 here.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            for field in &fields[11..15] {
+                ticks += field.parse::<u64>().ok()?;
+            }
+        }
+        Some(Duration::from_millis(ticks * 1000 / clock_ticks()))
+    }
+}
+
+/// Clock ticks per second, for `/proc` times (`getconf CLK_TCK`, else 100).
+fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .filter(|&hz| hz > 0)
+        .unwrap_or(100)
 }
 
 /// Starts `baton sim ARGS` and returns it with the URL it listens on.
@@ -139,7 +174,7 @@ struct Bench {
     config: PathBuf,
     pool: Vec<String>,
     counter: usize,
-    _sims: Sims,
+    sims: Sims,
 }
 
 impl Bench {
@@ -209,7 +244,7 @@ impl Bench {
             config,
             pool,
             counter: 0,
-            _sims: sims,
+            sims,
         }
     }
 
@@ -322,6 +357,7 @@ impl Bench {
             .expect("count");
         let cache = self.work.join(format!("concurrent-{round}"));
         let mut runs = Vec::new();
+        let sims_before = self.sims.cpu();
         let started = Instant::now();
         for i in 0..CONCURRENT {
             self.counter += 1;
@@ -337,6 +373,9 @@ impl Bench {
         }
         r.concurrent.push(started.elapsed());
         r.concurrent_cpu.push(cpu);
+        if let (Some(before), Some(after)) = (sims_before, self.sims.cpu()) {
+            r.concurrent_sims_cpu.push(after.saturating_sub(before));
+        }
         let after: usize = git_output(&self.bare, &["rev-list", "--count", "main"])
             .parse()
             .expect("count");
@@ -562,6 +601,19 @@ impl Results {
             ratio(median(&self.concurrent), c),
             median(&self.concurrent_cpu)
         );
+        if !self.concurrent_sims_cpu.is_empty() {
+            // No round can take less wall time than its CPU time spread
+            // over every core.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+            let sims = median(&self.concurrent_sims_cpu);
+            let floor = (median(&self.concurrent_cpu) + sims) / cores;
+            println!("  the simulators' CPU in a round:          {sims:>9.2?}");
+            println!(
+                "  floor (the jobs' and simulators' CPU over {cores} cores): {floor:.2?} = {:.2}x one \
+                 cold promote",
+                ratio(floor, c)
+            );
+        }
         println!(
             "last good (library), warm cache, first:   {:>9.2?}  (deepens, learns the changed-path index)",
             self.last_good_first
