@@ -18,10 +18,10 @@
 //!   back by removing it: both under one name, so exactly one of them
 //!   happens. An offer whose writer died (its file lock is free) is
 //!   removed, never pushed.
-//! - The holder records `pending <sha>` in `<id>.out` before it pushes and
-//!   pushes only the commits whose record was written; after the push it
-//!   records `pushed` (or `declined`: the push was rejected, or the edit
-//!   could not be made; the writer then writes alone, as before).
+//! - The holder records `pending` with the commit in `<id>.out` before it
+//!   pushes, and pushes only the commits whose record was written; after
+//!   the push it records `pushed` (or `declined`: the push was rejected, or
+//!   the edit could not be made; the writer then writes alone, as before).
 //! - The writer reads its record once it holds the lock itself (the holder
 //!   is done by then). `pending` means the holder died or its push failed
 //!   mid-way: the writer fetches and finds its commit on the branch or not.
@@ -116,14 +116,13 @@ pub(super) enum Settled {
 /// A writer's offer, kept while it waits for the cache lock.
 #[derive(Debug)]
 pub(super) struct Ticket {
-    want: PathBuf,
-    out: PathBuf,
-    taken: PathBuf,
+    files: Names,
     /// Holds the OS lock that says this writer is alive.
     _alive: File,
 }
 
 /// Where an offer's files go.
+#[derive(Debug)]
 struct Names {
     want: PathBuf,
     taken: PathBuf,
@@ -188,9 +187,7 @@ impl Ticket {
         })();
         match left {
             Ok(file) => Some(Self {
-                want: files.want,
-                out: files.out,
-                taken: files.taken,
+                files,
                 _alive: file,
             }),
             Err(err) => {
@@ -204,7 +201,7 @@ impl Ticket {
     /// Takes the offer back. `true` when nobody had claimed it; `false`
     /// when a holder has, and its record decides.
     pub(super) fn withdraw(&self) -> bool {
-        match std::fs::remove_file(&self.want) {
+        match std::fs::remove_file(&self.files.want) {
             Ok(()) => true,
             Err(e) => e.kind() != std::io::ErrorKind::NotFound,
         }
@@ -216,8 +213,8 @@ impl Ticket {
         if self.withdraw() {
             return Settled::Mine;
         }
-        let settled = read_record(&self.out).unwrap_or(Settled::Mine);
-        for path in [&self.out, &self.taken] {
+        let settled = read_record(&self.files.out).unwrap_or(Settled::Mine);
+        for path in [&self.files.out, &self.files.taken] {
             let _ = std::fs::remove_file(path);
         }
         settled
@@ -228,7 +225,7 @@ impl Drop for Ticket {
     /// A writer that leaves (an error, or settled) takes its offer back;
     /// one already claimed is the claimant's to record.
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.want);
+        let _ = std::fs::remove_file(&self.files.want);
     }
 }
 
