@@ -24,6 +24,17 @@ pub fn format_rfc3339_millis(t: SystemTime) -> String {
     format!("{date}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
 }
 
+/// Formats `secs` since the epoch as the local time at `offset` seconds
+/// east of UTC, `YYYY-MM-DDTHH:MM:SS±HH:MM`: git's strict ISO 8601 (`%aI`),
+/// which writes `+00:00` rather than `Z`.
+pub fn format_iso_strict(secs: i64, offset: i32) -> String {
+    let (date, h, mi, s) = civil_time(secs + i64::from(offset));
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    let (oh, om) = (abs / 3600, (abs % 3600) / 60);
+    format!("{date}T{h:02}:{mi:02}:{s:02}{sign}{oh:02}:{om:02}")
+}
+
 /// Parses an RFC 3339 timestamp (`Z` or `±HH:MM` offset, optional fraction).
 /// Returns `None` for anything else.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
@@ -151,6 +162,19 @@ mod tests {
         assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert!(parse_rfc3339("2024-13-05T07:33:04Z").is_none());
         assert!(parse_rfc3339("yesterday").is_none());
+    }
+
+    #[test]
+    fn iso_strict_keeps_the_offset() {
+        assert_eq!(format_iso_strict(0, 0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(
+            format_iso_strict(1_709_623_984, 7200),
+            "2024-03-05T09:33:04+02:00"
+        );
+        assert_eq!(
+            format_iso_strict(1_709_623_984, -(5 * 3600 + 30 * 60)),
+            "2024-03-05T02:03:04-05:30"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod github;
 pub mod gitlab;
 mod model;
+mod reads;
 mod refs;
 mod repo;
 mod wire;

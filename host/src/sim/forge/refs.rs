@@ -3,6 +3,7 @@
 //! and a commit as the project/repository endpoints show it.
 
 use super::SimError;
+use super::reads::Reads;
 use super::repo::Repo;
 
 /// A commit as the forges' commit objects show it.
@@ -42,6 +43,14 @@ impl Repo {
 
     /// Every branch and its head, by name.
     pub async fn branches(&self) -> Result<Vec<(String, String)>, SimError> {
+        if let Some(refs) = self.reads.as_ref().and_then(|r| r.refs(&["refs/heads/"])) {
+            return Ok(refs
+                .into_iter()
+                .filter_map(|(name, sha, _)| {
+                    Some((name.strip_prefix("refs/heads/")?.to_owned(), sha))
+                })
+                .collect());
+        }
         let out = self
             .ok(&[
                 "for-each-ref",
@@ -65,6 +74,16 @@ impl Repo {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, String, String)>, SimError> {
+        if let Some(refs) = self
+            .reads
+            .as_ref()
+            .and_then(|r| r.refs(&["refs/heads/", "refs/tags/"]))
+        {
+            return Ok(refs
+                .into_iter()
+                .filter(|(name, _, _)| name.starts_with(prefix))
+                .collect());
+        }
         let out = self
             .ok(&[
                 "for-each-ref",
@@ -88,6 +107,9 @@ impl Repo {
     /// The branch `HEAD` names (the default branch), `main` when unborn
     /// or detached.
     pub async fn default_branch(&self) -> String {
+        if let Some(name) = self.reads.as_ref().and_then(Reads::default_branch) {
+            return name.unwrap_or_else(|| "main".to_owned());
+        }
         match self
             .ok(&["symbolic-ref", "--quiet", "--short", "HEAD"])
             .await
@@ -99,6 +121,9 @@ impl Repo {
 
     /// What the forges show of commit `sha`.
     pub async fn commit_info(&self, sha: &str) -> Result<CommitInfo, SimError> {
+        if let Some(info) = self.reads.as_ref().and_then(|r| r.commit_info(sha)) {
+            return Ok(info);
+        }
         let out = self
             .ok(&[
                 "log",

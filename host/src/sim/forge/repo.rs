@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
 use super::SimError;
+use super::reads::Reads;
 
 /// How a merge lands on the target branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +99,15 @@ struct Author {
 #[derive(Debug, Clone)]
 pub(crate) struct Repo {
     path: PathBuf,
+    /// The frequent reads, in process; git answers what they cannot.
+    pub(super) reads: Option<Reads>,
 }
 
 impl Repo {
     pub fn new(path: &Path) -> Self {
         Self {
             path: path.to_owned(),
+            reads: Reads::open(path),
         }
     }
 
@@ -199,6 +203,9 @@ impl Repo {
 
     /// Head commit of `branch`, `None` if the branch does not exist.
     pub async fn head(&self, branch: &str) -> Result<Option<String>, SimError> {
+        if let Some(head) = self.reads.as_ref().and_then(|r| r.branch_head(branch)) {
+            return Ok(head);
+        }
         self.commit_id(&format!("refs/heads/{branch}")).await
     }
 
@@ -210,6 +217,9 @@ impl Repo {
     /// The full id of the commit `rev` names (`git rev-parse --verify
     /// rev^{commit}`), `None` when it names none.
     pub(super) async fn commit_id(&self, rev: &str) -> Result<Option<String>, SimError> {
+        if let Some(id) = self.reads.as_ref().and_then(|r| r.commit_of_id(rev)) {
+            return Ok(id);
+        }
         let spec = format!("{rev}^{{commit}}");
         let out = self
             .run(&["rev-parse", "--verify", "--quiet", &spec], true)
@@ -222,6 +232,14 @@ impl Repo {
 
     /// Whether `ancestor` is reachable from `descendant`.
     pub async fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, SimError> {
+        // `ancestor` is reachable exactly when it is the merge base.
+        if let Some(base) = self
+            .reads
+            .as_ref()
+            .and_then(|r| r.merge_base(ancestor, descendant))
+        {
+            return Ok(base.as_deref() == Some(ancestor));
+        }
         let out = self
             .run(&["merge-base", "--is-ancestor", ancestor, descendant], true)
             .await?;
@@ -238,7 +256,16 @@ impl Repo {
 
     /// Merge base of two commits.
     pub async fn merge_base(&self, a: &str, b: &str) -> Result<String, SimError> {
-        self.ok(&["merge-base", a, b]).await
+        match self.reads.as_ref().and_then(|r| r.merge_base(a, b)) {
+            Some(Some(base)) => Ok(base),
+            // What `git merge-base` answers for unrelated histories.
+            Some(None) => Err(SimError::Git {
+                args: format!("merge-base {a} {b}"),
+                status: 1,
+                stderr: String::new(),
+            }),
+            None => self.ok(&["merge-base", a, b]).await,
+        }
     }
 
     /// The merged tree of two commits, `None` on conflicts.
@@ -270,6 +297,13 @@ impl Repo {
 
     /// Number of files changed between `base` and `source`.
     pub async fn changes_since(&self, base: &str, source: &str) -> Result<usize, SimError> {
+        if let Some(files) = self
+            .reads
+            .as_ref()
+            .and_then(|r| r.files_changed(base, source))
+        {
+            return Ok(files);
+        }
         let out = self.ok(&["diff", "--name-only", base, source]).await?;
         Ok(out.lines().filter(|l| !l.is_empty()).count())
     }
