@@ -26,6 +26,7 @@ pub mod argocd;
 pub mod forge;
 pub mod git_http;
 pub mod prometheus;
+mod reads;
 mod server;
 
 #[cfg(test)]

@@ -222,6 +222,7 @@ fn build(config: SimConfig, reader: Arc<dyn VersionReader>) -> Result<Arc<Shared
     }
     Ok(Arc::new(Shared {
         faults: Faults::from_config(&config.faults),
+        reads: crate::sim::reads::Reads::open(&config.repo),
         config,
         apps: Mutex::new(apps),
         reader,

@@ -1,6 +1,7 @@
 //! The simulator's view of the env repo, through the `git` CLI (no dependency
-//! on Baton's git capability), and the [`VersionReader`] seam that turns a
-//! file's content into the version it deploys.
+//! on Baton's git capability; each poll reads the branch head in process
+//! through `sim::reads` first), and the [`VersionReader`] seam that
+//! turns a file's content into the version it deploys.
 
 use std::path::{Path, PathBuf};
 

@@ -21,6 +21,9 @@ pub(crate) struct Shared {
     pub(crate) kill_streams: watch::Sender<u64>,
     /// Wakes the controller (new timeline entries).
     pub(crate) kick: Notify,
+    /// The repository read in process (each poll reads the branch head);
+    /// `None` when gix cannot open it, and git answers.
+    pub(crate) reads: Option<crate::sim::reads::Reads>,
     /// The last branch head seen; the lock serialises repository checks.
     pub(crate) last_head: tokio::sync::Mutex<Option<String>>,
     pub(crate) started: AtomicBool,

@@ -6,13 +6,13 @@
 //!
 //! This file holds what both share: the state behind the handlers, the
 //! request log tests read, and the running-server handle; `model` is what
-//! they store, `repo` drives git and `wire` holds the HTTP conventions
+//! they store, `repo` drives git (the reads every request makes go through
+//! `sim::reads`, in process) and `wire` holds the HTTP conventions
 //! (parameters, pages, timestamps).
 
 pub mod github;
 pub mod gitlab;
 mod model;
-mod reads;
 mod refs;
 mod repo;
 mod wire;

@@ -3,8 +3,8 @@
 //! and a commit as the project/repository endpoints show it.
 
 use super::SimError;
-use super::reads::Reads;
 use super::repo::Repo;
+use crate::sim::reads::Reads;
 
 /// A commit as the forges' commit objects show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,11 @@ impl Repo {
 
     /// Every branch and its head, by name.
     pub async fn branches(&self) -> Result<Vec<(String, String)>, SimError> {
-        if let Some(refs) = self.reads.as_ref().and_then(|r| r.refs(&["refs/heads/"])) {
+        if let Some(refs) = self
+            .reads
+            .as_ref()
+            .and_then(|r| r.refs(&["refs/heads/"], false))
+        {
             return Ok(refs
                 .into_iter()
                 .filter_map(|(name, sha, _)| {
@@ -77,7 +81,7 @@ impl Repo {
         if let Some(refs) = self
             .reads
             .as_ref()
-            .and_then(|r| r.refs(&["refs/heads/", "refs/tags/"]))
+            .and_then(|r| r.refs(&["refs/heads/", "refs/tags/"], true))
         {
             return Ok(refs
                 .into_iter()

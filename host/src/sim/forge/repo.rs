@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
 use super::SimError;
-use super::reads::Reads;
+use crate::sim::reads::Reads;
 
 /// How a merge lands on the target branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

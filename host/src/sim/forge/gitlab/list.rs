@@ -21,16 +21,25 @@ pub(super) async fn list(State(gl): State<Arc<Gl>>, Path(id): Path<String>, uri:
     let store = gl.shared.store.lock().await.clone();
     let matching = filter.apply(store);
     let total = matching.len();
-    // Every head read once for the whole page (one `git for-each-ref`).
-    let heads: Option<Heads> = gl
-        .shared
-        .repo
-        .branches()
-        .await
-        .ok()
-        .map(|branches| branches.into_iter().collect());
+    let page_items: Vec<&SimMergeRequest> = matching
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    // The heads of the page's open requests' branches, each read once.
+    let mut heads = Heads::new();
+    for mr in page_items.iter().filter(|m| m.state == SimMrState::Opened) {
+        for branch in [&mr.source_branch, &mr.target_branch] {
+            if !heads.contains_key(branch)
+                && let Ok(Some(sha)) = gl.shared.repo.head(branch).await
+            {
+                heads.insert(branch.clone(), sha);
+            }
+        }
+    }
+    let heads = Some(heads);
     let mut items = Vec::new();
-    for mr in matching.iter().skip((page - 1) * per_page).take(per_page) {
+    for mr in page_items {
         items.push(gl.mr_json_at(mr, false, heads.as_ref()).await);
     }
     let headers = gl.page_headers(&uri, page, per_page, total);

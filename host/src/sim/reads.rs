@@ -1,11 +1,13 @@
-//! The reads the forge simulators make on every request, answered in
-//! process (gix) instead of by a `git` process each: a branch's head, a
-//! commit id, the branches and refs, the default branch, merge bases.
+//! The reads the simulators make on every request and every poll,
+//! answered in process (gix) instead of by a `git` process each: a
+//! branch's head, a commit id, the branches and refs, the default branch,
+//! merge bases, a commit as the forges show it, how many files changed.
 //!
-//! Every promote makes a dozen API calls, and each used to start `git`
-//! several times (rev-parse, for-each-ref, merge-base, symbolic-ref); on
-//! a CI runner's two cores the simulators' process starts competed with
-//! the jobs they served. A real forge reads its repository in process too.
+//! Every promote makes a dozen forge API calls, and each used to start
+//! `git` several times (rev-parse, for-each-ref, merge-base, symbolic-ref);
+//! the Argo CD simulator started one every poll. On a CI runner's two
+//! cores those process starts competed with the jobs they served. A real
+//! forge or Argo CD reads its repository in process too.
 //!
 //! Each function answers `None` when it cannot answer for sure (a name gix
 //! does not take, an object it cannot read); the caller then asks `git`,
@@ -15,28 +17,37 @@
 //! packs on a miss).
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use gix::ObjectId;
 
-use super::refs::CommitInfo;
+use super::forge::CommitInfo;
 
-/// The repository, opened once; each read takes its own handle.
+/// The repository, opened once, with a cache of the objects it read:
+/// objects never change, and merge-base walks over the commits a push
+/// left loose read the same ones request after request.
 #[derive(Debug, Clone)]
-pub(super) struct Reads {
-    repo: gix::ThreadSafeRepository,
+pub(crate) struct Reads {
+    repo: Arc<Mutex<gix::Repository>>,
 }
 
 impl Reads {
     /// Opens `path` (bare or not), `None` when gix cannot.
     pub fn open(path: &Path) -> Option<Self> {
         let options = gix::open::Options::isolated();
-        gix::open_opts(path, options).ok().map(|repo| Self {
-            repo: repo.into_sync(),
+        let mut repo = gix::open_opts(path, options).ok()?;
+        repo.object_cache_size_if_unset(16 * 1024 * 1024);
+        Some(Self {
+            repo: Arc::new(Mutex::new(repo)),
         })
     }
 
-    fn local(&self) -> gix::Repository {
-        self.repo.to_thread_local()
+    /// The handle, one read at a time (each takes microseconds to a few
+    /// milliseconds).
+    fn local(&self) -> MutexGuard<'_, gix::Repository> {
+        self.repo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The commit `refs/heads/<branch>` points at: `Some(None)` when there
@@ -72,8 +83,9 @@ impl Reads {
 
     /// Every ref under `prefixes` (`refs/heads/`, `refs/tags/`), sorted by
     /// full name as `git for-each-ref` sorts: its full name, the object it
-    /// points at (symbolic refs followed) and that object's type.
-    pub fn refs(&self, prefixes: &[&str]) -> Option<Vec<(String, String, String)>> {
+    /// points at (symbolic refs followed) and, when `kinds`, that object's
+    /// type (else empty: reading each object's header is most of the cost).
+    pub fn refs(&self, prefixes: &[&str], kinds: bool) -> Option<Vec<(String, String, String)>> {
         let repo = self.local();
         let platform = repo.references().ok()?;
         let mut out = Vec::new();
@@ -82,8 +94,11 @@ impl Reads {
                 let mut reference = reference.ok()?;
                 let name = reference.name().as_bstr().to_string();
                 let id = reference.follow_to_object().ok()?.detach();
-                let kind = repo.find_header(id).ok()?.kind();
-                out.push((name, id.to_string(), kind.to_string()));
+                let kind = match kinds {
+                    true => repo.find_header(id).ok()?.kind().to_string(),
+                    false => String::new(),
+                };
+                out.push((name, id.to_string(), kind));
             }
         }
         out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -281,7 +296,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            reads.refs(&["refs/heads/", "refs/tags/"]),
+            reads.refs(&["refs/heads/", "refs/tags/"], true),
             Some(want),
             "{listed}"
         );
