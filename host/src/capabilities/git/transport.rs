@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::error::TransportError;
@@ -38,7 +39,8 @@ const NETWORK_RETRY: RetryPolicy = RetryPolicy {
     jitter: Jitter::Spread,
 };
 
-/// How often a git process running against a deadline is checked on.
+/// How often a running git's deadline and the run's cancellation are
+/// checked (its exit is seen at once).
 const POLL: Duration = Duration::from_millis(20);
 
 /// How a push ended when git itself ran fine.
@@ -351,22 +353,78 @@ fn output_within(mut cmd: Command, limit: Duration) -> std::io::Result<Option<Ou
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let stdout = std::thread::spawn(move || drain(stdout));
     let stderr = std::thread::spawn(move || drain(stderr));
+    // Told the moment git exits; polling for it cost every command half a
+    // poll on average (a promote runs four or five).
+    let mut exited = Some(exit_signal(&child));
     loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(Output {
-                status,
-                stdout: stdout.join().unwrap_or_default(),
-                stderr: stderr.join().unwrap_or_default(),
-            }));
-        }
         let left = end.map_or(POLL, |end| end.saturating_duration_since(Instant::now()));
         if left.is_zero() || retry::cancelled() {
             let _ = child.kill();
             let _ = child.wait();
             return Ok(None);
         }
-        std::thread::sleep(POLL.min(left));
+        let wait = POLL.min(left);
+        let done = match &exited {
+            Some(signal) => match signal.recv_timeout(wait) {
+                Ok(()) => true,
+                Err(mpsc::RecvTimeoutError::Timeout) => false,
+                // The watcher could not wait: poll from here on.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    exited = None;
+                    child.try_wait()?.is_some()
+                }
+            },
+            None => {
+                let done = child.try_wait()?.is_some();
+                if !done {
+                    std::thread::sleep(wait);
+                }
+                done
+            }
+        };
+        if done {
+            let status = child.wait()?;
+            return Ok(Some(Output {
+                status,
+                stdout: stdout.join().unwrap_or_default(),
+                stderr: stderr.join().unwrap_or_default(),
+            }));
+        }
     }
+}
+
+/// A channel that receives once `child` has exited, without reaping it
+/// (`waitid` with `WNOWAIT`): only the owner reaps, so until it does the
+/// pid is still this child's and a kill cannot reach another process. The
+/// sender is dropped, unsent, when the wait fails. A watcher that only gets
+/// to wait after its child was killed and reaped finds no such child, or
+/// (the pid taken again by another child) returns when that one exits,
+/// never reaping it.
+fn exit_signal(child: &std::process::Child) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    #[cfg(unix)]
+    {
+        use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
+        let pid = Pid::from_child(child);
+        std::thread::spawn(move || {
+            loop {
+                match waitid(
+                    WaitId::Pid(pid),
+                    WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+                ) {
+                    Ok(_) => {
+                        let _ = tx.send(());
+                        return;
+                    }
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop((tx, child));
+    rx
 }
 
 /// Everything a child's pipe yields until it closes.
@@ -393,6 +451,21 @@ mod tests {
         assert_eq!(out.status.code(), Some(3));
         assert_eq!(out.stdout, b"out\n");
         assert_eq!(out.stderr, b"err\n");
+    }
+
+    #[test]
+    fn the_exit_is_signalled_and_its_status_left_to_the_owner() {
+        let mut child = Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .expect("spawns");
+        let exited = exit_signal(&child);
+        exited
+            .recv_timeout(Duration::from_secs(60))
+            .expect("told of the exit");
+        // Not reaped by the watcher: the owner still gets the status.
+        let status = child.wait().expect("reaps");
+        assert_eq!(status.code(), Some(7));
     }
 
     #[test]
