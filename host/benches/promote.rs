@@ -58,6 +58,25 @@ fn main() {
     if let [small, large, ..] = results.as_slice() {
         growth(small, large);
     }
+    for &commits in &sizes {
+        remove_seed_checkouts(&root.join(format!("work-{commits}")));
+    }
+}
+
+/// Removes the seed's working copies, once every measurement is done.
+/// Removing a 3,000-file checkout right after its run left ext4 scanning
+/// the freed inodes (`recently_deleted`) on every file created for minutes
+/// after, which doubled the CPU of the concurrent round that followed: the
+/// harness's own deletions, not the command measured.
+fn remove_seed_checkouts(work: &Path) {
+    let Ok(entries) = std::fs::read_dir(work) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("seed-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// One finished `baton` or seed run.
@@ -305,7 +324,7 @@ impl Bench {
         let started = Instant::now();
         seed_shell_step(&self.url, &dir, &app, &version);
         let wall = started.elapsed();
-        let _ = std::fs::remove_dir_all(&dir);
+        // Kept until the end: see `remove_seed_checkouts`.
         Run {
             wall,
             rss_kb: None,
