@@ -148,6 +148,8 @@ impl Reads {
         let (old, new) = (tree(old)?, tree(new)?);
         // The plain tree diff: `Repository::diff_tree_to_tree` would first
         // build an index of HEAD's tree for attributes a count never needs.
+        // (The git capability's path index makes the same call; simulators
+        // import none of Baton's clients, see `sim`.)
         let mut recorder = gix::diff::tree::Recorder::default();
         gix::diff::tree(
             gix::objs::TreeRefIter::from_bytes(&old.data, old.id.kind()),
