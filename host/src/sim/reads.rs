@@ -64,7 +64,8 @@ impl Reads {
     }
 
     /// The commit a full hex id names (a tag object is peeled), `Some(None)`
-    /// when the repository has no such object or it is no commit.
+    /// when the object is no commit; `None` (git answers) when it is not
+    /// found.
     pub fn commit_of_id(&self, hex: &str) -> Option<Option<String>> {
         if hex.len() != 40 {
             return None;

@@ -45,7 +45,10 @@ async fn versions_at(shared: &Shared, commit: &str) -> Vec<Option<String>> {
 /// with every app Healthy and Synced).
 pub(crate) async fn check_repo(shared: &Shared) {
     let mut last = shared.last_head.lock().await;
-    let in_process = (shared.reads.as_ref()).and_then(|r| r.branch_head(&shared.config.branch));
+    let in_process = shared
+        .reads
+        .as_ref()
+        .and_then(|r| r.branch_head(&shared.config.branch));
     let head = match in_process {
         Some(head) => Ok(head),
         None => branch_head(&shared.config.repo, &shared.config.branch).await,
