@@ -187,7 +187,8 @@ impl Reads {
         let a = full_id(a)?;
         let b = full_id(b)?;
         let repo = self.local();
-        // Both must be here: a commit pushed a moment ago is left to git.
+        // Both must be here: gix's walk skips a commit it cannot find (and
+        // would answer "no base"), so one pushed a moment ago is left to git.
         for id in [a, b] {
             repo.find_commit(id).ok()?;
         }
