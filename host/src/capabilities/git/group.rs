@@ -1,6 +1,7 @@
-//! Group commit: processes writing to the tracked branch through one cache
-//! hand their edits to whichever of them holds the cache lock, which pushes
-//! them all, one commit each, in one push.
+//! Group commit: processes writing through one cache hand their edits to
+//! whichever of them holds the cache lock, which pushes them all, one
+//! commit each, in one push: to the tracked branch one on top of the other,
+//! or each to its own new merge-request branch.
 //!
 //! Writers through one cache push one after another under the cache lock,
 //! and a push (the remote's unpack and connectivity check included) costs
@@ -9,9 +10,11 @@
 //! writer about to wait for the lock first leaves an *offer* in
 //! `<cache>/baton-queue/`: its request and commit settings, in a file it
 //! keeps an OS lock on while it lives. The holder, once its own commit is
-//! made, claims every live offer for its branch, makes each one's commit on
-//! top of the last (each with its own message, trailers, author and time),
-//! and pushes the last.
+//! made, claims every live offer of its kind for its branch and makes each
+//! one's commit (each with its own message, trailers, author and time). A
+//! write to the tracked branch goes on top of the last, and the last is
+//! pushed; a merge request's goes on the base the holder's own request
+//! starts from, and each is pushed to its own branch, all in one push.
 //!
 //! What each side can rely on, whoever dies when:
 //! - An offer is claimed by renaming it (`.want` -> `.taken`) and taken
@@ -24,8 +27,10 @@
 //!   the edit could not be made; the writer then writes alone, as before).
 //! - The writer reads its record once it holds the lock itself (the holder
 //!   is done by then). `pending` means the holder died or its push failed
-//!   mid-way: the writer fetches and finds its commit on the branch or not.
-//!   No record, or `declined`: it writes alone.
+//!   mid-way: the writer fetches and finds its commit on the branch or not
+//!   (a merge request's writer pushes its branch itself, and reuses the one
+//!   the holder made if it landed). No record, or `declined`: it writes
+//!   alone.
 //!
 //! The files are the writers' own, in a directory only Baton processes of
 //! this runner share; the holder still reads them as untrusted input (an
@@ -58,7 +63,11 @@ const STALE: Duration = Duration::from_secs(3600);
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Offer {
+    /// The tracked branch (a merge request's base).
     branch: String,
+    /// A merge request's new branch, not a commit to `branch`.
+    #[serde(default)]
+    merge_request: bool,
     app: String,
     stage: String,
     /// Each target's file and field (`Display` of its [`super::FieldSpec`]).
@@ -138,20 +147,18 @@ fn names(dir: &Path, id: &str) -> Names {
 }
 
 impl Ticket {
-    /// Offers `req` (a write to the tracked `branch`) to the holder of the
-    /// lock of the cache at `git_dir`. `None` when the offer cannot be
-    /// left: the writer then writes alone.
+    /// Offers `req` (a write to the tracked `branch`, or a merge request
+    /// into it) to the holder of the lock of the cache at `git_dir`. `None`
+    /// when the offer cannot be left: the writer then writes alone.
     pub(super) fn offer(
         git_dir: &Path,
         branch: &str,
         req: &WriteRequest,
         settings: &CommitSettings,
     ) -> Option<Self> {
-        if req.target != Target::Branch {
-            return None;
-        }
         let offer = Offer {
             branch: branch.to_owned(),
+            merge_request: req.target == Target::MergeRequest,
             app: req.app.clone(),
             stage: req.stage.clone(),
             targets: std::iter::once(&req.location)
@@ -307,12 +314,14 @@ fn write_record(path: &Path, record: &Record) -> bool {
     }
 }
 
-/// Under the cache lock: claims the live offers of writers to `branch`
-/// through the cache at `git_dir` (at most `limit`, in name order), with
-/// their requests and commit settings. Removes offers whose writer died.
+/// Under the cache lock: claims the live offers of writers to `target` of
+/// `branch` through the cache at `git_dir` (at most `limit`, in name
+/// order), with their requests and commit settings. Removes offers whose
+/// writer died.
 pub(super) fn claim(
     git_dir: &Path,
     branch: &str,
+    target: Target,
     limit: usize,
 ) -> Vec<(Claim, WriteRequest, CommitSettings)> {
     let dir = git_dir.join(QUEUE);
@@ -338,7 +347,7 @@ pub(super) fn claim(
         let Some(offer) = live_offer(&want) else {
             continue;
         };
-        if offer.branch != branch {
+        if offer.branch != branch || offer.merge_request != (target == Target::MergeRequest) {
             continue;
         }
         let Some(id) = want.file_stem().and_then(|s| s.to_str()) else {
@@ -401,7 +410,11 @@ fn request(offer: Offer) -> Option<(WriteRequest, CommitSettings)> {
         location,
         further,
         version: offer.version,
-        target: Target::Branch,
+        target: if offer.merge_request {
+            Target::MergeRequest
+        } else {
+            Target::Branch
+        },
         provenance: Provenance {
             policy_digest: offer.policy_digest,
             run_id: offer.run_id,
@@ -490,9 +503,10 @@ mod tests {
     fn an_offer_is_claimed_with_its_request_or_taken_back_never_both() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ticket = Ticket::offer(dir.path(), "main", &request("a"), &settings()).expect("offers");
-        // Another branch's holder leaves it.
-        assert!(claim(dir.path(), "release", MAX_GROUP).is_empty());
-        let mut claimed = claim(dir.path(), "main", MAX_GROUP);
+        // Another branch's holder leaves it, and so does a merge request's.
+        assert!(claim(dir.path(), "release", Target::Branch, MAX_GROUP).is_empty());
+        assert!(claim(dir.path(), "main", Target::MergeRequest, MAX_GROUP).is_empty());
+        let mut claimed = claim(dir.path(), "main", Target::Branch, MAX_GROUP);
         assert_eq!(claimed.len(), 1);
         let (claim_a, req, taken) = claimed.remove(0);
         assert_eq!(req.app, "a");
@@ -501,7 +515,7 @@ mod tests {
         assert_eq!(taken.time, Some(1_780_000_000));
         // Claimed: the writer cannot take it back, and no holder claims it twice.
         assert!(!ticket.withdraw());
-        assert!(claim(dir.path(), "main", MAX_GROUP).is_empty());
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
         claim_a.declined();
         assert_eq!(ticket.settle(), Settled::Mine);
         assert!(queue(dir.path()).is_empty(), "{:?}", queue(dir.path()));
@@ -509,7 +523,19 @@ mod tests {
         // Taken back first: no holder gets it.
         let ticket = Ticket::offer(dir.path(), "main", &request("b"), &settings()).expect("offers");
         assert!(ticket.withdraw());
-        assert!(claim(dir.path(), "main", MAX_GROUP).is_empty());
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
+        assert_eq!(ticket.settle(), Settled::Mine);
+
+        // A merge request's offer goes to a merge request's holder only,
+        // and comes back a merge request.
+        let mut req = request("c");
+        req.target = Target::MergeRequest;
+        let ticket = Ticket::offer(dir.path(), "main", &req, &settings()).expect("offers");
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
+        let (claim_c, req, _) =
+            claim(dir.path(), "main", Target::MergeRequest, MAX_GROUP).remove(0);
+        assert_eq!((req.app.as_str(), req.target), ("c", Target::MergeRequest));
+        claim_c.declined();
         assert_eq!(ticket.settle(), Settled::Mine);
     }
 
@@ -518,7 +544,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sha = ObjectId::from_hex(SHA.as_bytes()).expect("sha");
         let ticket = Ticket::offer(dir.path(), "main", &request("a"), &settings()).expect("offers");
-        let (mut held, _, _) = claim(dir.path(), "main", MAX_GROUP).remove(0);
+        let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP).remove(0);
         assert!(held.pending(sha, "v1"));
         // The holder dies here, between recording and pushing.
         drop(held);
@@ -531,7 +557,7 @@ mod tests {
         );
 
         let ticket = Ticket::offer(dir.path(), "main", &request("b"), &settings()).expect("offers");
-        let (mut held, _, _) = claim(dir.path(), "main", MAX_GROUP).remove(0);
+        let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP).remove(0);
         assert!(held.pending(sha, "v1"));
         let tip = ObjectId::from_hex(b"2222222222222222222222222222222222222222").expect("tip");
         held.pushed(tip);
@@ -555,6 +581,7 @@ mod tests {
         // nobody holds its lock.
         let offer = Offer {
             branch: "main".into(),
+            merge_request: false,
             app: "dead".into(),
             stage: "dev".into(),
             targets: vec![("dev/dead.yaml".into(), "helm:image.tag".into())],
@@ -586,7 +613,7 @@ mod tests {
         let mut bad = serde_json::to_value(&offer).expect("json");
         bad["version"] = "v1\n; rm -rf /".into();
         let _bad = keep("3-bad.want", &serde_json::to_vec(&bad).expect("json"));
-        assert!(claim(dir.path(), "main", MAX_GROUP).is_empty());
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
         // The dead writer's offer is gone; the unparsable one is left to
         // its writer; the bad version was claimed and declined.
         let left = queue(dir.path());

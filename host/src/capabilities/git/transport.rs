@@ -53,6 +53,38 @@ pub(crate) enum PushResult {
     Rejected(String),
 }
 
+/// One ref a push updates: `refs/heads/<branch>` to commit `sha`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefUpdate<'a> {
+    /// The commit.
+    pub sha: &'a str,
+    /// The branch, without `refs/heads/`.
+    pub branch: &'a str,
+    /// Only create the branch: [`PushResult::Rejected`] when the remote
+    /// has it already, at another commit (`--force-with-lease=<ref>:`,
+    /// checked by the remote as it updates) or at this one.
+    pub create_only: bool,
+}
+
+/// The `--porcelain` line of a push about `refs/heads/<branch>`:
+/// `<flag>\t<from>:<to>\t<summary>`.
+fn porcelain_line<'o>(stdout: &'o str, branch: &str) -> Option<&'o str> {
+    let to = format!("refs/heads/{branch}");
+    stdout.lines().find(|line| {
+        line.split('\t')
+            .nth(1)
+            .and_then(|spec| spec.rsplit_once(':'))
+            .is_some_and(|(_, dst)| dst == to)
+    })
+}
+
+/// Whether a rejected ref's line says to fetch and try again: the branch
+/// moved (`[rejected]`: non-fast-forward, or a lease the branch broke) or
+/// its lock was taken.
+fn retryable(line: &str) -> bool {
+    line.contains("[rejected]") || line.contains("lock") || line.contains("failed to update ref")
+}
+
 /// A remote env repo as git sees it: URL plus optional bearer token.
 #[derive(Debug, Clone)]
 pub(crate) struct Remote {
@@ -217,23 +249,78 @@ impl Remote {
         sha: &str,
         branch: &str,
     ) -> Result<PushResult, TransportError> {
-        let refspec = format!("{sha}:refs/heads/{branch}");
-        let args = ["push", "--porcelain", "--quiet", "--", &self.url, &refspec];
+        let update = RefUpdate {
+            sha,
+            branch,
+            create_only: false,
+        };
+        // `push_refs` answers every update it is given.
+        self.push_refs(git_dir, &[update])?
+            .pop()
+            .unwrap_or_else(|| {
+                Err(TransportError::Failed {
+                    url: self.url.clone(),
+                    command: "push",
+                    stderr: format!("no answer about {branch}"),
+                })
+            })
+    }
+
+    /// Pushes every update in one `git push`, none forced; each ref lands or
+    /// not on its own (the push is not atomic), and each gets its own
+    /// answer, in order. An update that is [`RefUpdate::create_only`] is
+    /// refused (`stale info`) when the branch exists. A failure of the push
+    /// as a whole is the outer error.
+    pub fn push_refs(
+        &self,
+        git_dir: &Path,
+        updates: &[RefUpdate<'_>],
+    ) -> Result<Vec<Result<PushResult, TransportError>>, TransportError> {
+        let leases: Vec<String> = updates
+            .iter()
+            .filter(|u| u.create_only)
+            .map(|u| format!("--force-with-lease=refs/heads/{}:", u.branch))
+            .collect();
+        let refspecs: Vec<String> = updates
+            .iter()
+            .map(|u| format!("{}:refs/heads/{}", u.sha, u.branch))
+            .collect();
+        // Not `--quiet`: it leaves out the lines of refs already up to date.
+        let mut args = vec!["push", "--porcelain"];
+        args.extend(leases.iter().map(String::as_str));
+        args.push("--");
+        args.push(&self.url);
+        args.extend(refspecs.iter().map(String::as_str));
+        let branches = updates
+            .iter()
+            .map(|u| u.branch)
+            .collect::<Vec<_>>()
+            .join(", ");
         self.with_retries("push", |attempt| {
             let out = self.run_network(git_dir, "push", &args, attempt)?;
-            if out.status.success() {
-                return Ok(PushResult::Pushed);
-            }
             let stdout = String::from_utf8_lossy(&out.stdout);
-            if let Some(line) = stdout.lines().find(|l| l.starts_with('!')) {
-                let retryable = line.contains("[rejected]")
-                    || line.contains("lock")
-                    || line.contains("failed to update ref");
-                if retryable {
-                    return Ok(PushResult::Rejected(self.redact(line)));
-                }
-            }
-            Err(self.classify("push", branch, &out))
+            let answers: Option<Vec<_>> = updates
+                .iter()
+                .map(|u| {
+                    let line = porcelain_line(&stdout, u.branch);
+                    let flag = line.and_then(|l| l.chars().next());
+                    Some(match (flag, line) {
+                        // Already there: not created by this push.
+                        (Some('='), Some(line)) if u.create_only => {
+                            Ok(PushResult::Rejected(self.redact(line)))
+                        }
+                        (Some('!'), Some(line)) if retryable(line) => {
+                            Ok(PushResult::Rejected(self.redact(line)))
+                        }
+                        (Some('!'), _) => Err(self.classify("push", u.branch, &out)),
+                        (Some(_), _) => Ok(PushResult::Pushed),
+                        (None, _) if out.status.success() => Ok(PushResult::Pushed),
+                        (None, _) => return None,
+                    })
+                })
+                .collect();
+            // Without a line for every ref, the push failed as a whole.
+            answers.ok_or_else(|| self.classify("push", &branches, &out))
         })
     }
 

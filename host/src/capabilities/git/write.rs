@@ -4,10 +4,11 @@
 //! with jittered backoff ([`crate::retry`]), a bounded number of times and
 //! never past the deadline; never forced.
 //!
-//! A round holds the cache lock from its fetch to its push to the tracked
-//! branch, so processes writing through one cache take turns instead of
-//! rejecting each other's pushes (a merge-request branch is pushed after
-//! the lock is released: it is this change's own). The push writes no
+//! A round holds the cache lock from its fetch to its push, so processes
+//! writing through one cache take turns instead of rejecting each other's
+//! pushes. A merge-request branch is only created, never moved: the push
+//! leases it as absent, and one the remote has already is fetched and
+//! reused when it holds the change (no `git ls-remote` first). The push writes no
 //! local ref (this process's view of the branch moves in memory), so no git
 //! lock file is involved. Instead the pusher leaves the tip it pushed in
 //! `<cache>/baton.pushed` before releasing the lock: the next writer through
@@ -15,7 +16,9 @@
 //! (its objects are in the shared cache already), instead of pushing onto a
 //! stale tip, being rejected and fetching again. A writer waiting for the
 //! lock offers its write to the holder meanwhile, which pushes it along
-//! with its own, one commit each, in one push ([`super::group`]).
+//! with its own, one commit each, in one push ([`super::group`]): on top of
+//! its own to the tracked branch, or to the offer's own merge-request
+//! branch.
 
 use std::time::Duration;
 
@@ -26,7 +29,7 @@ use super::group::{self, Claim, MAX_GROUP, Settled, Ticket};
 use super::lock::CacheLock;
 use super::repo::{EnvRepo, StageField};
 use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
-use super::transport::PushResult;
+use super::transport::{PushResult, RefUpdate};
 use super::yaml::{self, Edited};
 use crate::retry::{self, Jitter, RetryPolicy};
 
@@ -272,33 +275,25 @@ impl EnvRepo {
             Target::MergeRequest => mr.clone(),
         };
         let transport = |source| transport_error(req, &push_branch, source);
-        // Whether the merge-request branch exists is asked before taking
-        // the lock (`git ls-remote` touches nothing in the cache); only an
-        // existing one is fetched, to be reused.
-        let mr_exists = match req.target {
-            Target::MergeRequest => self.remote_has(&mr).map_err(transport)?,
-            Target::Branch => false,
-        };
-        // Held through a push to the tracked branch: writers sharing this
-        // cache take turns instead of racing each other to the remote. A
-        // merge-request branch is this change's own; nobody races for it.
-        // A write to the tracked branch is offered to the holder meanwhile,
-        // which may push it along with its own ([`super::group`]).
+        // Held through the push: writers sharing this cache take turns
+        // instead of racing each other to the remote, and a writer waiting
+        // meanwhile offers its write to the holder, which may push it along
+        // with its own ([`super::group`]).
         let ticket = Ticket::offer(&self.git_dir, &self.branch, req, settings);
         let lock = match self.lock_offering(ticket).map_err(transport)? {
-            Turn::Held(lock, settled) => match self.handed(settled, attempt).map_err(transport)? {
-                Some(outcome) => return Ok(Round::Done(Ok(outcome))),
-                None => lock,
-            },
+            Turn::Held(lock, settled) => {
+                match self.handed(settled, req, attempt).map_err(transport)? {
+                    Some(outcome) => return Ok(Round::Done(Ok(outcome))),
+                    None => lock,
+                }
+            }
             Turn::Pushed { sha, tip, previous } => {
                 return Ok(Round::Done(Ok(
-                    self.pushed_by_another(sha, tip, previous, attempt)
+                    self.pushed_by_another(req, sha, tip, previous, attempt)
                 )));
             }
         };
-        let mut lock = Some(lock);
-        self.catch_up(req.target, attempt, &mr, mr_exists)
-            .map_err(transport)?;
+        self.catch_up(req.target, attempt, &mr).map_err(transport)?;
         let base = self.tip_of(&self.branch).ok_or_else(|| {
             transport(TransportError::BranchMissing {
                 url: self.remote.url.clone(),
@@ -311,40 +306,44 @@ impl EnvRepo {
                 branch: self.branch.clone(),
             })));
         };
-        if req.target == Target::MergeRequest
-            && let Some(existing) = self.tip_of(&mr)
-        {
-            return Ok(Round::Done(self.reuse_branch(existing, req, &mr)));
-        }
         let sha = self.commit_edit(base, req, settings, &files)?;
-        let (tip, claims) = match req.target {
-            Target::Branch => self.gather(sha),
-            Target::MergeRequest => {
-                lock.take();
-                (sha, Vec::new())
-            }
+        let committed = WriteOutcome::Committed {
+            sha: sha.to_string(),
+            branch: push_branch.clone(),
+            previous: old,
+            retries: attempt - 1,
         };
+        match req.target {
+            Target::Branch => self.push_branch(sha, committed, lock),
+            Target::MergeRequest => self.push_requests(req, base, sha, committed, lock),
+        }
+        .map_err(transport)
+    }
+
+    /// Pushes this write's commit `sha` to the tracked branch, with the
+    /// writes other processes offered meanwhile on top, then lets go of
+    /// the cache `lock`.
+    fn push_branch(
+        &mut self,
+        sha: ObjectId,
+        committed: WriteOutcome,
+        lock: CacheLock,
+    ) -> Result<Round, TransportError> {
+        let (tip, claims) = self.gather(sha);
         // A push that fails leaves the claimed writers' records pending:
         // each finds out by fetching whether its commit landed.
         match self
             .remote
-            .push(&self.git_dir, &tip.to_string(), &push_branch)
-            .map_err(transport)?
+            .push(&self.git_dir, &tip.to_string(), &self.branch)?
         {
             PushResult::Pushed => {
                 for claim in claims {
                     claim.pushed(tip);
                 }
-                self.record_push(&push_branch, tip);
-                if lock.is_some() {
-                    self.leave_pushed(tip);
-                }
-                Ok(Round::Done(Ok(WriteOutcome::Committed {
-                    sha: sha.to_string(),
-                    branch: push_branch,
-                    previous: old,
-                    retries: attempt - 1,
-                })))
+                self.record_push(&self.branch.clone(), tip);
+                self.leave_pushed(tip);
+                drop(lock);
+                Ok(Round::Done(Ok(committed)))
             }
             PushResult::Rejected(line) => {
                 for claim in claims {
@@ -353,6 +352,72 @@ impl EnvRepo {
                 Ok(Round::Rejected(line))
             }
         }
+    }
+
+    /// Pushes this write's commit `sha` (on `base`) to its new
+    /// merge-request branch, along with the merge-request branches other
+    /// processes offered meanwhile, in one push, then lets go of the cache
+    /// `lock`. Every branch is only created, never moved: one the remote
+    /// has already is fetched, and reused when it holds this change.
+    fn push_requests(
+        &mut self,
+        req: &WriteRequest,
+        base: ObjectId,
+        sha: ObjectId,
+        committed: WriteOutcome,
+        lock: CacheLock,
+    ) -> Result<Round, TransportError> {
+        let mr = req.mr_branch();
+        let claims = self.gather_requests(base, &mr);
+        let own = sha.to_string();
+        let theirs: Vec<(String, String)> = claims
+            .iter()
+            .map(|(_, branch, sha)| (branch.clone(), sha.to_string()))
+            .collect();
+        let updates: Vec<RefUpdate<'_>> = std::iter::once((mr.as_str(), own.as_str()))
+            .chain(theirs.iter().map(|(b, s)| (b.as_str(), s.as_str())))
+            .map(|(branch, sha)| RefUpdate {
+                sha,
+                branch,
+                create_only: true,
+            })
+            .collect();
+        // A push that fails as a whole leaves the claimed writers' records
+        // pending: each then writes alone, and finds its branch if it landed.
+        let mut answers = self.remote.push_refs(&self.git_dir, &updates)?.into_iter();
+        let mine = answers.next();
+        for ((claim, _, sha), answer) in claims.into_iter().zip(answers) {
+            match answer {
+                Ok(PushResult::Pushed) => claim.pushed(sha),
+                Ok(PushResult::Rejected(_)) | Err(_) => claim.declined(),
+            }
+        }
+        let round = match mine {
+            Some(Ok(PushResult::Pushed)) => {
+                self.record_push(&mr, sha);
+                Round::Done(Ok(committed))
+            }
+            // The branch exists (or moved, or its lock was taken): the
+            // remote's tip decides.
+            Some(Ok(PushResult::Rejected(line))) => {
+                self.fetch_locked(Some(&mr))?;
+                self.fresh = false;
+                match self.tip_of(&mr) {
+                    Some(existing) => Round::Done(self.reuse_branch(existing, req, &mr)),
+                    None => Round::Rejected(line),
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(TransportError::Failed {
+                    url: self.remote.url.clone(),
+                    command: "push",
+                    stderr: format!("no answer about {mr}"),
+                });
+            }
+        };
+        drop(lock);
+        Ok(round)
     }
 
     /// Takes the cache lock, with `ticket` (this write's offer) waiting
@@ -387,13 +452,18 @@ impl EnvRepo {
     fn handed(
         &mut self,
         settled: Settled,
+        req: &WriteRequest,
         attempt: u32,
     ) -> Result<Option<WriteOutcome>, TransportError> {
         let (sha, tip, previous) = match settled {
             Settled::Mine => return Ok(None),
             Settled::Pushed { sha, tip, previous } => (sha, tip, previous),
+            // Its holder died or failed mid-push: this writer pushes its
+            // merge-request branch itself, and reuses the holder's if it
+            // landed.
+            Settled::Pending { .. } if req.target == Target::MergeRequest => return Ok(None),
             Settled::Pending { sha, previous } => {
-                // Its holder died or failed mid-push: the branch says.
+                // The branch says.
                 self.fetch_locked(None)?;
                 self.fresh = false;
                 match self.tip_of(&self.branch) {
@@ -402,24 +472,33 @@ impl EnvRepo {
                 }
             }
         };
-        Ok(Some(self.pushed_by_another(sha, tip, previous, attempt)))
+        Ok(Some(
+            self.pushed_by_another(req, sha, tip, previous, attempt),
+        ))
     }
 
-    /// This write's outcome when another process pushed its commit `sha`,
-    /// leaving the branch at `tip`.
+    /// The outcome of `req` when another process pushed its commit `sha`,
+    /// leaving the branch it went to at `tip`.
     fn pushed_by_another(
         &mut self,
+        req: &WriteRequest,
         sha: ObjectId,
         tip: ObjectId,
         previous: String,
         attempt: u32,
     ) -> WriteOutcome {
         tracing::debug!(%sha, %tip, "another writer through the cache pushed this commit");
-        self.fresh = false;
-        self.record_push(&self.branch.clone(), tip);
+        let branch = match req.target {
+            Target::Branch => {
+                self.fresh = false;
+                self.branch.clone()
+            }
+            Target::MergeRequest => req.mr_branch(),
+        };
+        self.record_push(&branch, tip);
         WriteOutcome::Committed {
             sha: sha.to_string(),
-            branch: self.branch.clone(),
+            branch,
             previous,
             retries: attempt - 1,
         }
@@ -433,7 +512,9 @@ impl EnvRepo {
     fn gather(&self, own: ObjectId) -> (ObjectId, Vec<Claim>) {
         let mut tip = own;
         let mut claims = Vec::new();
-        for (mut claim, req, settings) in group::claim(&self.git_dir, &self.branch, MAX_GROUP) {
+        for (mut claim, req, settings) in
+            group::claim(&self.git_dir, &self.branch, Target::Branch, MAX_GROUP)
+        {
             let made = match self.edit_at(tip, &req) {
                 Ok(Some(FileEdits { old, files })) => self
                     .commit_edit(tip, &req, &settings, &files)
@@ -455,34 +536,58 @@ impl EnvRepo {
         (tip, claims)
     }
 
+    /// Under the cache lock, this process's merge-request commit made on
+    /// `base` (for branch `own`): claims the merge-request writes other
+    /// processes offered meanwhile and makes each one's commit on `base`,
+    /// as its writer would. Each claim with its branch and commit; an offer
+    /// whose edit cannot be made here, or whose branch is already in this
+    /// push, is declined (its writer makes it).
+    fn gather_requests(&self, base: ObjectId, own: &str) -> Vec<(Claim, String, ObjectId)> {
+        let mut claims: Vec<(Claim, String, ObjectId)> = Vec::new();
+        let offered = group::claim(&self.git_dir, &self.branch, Target::MergeRequest, MAX_GROUP);
+        for (mut claim, req, settings) in offered {
+            let branch = req.mr_branch();
+            let taken = branch == own || claims.iter().any(|(_, b, _)| *b == branch);
+            let made = match self.edit_at(base, &req) {
+                Ok(Some(FileEdits { old, files })) if !taken => self
+                    .commit_edit(base, &req, &settings, &files)
+                    .ok()
+                    .map(|sha| (sha, old)),
+                Ok(_) | Err(_) => None,
+            };
+            match made {
+                Some((sha, old)) if claim.pending(sha, &old) => claims.push((claim, branch, sha)),
+                _ => claim.declined(),
+            }
+        }
+        if !claims.is_empty() {
+            tracing::debug!(
+                count = claims.len(),
+                "pushing the merge-request branches other processes offered"
+            );
+        }
+        claims
+    }
+
     /// Brings this process's tips up to date, under the cache lock, for
     /// attempt `attempt` of a write to `target` (`mr`: the merge-request
-    /// branch, `mr_exists`: whether the remote has it).
-    fn catch_up(
-        &mut self,
-        target: Target,
-        attempt: u32,
-        mr: &str,
-        mr_exists: bool,
-    ) -> Result<(), TransportError> {
+    /// branch).
+    fn catch_up(&mut self, target: Target, attempt: u32, mr: &str) -> Result<(), TransportError> {
         let fresh = std::mem::take(&mut self.fresh);
         let fetch = match target {
             Target::Branch => !(attempt == 1 && fresh),
             // A new request starts from this process's tip (its own push
             // included) or a newer one another writer pushed; a rejected
-            // one, or one to reuse, fetches.
-            Target::MergeRequest => attempt > 1 || mr_exists,
+            // one fetches.
+            Target::MergeRequest => attempt > 1,
         };
         if fetch {
-            let reused = (target == Target::MergeRequest && mr_exists).then_some(mr);
-            self.fetch_locked(reused)?;
+            self.fetch_locked(None)?;
             self.fresh = false;
         } else {
             self.adopt_pushed();
         }
-        if !mr_exists {
-            self.tips.remove(mr);
-        }
+        self.tips.remove(mr);
         Ok(())
     }
 
@@ -616,14 +721,6 @@ impl EnvRepo {
     /// could race another process's fetch.
     fn record_push(&mut self, branch: &str, sha: ObjectId) {
         self.tips.insert(branch.to_owned(), sha);
-    }
-
-    /// Whether the remote has `branch` now (`git ls-remote`, nothing
-    /// fetched).
-    fn remote_has(&self, branch: &str) -> Result<bool, TransportError> {
-        let name = format!("refs/heads/{branch}");
-        let refs = self.remote.ls_remote(&self.git_dir, &name, branch)?;
-        Ok(refs.contains(&name))
     }
 
     /// Leaves `sha` in the cache as the tracked branch's last pushed tip
@@ -907,7 +1004,8 @@ mod tests {
     /// its commit on the tracked branch's tip and records it pending; pushes
     /// it when `push`.
     fn carry_the_offer(holder: &EnvRepo, push: bool) -> (Claim, ObjectId) {
-        let (mut claim, req, settings) = group::claim(&holder.git_dir, "main", MAX_GROUP).remove(0);
+        let (mut claim, req, settings) =
+            group::claim(&holder.git_dir, "main", Target::Branch, MAX_GROUP).remove(0);
         let base = holder.tip_of("main").expect("tip");
         let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
         let sha = holder
@@ -1007,6 +1105,112 @@ mod tests {
     }
 
     #[test]
+    fn merge_requests_waiting_for_the_cache_go_out_in_one_push_each_to_its_branch() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, first) = origin(root.path());
+        let base = git(&bare, &["rev-parse", "main"]);
+        // Someone opened asia's v4 request already.
+        let seed = root.path().join("seed");
+        git(&seed, &["checkout", "-q", "-b", "asia-v4"]);
+        std::fs::write(seed.join("prod/asia.yaml"), "image:\n  tag: v4\n").expect("write");
+        git(&seed, &["commit", "-q", "-am", "asia v4"]);
+        let existing = git(&seed, &["rev-parse", "HEAD"]);
+        let to = bare.to_str().expect("utf-8");
+        git(
+            &seed,
+            &["push", "-q", to, "HEAD:refs/heads/baton/asia/prod/v4"],
+        );
+        let pushes = root.path().join("pushes");
+        let hook = bare.join("hooks/post-receive");
+        std::fs::write(
+            &hook,
+            format!(
+                "#!/bin/sh\ncat >> '{0}'\necho push >> '{0}'\n",
+                pushes.display()
+            ),
+        )
+        .expect("hook");
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let writers = [
+            one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2"),
+            one_target("eu", field("prod/regions.yaml", "helm:eu.image.tag"), "v3"),
+            one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v4"),
+        ]
+        .map(|mut req| {
+            req.target = Target::MergeRequest;
+            (open_again(root.path(), &bare), req)
+        });
+        // All three wait for the cache while another process holds it.
+        let held = first.lock().expect("locks");
+        let waiting: Vec<_> = writers
+            .into_iter()
+            .map(|(mut repo, req)| {
+                std::thread::spawn(move || repo.write_version(&req, &settings()))
+            })
+            .collect();
+        let waited = std::time::Instant::now();
+        while offers(&first) < 3 {
+            assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(held);
+        let outcomes: Vec<WriteOutcome> = waiting
+            .into_iter()
+            .map(|w| w.join().expect("joins").expect("writes"))
+            .collect();
+        let mut created = Vec::new();
+        for (outcome, (branch, run)) in outcomes.iter().zip([
+            ("baton/asia/prod/v2", "run-asia"),
+            ("baton/eu/prod/v3", "run-eu"),
+        ]) {
+            let WriteOutcome::Committed {
+                sha,
+                branch: pushed,
+                previous,
+                retries,
+            } = outcome
+            else {
+                panic!("expected a commit, got {outcome:?}");
+            };
+            assert_eq!(
+                (pushed.as_str(), previous.as_str(), *retries),
+                (branch, "v1", 0)
+            );
+            assert_eq!(&git(&bare, &["rev-parse", branch]), sha);
+            assert_eq!(git(&bare, &["rev-parse", &format!("{branch}~1")]), base);
+            let message = git(&bare, &["show", "-s", "--format=%B", sha]);
+            assert!(message.contains(&format!("Baton-Run: {run}")), "{message}");
+            created.push(format!("{} {sha} refs/heads/{branch}", "0".repeat(40)));
+        }
+        // The request already open is reused, not moved.
+        assert_eq!(
+            outcomes[2],
+            WriteOutcome::ReusedBranch {
+                sha: existing.clone(),
+                branch: "baton/asia/prod/v4".into()
+            }
+        );
+        assert_eq!(git(&bare, &["rev-parse", "baton/asia/prod/v4"]), existing);
+        assert_eq!(git(&bare, &["rev-parse", "main"]), base, "main untouched");
+        // Whichever took the lock first pushed both new branches, at once.
+        let log = std::fs::read_to_string(&pushes).expect("hook ran");
+        let mut lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.pop(), Some("push"), "{log}");
+        lines.sort_unstable();
+        created.sort_unstable();
+        assert_eq!(lines, created, "{log}");
+        assert_eq!(offers(&first), 0);
+        assert_eq!(
+            std::fs::read_dir(first.git_dir.join("baton-queue"))
+                .expect("queue")
+                .count(),
+            0,
+            "every record is cleared"
+        );
+    }
+
+    #[test]
     fn a_writer_whose_holder_died_mid_push_asks_the_branch() {
         for landed in [true, false] {
             let root = tempfile::tempdir().expect("tempdir");
@@ -1023,7 +1227,7 @@ mod tests {
             let _lock = writer.lock().expect("locks");
             let settled = ticket.settle();
             assert!(matches!(settled, Settled::Pending { .. }), "{settled:?}");
-            let outcome = writer.handed(settled, 1).expect("asks the branch");
+            let outcome = writer.handed(settled, &req, 1).expect("asks the branch");
             if landed {
                 assert_eq!(
                     outcome,
@@ -1038,6 +1242,66 @@ mod tests {
             } else {
                 assert_eq!(outcome, None, "not on the branch: the writer writes it");
                 assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "1");
+            }
+        }
+    }
+
+    #[test]
+    fn a_merge_request_whose_holder_died_mid_push_is_pushed_or_reused_by_its_writer() {
+        for landed in [true, false] {
+            let root = tempfile::tempdir().expect("tempdir");
+            let (bare, holder) = origin(root.path());
+            let mut writer = open_again(root.path(), &bare);
+            let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
+            req.target = Target::MergeRequest;
+            let ticket = Ticket::offer(&writer.git_dir, "main", &req, &settings()).expect("offers");
+            let branch = "baton/asia/prod/v2";
+            let sha = {
+                let _lock = holder.lock().expect("locks");
+                let (mut claim, req, settings) =
+                    group::claim(&holder.git_dir, "main", Target::MergeRequest, MAX_GROUP)
+                        .remove(0);
+                let base = holder.tip_of("main").expect("tip");
+                let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
+                let sha = holder
+                    .commit_edit(base, &req, &settings, &edits.files)
+                    .expect("commits");
+                assert!(claim.pending(sha, &edits.old));
+                if landed {
+                    let update = RefUpdate {
+                        sha: &sha.to_string(),
+                        branch,
+                        create_only: true,
+                    };
+                    let answers = holder.remote.push_refs(&holder.git_dir, &[update]);
+                    assert!(matches!(answers.as_deref(), Ok([Ok(PushResult::Pushed)])));
+                }
+                // The holder dies before recording the push.
+                sha
+            };
+            {
+                let _lock = writer.lock().expect("locks");
+                let settled = ticket.settle();
+                assert!(matches!(settled, Settled::Pending { .. }), "{settled:?}");
+                assert_eq!(writer.handed(settled, &req, 1).expect("settles"), None);
+            }
+            let outcome = writer.write_version(&req, &settings()).expect("writes");
+            match outcome {
+                WriteOutcome::ReusedBranch {
+                    sha: reused,
+                    branch: b,
+                } if landed => {
+                    assert_eq!((reused, b.as_str()), (sha.to_string(), branch));
+                }
+                WriteOutcome::Committed {
+                    sha: own,
+                    branch: b,
+                    ..
+                } if !landed => {
+                    assert_eq!(b, branch);
+                    assert_eq!(git(&bare, &["rev-parse", branch]), own);
+                }
+                other => panic!("landed: {landed}, got {other:?}"),
             }
         }
     }
