@@ -52,8 +52,16 @@ use super::write::{CommitSettings, Target, WriteRequest};
 /// The directory of offers in the cache directory.
 const QUEUE: &str = "baton-queue";
 
-/// The most offers one push carries.
+/// The most offers one push to the tracked branch carries.
 pub(super) const MAX_GROUP: usize = 64;
+
+/// The most branches one push of merge-request branches creates, the
+/// holder's own included. GitLab treats a push of more refs differently:
+/// past 3 it fires no webhooks or integrations for it
+/// (`push_event_hooks_limit`), past 4 it creates no branch pipelines for
+/// the rest (`git_push_pipeline_limit`), and a request whose pipeline must
+/// succeed would wait forever.
+pub(super) const MAX_BRANCHES_PER_PUSH: usize = 3;
 
 /// Records of writers that died after their offer was claimed are removed
 /// once this old.

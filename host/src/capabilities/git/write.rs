@@ -25,7 +25,7 @@ use std::time::Duration;
 use gix::ObjectId;
 
 use super::error::{ReadError, TransportError, WriteError};
-use super::group::{self, Claim, MAX_GROUP, Settled, Ticket};
+use super::group::{self, Claim, MAX_BRANCHES_PER_PUSH, MAX_GROUP, Settled, Ticket};
 use super::lock::CacheLock;
 use super::repo::{EnvRepo, StageField};
 use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
@@ -538,13 +538,19 @@ impl EnvRepo {
 
     /// Under the cache lock, this process's merge-request commit made on
     /// `base` (for branch `own`): claims the merge-request writes other
-    /// processes offered meanwhile and makes each one's commit on `base`,
-    /// as its writer would. Each claim with its branch and commit; an offer
+    /// processes offered meanwhile (as many as fit in one push with its
+    /// own, [`MAX_BRANCHES_PER_PUSH`]) and makes each one's commit on
+    /// `base`, as its writer would. Each claim with its branch and commit; an offer
     /// whose edit cannot be made here, or whose branch is already in this
     /// push, is declined (its writer makes it).
     fn gather_requests(&self, base: ObjectId, own: &str) -> Vec<(Claim, String, ObjectId)> {
         let mut claims: Vec<(Claim, String, ObjectId)> = Vec::new();
-        let offered = group::claim(&self.git_dir, &self.branch, Target::MergeRequest, MAX_GROUP);
+        let offered = group::claim(
+            &self.git_dir,
+            &self.branch,
+            Target::MergeRequest,
+            MAX_BRANCHES_PER_PUSH - 1,
+        );
         for (mut claim, req, settings) in offered {
             let branch = req.mr_branch();
             let taken = branch == own || claims.iter().any(|(_, b, _)| *b == branch);
@@ -1244,6 +1250,61 @@ mod tests {
                 assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "1");
             }
         }
+    }
+
+    #[test]
+    fn a_push_of_merge_request_branches_creates_at_most_three() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, first) = origin(root.path());
+        let pushes = root.path().join("pushes");
+        let hook = bare.join("hooks/post-receive");
+        std::fs::write(
+            &hook,
+            format!(
+                "#!/bin/sh\ncat >> '{0}'\necho push >> '{0}'\n",
+                pushes.display()
+            ),
+        )
+        .expect("hook");
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let writers = ["v2", "v3", "v4", "v5", "v6"].map(|version| {
+            let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), version);
+            req.target = Target::MergeRequest;
+            (open_again(root.path(), &bare), req)
+        });
+        // All five wait for the cache while another process holds it.
+        let held = first.lock().expect("locks");
+        let waiting: Vec<_> = writers
+            .into_iter()
+            .map(|(mut repo, req)| {
+                std::thread::spawn(move || repo.write_version(&req, &settings()))
+            })
+            .collect();
+        let waited = std::time::Instant::now();
+        while offers(&first) < 5 {
+            assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(held);
+        for w in waiting {
+            let outcome = w.join().expect("joins").expect("writes");
+            assert!(
+                matches!(outcome, WriteOutcome::Committed { .. }),
+                "{outcome:?}"
+            );
+        }
+        let log = std::fs::read_to_string(&pushes).expect("hook ran");
+        let per_push: Vec<usize> = log
+            .split_terminator("push\n")
+            .map(|refs| refs.lines().count())
+            .collect();
+        assert_eq!(per_push.iter().sum::<usize>(), 5, "{log}");
+        assert!(per_push.iter().all(|&n| (1..=3).contains(&n)), "{log}");
+        assert!(
+            per_push.len() < 5,
+            "some push carried another's branch: {log}"
+        );
     }
 
     #[test]
