@@ -257,7 +257,10 @@ fn git_lock_files(dir: &Path) -> Vec<PathBuf> {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "lock")
-                && path.file_name().is_some_and(|n| n != "baton.lock")
+                // Baton's own: `baton.lock`, `baton-requests-<n>.lock`.
+                && !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("baton"))
             {
                 out.push(path);
             }

@@ -1,7 +1,9 @@
 //! Group commit: processes writing through one cache hand their edits to
-//! whichever of them holds the cache lock, which pushes them all, one
-//! commit each, in one push: to the tracked branch one on top of the other,
-//! or each to its own new merge-request branch.
+//! whichever of them holds the lock they wait for, which pushes them all,
+//! one commit each, in one push: to the tracked branch one on top of the
+//! other (under the cache lock), or each to its own new merge-request
+//! branch (under one of the merge-request pushes' locks, at most
+//! [`MAX_BRANCHES_PER_PUSH`] branches a push).
 //!
 //! Writers through one cache push one after another under the cache lock,
 //! and a push (the remote's unpack and connectivity check included) costs
@@ -25,9 +27,14 @@
 //!   pushes, and pushes only the commits whose record was written; after
 //!   the push it records `pushed` (or `declined`: the push was rejected, or
 //!   the edit could not be made; the writer then writes alone, as before).
-//! - The writer reads its record once it holds the lock itself (the holder
-//!   is done by then). `pending` means the holder died or its push failed
-//!   mid-way: the writer fetches and finds its commit on the branch or not
+//! - The writer reads its record once it has had its turn at the lock. A
+//!   holder of the cache lock is done by then. Merge requests are pushed
+//!   two at a time, so a holder of one of their locks makes a *push token*
+//!   (`<id>.push`, kept locked until every record of its push is final)
+//!   and records it with `pending`: the writer lets go of its own lock and
+//!   waits for the token, not for the holder's lock. A holder that cannot
+//!   make a token claims nobody. `pending`, once the holder is done, means
+//!   it died or its push failed mid-way: the writer fetches and finds its commit on the branch or not
 //!   (a merge request's writer pushes its branch itself, and reuses the one
 //!   the holder made if it landed). No record, or `declined`: it writes
 //!   alone.
@@ -51,6 +58,9 @@ use super::write::{CommitSettings, Target, WriteRequest};
 
 /// The directory of offers in the cache directory.
 const QUEUE: &str = "baton-queue";
+
+/// The file name ending of a holder's push token.
+const TOKEN_EXT: &str = ".push";
 
 /// The most offers one push to the tracked branch carries.
 pub(super) const MAX_GROUP: usize = 64;
@@ -95,12 +105,22 @@ struct Offer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "lowercase", deny_unknown_fields)]
 enum Record {
+    /// Claimed by a holder that pushes under its `token`: wait for it.
+    Claimed {
+        /// The holder's push token (see [`PushToken`]).
+        token: String,
+    },
     /// The commit is made and about to be pushed.
     Pending {
         /// The writer's commit.
         sha: String,
         /// The value it replaced.
         previous: String,
+        /// The holder's push token (a file in the queue it keeps locked
+        /// until every record of its push is final), when it pushes after
+        /// letting go of the lock the writer waits for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// The commit is on the branch, below (or at) `tip`.
     Pushed {
@@ -222,11 +242,22 @@ impl Ticket {
         }
     }
 
-    /// Under the cache lock: takes the offer back, or learns what the
-    /// holder that claimed it did, and clears its files.
-    pub(super) fn settle(self) -> Settled {
+    /// Once the writer has had its turn at the lock: takes the offer back,
+    /// or learns what the holder that claimed it did, and clears its files.
+    /// A holder that pushes after letting go of the lock is waited for (at
+    /// most `wait`) until its records are final.
+    pub(super) fn settle(self, wait: Duration) -> Settled {
         if self.withdraw() {
             return Settled::Mine;
+        }
+        if let Some(
+            Record::Claimed { token }
+            | Record::Pending {
+                token: Some(token), ..
+            },
+        ) = read(&self.files.out)
+        {
+            await_token(&self.files.out, &token, wait);
         }
         let settled = read_record(&self.files.out).unwrap_or(Settled::Mine);
         for path in [&self.files.out, &self.files.taken] {
@@ -244,13 +275,39 @@ impl Drop for Ticket {
     }
 }
 
+/// Waits (at most `wait`) until the holder whose push token is `token`
+/// (a name next to the record at `out`) lets go of it: its push is over
+/// and its records final, or it died.
+fn await_token(out: &Path, token: &str, wait: Duration) {
+    // A name the holder made, in the queue: never a path elsewhere.
+    let Some(dir) = out.parent() else { return };
+    if token.contains(['/', '\\']) || !token.ends_with(TOKEN_EXT) {
+        return;
+    }
+    let Ok(file) = File::open(dir.join(token)) else {
+        // Removed: the push is over.
+        return;
+    };
+    let started = std::time::Instant::now();
+    if crate::flock::lock_until(file, started, started + wait, None).is_err() {
+        tracing::debug!(
+            token,
+            "the holder's push outlasted the wait; its record stands"
+        );
+    }
+}
+
+/// The record at `path`, if there is one that parses.
+fn read(path: &Path) -> Option<Record> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
 /// The record at `path` as the writer reads it; `None` for none, or one
 /// that says to write alone.
 fn read_record(path: &Path) -> Option<Settled> {
-    let text = std::fs::read(path).ok()?;
     let parse = |sha: &str| ObjectId::from_hex(sha.as_bytes()).ok();
-    match serde_json::from_slice::<Record>(&text).ok()? {
-        Record::Pending { sha, previous } => Some(Settled::Pending {
+    match read(path)? {
+        Record::Pending { sha, previous, .. } => Some(Settled::Pending {
             sha: parse(&sha)?,
             previous,
         }),
@@ -259,7 +316,8 @@ fn read_record(path: &Path) -> Option<Settled> {
             tip: parse(&tip)?,
             previous,
         }),
-        Record::Declined => None,
+        // Its holder died before it made the commit, or declined it.
+        Record::Claimed { .. } | Record::Declined => None,
     }
 }
 
@@ -272,13 +330,20 @@ pub(super) struct Claim {
 }
 
 impl Claim {
-    /// Records that `sha` (replacing `previous`) is about to be pushed.
-    /// `false` when it could not be recorded: the commit must not be
+    /// Records that `sha` (replacing `previous`) is about to be pushed,
+    /// by the holder of `token` when it pushes after letting go of the
+    /// lock. `false` when it could not be recorded: the commit must not be
     /// pushed then (the writer would not know it had been).
-    pub(super) fn pending(&mut self, sha: ObjectId, previous: &str) -> bool {
+    pub(super) fn pending(
+        &mut self,
+        sha: ObjectId,
+        previous: &str,
+        token: Option<&PushToken>,
+    ) -> bool {
         let record = Record::Pending {
             sha: sha.to_string(),
             previous: previous.to_owned(),
+            token: token.map(|t| t.name.clone()),
         };
         let written = write_record(&self.out, &record);
         if written {
@@ -305,6 +370,65 @@ impl Claim {
     }
 }
 
+/// A holder's push token: a file in the queue it keeps an OS lock on from
+/// before it records its claims pending until every record of its push is
+/// final, so it may push after letting go of the lock its writers wait
+/// for: each claimed writer waits for the token, not for the lock. Removed
+/// when dropped; one whose holder died is free, and removed by the next
+/// holder.
+#[derive(Debug)]
+pub(super) struct PushToken {
+    name: String,
+    path: PathBuf,
+    _held: File,
+}
+
+impl PushToken {
+    /// A new token in the queue of the cache at `git_dir`; `None` when it
+    /// cannot be made (the holder then pushes nobody else's write).
+    pub(super) fn new(git_dir: &Path) -> Option<Self> {
+        let dir = git_dir.join(QUEUE);
+        let name = format!(
+            "{}-{:016x}{TOKEN_EXT}",
+            std::process::id(),
+            fastrand::u64(..)
+        );
+        let path = dir.join(&name);
+        // Locked before it has its name: a holder clearing dead tokens
+        // never takes one that is being made for dead.
+        let staged = dir.join(format!("{name}-new"));
+        let made = (|| -> std::io::Result<File> {
+            std::fs::create_dir_all(&dir)?;
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&staged)?;
+            file.try_lock().map_err(std::io::Error::from)?;
+            std::fs::rename(&staged, &path)?;
+            Ok(file)
+        })();
+        match made {
+            Ok(file) => Some(Self {
+                name,
+                path,
+                _held: file,
+            }),
+            Err(err) => {
+                tracing::debug!(%err, dir = %dir.display(), "cannot make a push token; claiming nobody");
+                let _ = std::fs::remove_file(&staged);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for PushToken {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Replaces the record at `path` whole (written aside, then renamed).
 fn write_record(path: &Path, record: &Record) -> bool {
     let staged = path.with_extension("out-staged");
@@ -322,15 +446,17 @@ fn write_record(path: &Path, record: &Record) -> bool {
     }
 }
 
-/// Under the cache lock: claims the live offers of writers to `target` of
-/// `branch` through the cache at `git_dir` (at most `limit`, in name
-/// order), with their requests and commit settings. Removes offers whose
-/// writer died.
+/// Under the lock writes to `target` take turns under: claims the live
+/// offers of writers to `target` of `branch` through the cache at
+/// `git_dir` (at most `limit`, in name order), with their requests and
+/// commit settings. With a push `token`, each claimed writer is told to
+/// wait for it. Removes offers whose writer died.
 pub(super) fn claim(
     git_dir: &Path,
     branch: &str,
     target: Target,
     limit: usize,
+    token: Option<&PushToken>,
 ) -> Vec<(Claim, WriteRequest, CommitSettings)> {
     let dir = git_dir.join(QUEUE);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -341,7 +467,7 @@ pub(super) fn claim(
         let path = entry.path();
         match path.extension().and_then(|e| e.to_str()) {
             Some("want") => wants.push(path),
-            Some("tmp") => remove_if_dead(&path),
+            Some("tmp" | "push") => remove_if_dead(&path),
             Some(_) => remove_if_stale(&path),
             None => {}
         }
@@ -362,9 +488,23 @@ pub(super) fn claim(
             continue;
         };
         let files = names(&dir, id);
+        // A writer waiting for another lock than this holder's may have its
+        // turn while this holder still pushes: the record names the token
+        // to wait for before the claim can be seen.
+        if let Some(token) = token {
+            let claimed = Record::Claimed {
+                token: token.name.clone(),
+            };
+            if !write_record(&files.out, &claimed) {
+                continue;
+            }
+        }
         // The writer may be taking it back this very moment: one of the
         // two renames/removals of `.want` wins.
         if std::fs::rename(&want, &files.taken).is_err() {
+            if token.is_some() {
+                let _ = std::fs::remove_file(&files.out);
+            }
             continue;
         }
         let claim = Claim {
@@ -442,7 +582,7 @@ fn request(offer: Offer) -> Option<(WriteRequest, CommitSettings)> {
     Some((req, settings))
 }
 
-/// Removes a half-written offer whose writer died.
+/// Removes a half-written offer, or a push token, whose process died.
 fn remove_if_dead(path: &Path) {
     if let Ok(file) = File::open(path)
         && file.try_lock().is_ok()
@@ -512,9 +652,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let ticket = Ticket::offer(dir.path(), "main", &request("a"), &settings()).expect("offers");
         // Another branch's holder leaves it, and so does a merge request's.
-        assert!(claim(dir.path(), "release", Target::Branch, MAX_GROUP).is_empty());
-        assert!(claim(dir.path(), "main", Target::MergeRequest, MAX_GROUP).is_empty());
-        let mut claimed = claim(dir.path(), "main", Target::Branch, MAX_GROUP);
+        assert!(claim(dir.path(), "release", Target::Branch, MAX_GROUP, None).is_empty());
+        assert!(claim(dir.path(), "main", Target::MergeRequest, MAX_GROUP, None).is_empty());
+        let mut claimed = claim(dir.path(), "main", Target::Branch, MAX_GROUP, None);
         assert_eq!(claimed.len(), 1);
         let (claim_a, req, taken) = claimed.remove(0);
         assert_eq!(req.app, "a");
@@ -523,28 +663,28 @@ mod tests {
         assert_eq!(taken.time, Some(1_780_000_000));
         // Claimed: the writer cannot take it back, and no holder claims it twice.
         assert!(!ticket.withdraw());
-        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).is_empty());
         claim_a.declined();
-        assert_eq!(ticket.settle(), Settled::Mine);
+        assert_eq!(ticket.settle(Duration::from_secs(5)), Settled::Mine);
         assert!(queue(dir.path()).is_empty(), "{:?}", queue(dir.path()));
 
         // Taken back first: no holder gets it.
         let ticket = Ticket::offer(dir.path(), "main", &request("b"), &settings()).expect("offers");
         assert!(ticket.withdraw());
-        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
-        assert_eq!(ticket.settle(), Settled::Mine);
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).is_empty());
+        assert_eq!(ticket.settle(Duration::from_secs(5)), Settled::Mine);
 
         // A merge request's offer goes to a merge request's holder only,
         // and comes back a merge request.
         let mut req = request("c");
         req.target = Target::MergeRequest;
         let ticket = Ticket::offer(dir.path(), "main", &req, &settings()).expect("offers");
-        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).is_empty());
         let (claim_c, req, _) =
-            claim(dir.path(), "main", Target::MergeRequest, MAX_GROUP).remove(0);
+            claim(dir.path(), "main", Target::MergeRequest, MAX_GROUP, None).remove(0);
         assert_eq!((req.app.as_str(), req.target), ("c", Target::MergeRequest));
         claim_c.declined();
-        assert_eq!(ticket.settle(), Settled::Mine);
+        assert_eq!(ticket.settle(Duration::from_secs(5)), Settled::Mine);
     }
 
     #[test]
@@ -552,12 +692,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sha = ObjectId::from_hex(SHA.as_bytes()).expect("sha");
         let ticket = Ticket::offer(dir.path(), "main", &request("a"), &settings()).expect("offers");
-        let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP).remove(0);
-        assert!(held.pending(sha, "v1"));
+        let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).remove(0);
+        assert!(held.pending(sha, "v1", None));
         // The holder dies here, between recording and pushing.
         drop(held);
         assert_eq!(
-            ticket.settle(),
+            ticket.settle(Duration::from_secs(5)),
             Settled::Pending {
                 sha,
                 previous: "v1".into()
@@ -565,12 +705,12 @@ mod tests {
         );
 
         let ticket = Ticket::offer(dir.path(), "main", &request("b"), &settings()).expect("offers");
-        let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP).remove(0);
-        assert!(held.pending(sha, "v1"));
+        let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).remove(0);
+        assert!(held.pending(sha, "v1", None));
         let tip = ObjectId::from_hex(b"2222222222222222222222222222222222222222").expect("tip");
         held.pushed(tip);
         assert_eq!(
-            ticket.settle(),
+            ticket.settle(Duration::from_secs(5)),
             Settled::Pushed {
                 sha,
                 tip,
@@ -621,7 +761,7 @@ mod tests {
         let mut bad = serde_json::to_value(&offer).expect("json");
         bad["version"] = "v1\n; rm -rf /".into();
         let _bad = keep("3-bad.want", &serde_json::to_vec(&bad).expect("json"));
-        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP).is_empty());
+        assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).is_empty());
         // The dead writer's offer is gone; the unparsable one is left to
         // its writer; the bad version was claimed and declined.
         let left = queue(dir.path());

@@ -12,6 +12,10 @@
 //! - Whoever takes it removes the lock files a killed git left behind
 //!   (`shallow.lock`, `packed-refs.lock`, `refs/**/*.lock`): under the lock,
 //!   nothing else can be writing them.
+//! - Creating merge-request branches (a push that changes nothing in the
+//!   cache) takes locks of its own, `<cache dir>/baton-requests-<n>.lock`,
+//!   so those pushes take turns among themselves (two at a time), not with
+//!   fetches and pushes to the tracked branch ([`acquire_requests`]).
 //! - A waiting process says so after a second ([`LockWait::progress`]) and
 //!   gives up with [`LockError::Timeout`], naming the cache directory,
 //!   after [`LockWait::limit`] or at the deadline, whichever comes first.
@@ -26,6 +30,14 @@ use crate::retry::Deadline;
 
 /// The lock file's name in the cache directory.
 const LOCK_FILE: &str = "baton.lock";
+
+/// The lock files of the cache's merge-request pushes, one per push that
+/// may run at once.
+const REQUESTS_LOCK_PREFIX: &str = "baton-requests";
+
+/// How many pushes of merge-request branches run at once through one
+/// cache: each carries the requests offered while the other runs.
+pub(crate) const REQUEST_SLOTS: usize = 2;
 
 /// How long a process waits for the lock by default.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(300);
@@ -118,6 +130,38 @@ pub fn lock_path(git_dir: &Path) -> PathBuf {
 /// clears what killed git processes left behind.
 pub(crate) fn acquire(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, LockError> {
     let path = lock_path(git_dir);
+    let file = take(git_dir, &path, wait)?;
+    inherit(&file, &path);
+    remove_stale_git_locks(git_dir);
+    Ok(CacheLock { _file: file })
+}
+
+/// Takes one of the locks of the cache's merge-request pushes
+/// (`<cache dir>/baton-requests-<n>.lock`): a free one if there is one,
+/// else it waits for one as `wait` allows. Its holder creates
+/// merge-request branches, which touches nothing git locks in the cache;
+/// one that fetches takes the cache lock too, after it.
+pub(crate) fn acquire_requests(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, LockError> {
+    let slot = |n: usize| git_dir.join(format!("{REQUESTS_LOCK_PREFIX}-{n}.lock"));
+    for n in 0..REQUEST_SLOTS {
+        let free = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(slot(n))
+            .and_then(|file| file.try_lock().map(|()| file).map_err(std::io::Error::from));
+        if let Ok(file) = free {
+            return Ok(CacheLock { _file: file });
+        }
+    }
+    let file = take(git_dir, &slot(fastrand::usize(..REQUEST_SLOTS)), wait)?;
+    Ok(CacheLock { _file: file })
+}
+
+/// Takes the lock on the file at `path` in the cache at `git_dir`.
+fn take(git_dir: &Path, path: &Path, wait: &LockWait) -> Result<File, LockError> {
+    let path = path.to_owned();
     let io = |source| LockError::Io {
         dir: git_dir.to_owned(),
         path: path.clone(),
@@ -154,16 +198,13 @@ pub(crate) fn acquire(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, Lock
         every: PROGRESS_EVERY,
         say: &say,
     };
-    let file = lock_until(file, started, end, Some(notes)).map_err(|failed| match failed {
+    lock_until(file, started, end, Some(notes)).map_err(|failed| match failed {
         Waited::Out(waited) => LockError::Timeout {
             dir: git_dir.to_owned(),
             waited,
         },
         Waited::Failed(e) => io(e),
-    })?;
-    inherit(&file, &path);
-    remove_stale_git_locks(git_dir);
-    Ok(CacheLock { _file: file })
+    })
 }
 
 /// Lets the git processes started while the lock is held inherit it, so a

@@ -233,14 +233,22 @@ impl EnvRepo {
 
     /// Takes the cache lock for one fetch or write.
     pub(crate) fn lock(&self) -> Result<CacheLock, LockError> {
-        lock::acquire(
-            &self.git_dir,
-            &LockWait {
-                limit: self.lock_wait,
-                deadline: self.remote.deadline,
-                progress: self.progress.clone(),
-            },
-        )
+        lock::acquire(&self.git_dir, &self.wait())
+    }
+
+    /// Takes the lock of the cache's merge-request pushes
+    /// ([`lock::acquire_requests`]).
+    pub(crate) fn lock_requests(&self) -> Result<CacheLock, LockError> {
+        lock::acquire_requests(&self.git_dir, &self.wait())
+    }
+
+    /// How this process waits for a lock of the cache.
+    fn wait(&self) -> LockWait {
+        LockWait {
+            limit: self.lock_wait,
+            deadline: self.remote.deadline,
+            progress: self.progress.clone(),
+        }
     }
 
     /// Fetches the tracked branch, and `mr_branch` (a merge-request

@@ -25,7 +25,7 @@ use std::time::Duration;
 use gix::ObjectId;
 
 use super::error::{ReadError, TransportError, WriteError};
-use super::group::{self, Claim, MAX_BRANCHES_PER_PUSH, MAX_GROUP, Settled, Ticket};
+use super::group::{self, Claim, MAX_BRANCHES_PER_PUSH, MAX_GROUP, PushToken, Settled, Ticket};
 use super::lock::CacheLock;
 use super::repo::{EnvRepo, StageField};
 use super::trailers::{DEFAULT_TEMPLATE, Identity, Provenance, render_message};
@@ -278,9 +278,10 @@ impl EnvRepo {
         // Held through the push: writers sharing this cache take turns
         // instead of racing each other to the remote, and a writer waiting
         // meanwhile offers its write to the holder, which may push it along
-        // with its own ([`super::group`]).
+        // with its own ([`super::group`]). Merge requests take turns among
+        // themselves (the cache lock is for fetches and the tracked branch).
         let ticket = Ticket::offer(&self.git_dir, &self.branch, req, settings);
-        let lock = match self.lock_offering(ticket).map_err(transport)? {
+        let lock = match self.lock_offering(req.target, ticket).map_err(transport)? {
             Turn::Held(lock, settled) => {
                 match self.handed(settled, req, attempt).map_err(transport)? {
                     Some(outcome) => return Ok(Round::Done(Ok(outcome))),
@@ -356,9 +357,10 @@ impl EnvRepo {
 
     /// Pushes this write's commit `sha` (on `base`) to its new
     /// merge-request branch, along with the merge-request branches other
-    /// processes offered meanwhile, in one push, then lets go of the cache
-    /// `lock`. Every branch is only created, never moved: one the remote
-    /// has already is fetched, and reused when it holds this change.
+    /// processes offered meanwhile, in one push, then lets go of `lock`
+    /// (one of the merge-request pushes' locks). Every branch is only
+    /// created, never moved: one the remote has already is fetched (under
+    /// the cache lock), and reused when it holds this change.
     fn push_requests(
         &mut self,
         req: &WriteRequest,
@@ -368,7 +370,14 @@ impl EnvRepo {
         lock: CacheLock,
     ) -> Result<Round, TransportError> {
         let mr = req.mr_branch();
-        let claims = self.gather_requests(base, &mr);
+        // Claimed writers waiting for the other push's lock wait for this
+        // token instead, until their records are final. Without one,
+        // nobody else's request goes in this push.
+        let token = PushToken::new(&self.git_dir);
+        let claims = match &token {
+            Some(token) => self.gather_requests(base, &mr, token),
+            None => Vec::new(),
+        };
         let own = sha.to_string();
         let theirs: Vec<(String, String)> = claims
             .iter()
@@ -392,6 +401,8 @@ impl EnvRepo {
                 Ok(PushResult::Rejected(_)) | Err(_) => claim.declined(),
             }
         }
+        // Every record is final: the writers waiting for the token go.
+        drop(token);
         let round = match mine {
             Some(Ok(PushResult::Pushed)) => {
                 self.record_push(&mr, sha);
@@ -400,6 +411,7 @@ impl EnvRepo {
             // The branch exists (or moved, or its lock was taken): the
             // remote's tip decides.
             Some(Ok(PushResult::Rejected(line))) => {
+                let _cache = self.lock()?;
                 self.fetch_locked(Some(&mr))?;
                 self.fresh = false;
                 match self.tip_of(&mr) {
@@ -420,18 +432,31 @@ impl EnvRepo {
         Ok(round)
     }
 
-    /// Takes the cache lock, with `ticket` (this write's offer) waiting
-    /// meanwhile, and settles the offer. A wait that runs out after a
-    /// holder claimed the offer waits once more, for that holder's record.
-    fn lock_offering(&mut self, ticket: Option<Ticket>) -> Result<Turn, TransportError> {
-        let lock = match (self.lock(), &ticket) {
+    /// Takes the lock writes to `target` take turns under (the cache
+    /// lock, or the merge-request pushes' lock), with `ticket` (this
+    /// write's offer) waiting meanwhile, and settles the offer. A claimed
+    /// offer's holder may still be pushing it: it is waited for without the
+    /// lock, which is taken again only to write alone. A wait for the lock
+    /// that runs out after a holder claimed the offer waits once more, for
+    /// that holder's record.
+    fn lock_offering(
+        &mut self,
+        target: Target,
+        ticket: Option<Ticket>,
+    ) -> Result<Turn, TransportError> {
+        let take = |repo: &Self| match target {
+            Target::Branch => repo.lock(),
+            Target::MergeRequest => repo.lock_requests(),
+        };
+        let lock = match (take(self), &ticket) {
             (Ok(lock), _) => lock,
             (Err(waited), None) => return Err(waited.into()),
             (Err(waited), Some(ticket)) if ticket.withdraw() => return Err(waited.into()),
-            (Err(_), Some(_)) => match self.lock() {
+            (Err(_), Some(_)) => match take(self) {
                 Ok(lock) => lock,
                 Err(again) => {
-                    return match ticket.map(Ticket::settle) {
+                    let wait = self.settle_wait();
+                    return match ticket.map(|t| t.settle(wait)) {
                         // Only `pushed` is final without the lock.
                         Some(Settled::Pushed { sha, tip, previous }) => {
                             Ok(Turn::Pushed { sha, tip, previous })
@@ -441,10 +466,28 @@ impl EnvRepo {
                 }
             },
         };
-        Ok(Turn::Held(
-            lock,
-            ticket.map_or(Settled::Mine, Ticket::settle),
-        ))
+        let Some(ticket) = ticket else {
+            return Ok(Turn::Held(lock, Settled::Mine));
+        };
+        if ticket.withdraw() {
+            return Ok(Turn::Held(lock, Settled::Mine));
+        }
+        drop(lock);
+        match ticket.settle(self.settle_wait()) {
+            Settled::Pushed { sha, tip, previous } => Ok(Turn::Pushed { sha, tip, previous }),
+            other => Ok(Turn::Held(take(self)?, other)),
+        }
+    }
+
+    /// How long a claimed writer waits for its holder's push: the lock
+    /// wait, within the deadline.
+    fn settle_wait(&self) -> Duration {
+        match self.remote.deadline.instant() {
+            Some(end) => self
+                .lock_wait
+                .min(end.saturating_duration_since(std::time::Instant::now())),
+            None => self.lock_wait,
+        }
     }
 
     /// Under the cache lock: the outcome of this write when another
@@ -513,7 +556,7 @@ impl EnvRepo {
         let mut tip = own;
         let mut claims = Vec::new();
         for (mut claim, req, settings) in
-            group::claim(&self.git_dir, &self.branch, Target::Branch, MAX_GROUP)
+            group::claim(&self.git_dir, &self.branch, Target::Branch, MAX_GROUP, None)
         {
             let made = match self.edit_at(tip, &req) {
                 Ok(Some(FileEdits { old, files })) => self
@@ -523,7 +566,7 @@ impl EnvRepo {
                 Ok(None) | Err(_) => None,
             };
             match made {
-                Some((sha, old)) if claim.pending(sha, &old) => {
+                Some((sha, old)) if claim.pending(sha, &old, None) => {
                     tip = sha;
                     claims.push(claim);
                 }
@@ -543,13 +586,19 @@ impl EnvRepo {
     /// `base`, as its writer would. Each claim with its branch and commit; an offer
     /// whose edit cannot be made here, or whose branch is already in this
     /// push, is declined (its writer makes it).
-    fn gather_requests(&self, base: ObjectId, own: &str) -> Vec<(Claim, String, ObjectId)> {
+    fn gather_requests(
+        &self,
+        base: ObjectId,
+        own: &str,
+        token: &PushToken,
+    ) -> Vec<(Claim, String, ObjectId)> {
         let mut claims: Vec<(Claim, String, ObjectId)> = Vec::new();
         let offered = group::claim(
             &self.git_dir,
             &self.branch,
             Target::MergeRequest,
             MAX_BRANCHES_PER_PUSH - 1,
+            Some(token),
         );
         for (mut claim, req, settings) in offered {
             let branch = req.mr_branch();
@@ -562,7 +611,9 @@ impl EnvRepo {
                 Ok(_) | Err(_) => None,
             };
             match made {
-                Some((sha, old)) if claim.pending(sha, &old) => claims.push((claim, branch, sha)),
+                Some((sha, old)) if claim.pending(sha, &old, Some(token)) => {
+                    claims.push((claim, branch, sha))
+                }
                 _ => claim.declined(),
             }
         }
@@ -575,9 +626,9 @@ impl EnvRepo {
         claims
     }
 
-    /// Brings this process's tips up to date, under the cache lock, for
-    /// attempt `attempt` of a write to `target` (`mr`: the merge-request
-    /// branch).
+    /// Brings this process's tips up to date for attempt `attempt` of a
+    /// write to `target` (`mr`: the merge-request branch), holding the
+    /// lock that write takes turns under: it fetches under the cache lock.
     fn catch_up(&mut self, target: Target, attempt: u32, mr: &str) -> Result<(), TransportError> {
         let fresh = std::mem::take(&mut self.fresh);
         let fetch = match target {
@@ -588,6 +639,10 @@ impl EnvRepo {
             Target::MergeRequest => attempt > 1,
         };
         if fetch {
+            let _cache = match target {
+                Target::Branch => None,
+                Target::MergeRequest => Some(self.lock()?),
+            };
             self.fetch_locked(None)?;
             self.fresh = false;
         } else {
@@ -995,6 +1050,13 @@ mod tests {
         }
     }
 
+    /// Every lock merge-request pushes take turns under, held.
+    fn every_request_lock(repo: &EnvRepo) -> Vec<CacheLock> {
+        (0..super::super::lock::REQUEST_SLOTS)
+            .map(|_| repo.lock_requests().expect("locks"))
+            .collect()
+    }
+
     fn offers(repo: &EnvRepo) -> usize {
         std::fs::read_dir(repo.git_dir.join("baton-queue"))
             .map(|entries| {
@@ -1011,13 +1073,13 @@ mod tests {
     /// it when `push`.
     fn carry_the_offer(holder: &EnvRepo, push: bool) -> (Claim, ObjectId) {
         let (mut claim, req, settings) =
-            group::claim(&holder.git_dir, "main", Target::Branch, MAX_GROUP).remove(0);
+            group::claim(&holder.git_dir, "main", Target::Branch, MAX_GROUP, None).remove(0);
         let base = holder.tip_of("main").expect("tip");
         let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
         let sha = holder
             .commit_edit(base, &req, &settings, &edits.files)
             .expect("commits");
-        assert!(claim.pending(sha, &edits.old));
+        assert!(claim.pending(sha, &edits.old, None));
         if push {
             let pushed = holder
                 .remote
@@ -1131,7 +1193,8 @@ mod tests {
         std::fs::write(
             &hook,
             format!(
-                "#!/bin/sh\ncat >> '{0}'\necho push >> '{0}'\n",
+                // One line per push (pushes run side by side): its refs.
+                "#!/bin/sh\nrefs=$(awk '{{print $3}}' | tr '\\n' ' ')\necho \"$refs\" >> '{0}'\n",
                 pushes.display()
             ),
         )
@@ -1147,8 +1210,8 @@ mod tests {
             req.target = Target::MergeRequest;
             (open_again(root.path(), &bare), req)
         });
-        // All three wait for the cache while another process holds it.
-        let held = first.lock().expect("locks");
+        // All three wait for their turn while another process has every one.
+        let held = every_request_lock(&first);
         let waiting: Vec<_> = writers
             .into_iter()
             .map(|(mut repo, req)| {
@@ -1187,7 +1250,7 @@ mod tests {
             assert_eq!(git(&bare, &["rev-parse", &format!("{branch}~1")]), base);
             let message = git(&bare, &["show", "-s", "--format=%B", sha]);
             assert!(message.contains(&format!("Baton-Run: {run}")), "{message}");
-            created.push(format!("{} {sha} refs/heads/{branch}", "0".repeat(40)));
+            created.push(format!("refs/heads/{branch}"));
         }
         // The request already open is reused, not moved.
         assert_eq!(
@@ -1199,21 +1262,21 @@ mod tests {
         );
         assert_eq!(git(&bare, &["rev-parse", "baton/asia/prod/v4"]), existing);
         assert_eq!(git(&bare, &["rev-parse", "main"]), base, "main untouched");
-        // Whichever took the lock first pushed both new branches, at once.
+        // Whichever took a lock first carried another's branch: fewer
+        // pushes than requests, and no branch pushed twice.
         let log = std::fs::read_to_string(&pushes).expect("hook ran");
-        let mut lines: Vec<&str> = log.lines().collect();
-        assert_eq!(lines.pop(), Some("push"), "{log}");
-        lines.sort_unstable();
+        assert!(log.lines().count() < 3, "{log}");
+        let mut refs: Vec<&str> = log.split_whitespace().collect();
+        refs.sort_unstable();
         created.sort_unstable();
-        assert_eq!(lines, created, "{log}");
+        assert_eq!(refs, created, "{log}");
         assert_eq!(offers(&first), 0);
-        assert_eq!(
-            std::fs::read_dir(first.git_dir.join("baton-queue"))
-                .expect("queue")
-                .count(),
-            0,
-            "every record is cleared"
-        );
+        let left: Vec<_> = std::fs::read_dir(first.git_dir.join("baton-queue"))
+            .expect("queue")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "every record is cleared: {left:?}");
     }
 
     #[test]
@@ -1231,7 +1294,7 @@ mod tests {
                 sha
             };
             let _lock = writer.lock().expect("locks");
-            let settled = ticket.settle();
+            let settled = ticket.settle(Duration::from_secs(5));
             assert!(matches!(settled, Settled::Pending { .. }), "{settled:?}");
             let outcome = writer.handed(settled, &req, 1).expect("asks the branch");
             if landed {
@@ -1253,6 +1316,23 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_request_is_pushed_while_another_process_fetches_through_the_cache() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, first) = origin(root.path());
+        let mut writer = open_again(root.path(), &bare);
+        writer.lock_wait = Duration::from_millis(500);
+        let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
+        req.target = Target::MergeRequest;
+        let _fetching = first.lock().expect("locks");
+        let outcome = writer.write_version(&req, &settings()).expect("writes");
+        let WriteOutcome::Committed { sha, branch, .. } = outcome else {
+            panic!("expected a commit, got {outcome:?}");
+        };
+        assert_eq!(branch, "baton/asia/prod/v2");
+        assert_eq!(git(&bare, &["rev-parse", &branch]), sha);
+    }
+
+    #[test]
     fn a_push_of_merge_request_branches_creates_at_most_three() {
         let root = tempfile::tempdir().expect("tempdir");
         let (bare, first) = origin(root.path());
@@ -1261,7 +1341,8 @@ mod tests {
         std::fs::write(
             &hook,
             format!(
-                "#!/bin/sh\ncat >> '{0}'\necho push >> '{0}'\n",
+                // One line per push (pushes run side by side): its refs.
+                "#!/bin/sh\nrefs=$(awk '{{print $3}}' | tr '\\n' ' ')\necho \"$refs\" >> '{0}'\n",
                 pushes.display()
             ),
         )
@@ -1273,8 +1354,8 @@ mod tests {
             req.target = Target::MergeRequest;
             (open_again(root.path(), &bare), req)
         });
-        // All five wait for the cache while another process holds it.
-        let held = first.lock().expect("locks");
+        // All five wait for their turn while another process has every one.
+        let held = every_request_lock(&first);
         let waiting: Vec<_> = writers
             .into_iter()
             .map(|(mut repo, req)| {
@@ -1296,14 +1377,69 @@ mod tests {
         }
         let log = std::fs::read_to_string(&pushes).expect("hook ran");
         let per_push: Vec<usize> = log
-            .split_terminator("push\n")
-            .map(|refs| refs.lines().count())
+            .lines()
+            .map(|refs| refs.split_whitespace().count())
             .collect();
         assert_eq!(per_push.iter().sum::<usize>(), 5, "{log}");
         assert!(per_push.iter().all(|&n| (1..=3).contains(&n)), "{log}");
         assert!(
             per_push.len() < 5,
             "some push carried another's branch: {log}"
+        );
+    }
+
+    #[test]
+    fn a_claimed_request_waits_for_its_holders_push_not_for_the_lock() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (bare, holder) = origin(root.path());
+        let mut writer = open_again(root.path(), &bare);
+        let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
+        req.target = Target::MergeRequest;
+        let held = every_request_lock(&holder);
+        let waiting = std::thread::spawn(move || writer.write_version(&req, &settings()));
+        let waited = std::time::Instant::now();
+        while offers(&holder) < 1 {
+            assert!(waited.elapsed() < Duration::from_secs(30), "no offer");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The holder claims it; the writer gets a lock of its own before
+        // the holder has even made the commit.
+        let token = PushToken::new(&holder.git_dir).expect("token");
+        let (mut claim, req, settings) = group::claim(
+            &holder.git_dir,
+            "main",
+            Target::MergeRequest,
+            MAX_GROUP,
+            Some(&token),
+        )
+        .remove(0);
+        drop(held);
+        std::thread::sleep(Duration::from_millis(300));
+        let base = holder.tip_of("main").expect("tip");
+        let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
+        let sha = holder
+            .commit_edit(base, &req, &settings, &edits.files)
+            .expect("commits");
+        assert!(claim.pending(sha, &edits.old, Some(&token)));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!waiting.is_finished(), "the writer waits for the push");
+        let update = RefUpdate {
+            sha: &sha.to_string(),
+            branch: "baton/asia/prod/v2",
+            create_only: true,
+        };
+        let answers = holder.remote.push_refs(&holder.git_dir, &[update]);
+        assert!(matches!(answers.as_deref(), Ok([Ok(PushResult::Pushed)])));
+        claim.pushed(sha);
+        drop(token);
+        assert_eq!(
+            waiting.join().expect("joins").expect("writes"),
+            WriteOutcome::Committed {
+                sha: sha.to_string(),
+                branch: "baton/asia/prod/v2".into(),
+                previous: "v1".into(),
+                retries: 0,
+            }
         );
     }
 
@@ -1318,16 +1454,21 @@ mod tests {
             let ticket = Ticket::offer(&writer.git_dir, "main", &req, &settings()).expect("offers");
             let branch = "baton/asia/prod/v2";
             let sha = {
-                let _lock = holder.lock().expect("locks");
-                let (mut claim, req, settings) =
-                    group::claim(&holder.git_dir, "main", Target::MergeRequest, MAX_GROUP)
-                        .remove(0);
+                let _lock = holder.lock_requests().expect("locks");
+                let (mut claim, req, settings) = group::claim(
+                    &holder.git_dir,
+                    "main",
+                    Target::MergeRequest,
+                    MAX_GROUP,
+                    None,
+                )
+                .remove(0);
                 let base = holder.tip_of("main").expect("tip");
                 let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
                 let sha = holder
                     .commit_edit(base, &req, &settings, &edits.files)
                     .expect("commits");
-                assert!(claim.pending(sha, &edits.old));
+                assert!(claim.pending(sha, &edits.old, None));
                 if landed {
                     let update = RefUpdate {
                         sha: &sha.to_string(),
@@ -1341,8 +1482,8 @@ mod tests {
                 sha
             };
             {
-                let _lock = writer.lock().expect("locks");
-                let settled = ticket.settle();
+                let _lock = writer.lock_requests().expect("locks");
+                let settled = ticket.settle(Duration::from_secs(5));
                 assert!(matches!(settled, Settled::Pending { .. }), "{settled:?}");
                 assert_eq!(writer.handed(settled, &req, 1).expect("settles"), None);
             }
