@@ -207,19 +207,9 @@ impl Ticket {
         let id = format!("{}-{:016x}", std::process::id(), fastrand::u64(..));
         let files = names(&dir, &id);
         let staged = dir.join(format!("{id}.tmp"));
-        let left = (|| -> std::io::Result<File> {
-            std::fs::create_dir_all(&dir)?;
-            let mut file = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&staged)?;
-            file.try_lock().map_err(std::io::Error::from)?;
-            file.write_all(&serde_json::to_vec(&offer).map_err(std::io::Error::other)?)?;
-            // Complete before it is visible under its offered name.
-            std::fs::rename(&staged, &files.want)?;
-            Ok(file)
-        })();
+        let left = serde_json::to_vec(&offer)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| publish_locked(&dir, &staged, &files.want, &bytes));
         match left {
             Ok(file) => Some(Self {
                 files,
@@ -227,7 +217,6 @@ impl Ticket {
             }),
             Err(err) => {
                 tracing::debug!(%err, dir = %dir.display(), "cannot offer the write; writing alone");
-                let _ = std::fs::remove_file(&staged);
                 None
             }
         }
@@ -394,21 +383,8 @@ impl PushToken {
             fastrand::u64(..)
         );
         let path = dir.join(&name);
-        // Locked before it has its name: a holder clearing dead tokens
-        // never takes one that is being made for dead.
         let staged = dir.join(format!("{name}-new"));
-        let made = (|| -> std::io::Result<File> {
-            std::fs::create_dir_all(&dir)?;
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&staged)?;
-            file.try_lock().map_err(std::io::Error::from)?;
-            std::fs::rename(&staged, &path)?;
-            Ok(file)
-        })();
-        match made {
+        match publish_locked(&dir, &staged, &path, &[]) {
             Ok(file) => Some(Self {
                 name,
                 path,
@@ -416,11 +392,39 @@ impl PushToken {
             }),
             Err(err) => {
                 tracing::debug!(%err, dir = %dir.display(), "cannot make a push token; claiming nobody");
-                let _ = std::fs::remove_file(&staged);
                 None
             }
         }
     }
+}
+
+/// Makes the file `path` in `dir` with `contents`, under an OS lock the
+/// returned file holds, complete and locked before it has its name: it is
+/// written as `staged`, then renamed (a holder clearing what dead processes
+/// left never takes it for dead, nor reads it half-written). Nothing is
+/// left behind on failure.
+fn publish_locked(
+    dir: &Path,
+    staged: &Path,
+    path: &Path,
+    contents: &[u8],
+) -> std::io::Result<File> {
+    let made = (|| -> std::io::Result<File> {
+        std::fs::create_dir_all(dir)?;
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(staged)?;
+        file.try_lock().map_err(std::io::Error::from)?;
+        file.write_all(contents)?;
+        std::fs::rename(staged, path)?;
+        Ok(file)
+    })();
+    if made.is_err() {
+        let _ = std::fs::remove_file(staged);
+    }
+    made
 }
 
 impl Drop for PushToken {

@@ -1057,6 +1057,49 @@ mod tests {
             .collect()
     }
 
+    /// Logs each push `bare` receives to `log`, one line per push (pushes
+    /// may run side by side): the refs it updated.
+    fn log_pushes(bare: &Path, log: &Path) {
+        let hook = bare.join("hooks/post-receive");
+        std::fs::write(
+            &hook,
+            format!(
+                "#!/bin/sh\nrefs=$(awk '{{print $3}}' | tr '\\n' ' ')\necho \"$refs\" >> '{}'\n",
+                log.display()
+            ),
+        )
+        .expect("hook");
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+
+    /// Starts every write, each in its own thread, while `held` (locks of
+    /// `first`'s cache) keeps them waiting; lets go once every one has
+    /// offered its write. Their outcomes, in order.
+    fn write_once_offered<H>(
+        first: &EnvRepo,
+        held: H,
+        writers: Vec<(EnvRepo, WriteRequest)>,
+    ) -> Vec<WriteOutcome> {
+        let count = writers.len();
+        let waiting: Vec<_> = writers
+            .into_iter()
+            .map(|(mut repo, req)| {
+                std::thread::spawn(move || repo.write_version(&req, &settings()))
+            })
+            .collect();
+        let waited = std::time::Instant::now();
+        while offers(first) < count {
+            assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(held);
+        waiting
+            .into_iter()
+            .map(|w| w.join().expect("joins").expect("writes"))
+            .collect()
+    }
+
     fn offers(repo: &EnvRepo) -> usize {
         std::fs::read_dir(repo.git_dir.join("baton-queue"))
             .map(|entries| {
@@ -1068,18 +1111,29 @@ mod tests {
             .unwrap_or(0)
     }
 
+    /// The commit of `req` on the tip of `holder`'s main, as a holder makes
+    /// it for a writer whose offer it claimed, and the value it replaces.
+    fn commit_on_tip(
+        holder: &EnvRepo,
+        req: &WriteRequest,
+        settings: &CommitSettings,
+    ) -> (ObjectId, String) {
+        let base = holder.tip_of("main").expect("tip");
+        let edits = holder.edit_at(base, req).expect("edits").expect("changes");
+        let sha = holder
+            .commit_edit(base, req, settings, &edits.files)
+            .expect("commits");
+        (sha, edits.old)
+    }
+
     /// As the holder of the cache lock: claims the one waiting offer, makes
     /// its commit on the tracked branch's tip and records it pending; pushes
     /// it when `push`.
     fn carry_the_offer(holder: &EnvRepo, push: bool) -> (Claim, ObjectId) {
         let (mut claim, req, settings) =
             group::claim(&holder.git_dir, "main", Target::Branch, MAX_GROUP, None).remove(0);
-        let base = holder.tip_of("main").expect("tip");
-        let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
-        let sha = holder
-            .commit_edit(base, &req, &settings, &edits.files)
-            .expect("commits");
-        assert!(claim.pending(sha, &edits.old, None));
+        let (sha, old) = commit_on_tip(holder, &req, &settings);
+        assert!(claim.pending(sha, &old, None));
         if push {
             let pushed = holder
                 .remote
@@ -1095,14 +1149,7 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         let (bare, first) = origin(root.path());
         let pushes = root.path().join("pushes");
-        let hook = bare.join("hooks/post-receive");
-        std::fs::write(
-            &hook,
-            format!("#!/bin/sh\necho push >> '{}'\n", pushes.display()),
-        )
-        .expect("hook");
-        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
+        log_pushes(&bare, &pushes);
         let writers = [
             one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2"),
             one_target("eu", field("prod/regions.yaml", "helm:eu.image.tag"), "v3"),
@@ -1110,21 +1157,9 @@ mod tests {
         .map(|req| (open_again(root.path(), &bare), req));
         // Both wait for the cache while another process holds it.
         let held = first.lock().expect("locks");
-        let waiting: Vec<_> = writers
+        let shas: Vec<String> = write_once_offered(&first, held, writers.into())
             .into_iter()
-            .map(|(mut repo, req)| {
-                std::thread::spawn(move || repo.write_version(&req, &settings()))
-            })
-            .collect();
-        let waited = std::time::Instant::now();
-        while offers(&first) < 2 {
-            assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        drop(held);
-        let shas: Vec<String> = waiting
-            .into_iter()
-            .map(|w| match w.join().expect("joins").expect("writes") {
+            .map(|outcome| match outcome {
                 WriteOutcome::Committed {
                     sha,
                     previous,
@@ -1141,7 +1176,7 @@ mod tests {
         // Whichever took the lock first pushed both commits, once.
         assert_eq!(
             std::fs::read_to_string(&pushes).expect("hook ran"),
-            "push\n"
+            "refs/heads/main \n"
         );
         let mut newest = vec![
             git(&bare, &["rev-parse", "main"]),
@@ -1189,18 +1224,7 @@ mod tests {
             &["push", "-q", to, "HEAD:refs/heads/baton/asia/prod/v4"],
         );
         let pushes = root.path().join("pushes");
-        let hook = bare.join("hooks/post-receive");
-        std::fs::write(
-            &hook,
-            format!(
-                // One line per push (pushes run side by side): its refs.
-                "#!/bin/sh\nrefs=$(awk '{{print $3}}' | tr '\\n' ' ')\necho \"$refs\" >> '{0}'\n",
-                pushes.display()
-            ),
-        )
-        .expect("hook");
-        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
+        log_pushes(&bare, &pushes);
         let writers = [
             one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2"),
             one_target("eu", field("prod/regions.yaml", "helm:eu.image.tag"), "v3"),
@@ -1212,22 +1236,7 @@ mod tests {
         });
         // All three wait for their turn while another process has every one.
         let held = every_request_lock(&first);
-        let waiting: Vec<_> = writers
-            .into_iter()
-            .map(|(mut repo, req)| {
-                std::thread::spawn(move || repo.write_version(&req, &settings()))
-            })
-            .collect();
-        let waited = std::time::Instant::now();
-        while offers(&first) < 3 {
-            assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        drop(held);
-        let outcomes: Vec<WriteOutcome> = waiting
-            .into_iter()
-            .map(|w| w.join().expect("joins").expect("writes"))
-            .collect();
+        let outcomes = write_once_offered(&first, held, writers.into());
         let mut created = Vec::new();
         for (outcome, (branch, run)) in outcomes.iter().zip([
             ("baton/asia/prod/v2", "run-asia"),
@@ -1337,18 +1346,7 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         let (bare, first) = origin(root.path());
         let pushes = root.path().join("pushes");
-        let hook = bare.join("hooks/post-receive");
-        std::fs::write(
-            &hook,
-            format!(
-                // One line per push (pushes run side by side): its refs.
-                "#!/bin/sh\nrefs=$(awk '{{print $3}}' | tr '\\n' ' ')\necho \"$refs\" >> '{0}'\n",
-                pushes.display()
-            ),
-        )
-        .expect("hook");
-        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
+        log_pushes(&bare, &pushes);
         let writers = ["v2", "v3", "v4", "v5", "v6"].map(|version| {
             let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), version);
             req.target = Target::MergeRequest;
@@ -1356,20 +1354,7 @@ mod tests {
         });
         // All five wait for their turn while another process has every one.
         let held = every_request_lock(&first);
-        let waiting: Vec<_> = writers
-            .into_iter()
-            .map(|(mut repo, req)| {
-                std::thread::spawn(move || repo.write_version(&req, &settings()))
-            })
-            .collect();
-        let waited = std::time::Instant::now();
-        while offers(&first) < 5 {
-            assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        drop(held);
-        for w in waiting {
-            let outcome = w.join().expect("joins").expect("writes");
+        for outcome in write_once_offered(&first, held, writers.into()) {
             assert!(
                 matches!(outcome, WriteOutcome::Committed { .. }),
                 "{outcome:?}"
@@ -1415,12 +1400,8 @@ mod tests {
         .remove(0);
         drop(held);
         std::thread::sleep(Duration::from_millis(300));
-        let base = holder.tip_of("main").expect("tip");
-        let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
-        let sha = holder
-            .commit_edit(base, &req, &settings, &edits.files)
-            .expect("commits");
-        assert!(claim.pending(sha, &edits.old, Some(&token)));
+        let (sha, old) = commit_on_tip(&holder, &req, &settings);
+        assert!(claim.pending(sha, &old, Some(&token)));
         std::thread::sleep(Duration::from_millis(300));
         assert!(!waiting.is_finished(), "the writer waits for the push");
         let update = RefUpdate {
@@ -1463,12 +1444,8 @@ mod tests {
                     None,
                 )
                 .remove(0);
-                let base = holder.tip_of("main").expect("tip");
-                let edits = holder.edit_at(base, &req).expect("edits").expect("changes");
-                let sha = holder
-                    .commit_edit(base, &req, &settings, &edits.files)
-                    .expect("commits");
-                assert!(claim.pending(sha, &edits.old, None));
+                let (sha, old) = commit_on_tip(&holder, &req, &settings);
+                assert!(claim.pending(sha, &old, None));
                 if landed {
                     let update = RefUpdate {
                         sha: &sha.to_string(),
