@@ -31,13 +31,15 @@
 //!   holder of the cache lock is done by then. Merge requests are pushed
 //!   two at a time, so a holder of one of their locks makes a *push token*
 //!   (`<id>.push`, kept locked until every record of its push is final)
-//!   and records it with `pending`: the writer lets go of its own lock and
+//!   and writes `claimed` with the token's name before it claims an offer
+//!   (and `pending` with it after): the writer lets go of its own lock and
 //!   waits for the token, not for the holder's lock. A holder that cannot
-//!   make a token claims nobody. `pending`, once the holder is done, means
-//!   it died or its push failed mid-way: the writer fetches and finds its commit on the branch or not
-//!   (a merge request's writer pushes its branch itself, and reuses the one
-//!   the holder made if it landed). No record, or `declined`: it writes
-//!   alone.
+//!   make a token claims nobody.
+//! - `pending` (or `claimed`), once the holder is done, means it died or
+//!   its push failed mid-way: the writer fetches and finds its commit on
+//!   the branch or not (a merge request's writer pushes its branch itself,
+//!   and reuses the one the holder made if it landed). No record, or
+//!   `declined`: it writes alone.
 //!
 //! The files are the writers' own, in a directory only Baton processes of
 //! this runner share; the holder still reads them as untrusted input (an
@@ -360,11 +362,10 @@ impl Claim {
 }
 
 /// A holder's push token: a file in the queue it keeps an OS lock on from
-/// before it records its claims pending until every record of its push is
-/// final, so it may push after letting go of the lock its writers wait
-/// for: each claimed writer waits for the token, not for the lock. Removed
-/// when dropped; one whose holder died is free, and removed by the next
-/// holder.
+/// before it claims anything until every record of its push is final, so
+/// a claimed writer whose turn at another lock comes first waits for the
+/// token, not for this holder's lock. Removed when dropped; one whose
+/// holder died is free, and removed by the next holder.
 #[derive(Debug)]
 pub(super) struct PushToken {
     name: String,

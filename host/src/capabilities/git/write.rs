@@ -4,13 +4,14 @@
 //! with jittered backoff ([`crate::retry`]), a bounded number of times and
 //! never past the deadline; never forced.
 //!
-//! A round holds the cache lock from its fetch to its push, so processes
-//! writing through one cache take turns instead of rejecting each other's
-//! pushes. A merge-request branch is only created, never moved: the push
-//! leases it as absent, and one the remote has already is fetched and
-//! reused when it holds the change (no `git ls-remote` first). The push writes no
-//! local ref (this process's view of the branch moves in memory), so no git
-//! lock file is involved. Instead the pusher leaves the tip it pushed in
+//! A round holds its lock from its fetch to its push (the cache lock; a
+//! merge request, one of the locks merge-request pushes take turns under),
+//! so processes writing through one cache take turns instead of rejecting
+//! each other's pushes. A merge-request branch is only created, never
+//! moved: the push leases it as absent, and one the remote has already is
+//! fetched and reused when it holds the change (no `git ls-remote` first).
+//! The push writes no local ref (this process's view of the branch moves
+//! in memory), so no git lock file is involved. Instead the pusher leaves the tip it pushed in
 //! `<cache>/baton.pushed` before releasing the lock: the next writer through
 //! the cache builds on it when it descends from what that writer fetched
 //! (its objects are in the shared cache already), instead of pushing onto a
