@@ -49,7 +49,7 @@
 use std::fs::{File, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use gix::ObjectId;
 use serde::{Deserialize, Serialize};
@@ -235,9 +235,9 @@ impl Ticket {
 
     /// Once the writer has had its turn at the lock: takes the offer back,
     /// or learns what the holder that claimed it did, and clears its files.
-    /// A holder that pushes after letting go of the lock is waited for (at
-    /// most `wait`) until its records are final.
-    pub(super) fn settle(self, wait: Duration) -> Settled {
+    /// A holder that pushes after letting go of the lock is waited for (no
+    /// later than `until`) until its records are final.
+    pub(super) fn settle(self, until: Instant) -> Settled {
         if self.withdraw() {
             return Settled::Mine;
         }
@@ -248,7 +248,7 @@ impl Ticket {
             },
         ) = read(&self.files.out)
         {
-            await_token(&self.files.out, &token, wait);
+            await_token(&self.files.out, &token, until);
         }
         let settled = read_record(&self.files.out).unwrap_or(Settled::Mine);
         for path in [&self.files.out, &self.files.taken] {
@@ -266,10 +266,10 @@ impl Drop for Ticket {
     }
 }
 
-/// Waits (at most `wait`) until the holder whose push token is `token`
+/// Waits (no later than `until`) until the holder whose push token is `token`
 /// (a name next to the record at `out`) lets go of it: its push is over
 /// and its records final, or it died.
-fn await_token(out: &Path, token: &str, wait: Duration) {
+fn await_token(out: &Path, token: &str, until: Instant) {
     // A name the holder made, in the queue: never a path elsewhere.
     let Some(dir) = out.parent() else { return };
     if token.contains(['/', '\\']) || !token.ends_with(TOKEN_EXT) {
@@ -279,8 +279,7 @@ fn await_token(out: &Path, token: &str, wait: Duration) {
         // Removed: the push is over.
         return;
     };
-    let started = std::time::Instant::now();
-    if crate::flock::lock_until(file, started, started + wait, None).is_err() {
+    if crate::flock::lock_until(file, Instant::now(), until, None).is_err() {
         tracing::debug!(
             token,
             "the holder's push outlasted the wait; its record stands"
@@ -316,25 +315,21 @@ fn read_record(path: &Path) -> Option<Settled> {
 #[derive(Debug)]
 pub(super) struct Claim {
     out: PathBuf,
+    /// The push token of the holder that claimed it, named in its records.
+    token: Option<String>,
     /// The commit made for it, once recorded as pending.
     made: Option<(ObjectId, String)>,
 }
 
 impl Claim {
-    /// Records that `sha` (replacing `previous`) is about to be pushed,
-    /// by the holder of `token` when it pushes after letting go of the
-    /// lock. `false` when it could not be recorded: the commit must not be
+    /// Records that `sha` (replacing `previous`) is about to be pushed.
+    /// `false` when it could not be recorded: the commit must not be
     /// pushed then (the writer would not know it had been).
-    pub(super) fn pending(
-        &mut self,
-        sha: ObjectId,
-        previous: &str,
-        token: Option<&PushToken>,
-    ) -> bool {
+    pub(super) fn pending(&mut self, sha: ObjectId, previous: &str) -> bool {
         let record = Record::Pending {
             sha: sha.to_string(),
             previous: previous.to_owned(),
-            token: token.map(|t| t.name.clone()),
+            token: self.token.clone(),
         };
         let written = write_record(&self.out, &record);
         if written {
@@ -514,6 +509,7 @@ pub(super) fn claim(
         }
         let claim = Claim {
             out: files.out,
+            token: token.map(|t| t.name.clone()),
             made: None,
         };
         match request(offer) {
@@ -670,14 +666,20 @@ mod tests {
         assert!(!ticket.withdraw());
         assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).is_empty());
         claim_a.declined();
-        assert_eq!(ticket.settle(Duration::from_secs(5)), Settled::Mine);
+        assert_eq!(
+            ticket.settle(Instant::now() + Duration::from_secs(5)),
+            Settled::Mine
+        );
         assert!(queue(dir.path()).is_empty(), "{:?}", queue(dir.path()));
 
         // Taken back first: no holder gets it.
         let ticket = Ticket::offer(dir.path(), "main", &request("b"), &settings()).expect("offers");
         assert!(ticket.withdraw());
         assert!(claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).is_empty());
-        assert_eq!(ticket.settle(Duration::from_secs(5)), Settled::Mine);
+        assert_eq!(
+            ticket.settle(Instant::now() + Duration::from_secs(5)),
+            Settled::Mine
+        );
 
         // A merge request's offer goes to a merge request's holder only,
         // and comes back a merge request.
@@ -689,7 +691,10 @@ mod tests {
             claim(dir.path(), "main", Target::MergeRequest, MAX_GROUP, None).remove(0);
         assert_eq!((req.app.as_str(), req.target), ("c", Target::MergeRequest));
         claim_c.declined();
-        assert_eq!(ticket.settle(Duration::from_secs(5)), Settled::Mine);
+        assert_eq!(
+            ticket.settle(Instant::now() + Duration::from_secs(5)),
+            Settled::Mine
+        );
     }
 
     #[test]
@@ -698,11 +703,11 @@ mod tests {
         let sha = ObjectId::from_hex(SHA.as_bytes()).expect("sha");
         let ticket = Ticket::offer(dir.path(), "main", &request("a"), &settings()).expect("offers");
         let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).remove(0);
-        assert!(held.pending(sha, "v1", None));
+        assert!(held.pending(sha, "v1"));
         // The holder dies here, between recording and pushing.
         drop(held);
         assert_eq!(
-            ticket.settle(Duration::from_secs(5)),
+            ticket.settle(Instant::now() + Duration::from_secs(5)),
             Settled::Pending {
                 sha,
                 previous: "v1".into()
@@ -711,11 +716,11 @@ mod tests {
 
         let ticket = Ticket::offer(dir.path(), "main", &request("b"), &settings()).expect("offers");
         let (mut held, _, _) = claim(dir.path(), "main", Target::Branch, MAX_GROUP, None).remove(0);
-        assert!(held.pending(sha, "v1", None));
+        assert!(held.pending(sha, "v1"));
         let tip = ObjectId::from_hex(b"2222222222222222222222222222222222222222").expect("tip");
         held.pushed(tip);
         assert_eq!(
-            ticket.settle(Duration::from_secs(5)),
+            ticket.settle(Instant::now() + Duration::from_secs(5)),
             Settled::Pushed {
                 sha,
                 tip,

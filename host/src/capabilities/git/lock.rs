@@ -85,6 +85,17 @@ pub(crate) struct LockWait {
     pub progress: Option<LockProgress>,
 }
 
+impl LockWait {
+    /// When a wait that starts at `started` gives up: after the longest
+    /// wait, or at the deadline, whichever comes first.
+    pub(crate) fn end(&self, started: Instant) -> Instant {
+        match self.deadline.instant() {
+            Some(deadline) => deadline.min(started + self.limit),
+            None => started + self.limit,
+        }
+    }
+}
+
 /// The cache lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -144,12 +155,7 @@ pub(crate) fn acquire(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, Lock
 pub(crate) fn acquire_requests(git_dir: &Path, wait: &LockWait) -> Result<CacheLock, LockError> {
     let slot = |n: usize| git_dir.join(format!("{REQUESTS_LOCK_PREFIX}-{n}.lock"));
     for n in 0..REQUEST_SLOTS {
-        let free = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(slot(n))
+        let free = open_lock_file(&slot(n))
             .and_then(|file| file.try_lock().map(|()| file).map_err(std::io::Error::from));
         if let Ok(file) = free {
             return Ok(CacheLock { _file: file });
@@ -157,6 +163,16 @@ pub(crate) fn acquire_requests(git_dir: &Path, wait: &LockWait) -> Result<CacheL
     }
     let file = take(git_dir, &slot(fastrand::usize(..REQUEST_SLOTS)), wait)?;
     Ok(CacheLock { _file: file })
+}
+
+/// Opens (creating) the lock file at `path`, its contents untouched.
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 /// Takes the lock on the file at `path` in the cache at `git_dir`.
@@ -170,18 +186,9 @@ fn take(git_dir: &Path, path: &Path, wait: &LockWait) -> Result<File, LockError>
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
+    let file = open_lock_file(&path).map_err(io)?;
     let started = Instant::now();
-    let end = match wait.deadline.instant() {
-        Some(deadline) => deadline.min(started + wait.limit),
-        None => started + wait.limit,
-    };
+    let end = wait.end(started);
     let say = |waited: Duration| {
         if let Some(progress) = &wait.progress {
             (progress.0)(&format!(

@@ -243,7 +243,7 @@ impl EnvRepo {
     }
 
     /// How this process waits for a lock of the cache.
-    fn wait(&self) -> LockWait {
+    pub(crate) fn wait(&self) -> LockWait {
         LockWait {
             limit: self.lock_wait,
             deadline: self.remote.deadline,

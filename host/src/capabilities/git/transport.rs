@@ -254,16 +254,19 @@ impl Remote {
             branch,
             create_only: false,
         };
-        // `push_refs` answers every update it is given.
         self.push_refs(git_dir, &[update])?
             .pop()
-            .unwrap_or_else(|| {
-                Err(TransportError::Failed {
-                    url: self.url.clone(),
-                    command: "push",
-                    stderr: format!("no answer about {branch}"),
-                })
-            })
+            .unwrap_or_else(|| Err(self.no_answer(branch)))
+    }
+
+    /// For a push that gave no answer about `branch`; [`Self::push_refs`]
+    /// answers every update it is given, so this is never expected.
+    pub(crate) fn no_answer(&self, branch: &str) -> TransportError {
+        TransportError::Failed {
+            url: self.url.clone(),
+            command: "push",
+            stderr: format!("no answer about {branch}"),
+        }
     }
 
     /// Pushes every update in one `git push`, none forced; each ref lands or

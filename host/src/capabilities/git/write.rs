@@ -21,7 +21,7 @@
 //! its own to the tracked branch, or to the offer's own merge-request
 //! branch.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 
@@ -130,10 +130,12 @@ enum Round {
     Rejected(String),
 }
 
-/// How a write's turn at the cache lock began.
+/// How a write's turn at its lock began.
 enum Turn {
-    /// This process holds the lock; its offer was settled so.
-    Held(CacheLock, Settled),
+    /// This process holds the lock and writes, unless its offer's holder
+    /// recorded a commit for it (`sha`, replacing `previous`) and died
+    /// before recording the push: the branch then says whether it landed.
+    Held(CacheLock, Option<(ObjectId, String)>),
     /// The lock could not be had, but a holder had pushed this write.
     Pushed {
         sha: ObjectId,
@@ -283,8 +285,8 @@ impl EnvRepo {
         // themselves (the cache lock is for fetches and the tracked branch).
         let ticket = Ticket::offer(&self.git_dir, &self.branch, req, settings);
         let lock = match self.lock_offering(req.target, ticket).map_err(transport)? {
-            Turn::Held(lock, settled) => {
-                match self.handed(settled, req, attempt).map_err(transport)? {
+            Turn::Held(lock, pending) => {
+                match self.landed(pending, req, attempt).map_err(transport)? {
                     Some(outcome) => return Ok(Round::Done(Ok(outcome))),
                     None => lock,
                 }
@@ -421,13 +423,7 @@ impl EnvRepo {
                 }
             }
             Some(Err(e)) => return Err(e),
-            None => {
-                return Err(TransportError::Failed {
-                    url: self.remote.url.clone(),
-                    command: "push",
-                    stderr: format!("no answer about {mr}"),
-                });
-            }
+            None => return Err(self.remote.no_answer(&mr)),
         };
         drop(lock);
         Ok(round)
@@ -449,76 +445,57 @@ impl EnvRepo {
             Target::Branch => repo.lock(),
             Target::MergeRequest => repo.lock_requests(),
         };
-        let lock = match (take(self), &ticket) {
-            (Ok(lock), _) => lock,
-            (Err(waited), None) => return Err(waited.into()),
-            (Err(waited), Some(ticket)) if ticket.withdraw() => return Err(waited.into()),
-            (Err(_), Some(_)) => match take(self) {
-                Ok(lock) => lock,
-                Err(again) => {
-                    let wait = self.settle_wait();
-                    return match ticket.map(|t| t.settle(wait)) {
-                        // Only `pushed` is final without the lock.
-                        Some(Settled::Pushed { sha, tip, previous }) => {
-                            Ok(Turn::Pushed { sha, tip, previous })
-                        }
-                        _ => Err(again.into()),
-                    };
-                }
-            },
-        };
         let Some(ticket) = ticket else {
-            return Ok(Turn::Held(lock, Settled::Mine));
+            return Ok(Turn::Held(take(self)?, None));
         };
-        if ticket.withdraw() {
-            return Ok(Turn::Held(lock, Settled::Mine));
+        let taken = match take(self) {
+            Ok(lock) if ticket.withdraw() => return Ok(Turn::Held(lock, None)),
+            Err(waited) if ticket.withdraw() => return Err(waited.into()),
+            Ok(lock) => Ok(lock),
+            // Claimed while it waited: wait once more.
+            Err(_) => take(self),
+        };
+        // The lock is let go of while the holder is waited for.
+        let again = taken.err();
+        let pending = match ticket.settle(self.wait().end(Instant::now())) {
+            Settled::Pushed { sha, tip, previous } => {
+                return Ok(Turn::Pushed { sha, tip, previous });
+            }
+            Settled::Pending { sha, previous } => Some((sha, previous)),
+            Settled::Mine => None,
+        };
+        // Only `pushed` is final without the lock.
+        if let Some(again) = again {
+            return Err(again.into());
         }
-        drop(lock);
-        match ticket.settle(self.settle_wait()) {
-            Settled::Pushed { sha, tip, previous } => Ok(Turn::Pushed { sha, tip, previous }),
-            other => Ok(Turn::Held(take(self)?, other)),
-        }
+        Ok(Turn::Held(take(self)?, pending))
     }
 
-    /// How long a claimed writer waits for its holder's push: the lock
-    /// wait, within the deadline.
-    fn settle_wait(&self) -> Duration {
-        match self.remote.deadline.instant() {
-            Some(end) => self
-                .lock_wait
-                .min(end.saturating_duration_since(std::time::Instant::now())),
-            None => self.lock_wait,
-        }
-    }
-
-    /// Under the cache lock: the outcome of this write when another
-    /// process pushed it (`settled`), `None` when this process writes it.
-    fn handed(
+    /// Holding the lock: the outcome of this write when the holder that
+    /// claimed it recorded its commit (`pending`) and died before recording
+    /// the push, and the commit landed; `None` when this process writes it.
+    fn landed(
         &mut self,
-        settled: Settled,
+        pending: Option<(ObjectId, String)>,
         req: &WriteRequest,
         attempt: u32,
     ) -> Result<Option<WriteOutcome>, TransportError> {
-        let (sha, tip, previous) = match settled {
-            Settled::Mine => return Ok(None),
-            Settled::Pushed { sha, tip, previous } => (sha, tip, previous),
-            // Its holder died or failed mid-push: this writer pushes its
-            // merge-request branch itself, and reuses the holder's if it
-            // landed.
-            Settled::Pending { .. } if req.target == Target::MergeRequest => return Ok(None),
-            Settled::Pending { sha, previous } => {
-                // The branch says.
-                self.fetch_locked(None)?;
-                self.fresh = false;
-                match self.tip_of(&self.branch) {
-                    Some(tip) if tip == sha || self.descends(tip, sha) => (sha, tip, previous),
-                    _ => return Ok(None),
-                }
-            }
+        let Some((sha, previous)) = pending else {
+            return Ok(None);
         };
-        Ok(Some(
-            self.pushed_by_another(req, sha, tip, previous, attempt),
-        ))
+        // A merge request's writer pushes its branch itself, and reuses
+        // the holder's if it landed.
+        if req.target == Target::MergeRequest {
+            return Ok(None);
+        }
+        self.fetch_locked(None)?;
+        self.fresh = false;
+        Ok(match self.tip_of(&self.branch) {
+            Some(tip) if tip == sha || self.descends(tip, sha) => {
+                Some(self.pushed_by_another(req, sha, tip, previous, attempt))
+            }
+            _ => None,
+        })
     }
 
     /// The outcome of `req` when another process pushed its commit `sha`,
@@ -567,7 +544,7 @@ impl EnvRepo {
                 Ok(None) | Err(_) => None,
             };
             match made {
-                Some((sha, old)) if claim.pending(sha, &old, None) => {
+                Some((sha, old)) if claim.pending(sha, &old) => {
                     tip = sha;
                     claims.push(claim);
                 }
@@ -612,9 +589,7 @@ impl EnvRepo {
                 Ok(_) | Err(_) => None,
             };
             match made {
-                Some((sha, old)) if claim.pending(sha, &old, Some(token)) => {
-                    claims.push((claim, branch, sha))
-                }
+                Some((sha, old)) if claim.pending(sha, &old) => claims.push((claim, branch, sha)),
                 _ => claim.declined(),
             }
         }
@@ -1089,7 +1064,7 @@ mod tests {
                 std::thread::spawn(move || repo.write_version(&req, &settings()))
             })
             .collect();
-        let waited = std::time::Instant::now();
+        let waited = Instant::now();
         while offers(first) < count {
             assert!(waited.elapsed() < Duration::from_secs(30), "no offers");
             std::thread::sleep(Duration::from_millis(10));
@@ -1099,6 +1074,14 @@ mod tests {
             .into_iter()
             .map(|w| w.join().expect("joins").expect("writes"))
             .collect()
+    }
+
+    /// A merge request setting asia's tag to `version`.
+    fn asia_request(version: &str) -> WriteRequest {
+        WriteRequest {
+            target: Target::MergeRequest,
+            ..one_target("asia", field("prod/asia.yaml", "helm:image.tag"), version)
+        }
     }
 
     fn offers(repo: &EnvRepo) -> usize {
@@ -1134,7 +1117,7 @@ mod tests {
         let (mut claim, req, settings) =
             group::claim(&holder.git_dir, "main", Target::Branch, MAX_GROUP, None).remove(0);
         let (sha, old) = commit_on_tip(holder, &req, &settings);
-        assert!(claim.pending(sha, &old, None));
+        assert!(claim.pending(sha, &old));
         if push {
             let pushed = holder
                 .remote
@@ -1304,9 +1287,17 @@ mod tests {
                 sha
             };
             let _lock = writer.lock().expect("locks");
-            let settled = ticket.settle(Duration::from_secs(5));
-            assert!(matches!(settled, Settled::Pending { .. }), "{settled:?}");
-            let outcome = writer.handed(settled, &req, 1).expect("asks the branch");
+            let settled = ticket.settle(Instant::now() + Duration::from_secs(5));
+            let Settled::Pending {
+                sha: made,
+                previous,
+            } = settled
+            else {
+                panic!("expected pending, got {settled:?}");
+            };
+            let outcome = writer
+                .landed(Some((made, previous)), &req, 1)
+                .expect("asks the branch");
             if landed {
                 assert_eq!(
                     outcome,
@@ -1331,8 +1322,7 @@ mod tests {
         let (bare, first) = origin(root.path());
         let mut writer = open_again(root.path(), &bare);
         writer.lock_wait = Duration::from_millis(500);
-        let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
-        req.target = Target::MergeRequest;
+        let req = asia_request("v2");
         let _fetching = first.lock().expect("locks");
         let outcome = writer.write_version(&req, &settings()).expect("writes");
         let WriteOutcome::Committed { sha, branch, .. } = outcome else {
@@ -1348,11 +1338,8 @@ mod tests {
         let (bare, first) = origin(root.path());
         let pushes = root.path().join("pushes");
         log_pushes(&bare, &pushes);
-        let writers = ["v2", "v3", "v4", "v5", "v6"].map(|version| {
-            let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), version);
-            req.target = Target::MergeRequest;
-            (open_again(root.path(), &bare), req)
-        });
+        let writers = ["v2", "v3", "v4", "v5", "v6"]
+            .map(|version| (open_again(root.path(), &bare), asia_request(version)));
         // All five wait for their turn while another process has every one.
         let held = every_request_lock(&first);
         for outcome in write_once_offered(&first, held, writers.into()) {
@@ -1379,11 +1366,10 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         let (bare, holder) = origin(root.path());
         let mut writer = open_again(root.path(), &bare);
-        let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
-        req.target = Target::MergeRequest;
+        let req = asia_request("v2");
         let held = every_request_lock(&holder);
         let waiting = std::thread::spawn(move || writer.write_version(&req, &settings()));
-        let waited = std::time::Instant::now();
+        let waited = Instant::now();
         while offers(&holder) < 1 {
             assert!(waited.elapsed() < Duration::from_secs(30), "no offer");
             std::thread::sleep(Duration::from_millis(10));
@@ -1402,7 +1388,7 @@ mod tests {
         drop(held);
         std::thread::sleep(Duration::from_millis(300));
         let (sha, old) = commit_on_tip(&holder, &req, &settings);
-        assert!(claim.pending(sha, &old, Some(&token)));
+        assert!(claim.pending(sha, &old));
         std::thread::sleep(Duration::from_millis(300));
         assert!(!waiting.is_finished(), "the writer waits for the push");
         let update = RefUpdate {
@@ -1431,8 +1417,7 @@ mod tests {
             let root = tempfile::tempdir().expect("tempdir");
             let (bare, holder) = origin(root.path());
             let mut writer = open_again(root.path(), &bare);
-            let mut req = one_target("asia", field("prod/asia.yaml", "helm:image.tag"), "v2");
-            req.target = Target::MergeRequest;
+            let req = asia_request("v2");
             let ticket = Ticket::offer(&writer.git_dir, "main", &req, &settings()).expect("offers");
             let branch = "baton/asia/prod/v2";
             let sha = {
@@ -1446,7 +1431,7 @@ mod tests {
                 )
                 .remove(0);
                 let (sha, old) = commit_on_tip(&holder, &req, &settings);
-                assert!(claim.pending(sha, &old, None));
+                assert!(claim.pending(sha, &old));
                 if landed {
                     let update = RefUpdate {
                         sha: &sha.to_string(),
@@ -1461,9 +1446,16 @@ mod tests {
             };
             {
                 let _lock = writer.lock_requests().expect("locks");
-                let settled = ticket.settle(Duration::from_secs(5));
-                assert!(matches!(settled, Settled::Pending { .. }), "{settled:?}");
-                assert_eq!(writer.handed(settled, &req, 1).expect("settles"), None);
+                let settled = ticket.settle(Instant::now() + Duration::from_secs(5));
+                let Settled::Pending {
+                    sha: made,
+                    previous,
+                } = settled
+                else {
+                    panic!("expected pending, got {settled:?}");
+                };
+                let landed = writer.landed(Some((made, previous)), &req, 1);
+                assert_eq!(landed.expect("settles"), None);
             }
             let outcome = writer.write_version(&req, &settings()).expect("writes");
             match outcome {
@@ -1497,7 +1489,7 @@ mod tests {
             // Held for the writer's whole wait, and its second one.
             let held = holder.lock().expect("locks");
             let waiting = std::thread::spawn(move || writer.write_version(&req, &settings()));
-            let waited = std::time::Instant::now();
+            let waited = Instant::now();
             while offers(&holder) < 1 {
                 assert!(waited.elapsed() < Duration::from_secs(30), "no offer");
                 std::thread::sleep(Duration::from_millis(10));
